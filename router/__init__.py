@@ -1,0 +1,62 @@
+"""llm-policy-router: one client for every LLM target, routed by declarative policy.
+
+>>> from router import Router
+>>> with Router.from_file("router.yaml") as r:          # doctest: +SKIP
+...     print(r.chat([{"role": "user", "content": "Hi"}]).content)
+"""
+
+from . import errors
+from .client import AsyncRouter, AsyncStream, Router, Stream
+from .errors import (
+    AuthenticationError,
+    ConfigError,
+    ContextLengthExceeded,
+    InvalidRequestError,
+    NoEligibleTarget,
+    ProviderError,
+    ProviderTimeout,
+    ProviderUnavailable,
+    RateLimitError,
+    RouterError,
+    StreamInterrupted,
+)
+from .policy import Decision
+from .types import (
+    Attempt,
+    ChatChunk,
+    ChatResponse,
+    Message,
+    RequestContext,
+    RouteInfo,
+    Usage,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AsyncRouter",
+    "AsyncStream",
+    "Attempt",
+    "AuthenticationError",
+    "ChatChunk",
+    "ChatResponse",
+    "ConfigError",
+    "ContextLengthExceeded",
+    "Decision",
+    "InvalidRequestError",
+    "Message",
+    "NoEligibleTarget",
+    "ProviderError",
+    "ProviderTimeout",
+    "ProviderUnavailable",
+    "RateLimitError",
+    "RequestContext",
+    "RouteInfo",
+    "Router",
+    "RouterError",
+    "Stream",
+    "StreamInterrupted",
+    "Usage",
+    "__version__",
+    "errors",
+]

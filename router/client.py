@@ -1,0 +1,380 @@
+"""The facade: :class:`Router` and :class:`AsyncRouter`.
+
+Both share :class:`_Core`, which does everything that is not I/O — validate
+the call, take a snapshot, decide, and finish the response with its route
+and cost. They differ only in the executor that performs the network steps.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, Self
+
+from .accounting import cost_usd, estimate_text_tokens, estimate_tokens
+from .assemble import Assembler
+from .config import Config, load_config, load_dict, load_file
+from .errors import ProviderError, StreamInterrupted
+from .execution.executor import AsyncExecutor, Executor, Opened
+from .execution.walker import Walker
+from .policy import Decision, Policy, Snapshot
+from .state import open_store
+from .targets import Target
+from .types import (
+    PARAM_NAMES,
+    ChatChunk,
+    ChatRequest,
+    ChatResponse,
+    Message,
+    RequestContext,
+    RouteInfo,
+    Usage,
+)
+
+__all__ = ["AsyncRouter", "AsyncStream", "Router", "Stream"]
+
+MessagesIn = Sequence[Message | Mapping[str, Any]]
+ContextIn = RequestContext | Mapping[str, Any] | None
+
+
+@dataclass(slots=True)
+class _Call:
+    request: ChatRequest
+    context: RequestContext
+    decision: Decision
+    walker: Walker
+
+
+class _Core:
+    """Everything a call needs that is not network I/O, shared by sync and async."""
+
+    def __init__(self, config: Config | Mapping[str, Any] | str | os.PathLike[str]) -> None:
+        self.config = load_config(config)
+        self.policy = Policy(self.config)
+        self.store = open_store(self.config.state)
+
+    def request(self, messages: MessagesIn, params: Mapping[str, Any]) -> ChatRequest:
+        unknown = set(params) - PARAM_NAMES
+        if unknown:
+            raise TypeError(
+                f"unknown chat parameter(s): {', '.join(sorted(unknown))}; "
+                f"supported: {', '.join(sorted(PARAM_NAMES))}"
+            )
+        if isinstance(messages, str | bytes) or not isinstance(messages, Sequence):
+            raise TypeError("messages must be a list of message dicts or router.Message")
+        return ChatRequest(messages=list(messages), **params)  # type: ignore[arg-type]
+
+    @staticmethod
+    def context(context: ContextIn) -> RequestContext:
+        if context is None:
+            return RequestContext()
+        if isinstance(context, RequestContext):
+            return context
+        return RequestContext.model_validate(context)
+
+    def snapshot(self) -> Snapshot:
+        return Snapshot(now=time.time(), request_id=uuid.uuid4().hex)
+
+    def decide(
+        self, messages: MessagesIn, model: str, context: ContextIn, params: Mapping[str, Any]
+    ) -> tuple[ChatRequest, RequestContext, Decision]:
+        request = self.request(messages, params)
+        ctx = self.context(context)
+        return request, ctx, self.policy.decide(request, ctx, self.snapshot(), model=model)
+
+    def start(
+        self, messages: MessagesIn, model: str, context: ContextIn, params: Mapping[str, Any]
+    ) -> _Call:
+        request, ctx, decision = self.decide(messages, model, context, params)
+        route = self.policy.route_for(model)[1]
+        return _Call(request, ctx, decision, Walker(decision, route, deadline_s=ctx.deadline_s))
+
+    def finish(self, call: _Call, response: ChatResponse, target: Target) -> ChatResponse:
+        usage = response.usage
+        if usage is None:
+            usage = self._estimate_usage(call.request, response)
+        response.usage = usage
+        response.route = RouteInfo(
+            route=call.decision.route,
+            target=target.name,
+            provider=target.provider,
+            zone=target.zone,
+            attempts=list(call.walker.attempts),
+            cost_usd=cost_usd(target, usage),
+            cost_estimated=usage.estimated,
+            decision_id=call.decision.id,
+        )
+        return response
+
+    @staticmethod
+    def _estimate_usage(request: ChatRequest, response: ChatResponse) -> Usage:
+        prompt = estimate_tokens(request.iter_text(), len(request.messages))
+        out = "".join((c.message.content or "") for c in response.choices)
+        for c in response.choices:
+            for tc in c.message.tool_calls or ():
+                out += tc.function.name + tc.function.arguments
+        completion = estimate_text_tokens(out)
+        return Usage(
+            prompt_tokens=prompt,
+            completion_tokens=completion,
+            total_tokens=prompt + completion,
+            estimated=True,
+        )
+
+    def interrupted(self, call: _Call, err: ProviderError, text: str) -> StreamInterrupted:
+        return StreamInterrupted(
+            f"stream interrupted after content was delivered: {err}",
+            text=text,
+            status=err.status,
+            code=err.code,
+            target=err.target,
+            provider=err.provider,
+            attempts=list(call.walker.attempts),
+        )
+
+
+class _Facade:
+    _core: _Core
+
+    @property
+    def config(self) -> Config:
+        """The validated configuration."""
+        return self._core.config
+
+    def explain(
+        self,
+        messages: MessagesIn,
+        *,
+        model: str = "default",
+        context: ContextIn = None,
+        **params: Any,
+    ) -> Decision:
+        """The Decision this call would get, without sending anything."""
+        return self._core.decide(messages, model, context, params)[2]
+
+
+class Router(_Facade):
+    """The blocking client.
+
+    >>> with Router.from_file("router.yaml") as r:  # doctest: +SKIP
+    ...     r.chat([{"role": "user", "content": "Hi"}], model="support-bot").content
+    """
+
+    def __init__(self, config: Config | Mapping[str, Any] | str | os.PathLike[str]) -> None:
+        self._core = _Core(config)
+        self._executor = Executor()
+
+    @classmethod
+    def from_file(cls, path: str | os.PathLike[str]) -> Self:
+        """A router from a YAML config file."""
+        return cls(load_file(path))
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Self:
+        """A router from a config given as plain data."""
+        return cls(load_dict(data))
+
+    def chat(
+        self,
+        messages: MessagesIn,
+        *,
+        model: str = "default",
+        context: ContextIn = None,
+        **params: Any,
+    ) -> ChatResponse:
+        """Route one chat request and return the completion (with ``.route``)."""
+        call = self._core.start(messages, model, context, params)
+        response, target = self._executor.complete(call.walker, call.request)
+        return self._core.finish(call, response, target)
+
+    def stream(
+        self,
+        messages: MessagesIn,
+        *,
+        model: str = "default",
+        context: ContextIn = None,
+        **params: Any,
+    ) -> Stream:
+        """Route one chat request and stream it: ``with r.stream(...) as s: for c in s``."""
+        return Stream(self, self._core.start(messages, model, context, params))
+
+    def close(self) -> None:
+        """Close pooled connections."""
+        self._executor.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class AsyncRouter(_Facade):
+    """The asyncio client; same calls as :class:`Router`, awaited."""
+
+    def __init__(
+        self,
+        config: Config | Mapping[str, Any] | str | os.PathLike[str],
+        *,
+        transport_factory: Any = None,
+    ) -> None:
+        self._core = _Core(config)
+        self._executor = AsyncExecutor(transport_factory)
+
+    @classmethod
+    def from_file(cls, path: str | os.PathLike[str]) -> Self:
+        """A router from a YAML config file."""
+        return cls(load_file(path))
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Self:
+        """A router from a config given as plain data."""
+        return cls(load_dict(data))
+
+    async def chat(
+        self,
+        messages: MessagesIn,
+        *,
+        model: str = "default",
+        context: ContextIn = None,
+        **params: Any,
+    ) -> ChatResponse:
+        """Route one chat request and return the completion (with ``.route``)."""
+        call = self._core.start(messages, model, context, params)
+        response, target = await self._executor.complete(call.walker, call.request)
+        return self._core.finish(call, response, target)
+
+    def stream(
+        self,
+        messages: MessagesIn,
+        *,
+        model: str = "default",
+        context: ContextIn = None,
+        **params: Any,
+    ) -> AsyncStream:
+        """Route and stream: ``async with r.stream(...) as s: async for c in s``."""
+        return AsyncStream(self, self._core.start(messages, model, context, params))
+
+    async def aclose(self) -> None:
+        """Close pooled connections."""
+        await self._executor.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+
+class _StreamBase:
+    """State shared by the sync and async streams: assembly and the final response."""
+
+    def __init__(self, core: _Core, call: _Call) -> None:
+        self._core = core
+        self._call = call
+        self._asm = Assembler()
+        self._opened: Opened | None = None
+        self._response: ChatResponse | None = None
+
+    @property
+    def decision(self) -> Decision:
+        """The policy decision behind this stream."""
+        return self._call.decision
+
+    @property
+    def response(self) -> ChatResponse:
+        """The assembled response; available once the stream has been read to the end."""
+        if self._response is None:
+            raise RuntimeError("the stream has not been read to the end yet")
+        return self._response
+
+    def _take(self, chunk: ChatChunk) -> ChatChunk:
+        self._asm.add(chunk)
+        return chunk
+
+    def _end(self) -> None:
+        assert self._opened is not None
+        self._response = self._core.finish(self._call, self._asm.response(), self._opened.target)
+
+    def _interrupted(self, err: ProviderError) -> StreamInterrupted:
+        return self._core.interrupted(self._call, err, self._asm.text)
+
+
+class Stream(_StreamBase):
+    """A blocking stream of :class:`ChatChunk`; use it as a context manager."""
+
+    def __init__(self, router: Router, call: _Call) -> None:
+        super().__init__(router._core, call)
+        self._executor = router._executor
+
+    def __enter__(self) -> Self:
+        if self._opened is None:
+            self._opened = self._executor.open_stream(self._call.walker, self._call.request)
+        return self
+
+    def __exit__(
+        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def __iter__(self) -> Iterator[ChatChunk]:
+        self.__enter__()
+        assert self._opened is not None
+        for chunk in self._opened.head:
+            yield self._take(chunk)
+        self._opened.head = []
+        try:
+            for chunk in self._opened.rest:
+                yield self._take(chunk)
+        except ProviderError as e:
+            raise self._interrupted(e) from None
+        self._end()
+
+    def close(self) -> None:
+        """Stop reading and release the connection."""
+        if self._opened is not None:
+            close = getattr(self._opened.rest, "close", None)
+            if close is not None:
+                close()
+
+
+class AsyncStream(_StreamBase):
+    """An async stream of :class:`ChatChunk`; use it as an async context manager."""
+
+    def __init__(self, router: AsyncRouter, call: _Call) -> None:
+        super().__init__(router._core, call)
+        self._executor = router._executor
+
+    async def __aenter__(self) -> Self:
+        if self._opened is None:
+            self._opened = await self._executor.open_stream(self._call.walker, self._call.request)
+        return self
+
+    async def __aexit__(
+        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    async def __aiter__(self) -> AsyncIterator[ChatChunk]:
+        await self.__aenter__()
+        assert self._opened is not None
+        for chunk in self._opened.head:
+            yield self._take(chunk)
+        self._opened.head = []
+        try:
+            async for chunk in self._opened.rest:
+                yield self._take(chunk)
+        except ProviderError as e:
+            raise self._interrupted(e) from None
+        self._end()
+
+    async def aclose(self) -> None:
+        """Stop reading and release the connection."""
+        if self._opened is not None:
+            aclose = getattr(self._opened.rest, "aclose", None)
+            if aclose is not None:
+                await aclose()

@@ -1,0 +1,390 @@
+"""The configuration language, as pydantic models.
+
+Sections follow DESIGN.md: providers, models, sensitivity, rules, routes,
+state, telemetry. Every model forbids unknown keys, so a typo is an error
+with its location rather than a silently ignored setting. Matchers are data
+only: nothing in a config is ever evaluated as code.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
+
+__all__ = [
+    "BackoffConfig",
+    "BudgetEffect",
+    "Config",
+    "CostConfig",
+    "DetectorConfig",
+    "GuardConfig",
+    "LimitEffect",
+    "Matcher",
+    "ModelConfig",
+    "PriceConfig",
+    "ProviderConfig",
+    "RampConfig",
+    "RetryConfig",
+    "RouteConfig",
+    "RuleConfig",
+    "SensitivityConfig",
+    "ShadowConfig",
+    "SplitArm",
+    "TelemetryConfig",
+    "TimeoutConfig",
+    "TrustFilter",
+]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+RetryOn = Literal["rate_limit", "server_error", "timeout", "connection"]
+Capability = Literal["tools", "json_schema", "vision", "streaming"]
+Openness = Literal["closed", "open_weights_restricted", "open_weights_permissive", "fully_open"]
+Retention = Literal["none", "zero", "standard"]
+
+NonNegFloat = Annotated[float, Field(ge=0)]
+
+
+class BackoffConfig(_Strict):
+    """Exponential backoff between retries of one target."""
+
+    initial_s: NonNegFloat = 0.5
+    max_s: NonNegFloat = 8.0
+    multiplier: float = Field(default=2.0, ge=1)
+    jitter: NonNegFloat = 0.25
+    """Random extra delay, as a fraction of the computed delay."""
+
+
+class RetryConfig(_Strict):
+    """How often one target is tried, and on which failures."""
+
+    attempts: int = Field(default=2, ge=1, le=20)
+    """Total tries of a target, the first one included."""
+    backoff: BackoffConfig = BackoffConfig()
+    on: tuple[RetryOn, ...] = ("rate_limit", "server_error", "timeout", "connection")
+    max_retry_after_s: NonNegFloat = 60.0
+    """A server asking for a longer wait than this is not retried but fallen back from."""
+
+
+class TimeoutConfig(_Strict):
+    """Per-provider network timeouts, in seconds."""
+
+    connect_s: float = Field(default=5.0, gt=0)
+    read_s: float = Field(default=60.0, gt=0)
+    write_s: float = Field(default=30.0, gt=0)
+    pool_s: float = Field(default=10.0, gt=0)
+
+
+class BreakerConfig(_Strict):
+    """Circuit breaker per target."""
+
+    failures: int = Field(default=5, ge=1)
+    """Consecutive-in-window failures that open the breaker."""
+    failure_ratio: float | None = Field(default=None, gt=0, le=1)
+    min_calls: int = Field(default=10, ge=1)
+    window_s: float = Field(default=60.0, gt=0)
+    cooldown_s: float = Field(default=30.0, gt=0)
+
+
+class ProviderConfig(_Strict):
+    """An endpoint: its wire protocol (or preset), address, credentials and trust."""
+
+    kind: str
+    base_url: str | None = None
+    api_key: SecretStr | None = None
+    api_key_env: str | None = None
+    """Environment variable read for the key when ``api_key`` is not set."""
+    headers: dict[str, str] = Field(default_factory=dict)
+    api_version: str | None = None
+    timeout: TimeoutConfig = TimeoutConfig()
+    retry: RetryConfig | None = None
+    breaker: BreakerConfig | None = None
+    max_connections: int = Field(default=100, ge=1)
+    options: dict[str, Any] = Field(default_factory=dict)
+    """Kind-specific settings (``embedded``: ``n_ctx``, ``n_threads``, ``n_gpu_layers``,
+    ``chat_format``)."""
+    zone: str | None = None
+    region: str | None = None
+    data_retention: Retention | None = None
+
+    def __repr_args__(self) -> Any:
+        # SecretStr already masks the key; headers may hold one too.
+        for k, v in super().__repr_args__():
+            yield (k, "{…}" if k == "headers" and v else v)
+
+
+class PriceConfig(_Strict):
+    """List price in USD per million tokens."""
+
+    input: NonNegFloat
+    output: NonNegFloat
+    cached_input: NonNegFloat | None = None
+    source: str | None = None
+    as_of: str | None = None
+
+
+class CostConfig(_Strict):
+    """Self-hosted cost: amortised from the GPU's hourly price and throughput."""
+
+    gpu_hour_usd: NonNegFloat
+    tokens_per_second: float = Field(gt=0)
+
+
+class ModelConfig(_Strict):
+    """A target: a model id served by a provider, with its metadata."""
+
+    provider: str
+    model: str
+    catalog: str | None = None
+    price: PriceConfig | None = None
+    cost: CostConfig | None = None
+    context_window: int | None = Field(default=None, gt=0)
+    max_output_tokens: int | None = Field(default=None, gt=0)
+    """Output tokens asked for when the request sets none (and the cost estimate)."""
+    capabilities: tuple[Capability, ...] | None = None
+    quality: float | dict[str, float] | None = None
+    license: str | None = None
+    openness: Openness | None = None
+    origin: str | None = None
+    zone: str | None = None
+    region: str | None = None
+    data_retention: Retention | None = None
+    params: dict[str, Any] = Field(default_factory=dict)
+    """Extra body fields always sent to this model (e.g. vLLM's ``top_k``)."""
+
+    @field_validator("quality")
+    @classmethod
+    def _quality_range(cls, v: float | dict[str, float] | None) -> Any:
+        values = v.values() if isinstance(v, dict) else ([] if v is None else [v])
+        if any(not 0 <= q <= 100 for q in values):
+            raise ValueError("quality scores are between 0 and 100")
+        return v
+
+
+class DetectorConfig(_Strict):
+    """A sensitivity detector and the level it raises a request to."""
+
+    detector: str
+    level: str
+    name: str | None = None
+    pattern: str | None = None
+    keywords: tuple[str, ...] | None = None
+    case_sensitive: bool = False
+
+
+class SensitivityConfig(_Strict):
+    """Ordered sensitivity levels, the default level and the detectors."""
+
+    levels: tuple[str, ...] = ("public", "internal", "confidential", "restricted")
+    default: str = "internal"
+    detect: tuple[DetectorConfig, ...] | None = None
+
+    @model_validator(mode="after")
+    def _levels_known(self) -> SensitivityConfig:
+        if len(set(self.levels)) != len(self.levels):
+            raise ValueError("sensitivity levels must be unique")
+        if self.default not in self.levels:
+            raise ValueError(f"default level {self.default!r} is not one of {list(self.levels)}")
+        for d in self.detect or ():
+            if d.level not in self.levels:
+                raise ValueError(f"detector {d.detector!r} raises to unknown level {d.level!r}")
+        return self
+
+
+StrMatch = str | list[str] | dict[str, Any]
+
+
+class Matcher(_Strict):
+    """A rule's ``when``: every given field must match (data, never code)."""
+
+    tenant: StrMatch | None = None
+    user: StrMatch | None = None
+    tags: dict[str, list[str]] | list[str] | str | None = None
+    sensitivity: str | None = None
+    route: StrMatch | None = None
+    metadata: dict[str, StrMatch] | None = None
+    input_tokens: str | None = None
+    has_tools: bool | None = None
+    has_images: bool | None = None
+
+
+class TrustFilter(_Strict):
+    """Attribute sets a rule allows or denies; a target matches if any field does."""
+
+    zone: tuple[str, ...] | None = None
+    region: tuple[str, ...] | None = None
+    provider: tuple[str, ...] | None = None
+    model: tuple[str, ...] | None = None
+    license: tuple[str, ...] | None = None
+    openness: tuple[str, ...] | None = None
+    origin: tuple[str, ...] | None = None
+    data_retention: tuple[str, ...] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _scalars_to_lists(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            return {k: [v] if isinstance(v, str) else v for k, v in data.items()}
+        return data
+
+
+class LimitEffect(_Strict):
+    """Ceilings and floors a rule imposes; the tightest one in force wins."""
+
+    max_cost_usd: NonNegFloat | None = None
+    min_quality: float | None = Field(default=None, ge=0, le=100)
+    max_output_tokens: int | None = Field(default=None, gt=0)
+    max_latency_ms: NonNegFloat | None = None
+
+
+class BudgetEffect(_Strict):
+    """Spend allowed per calendar window (UTC) for each value of ``key``."""
+
+    usd: NonNegFloat
+    per: Literal["minute", "hour", "day", "month"]
+    key: str = "tenant"
+    on_exhausted: Literal["deny", "local_only"] = "deny"
+    name: str | None = None
+
+
+class RuleConfig(_Strict):
+    """A policy rule: when it matches, its effects apply."""
+
+    name: str
+    when: Matcher | None = None
+    allow: TrustFilter | None = None
+    deny: TrustFilter | None = None
+    limit: LimitEffect | None = None
+    require: tuple[Capability, ...] | None = None
+    budget: BudgetEffect | None = None
+    override: tuple[str, ...] | None = None
+    """Context fields this rule lets a request loosen (e.g. ``max_cost_usd``)."""
+
+
+class SplitArm(_Strict):
+    """One arm of a weighted split."""
+
+    model: str
+    weight: float = Field(ge=0)
+
+
+class RampConfig(_Strict):
+    """Move a split arm's weight linearly from ``from_pct`` to ``to_pct``."""
+
+    model: str
+    from_pct: float = Field(ge=0, le=100)
+    to_pct: float = Field(ge=0, le=100)
+    start: str
+    end: str
+
+
+class GuardConfig(_Strict):
+    """Roll a split arm back to 0% when it regresses against a baseline."""
+
+    model: str
+    baseline: str
+    metric: Literal["error_rate", "p95_latency_ms"] = "error_rate"
+    max_ratio: float | None = Field(default=None, gt=0)
+    max_value: float | None = Field(default=None, ge=0)
+    window_s: float = Field(default=600, gt=0)
+    min_samples: int = Field(default=50, ge=1)
+
+
+class ShadowConfig(_Strict):
+    """Send sampled copies to a candidate in the background; never returned."""
+
+    model: str
+    sample_pct: float = Field(ge=0, le=100)
+    max_concurrency: int = Field(default=4, ge=1)
+
+
+class RouteConfig(_Strict):
+    """A name applications ask for, and how to pick among its candidates."""
+
+    candidates: tuple[str, ...] = ()
+    select: Literal["ordered", "cheapest", "best_quality", "fastest", "weighted"] = "ordered"
+    min_quality: float | None = Field(default=None, ge=0, le=100)
+    fallback: bool = True
+    task: str | None = None
+    max_tokens: int | None = Field(default=None, gt=0)
+    retry: RetryConfig | None = None
+    deadline_s: float | None = Field(default=None, gt=0)
+    first_token_timeout_s: float | None = Field(default=None, gt=0)
+    hedge_after_ms: float | None = Field(default=None, gt=0)
+    split: tuple[SplitArm, ...] | None = None
+    sticky_by: str | None = None
+    ramp: RampConfig | None = None
+    guard: GuardConfig | None = None
+    shadow: ShadowConfig | None = None
+
+    @model_validator(mode="after")
+    def _has_candidates(self) -> RouteConfig:
+        if not self.candidates and not self.split:
+            raise ValueError("a route needs candidates or a split")
+        return self
+
+    def all_models(self) -> tuple[str, ...]:
+        """Every model the route can send to, candidates first, split arms after."""
+        names = list(self.candidates)
+        for arm in self.split or ():
+            if arm.model not in names:
+                names.append(arm.model)
+        return tuple(names)
+
+
+class TelemetryConfig(_Strict):
+    """Tracing, metrics, content capture and the audit log."""
+
+    enabled: bool = True
+    capture_content: bool = False
+    audit_log: str | None = None
+
+
+class Config(_Strict):
+    """A whole router configuration document."""
+
+    zones: tuple[str, ...] = ("local", "private", "hosted", "frontier")
+    """Zones from most to least contained; policies compare against this order."""
+    providers: dict[str, ProviderConfig]
+    models: dict[str, ModelConfig]
+    sensitivity: SensitivityConfig = SensitivityConfig()
+    rules: tuple[RuleConfig, ...] = ()
+    routes: dict[str, RouteConfig] = Field(default_factory=dict)
+    state: str = "memory"
+    telemetry: TelemetryConfig = TelemetryConfig()
+
+    def reference_problems(self) -> list[tuple[tuple[str | int, ...], str]]:
+        """Names that point nowhere, each with the key path where it stands."""
+        problems: list[tuple[tuple[str | int, ...], str]] = []
+        for name, m in self.models.items():
+            if m.provider not in self.providers:
+                problems.append(
+                    (("models", name, "provider"), f"provider {m.provider!r} is not defined")
+                )
+        for rname, r in self.routes.items():
+            for i, cand in enumerate(r.candidates):
+                if cand not in self.models:
+                    problems.append(
+                        (("routes", rname, "candidates", i), f"model {cand!r} is not defined")
+                    )
+            for i, arm in enumerate(r.split or ()):
+                if arm.model not in self.models:
+                    loc: tuple[str | int, ...] = ("routes", rname, "split", i, "model")
+                    problems.append((loc, f"model {arm.model!r} is not defined"))
+        seen: set[str] = set()
+        for i, rule in enumerate(self.rules):
+            if rule.name in seen:
+                problems.append((("rules", i, "name"), f"rule name {rule.name!r} is used twice"))
+            seen.add(rule.name)
+        return problems

@@ -1,0 +1,193 @@
+"""The router's exception tree.
+
+Every error the router raises derives from :class:`RouterError`. Provider
+errors carry the HTTP status and the provider's own error type/code, never a
+request header: API keys cannot reach a message or a repr by construction.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .types import Attempt
+
+__all__ = [
+    "AuthenticationError",
+    "BudgetExceeded",
+    "ConfigError",
+    "ContextLengthExceeded",
+    "InvalidRequestError",
+    "NoEligibleTarget",
+    "ProviderError",
+    "ProviderTimeout",
+    "ProviderUnavailable",
+    "RateLimitError",
+    "RouterError",
+    "StreamInterrupted",
+    "UnknownRoute",
+]
+
+
+class RouterError(Exception):
+    """Base class of every error raised by the router."""
+
+
+class ConfigError(RouterError, ValueError):
+    """A configuration document is invalid.
+
+    ``file``, ``line`` and ``key`` locate the problem where they are known;
+    ``str()`` renders them as ``file:line: key: message``.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str | None = None,
+        line: int | None = None,
+        key: str | None = None,
+        problems: list[ConfigError] | None = None,
+    ) -> None:
+        self.message = message
+        self.file = file
+        self.line = line
+        self.key = key
+        self.problems: list[ConfigError] = problems or []
+        super().__init__(self._render())
+
+    def _render(self) -> str:
+        if self.problems:
+            return "\n".join(p._render() for p in self.problems)
+        where = ""
+        if self.file:
+            where = self.file + (f":{self.line}" if self.line else "") + ": "
+        elif self.line:
+            where = f"line {self.line}: "
+        key = f"{self.key}: " if self.key else ""
+        return f"{where}{key}{self.message}"
+
+
+class NoEligibleTarget(RouterError):
+    """The policy admitted no target for this request (fail closed).
+
+    ``decision`` is the full :class:`router.policy.Decision`, whose
+    ``explain()`` says why each candidate was excluded.
+    """
+
+    def __init__(self, message: str, decision: Any = None) -> None:
+        self.decision = decision
+        super().__init__(message)
+
+
+class UnknownRoute(RouterError, LookupError):
+    """``model=`` names neither a route nor a model of the config."""
+
+
+class BudgetExceeded(NoEligibleTarget):
+    """Every admitted target would overrun a budget that applies."""
+
+
+class ProviderError(RouterError):
+    """A target answered with an error, or could not be reached.
+
+    ``status`` is the HTTP status (``None`` for transport failures),
+    ``code`` the provider's error code or type, ``target`` the config name
+    of the model that failed, ``attempts`` every attempt made before the
+    router gave up.
+    """
+
+    retryable: bool = False
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        code: str | None = None,
+        target: str | None = None,
+        provider: str | None = None,
+        attempts: list[Attempt] | None = None,
+    ) -> None:
+        self.message = message
+        self.status = status
+        self.code = code
+        self.target = target
+        self.provider = provider
+        self.attempts: list[Attempt] = attempts or []
+        super().__init__(message)
+
+    def __str__(self) -> str:
+        parts = []
+        if self.target:
+            parts.append(f"[{self.target}]")
+        if self.status is not None:
+            parts.append(f"HTTP {self.status}")
+        if self.code:
+            parts.append(f"({self.code})")
+        parts.append(self.message)
+        return " ".join(parts)
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(message={self.message!r}, status={self.status!r}, "
+            f"code={self.code!r}, target={self.target!r})"
+        )
+
+
+class AuthenticationError(ProviderError):
+    """The provider rejected the credentials (401/403). Never retried."""
+
+
+class RateLimitError(ProviderError):
+    """The provider throttled the request (429).
+
+    ``retry_after_s`` is the server's requested delay, when it gave one.
+    ``quota_exhausted`` marks a 429 that waiting will not fix.
+    """
+
+    retryable = True
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        retry_after_s: float | None = None,
+        quota_exhausted: bool = False,
+        **kw: Any,
+    ) -> None:
+        super().__init__(message, **kw)
+        self.retry_after_s = retry_after_s
+        self.quota_exhausted = quota_exhausted
+        if quota_exhausted:
+            self.retryable = False
+
+
+class InvalidRequestError(ProviderError):
+    """The provider refused the request as malformed (400/404/413/422)."""
+
+
+class ContextLengthExceeded(InvalidRequestError):
+    """The prompt plus requested output exceed the target's context window."""
+
+
+class ProviderUnavailable(ProviderError):
+    """The provider failed or could not be reached (5xx, 529, connection error)."""
+
+    retryable = True
+
+
+class ProviderTimeout(ProviderUnavailable):
+    """A connect, read, first-token or overall deadline expired."""
+
+
+class StreamInterrupted(ProviderError):
+    """A stream failed after content had already reached the caller.
+
+    ``text`` is everything received so far; no fallback is possible then,
+    because the caller has already seen part of one target's answer.
+    """
+
+    def __init__(self, message: str, *, text: str = "", **kw: Any) -> None:
+        super().__init__(message, **kw)
+        self.text = text

@@ -1,0 +1,1 @@
+"""Execution: the only package that performs network I/O."""

@@ -1,0 +1,120 @@
+"""The Decision: what the policy engine concluded for one request, and why."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..targets import Target
+
+__all__ = ["Decision", "Limits", "SensitivityResult"]
+
+
+@dataclass(frozen=True, slots=True)
+class SensitivityResult:
+    """Declared and detected sensitivity; detector names and counts, never matched text."""
+
+    declared: str | None
+    detected: str | None
+    level: str
+    detectors: Mapping[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """The ceilings and floors in force for a request (tightest of all sources)."""
+
+    max_cost_usd: float | None = None
+    min_quality: float | None = None
+    max_output_tokens: int | None = None
+    max_latency_ms: float | None = None
+    required: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """The admitted plan for one request and the explanation behind it.
+
+    ``plan`` is the only list of targets the executor may contact, in order.
+    """
+
+    id: str
+    route: str
+    plan: tuple[Target, ...]
+    excluded: Mapping[str, tuple[str, ...]]
+    matched_rules: tuple[str, ...]
+    sensitivity: SensitivityResult
+    limits: Limits
+    fallback: bool = True
+    shadow: tuple[Target, ...] = ()
+    notes: tuple[str, ...] = ()
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def target_names(self) -> tuple[str, ...]:
+        """The plan's config names, in order."""
+        return tuple(t.name for t in self.plan)
+
+    def explain(self) -> str:
+        """A readable table: the plan, the exclusions with their reasons, the rules."""
+        lines = [
+            f"decision {self.id}  route={self.route}  sensitivity={self.sensitivity.level}"
+            + (f" (declared {self.sensitivity.declared}" if self.sensitivity.declared else "")
+            + (")" if self.sensitivity.declared else ""),
+        ]
+        if self.sensitivity.detectors:
+            found = ", ".join(f"{k} x{v}" for k, v in sorted(self.sensitivity.detectors.items()))
+            lines.append(f"detected: {found}")
+        if self.matched_rules:
+            lines.append("rules: " + ", ".join(self.matched_rules))
+        lim = [
+            f"{k}={v}"
+            for k, v in (
+                ("max_cost_usd", self.limits.max_cost_usd),
+                ("min_quality", self.limits.min_quality),
+                ("max_output_tokens", self.limits.max_output_tokens),
+                ("max_latency_ms", self.limits.max_latency_ms),
+            )
+            if v is not None
+        ]
+        if self.limits.required:
+            lim.append("requires=" + ",".join(sorted(self.limits.required)))
+        if lim:
+            lines.append("limits: " + " ".join(lim))
+        width = max([len(t.name) for t in self.plan] + [len(n) for n in self.excluded] + [6])
+        lines.append("")
+        lines.append(f"{'#':>2}  {'target':<{width}}  {'zone':<9}  status")
+        for i, t in enumerate(self.plan, 1):
+            lines.append(f"{i:>2}  {t.name:<{width}}  {t.zone:<9}  planned")
+        for name, reasons in self.excluded.items():
+            lines.append(f"{'-':>2}  {name:<{width}}  {'':<9}  excluded: " + "; ".join(reasons))
+        if not self.plan:
+            lines.append("no eligible target: the request is refused (fail closed)")
+        lines.extend(self.notes)
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready form (no message content)."""
+        return {
+            "id": self.id,
+            "route": self.route,
+            "plan": [{"target": t.name, "provider": t.provider, "zone": t.zone} for t in self.plan],
+            "excluded": {k: list(v) for k, v in self.excluded.items()},
+            "matched_rules": list(self.matched_rules),
+            "sensitivity": {
+                "declared": self.sensitivity.declared,
+                "detected": self.sensitivity.detected,
+                "level": self.sensitivity.level,
+                "detectors": dict(self.sensitivity.detectors),
+            },
+            "limits": {
+                "max_cost_usd": self.limits.max_cost_usd,
+                "min_quality": self.limits.min_quality,
+                "max_output_tokens": self.limits.max_output_tokens,
+                "max_latency_ms": self.limits.max_latency_ms,
+                "required": sorted(self.limits.required),
+            },
+            "fallback": self.fallback,
+            "shadow": [t.name for t in self.shadow],
+        }

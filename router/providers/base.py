@@ -1,0 +1,105 @@
+"""The adapter contract: sans-IO translation between the router's types and a wire format.
+
+An adapter builds an :class:`HttpRequest`, parses a response body, decodes a
+stream line by line and maps error responses to the exception tree. It never
+opens a socket: the execution layer does all I/O, which keeps adapters
+testable on recorded bytes and shared by the sync and async paths.
+"""
+
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import ProviderError, ProviderUnavailable
+from ..types import ChatChunk, ChatRequest, ChatResponse
+from .presets import Quirks
+
+__all__ = ["Adapter", "Endpoint", "HttpRequest", "StreamDecoder", "loads_json"]
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """Everything an adapter needs to address one target.
+
+    The API key and headers are excluded from the repr so an endpoint can be
+    logged or shown in a traceback without leaking a secret.
+    """
+
+    base_url: str
+    model_id: str
+    api_key: str | None = field(default=None, repr=False)
+    headers: Mapping[str, str] = field(default_factory=dict, repr=False)
+    api_version: str | None = None
+    quirks: Quirks = field(default_factory=Quirks)
+    extra_body: Mapping[str, Any] = field(default_factory=dict)
+    default_max_tokens: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class HttpRequest:
+    """A request to send; ``headers`` may hold a key and are kept out of the repr."""
+
+    method: str
+    url: str
+    headers: dict[str, str] = field(repr=False)
+    json: dict[str, Any]
+
+
+class StreamDecoder(ABC):
+    """Turns a response stream, fed one text line at a time, into chunks.
+
+    ``feed`` raises a :class:`ProviderError` for an error payload inside the
+    stream (such payloads are failures, never content); ``close`` raises
+    :class:`ProviderUnavailable` when the stream stopped before its end.
+    """
+
+    @abstractmethod
+    def feed(self, line: str) -> list[ChatChunk]:
+        """Decode one line; return the chunks it completes (often none)."""
+
+    @abstractmethod
+    def close(self) -> list[ChatChunk]:
+        """Signal the end of the byte stream; return any final chunks."""
+
+    @property
+    @abstractmethod
+    def done(self) -> bool:
+        """Whether the stream's own end marker has been seen."""
+
+
+class Adapter(ABC):
+    """One wire protocol."""
+
+    kind: str
+    provider_name: str
+    """The ``gen_ai.provider.name`` value for telemetry."""
+
+    @abstractmethod
+    def build_request(
+        self, endpoint: Endpoint, request: ChatRequest, *, stream: bool
+    ) -> HttpRequest:
+        """The HTTP request for this call."""
+
+    @abstractmethod
+    def parse_response(self, body: bytes) -> ChatResponse:
+        """A successful (2xx) response body as a ChatResponse."""
+
+    @abstractmethod
+    def parse_error(self, status: int, headers: Mapping[str, str], body: bytes) -> ProviderError:
+        """The exception for a non-2xx response."""
+
+    @abstractmethod
+    def stream_decoder(self) -> StreamDecoder:
+        """A fresh decoder for one streamed response."""
+
+
+def loads_json(body: bytes | str, what: str = "response") -> Any:
+    """Parse JSON, turning garbage into a retryable provider failure."""
+    try:
+        return json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise ProviderUnavailable(f"malformed JSON in {what}", code="malformed_response") from None

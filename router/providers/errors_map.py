@@ -1,0 +1,97 @@
+"""Mapping of HTTP statuses and provider error codes to the exception tree.
+
+Shared by every adapter: each extracts ``(message, code)`` from its own
+error body and calls :func:`error_for_status`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from email.utils import parsedate_to_datetime
+
+from ..errors import (
+    AuthenticationError,
+    ContextLengthExceeded,
+    InvalidRequestError,
+    ProviderError,
+    ProviderTimeout,
+    ProviderUnavailable,
+    RateLimitError,
+)
+
+__all__ = ["error_for_status", "retry_after_s"]
+
+_CONTEXT_MARKERS = (
+    "context_length_exceeded",
+    "context length",
+    "context window",
+    "maximum context",
+    "prompt is too long",
+    "too many tokens",
+    "exceeds the context",
+)
+_QUOTA_MARKERS = ("insufficient_quota", "quota exceeded", "exceeded your current quota")
+_MAX_MESSAGE = 500
+
+
+def retry_after_s(headers: Mapping[str, str], now: float | None = None) -> float | None:
+    """The delay a server asked for: ``retry-after-ms``, then ``Retry-After``
+    (seconds or an HTTP date). ``None`` when absent or unreadable."""
+    lower = {k.lower(): v for k, v in headers.items()}
+    ms = lower.get("retry-after-ms")
+    if ms is not None:
+        try:
+            return max(0.0, float(ms) / 1000.0)
+        except ValueError:
+            pass
+    ra = lower.get("retry-after")
+    if ra is None:
+        return None
+    try:
+        return max(0.0, float(ra))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(ra)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when is None:
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+def error_for_status(
+    status: int,
+    message: str,
+    code: str | None,
+    headers: Mapping[str, str],
+    *,
+    provider: str | None = None,
+) -> ProviderError:
+    """The exception for an HTTP error ``status`` with the provider's message and code."""
+    message = (message or f"HTTP {status}")[:_MAX_MESSAGE]
+    text = f"{code or ''} {message}".lower()
+    if status == 429:
+        quota = any(m in text for m in _QUOTA_MARKERS)
+        return RateLimitError(
+            message,
+            retry_after_s=retry_after_s(headers),
+            quota_exhausted=quota,
+            status=status,
+            code=code,
+            provider=provider,
+        )
+    if status in (401, 403):
+        return AuthenticationError(message, status=status, code=code, provider=provider)
+    if status == 408:
+        return ProviderTimeout(message, status=status, code=code, provider=provider)
+    if status in (400, 404, 409, 413, 422):
+        if any(m in text for m in _CONTEXT_MARKERS):
+            return ContextLengthExceeded(message, status=status, code=code, provider=provider)
+        return InvalidRequestError(message, status=status, code=code, provider=provider)
+    if status >= 500:
+        return ProviderUnavailable(message, status=status, code=code, provider=provider)
+    if 400 <= status < 500:
+        return InvalidRequestError(message, status=status, code=code, provider=provider)
+    return ProviderUnavailable(message, status=status, code=code, provider=provider)

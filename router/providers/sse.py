@@ -1,0 +1,53 @@
+"""A line-fed Server-Sent Events parser (the wire framing, nothing provider-specific)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["SSEEvent", "SSEParser"]
+
+
+@dataclass(frozen=True, slots=True)
+class SSEEvent:
+    """One dispatched event: its ``event:`` name (``message`` when unnamed) and data."""
+
+    event: str
+    data: str
+
+
+class SSEParser:
+    """Feed lines without their terminators; get events as blank lines dispatch them."""
+
+    __slots__ = ("_data", "_event")
+
+    def __init__(self) -> None:
+        self._event = ""
+        self._data: list[str] = []
+
+    def feed(self, line: str) -> SSEEvent | None:
+        """Consume one line; return the event it completes, if any."""
+        if not line:
+            return self._dispatch()
+        if line.startswith(":"):
+            return None  # comment / keep-alive
+        name, _, value = line.partition(":")
+        if value.startswith(" "):
+            value = value[1:]
+        if name == "data":
+            self._data.append(value)
+        elif name == "event":
+            self._event = value
+        return None
+
+    def flush(self) -> SSEEvent | None:
+        """Dispatch what is pending at end of stream (servers that skip the last blank line)."""
+        return self._dispatch()
+
+    def _dispatch(self) -> SSEEvent | None:
+        if not self._data:
+            self._event = ""
+            return None
+        ev = SSEEvent(self._event or "message", "\n".join(self._data))
+        self._event = ""
+        self._data = []
+        return ev
