@@ -11,7 +11,6 @@ import os
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Self
 
@@ -19,11 +18,13 @@ from .accounting import cost_usd, estimate_text_tokens, estimate_tokens
 from .assemble import Assembler
 from .config import Config, load_config, load_dict, load_file
 from .errors import ProviderError, StreamInterrupted
+from .execution.call import Call
 from .execution.executor import AsyncExecutor, Executor, Opened
 from .execution.walker import Walker
 from .policy import Decision, Policy, Snapshot
 from .state import open_store
 from .targets import Target
+from .telemetry.observer import Observer
 from .types import (
     PARAM_NAMES,
     ChatChunk,
@@ -41,14 +42,6 @@ MessagesIn = Sequence[Message | Mapping[str, Any]]
 ContextIn = RequestContext | Mapping[str, Any] | None
 
 
-@dataclass(slots=True)
-class _Call:
-    request: ChatRequest
-    context: RequestContext
-    decision: Decision
-    walker: Walker
-
-
 class _Core:
     """Everything a call needs that is not network I/O, shared by sync and async."""
 
@@ -56,6 +49,7 @@ class _Core:
         self.config = load_config(config)
         self.policy = Policy(self.config)
         self.store = open_store(self.config.state)
+        self.observer = Observer()
 
     def request(self, messages: MessagesIn, params: Mapping[str, Any]) -> ChatRequest:
         unknown = set(params) - PARAM_NAMES
@@ -87,13 +81,27 @@ class _Core:
         return request, ctx, self.policy.decide(request, ctx, self.snapshot(), model=model)
 
     def start(
-        self, messages: MessagesIn, model: str, context: ContextIn, params: Mapping[str, Any]
-    ) -> _Call:
+        self,
+        messages: MessagesIn,
+        model: str,
+        context: ContextIn,
+        params: Mapping[str, Any],
+        *,
+        stream: bool = False,
+    ) -> Call:
+        """Validate, decide and set up the walk; nothing is sent yet."""
         request, ctx, decision = self.decide(messages, model, context, params)
         route = self.policy.route_for(model)[1]
-        return _Call(request, ctx, decision, Walker(decision, route, deadline_s=ctx.deadline_s))
+        walker = Walker(decision, route, deadline_s=ctx.deadline_s)
+        call = Call(request, ctx, decision, route, walker, stream=stream)
+        self.observer.request_started(call)
+        return call
 
-    def finish(self, call: _Call, response: ChatResponse, target: Target) -> ChatResponse:
+    def fail(self, call: Call, error: BaseException) -> None:
+        """The call ended without a response."""
+        self.observer.request_ended(call, error=error)
+
+    def finish(self, call: Call, response: ChatResponse, target: Target) -> ChatResponse:
         usage = response.usage
         if usage is None:
             usage = self._estimate_usage(call.request, response)
@@ -108,6 +116,7 @@ class _Core:
             cost_estimated=usage.estimated,
             decision_id=call.decision.id,
         )
+        self.observer.request_ended(call, response=response)
         return response
 
     @staticmethod
@@ -125,7 +134,7 @@ class _Core:
             estimated=True,
         )
 
-    def interrupted(self, call: _Call, err: ProviderError, text: str) -> StreamInterrupted:
+    def interrupted(self, call: Call, err: ProviderError, text: str) -> StreamInterrupted:
         return StreamInterrupted(
             f"stream interrupted after content was delivered: {err}",
             text=text,
@@ -188,7 +197,11 @@ class Router(_Facade):
     ) -> ChatResponse:
         """Route one chat request and return the completion (with ``.route``)."""
         call = self._core.start(messages, model, context, params)
-        response, target = self._executor.complete(call.walker, call.request)
+        try:
+            response, target = self._executor.complete(call)
+        except BaseException as e:
+            self._core.fail(call, e)
+            raise
         return self._core.finish(call, response, target)
 
     def stream(
@@ -200,7 +213,7 @@ class Router(_Facade):
         **params: Any,
     ) -> Stream:
         """Route one chat request and stream it: ``with r.stream(...) as s: for c in s``."""
-        return Stream(self, self._core.start(messages, model, context, params))
+        return Stream(self, self._core.start(messages, model, context, params, stream=True))
 
     def close(self) -> None:
         """Close pooled connections."""
@@ -245,7 +258,11 @@ class AsyncRouter(_Facade):
     ) -> ChatResponse:
         """Route one chat request and return the completion (with ``.route``)."""
         call = self._core.start(messages, model, context, params)
-        response, target = await self._executor.complete(call.walker, call.request)
+        try:
+            response, target = await self._executor.complete(call)
+        except BaseException as e:
+            self._core.fail(call, e)
+            raise
         return self._core.finish(call, response, target)
 
     def stream(
@@ -257,7 +274,7 @@ class AsyncRouter(_Facade):
         **params: Any,
     ) -> AsyncStream:
         """Route and stream: ``async with r.stream(...) as s: async for c in s``."""
-        return AsyncStream(self, self._core.start(messages, model, context, params))
+        return AsyncStream(self, self._core.start(messages, model, context, params, stream=True))
 
     async def aclose(self) -> None:
         """Close pooled connections."""
@@ -273,12 +290,13 @@ class AsyncRouter(_Facade):
 class _StreamBase:
     """State shared by the sync and async streams: assembly and the final response."""
 
-    def __init__(self, core: _Core, call: _Call) -> None:
+    def __init__(self, core: _Core, call: Call) -> None:
         self._core = core
         self._call = call
         self._asm = Assembler()
         self._opened: Opened | None = None
         self._response: ChatResponse | None = None
+        self._ended = False
 
     @property
     def decision(self) -> Decision:
@@ -298,22 +316,38 @@ class _StreamBase:
 
     def _end(self) -> None:
         assert self._opened is not None
+        self._ended = True
         self._response = self._core.finish(self._call, self._asm.response(), self._opened.target)
 
+    def _fail(self, err: BaseException) -> None:
+        if not self._ended:
+            self._ended = True
+            self._core.fail(self._call, err)
+
     def _interrupted(self, err: ProviderError) -> StreamInterrupted:
-        return self._core.interrupted(self._call, err, self._asm.text)
+        exc = self._core.interrupted(self._call, err, self._asm.text)
+        self._fail(exc)
+        return exc
+
+    def _closed_early(self) -> None:
+        # Reading stopped before the end (break, exception in the caller).
+        self._fail(GeneratorExit("stream closed before its end"))
 
 
 class Stream(_StreamBase):
     """A blocking stream of :class:`ChatChunk`; use it as a context manager."""
 
-    def __init__(self, router: Router, call: _Call) -> None:
+    def __init__(self, router: Router, call: Call) -> None:
         super().__init__(router._core, call)
         self._executor = router._executor
 
     def __enter__(self) -> Self:
         if self._opened is None:
-            self._opened = self._executor.open_stream(self._call.walker, self._call.request)
+            try:
+                self._opened = self._executor.open_stream(self._call)
+            except BaseException as e:
+                self._fail(e)
+                raise
         return self
 
     def __exit__(
@@ -340,18 +374,23 @@ class Stream(_StreamBase):
             close = getattr(self._opened.rest, "close", None)
             if close is not None:
                 close()
+        self._closed_early()
 
 
 class AsyncStream(_StreamBase):
     """An async stream of :class:`ChatChunk`; use it as an async context manager."""
 
-    def __init__(self, router: AsyncRouter, call: _Call) -> None:
+    def __init__(self, router: AsyncRouter, call: Call) -> None:
         super().__init__(router._core, call)
         self._executor = router._executor
 
     async def __aenter__(self) -> Self:
         if self._opened is None:
-            self._opened = await self._executor.open_stream(self._call.walker, self._call.request)
+            try:
+                self._opened = await self._executor.open_stream(self._call)
+            except BaseException as e:
+                self._fail(e)
+                raise
         return self
 
     async def __aexit__(
@@ -378,3 +417,4 @@ class AsyncStream(_StreamBase):
             aclose = getattr(self._opened.rest, "aclose", None)
             if aclose is not None:
                 await aclose()
+        self._closed_early()

@@ -52,6 +52,7 @@ def run(args: argparse.Namespace) -> int:
                     sys.stdout.flush()
                 resp = s.response
             sys.stdout.write("\n")
+            sys.stdout.flush()
         else:
             resp = router.chat(messages, model=args.model, context=ctx, **params)
             if not args.json:

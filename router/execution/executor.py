@@ -16,10 +16,12 @@ from typing import Any
 
 from ..errors import ProviderError
 from ..targets import Target
+from ..telemetry.observer import Observer
 from ..types import ChatChunk, ChatRequest, ChatResponse
+from .call import Call
 from .embedded import EmbeddedSender
 from .http import AsyncHttpSender, HttpSender
-from .walker import Sleep, Walker
+from .walker import Sleep
 
 __all__ = ["AsyncExecutor", "Executor", "Opened", "has_content"]
 
@@ -41,15 +43,15 @@ class Opened:
     target: Target
     head: list[ChatChunk]
     rest: Any  # Iterator[ChatChunk] or AsyncIterator[ChatChunk]
-    walker: Walker
 
 
 class Executor:
     """Blocking execution of a plan."""
 
-    def __init__(self) -> None:
+    def __init__(self, observer: Observer | None = None) -> None:
         self.http = HttpSender()
         self.embedded = EmbeddedSender()
+        self.observer = observer or Observer()
 
     def _send(self, t: Target, request: ChatRequest) -> ChatResponse:
         if t.kind == "embedded":
@@ -61,30 +63,36 @@ class Executor:
             return self.embedded.stream(t, request)
         return self.http.stream(t, request)
 
-    def complete(self, walker: Walker, request: ChatRequest) -> tuple[ChatResponse, Target]:
+    def complete(self, call: Call) -> tuple[ChatResponse, Target]:
         """Walk the plan until a target answers; raise the walker's error otherwise."""
+        walker, obs = call.walker, self.observer
         while (step := walker.next()) is not None:
             if isinstance(step, Sleep):
                 time.sleep(step.seconds)
                 continue
+            token = obs.attempt_started(call, step)
             t0 = _now()
             try:
-                resp = self._send(step.target, request)
+                resp = self._send(step.target, call.request)
             except ProviderError as e:
                 walker.failed(step, e, _now() - t0)
+                obs.attempt_ended(call, step, token, error=e)
                 continue
             walker.succeeded(step, _now() - t0)
+            obs.attempt_ended(call, step, token, response=resp)
             return resp, step.target
         raise walker.error()
 
-    def open_stream(self, walker: Walker, request: ChatRequest) -> Opened:
+    def open_stream(self, call: Call) -> Opened:
         """Walk the plan until a target's stream yields content."""
+        walker, obs = call.walker, self.observer
         while (step := walker.next()) is not None:
             if isinstance(step, Sleep):
                 time.sleep(step.seconds)
                 continue
+            token = obs.attempt_started(call, step)
             t0 = _now()
-            it = self._open(step.target, request)
+            it = self._open(step.target, call.request)
             head: list[ChatChunk] = []
             try:
                 for chunk in it:
@@ -94,9 +102,11 @@ class Executor:
             except ProviderError as e:
                 _close(it)
                 walker.failed(step, e, _now() - t0)
+                obs.attempt_ended(call, step, token, error=e)
                 continue
             walker.succeeded(step, _now() - t0)
-            return Opened(step.target, head, it, walker)
+            obs.attempt_ended(call, step, token)
+            return Opened(step.target, head, it)
         raise walker.error()
 
     def close(self) -> None:
@@ -107,9 +117,10 @@ class Executor:
 class AsyncExecutor:
     """Non-blocking execution of a plan (same walker, awaited I/O)."""
 
-    def __init__(self, transport_factory: Any = None) -> None:
+    def __init__(self, observer: Observer | None = None, transport_factory: Any = None) -> None:
         self.http = AsyncHttpSender(transport_factory)
         self.embedded = EmbeddedSender()
+        self.observer = observer or Observer()
 
     async def _send(self, t: Target, request: ChatRequest) -> ChatResponse:
         if t.kind == "embedded":
@@ -121,30 +132,36 @@ class AsyncExecutor:
             return self.embedded.astream(t, request)
         return self.http.stream(t, request)
 
-    async def complete(self, walker: Walker, request: ChatRequest) -> tuple[ChatResponse, Target]:
+    async def complete(self, call: Call) -> tuple[ChatResponse, Target]:
         """Walk the plan until a target answers; raise the walker's error otherwise."""
+        walker, obs = call.walker, self.observer
         while (step := walker.next()) is not None:
             if isinstance(step, Sleep):
                 await asyncio.sleep(step.seconds)
                 continue
+            token = obs.attempt_started(call, step)
             t0 = _now()
             try:
-                resp = await self._send(step.target, request)
+                resp = await self._send(step.target, call.request)
             except ProviderError as e:
                 walker.failed(step, e, _now() - t0)
+                obs.attempt_ended(call, step, token, error=e)
                 continue
             walker.succeeded(step, _now() - t0)
+            obs.attempt_ended(call, step, token, response=resp)
             return resp, step.target
         raise walker.error()
 
-    async def open_stream(self, walker: Walker, request: ChatRequest) -> Opened:
+    async def open_stream(self, call: Call) -> Opened:
         """Walk the plan until a target's stream yields content."""
+        walker, obs = call.walker, self.observer
         while (step := walker.next()) is not None:
             if isinstance(step, Sleep):
                 await asyncio.sleep(step.seconds)
                 continue
+            token = obs.attempt_started(call, step)
             t0 = _now()
-            it = self._open(step.target, request)
+            it = self._open(step.target, call.request)
             head: list[ChatChunk] = []
             try:
                 async for chunk in it:
@@ -154,9 +171,11 @@ class AsyncExecutor:
             except ProviderError as e:
                 await _aclose(it)
                 walker.failed(step, e, _now() - t0)
+                obs.attempt_ended(call, step, token, error=e)
                 continue
             walker.succeeded(step, _now() - t0)
-            return Opened(step.target, head, it, walker)
+            obs.attempt_ended(call, step, token)
+            return Opened(step.target, head, it)
         raise walker.error()
 
     async def aclose(self) -> None:
