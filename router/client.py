@@ -92,10 +92,23 @@ class _Core:
         """Validate, decide and set up the walk; nothing is sent yet."""
         request, ctx, decision = self.decide(messages, model, context, params)
         route = self.policy.route_for(model)[1]
+        request = self._output_tokens(request, route.max_tokens, decision.limits.max_output_tokens)
         walker = Walker(decision, route, deadline_s=ctx.deadline_s)
         call = Call(request, ctx, decision, route, walker, stream=stream)
         self.observer.request_started(call)
         return call
+
+    @staticmethod
+    def _output_tokens(
+        request: ChatRequest, route_default: int | None, ceiling: int | None
+    ) -> ChatRequest:
+        """Fill ``max_tokens`` from the route when unset; clamp it to the policy's ceiling."""
+        want = request.max_tokens or route_default
+        if ceiling is not None:
+            want = min(want, ceiling) if want is not None else ceiling
+        if want == request.max_tokens:
+            return request
+        return request.model_copy(update={"max_tokens": want})
 
     def fail(self, call: Call, error: BaseException) -> None:
         """The call ended without a response."""

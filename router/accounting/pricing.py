@@ -5,7 +5,7 @@ from __future__ import annotations
 from ..targets import Target
 from ..types import Usage
 
-__all__ = ["cost_usd"]
+__all__ = ["cost_usd", "worst_case_cost_usd"]
 
 
 def cost_usd(target: Target, usage: Usage | None) -> float:
@@ -17,3 +17,11 @@ def cost_usd(target: Target, usage: Usage | None) -> float:
     fresh = usage.prompt_tokens - cached
     cached_price = p.cached_input if p.cached_input is not None else p.input
     return (fresh * p.input + cached * cached_price + usage.completion_tokens * p.output) / 1e6
+
+
+def worst_case_cost_usd(target: Target, input_tokens: int, output_tokens: int) -> float:
+    """The most a call can cost: every input token uncached, every output token produced."""
+    p = target.price
+    if p is None:
+        return 0.0
+    return (input_tokens * p.input + output_tokens * p.output) / 1e6

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..config.schema import BudgetEffect
 from ..targets import Target
 
 __all__ = ["Decision", "Limits", "SensitivityResult"]
@@ -48,6 +49,8 @@ class Decision:
     limits: Limits
     fallback: bool = True
     shadow: tuple[Target, ...] = ()
+    budgets: tuple[tuple[str, BudgetEffect], ...] = ()
+    """Budgets of the matched rules, as (rule name, budget); all must admit the request."""
     notes: tuple[str, ...] = ()
     extra: Mapping[str, Any] = field(default_factory=dict)
 

@@ -67,6 +67,11 @@ class Policy:
             sensitivity=SensitivityResult(declared=declared, detected=None, level=level),
             limits=Limits(max_cost_usd=ctx.max_cost_usd, min_quality=ctx.min_quality),
             fallback=route.fallback,
+            budgets=tuple(
+                (r.name, r.budget)
+                for r in self.config.rules
+                if r.budget is not None and r.when is None
+            ),
         )
         if not decision.plan:
             raise NoEligibleTarget(
