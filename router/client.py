@@ -18,8 +18,10 @@ from .accounting import cost_usd, estimate_text_tokens, estimate_tokens
 from .assemble import Assembler
 from .config import Config, load_config, load_dict, load_file
 from .errors import ProviderError, StreamInterrupted
+from .execution.breaker import Breakers
 from .execution.call import Call
 from .execution.executor import AsyncExecutor, Executor, Opened
+from .execution.health import Health
 from .execution.walker import Walker
 from .policy import Decision, Policy, Snapshot
 from .state import open_store
@@ -49,6 +51,8 @@ class _Core:
         self.config = load_config(config)
         self.policy = Policy(self.config)
         self.store = open_store(self.config.state)
+        self.breakers = Breakers(self.store)
+        self.health = Health(self.store, self.breakers)
         self.observer = Observer()
 
     def request(self, messages: MessagesIn, params: Mapping[str, Any]) -> ChatRequest:
@@ -71,7 +75,13 @@ class _Core:
         return RequestContext.model_validate(context)
 
     def snapshot(self) -> Snapshot:
-        return Snapshot(now=time.time(), request_id=uuid.uuid4().hex)
+        names = list(self.policy.targets)
+        return Snapshot(
+            now=time.time(),
+            request_id=uuid.uuid4().hex,
+            latency_ms=self.health.latency_ms(names),
+            unavailable=self.health.unavailable(names),
+        )
 
     def decide(
         self, messages: MessagesIn, model: str, context: ContextIn, params: Mapping[str, Any]
@@ -93,7 +103,13 @@ class _Core:
         request, ctx, decision = self.decide(messages, model, context, params)
         route = self.policy.route_for(model)[1]
         request = self._output_tokens(request, route.max_tokens, decision.limits.max_output_tokens)
-        walker = Walker(decision, route, deadline_s=ctx.deadline_s)
+        walker = Walker(
+            decision,
+            route,
+            deadline_s=ctx.deadline_s,
+            breakers=self.breakers,
+            health=self.health,
+        )
         call = Call(request, ctx, decision, route, walker, stream=stream)
         self.observer.request_started(call)
         return call

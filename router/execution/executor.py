@@ -1,31 +1,37 @@
 """Drivers: perform the walker's steps with blocking or non-blocking I/O.
 
-The decisions (retry, fall back, give up) live in :class:`Walker`; these
-drivers only send, sleep and time. A stream may fall back until its first
-content chunk has been produced; after that a failure is
-:class:`~router.errors.StreamInterrupted`.
+The decisions (retry, fall back, skip an open breaker, hedge, give up) live
+in :class:`Walker`; these drivers only send, sleep, time and — when a route
+hedges — race two tries (threads for the blocking driver, tasks for the
+asyncio one). A stream may fall back until its first content chunk has been
+produced; after that a failure is :class:`~router.errors.StreamInterrupted`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
-from ..errors import ProviderError
+from ..errors import ProviderError, ProviderTimeout
 from ..targets import Target
 from ..telemetry.observer import Observer
 from ..types import ChatChunk, ChatRequest, ChatResponse
 from .call import Call
 from .embedded import EmbeddedSender
-from .http import AsyncHttpSender, HttpSender
-from .walker import Sleep
+from .http import AsyncHttpSender, HttpSender, scrub
+from .walker import Send, Sleep
 
 __all__ = ["AsyncExecutor", "Executor", "Opened", "has_content"]
 
 _now = time.perf_counter
+R = TypeVar("R")
+
+_HEDGE_WORKERS = 8
 
 
 def has_content(chunk: ChatChunk) -> bool:
@@ -45,6 +51,40 @@ class Opened:
     rest: Any  # Iterator[ChatChunk] or AsyncIterator[ChatChunk]
 
 
+def _first_token_limit(step: Send) -> tuple[float | None, str]:
+    """How long a stream may take to its first content, and the code of that timeout."""
+    ftt, left = step.first_token_s, step.timeout_s
+    if ftt is not None and (left is None or ftt <= left):
+        return ftt, "first_token_timeout"
+    return left, "deadline"
+
+
+def _timed_out(step: Send, code: str, limit: float) -> ProviderError:
+    what = "first content" if code == "first_token_timeout" else "answer"
+    return scrub(ProviderTimeout(f"no {what} within {limit:.3g}s", code=code), step.target)
+
+
+# -- bookkeeping shared by both drivers: the walker and the observer -----------
+
+
+def _failed(obs: Observer, call: Call, step: Send, token: Any, t0: float, e: ProviderError) -> None:
+    call.walker.failed(step, e, _now() - t0)
+    obs.attempt_ended(call, step, token, error=e)
+
+
+def _succeeded(obs: Observer, call: Call, step: Send, token: Any, t0: float, result: Any) -> None:
+    call.walker.succeeded(step, _now() - t0)
+    if isinstance(result, ChatResponse):
+        obs.attempt_ended(call, step, token, response=result)
+    else:
+        obs.attempt_ended(call, step, token)
+
+
+def _cancelled(obs: Observer, call: Call, step: Send, token: Any, t0: float) -> None:
+    call.walker.cancelled(step, _now() - t0)
+    obs.attempt_ended(call, step, token)
+
+
 class Executor:
     """Blocking execution of a plan."""
 
@@ -52,65 +92,152 @@ class Executor:
         self.http = HttpSender()
         self.embedded = EmbeddedSender()
         self.observer = observer or Observer()
+        self._pool: ThreadPoolExecutor | None = None
 
-    def _send(self, t: Target, request: ChatRequest) -> ChatResponse:
+    # -- one try ------------------------------------------------------------
+
+    def _complete_once(self, step: Send, request: ChatRequest) -> ChatResponse:
+        t = step.target
         if t.kind == "embedded":
             return self.embedded.complete(t, request)
-        return self.http.complete(t, request)
+        return self.http.complete(t, request, timeout_s=step.timeout_s)
 
-    def _open(self, t: Target, request: ChatRequest) -> Iterator[ChatChunk]:
+    def _open_once(self, step: Send, request: ChatRequest) -> Opened:
+        t = step.target
+        it: Iterator[ChatChunk]
         if t.kind == "embedded":
-            return self.embedded.stream(t, request)
-        return self.http.stream(t, request)
+            it = self.embedded.stream(t, request)
+        else:
+            it = self.http.stream(
+                t, request, timeout_s=step.timeout_s, first_token_s=step.first_token_s
+            )
+        limit, code = _first_token_limit(step)
+        t0 = _now()
+        head: list[ChatChunk] = []
+        try:
+            for chunk in it:
+                head.append(chunk)
+                if has_content(chunk):
+                    break
+                if limit is not None and _now() - t0 > limit:
+                    raise _timed_out(step, code, limit)
+        except BaseException:
+            _close(it)
+            raise
+        return Opened(t, head, it)
+
+    # -- the walk -----------------------------------------------------------
 
     def complete(self, call: Call) -> tuple[ChatResponse, Target]:
         """Walk the plan until a target answers; raise the walker's error otherwise."""
-        walker, obs = call.walker, self.observer
-        while (step := walker.next()) is not None:
-            if isinstance(step, Sleep):
-                time.sleep(step.seconds)
-                continue
-            token = obs.attempt_started(call, step)
-            t0 = _now()
-            try:
-                resp = self._send(step.target, call.request)
-            except ProviderError as e:
-                walker.failed(step, e, _now() - t0)
-                obs.attempt_ended(call, step, token, error=e)
-                continue
-            walker.succeeded(step, _now() - t0)
-            obs.attempt_ended(call, step, token, response=resp)
-            return resp, step.target
-        raise walker.error()
+        resp, step = self._walk(call, lambda s: self._complete_once(s, call.request), None)
+        return resp, step.target
 
     def open_stream(self, call: Call) -> Opened:
         """Walk the plan until a target's stream yields content."""
-        walker, obs = call.walker, self.observer
+        opened, _ = self._walk(
+            call, lambda s: self._open_once(s, call.request), lambda o: _close(o.rest)
+        )
+        return opened
+
+    def _walk(
+        self,
+        call: Call,
+        attempt: Callable[[Send], R],
+        discard: Callable[[R], None] | None,
+    ) -> tuple[R, Send]:
+        walker = call.walker
         while (step := walker.next()) is not None:
             if isinstance(step, Sleep):
                 time.sleep(step.seconds)
                 continue
-            token = obs.attempt_started(call, step)
-            t0 = _now()
-            it = self._open(step.target, call.request)
-            head: list[ChatChunk] = []
-            try:
-                for chunk in it:
-                    head.append(chunk)
-                    if has_content(chunk):
-                        break
-            except ProviderError as e:
-                _close(it)
-                walker.failed(step, e, _now() - t0)
-                obs.attempt_ended(call, step, token, error=e)
-                continue
-            walker.succeeded(step, _now() - t0)
-            obs.attempt_ended(call, step, token)
-            return Opened(step.target, head, it)
+            hedge_s = walker.hedge_delay()
+            if hedge_s is None:
+                won = self._one(call, step, attempt)
+            else:
+                won = self._race(call, step, attempt, hedge_s, discard)
+            if won is not None:
+                return won
         raise walker.error()
 
+    def _one(self, call: Call, step: Send, attempt: Callable[[Send], R]) -> tuple[R, Send] | None:
+        obs = self.observer
+        token = obs.attempt_started(call, step)
+        t0 = _now()
+        try:
+            result = attempt(step)
+        except ProviderError as e:
+            _failed(obs, call, step, token, t0, e)
+            return None
+        _succeeded(obs, call, step, token, t0, result)
+        return result, step
+
+    def _race(
+        self,
+        call: Call,
+        first: Send,
+        attempt: Callable[[Send], R],
+        hedge_s: float,
+        discard: Callable[[R], None] | None,
+    ) -> tuple[R, Send] | None:
+        """Run ``first``; after ``hedge_s`` without an answer, also the walker's hedge.
+
+        A blocking call cannot be interrupted: a losing try runs on in its
+        worker thread until its own timeout, and a stream it opened is closed.
+        """
+        obs, walker = self.observer, call.walker
+        pool = self._hedge_pool()
+        running: dict[Future[R], tuple[Send, Any, float]] = {}
+
+        def launch(step: Send) -> None:
+            token = obs.attempt_started(call, step)
+            running[pool.submit(attempt, step)] = (step, token, _now())
+
+        def drop(fut: Future[R]) -> None:
+            if discard is not None and not fut.cancelled() and fut.exception() is None:
+                discard(fut.result())
+
+        launch(first)
+        wait_s: float | None = hedge_s
+        winner: tuple[R, Send] | None = None
+        while running and winner is None:
+            done, _ = wait(running, timeout=wait_s, return_when=FIRST_COMPLETED)
+            if not done:
+                wait_s = None
+                second = walker.hedge()
+                if second is not None:
+                    launch(second)
+                continue
+            for fut in done:
+                step, token, t0 = running.pop(fut)
+                exc = fut.exception()
+                if exc is None and winner is None:
+                    result = fut.result()
+                    _succeeded(obs, call, step, token, t0, result)
+                    winner = (result, step)
+                elif exc is None:
+                    _cancelled(obs, call, step, token, t0)
+                    drop(fut)
+                elif isinstance(exc, ProviderError):
+                    _failed(obs, call, step, token, t0, exc)
+                else:
+                    raise exc
+        for fut, (step, token, t0) in running.items():
+            _cancelled(obs, call, step, token, t0)
+            fut.add_done_callback(drop)
+            fut.cancel()
+        return winner
+
+    def _hedge_pool(self) -> ThreadPoolExecutor:
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(_HEDGE_WORKERS, thread_name_prefix="router-hedge")
+        return self._pool
+
     def close(self) -> None:
-        """Release pooled connections."""
+        """Release pooled connections and hedging threads."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
         self.http.close()
 
 
@@ -122,65 +249,165 @@ class AsyncExecutor:
         self.embedded = EmbeddedSender()
         self.observer = observer or Observer()
 
-    async def _send(self, t: Target, request: ChatRequest) -> ChatResponse:
+    # -- one try ------------------------------------------------------------
+
+    async def _complete_once(self, step: Send, request: ChatRequest) -> ChatResponse:
+        t = step.target
+        async with _bounded(step, step.timeout_s, "deadline"):
+            if t.kind == "embedded":
+                return await self.embedded.acomplete(t, request)
+            return await self.http.complete(t, request, timeout_s=step.timeout_s)
+
+    async def _open_once(self, step: Send, request: ChatRequest) -> Opened:
+        t = step.target
+        it: AsyncIterator[ChatChunk]
         if t.kind == "embedded":
-            return await self.embedded.acomplete(t, request)
-        return await self.http.complete(t, request)
-
-    def _open(self, t: Target, request: ChatRequest) -> AsyncIterator[ChatChunk]:
-        if t.kind == "embedded":
-            return self.embedded.astream(t, request)
-        return self.http.stream(t, request)
-
-    async def complete(self, call: Call) -> tuple[ChatResponse, Target]:
-        """Walk the plan until a target answers; raise the walker's error otherwise."""
-        walker, obs = call.walker, self.observer
-        while (step := walker.next()) is not None:
-            if isinstance(step, Sleep):
-                await asyncio.sleep(step.seconds)
-                continue
-            token = obs.attempt_started(call, step)
-            t0 = _now()
-            try:
-                resp = await self._send(step.target, call.request)
-            except ProviderError as e:
-                walker.failed(step, e, _now() - t0)
-                obs.attempt_ended(call, step, token, error=e)
-                continue
-            walker.succeeded(step, _now() - t0)
-            obs.attempt_ended(call, step, token, response=resp)
-            return resp, step.target
-        raise walker.error()
-
-    async def open_stream(self, call: Call) -> Opened:
-        """Walk the plan until a target's stream yields content."""
-        walker, obs = call.walker, self.observer
-        while (step := walker.next()) is not None:
-            if isinstance(step, Sleep):
-                await asyncio.sleep(step.seconds)
-                continue
-            token = obs.attempt_started(call, step)
-            t0 = _now()
-            it = self._open(step.target, call.request)
-            head: list[ChatChunk] = []
-            try:
+            it = self.embedded.astream(t, request)
+        else:
+            it = self.http.stream(
+                t, request, timeout_s=step.timeout_s, first_token_s=step.first_token_s
+            )
+        limit, code = _first_token_limit(step)
+        head: list[ChatChunk] = []
+        try:
+            async with _bounded(step, limit, code):
                 async for chunk in it:
                     head.append(chunk)
                     if has_content(chunk):
                         break
-            except ProviderError as e:
-                await _aclose(it)
-                walker.failed(step, e, _now() - t0)
-                obs.attempt_ended(call, step, token, error=e)
+        except BaseException:
+            await _aclose(it)
+            raise
+        return Opened(t, head, it)
+
+    # -- the walk -----------------------------------------------------------
+
+    async def complete(self, call: Call) -> tuple[ChatResponse, Target]:
+        """Walk the plan until a target answers; raise the walker's error otherwise."""
+        resp, step = await self._walk(call, lambda s: self._complete_once(s, call.request), None)
+        return resp, step.target
+
+    async def open_stream(self, call: Call) -> Opened:
+        """Walk the plan until a target's stream yields content."""
+        opened, _ = await self._walk(
+            call, lambda s: self._open_once(s, call.request), _discard_stream
+        )
+        return opened
+
+    async def _walk(
+        self,
+        call: Call,
+        attempt: Callable[[Send], Awaitable[R]],
+        discard: Callable[[R], Awaitable[None]] | None,
+    ) -> tuple[R, Send]:
+        walker = call.walker
+        while (step := walker.next()) is not None:
+            if isinstance(step, Sleep):
+                await asyncio.sleep(step.seconds)
                 continue
-            walker.succeeded(step, _now() - t0)
-            obs.attempt_ended(call, step, token)
-            return Opened(step.target, head, it)
+            hedge_s = walker.hedge_delay()
+            if hedge_s is None:
+                won = await self._one(call, step, attempt)
+            else:
+                won = await self._race(call, step, attempt, hedge_s, discard)
+            if won is not None:
+                return won
         raise walker.error()
+
+    async def _one(
+        self, call: Call, step: Send, attempt: Callable[[Send], Awaitable[R]]
+    ) -> tuple[R, Send] | None:
+        obs = self.observer
+        token = obs.attempt_started(call, step)
+        t0 = _now()
+        try:
+            result = await attempt(step)
+        except ProviderError as e:
+            _failed(obs, call, step, token, t0, e)
+            return None
+        _succeeded(obs, call, step, token, t0, result)
+        return result, step
+
+    async def _race(
+        self,
+        call: Call,
+        first: Send,
+        attempt: Callable[[Send], Awaitable[R]],
+        hedge_s: float,
+        discard: Callable[[R], Awaitable[None]] | None,
+    ) -> tuple[R, Send] | None:
+        """Run ``first``; after ``hedge_s`` without an answer, also the walker's hedge.
+
+        The loser is cancelled (its connection closed) as soon as one wins.
+        """
+        obs, walker = self.observer, call.walker
+        running: dict[asyncio.Task[R], tuple[Send, Any, float]] = {}
+
+        def launch(step: Send) -> None:
+            token = obs.attempt_started(call, step)
+            running[asyncio.ensure_future(attempt(step))] = (step, token, _now())
+
+        async def drop(task: asyncio.Task[R]) -> None:
+            if discard is not None and not task.cancelled() and task.exception() is None:
+                await discard(task.result())
+
+        launch(first)
+        wait_s: float | None = hedge_s
+        winner: tuple[R, Send] | None = None
+        try:
+            while running and winner is None:
+                done, _ = await asyncio.wait(
+                    running, timeout=wait_s, return_when=asyncio.FIRST_COMPLETED
+                )
+                if not done:
+                    wait_s = None
+                    second = walker.hedge()
+                    if second is not None:
+                        launch(second)
+                    continue
+                for task in done:
+                    step, token, t0 = running.pop(task)
+                    exc = task.exception()
+                    if exc is None and winner is None:
+                        result = task.result()
+                        _succeeded(obs, call, step, token, t0, result)
+                        winner = (result, step)
+                    elif exc is None:
+                        _cancelled(obs, call, step, token, t0)
+                        await drop(task)
+                    elif isinstance(exc, ProviderError):
+                        _failed(obs, call, step, token, t0, exc)
+                    else:
+                        raise exc
+        finally:
+            for task, (step, token, t0) in running.items():
+                task.cancel()
+                with contextlib.suppress(BaseException):
+                    await task
+                _cancelled(obs, call, step, token, t0)
+                await drop(task)
+        return winner
 
     async def aclose(self) -> None:
         """Release pooled connections."""
         await self.http.aclose()
+
+
+@contextlib.asynccontextmanager
+async def _bounded(step: Send, seconds: float | None, code: str) -> AsyncIterator[None]:
+    """Bound a block's total time; its expiry is the step's ProviderTimeout."""
+    if seconds is None:
+        yield
+        return
+    try:
+        async with asyncio.timeout(max(seconds, 0.0)):
+            yield
+    except TimeoutError:
+        raise _timed_out(step, code, seconds) from None
+
+
+async def _discard_stream(opened: Opened) -> None:
+    await _aclose(opened.rest)
 
 
 def _close(it: Iterator[ChatChunk]) -> None:

@@ -8,6 +8,7 @@ I/O (building, checking, decoding) are shared by both clients.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -29,6 +30,36 @@ __all__ = ["AsyncHttpSender", "HttpSender"]
 def _timeout(t: Target) -> httpx.Timeout:
     c = t.provider_config.timeout
     return httpx.Timeout(connect=c.connect_s, read=c.read_s, write=c.write_s, pool=c.pool_s)
+
+
+_MIN_TIMEOUT_S = 0.001
+
+
+def request_timeout(
+    t: Target, cap_s: float | None = None, read_cap_s: float | None = None
+) -> httpx.Timeout:
+    """The provider's timeouts, each capped by what the deadline leaves (``cap_s``);
+    the read timeout also by ``read_cap_s`` (a stream's first-token timeout)."""
+    c = t.provider_config.timeout
+
+    def cap(v: float, *extra: float | None) -> float:
+        for x in (cap_s, *extra):
+            if x is not None:
+                v = min(v, x)
+        return max(_MIN_TIMEOUT_S, v)
+
+    return httpx.Timeout(
+        connect=cap(c.connect_s),
+        read=cap(c.read_s, read_cap_s),
+        write=cap(c.write_s),
+        pool=cap(c.pool_s),
+    )
+
+
+def _past(deadline: float | None, t: Target) -> None:
+    """Raise the deadline's timeout once it has passed (between reads)."""
+    if deadline is not None and time.monotonic() > deadline:
+        raise scrub(ProviderTimeout("deadline exceeded while reading", code="deadline"), t)
 
 
 def _limits(t: Target) -> httpx.Limits:
@@ -92,6 +123,12 @@ class _Base:
         return scrub(p.adapter.parse_error(resp.status_code, resp.headers, resp.content), t)
 
     @staticmethod
+    def _raise(
+        p: _Prepared, t: Target, status: int, headers: httpx.Headers, body: bytes
+    ) -> ChatResponse:
+        raise scrub(p.adapter.parse_error(status, headers, body), t)
+
+    @staticmethod
     def _parse(p: _Prepared, t: Target, body: bytes) -> ChatResponse:
         try:
             return p.adapter.parse_response(body)
@@ -116,26 +153,53 @@ class HttpSender(_Base):
                     self._clients[t.provider] = c
         return c
 
-    def complete(self, t: Target, request: ChatRequest) -> ChatResponse:
-        """One non-streaming call."""
+    def complete(
+        self, t: Target, request: ChatRequest, *, timeout_s: float | None = None
+    ) -> ChatResponse:
+        """One non-streaming call, over by ``timeout_s`` (checked between reads)."""
         p = self._prepare(t, request, stream=False)
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        client = self._client(t)
         try:
-            resp = self._client(t).request(
-                p.http.method, p.http.url, headers=p.http.headers, json=p.http.json
-            )
+            with client.stream(
+                p.http.method,
+                p.http.url,
+                headers=p.http.headers,
+                json=p.http.json,
+                timeout=request_timeout(t, timeout_s),
+            ) as resp:
+                body = bytearray()
+                for part in resp.iter_bytes():
+                    body += part
+                    _past(deadline, t)
         except httpx.HTTPError as e:
             raise transport_error(e, t) from None
         if resp.status_code >= 300:
-            raise self._error(p, t, resp)
-        return self._parse(p, t, resp.content)
+            return self._raise(p, t, resp.status_code, resp.headers, bytes(body))
+        return self._parse(p, t, bytes(body))
 
-    def stream(self, t: Target, request: ChatRequest) -> Iterator[ChatChunk]:
-        """A generator of chunks; closing it closes the connection."""
+    def stream(
+        self,
+        t: Target,
+        request: ChatRequest,
+        *,
+        timeout_s: float | None = None,
+        first_token_s: float | None = None,
+    ) -> Iterator[ChatChunk]:
+        """A generator of chunks; closing it closes the connection.
+
+        The per-read timeout is capped by ``timeout_s`` and ``first_token_s``
+        (a blocking read cannot be interrupted otherwise).
+        """
         p = self._prepare(t, request, stream=True)
         client = self._client(t)
         try:
             with client.stream(
-                p.http.method, p.http.url, headers=p.http.headers, json=p.http.json
+                p.http.method,
+                p.http.url,
+                headers=p.http.headers,
+                json=p.http.json,
+                timeout=request_timeout(t, timeout_s, first_token_s),
             ) as resp:
                 if resp.status_code >= 300:
                     resp.read()
@@ -175,12 +239,18 @@ class AsyncHttpSender(_Base):
             self._clients[t.provider] = c
         return c
 
-    async def complete(self, t: Target, request: ChatRequest) -> ChatResponse:
-        """One non-streaming call."""
+    async def complete(
+        self, t: Target, request: ChatRequest, *, timeout_s: float | None = None
+    ) -> ChatResponse:
+        """One non-streaming call (the driver bounds its total time)."""
         p = self._prepare(t, request, stream=False)
         try:
             resp = await self._client(t).request(
-                p.http.method, p.http.url, headers=p.http.headers, json=p.http.json
+                p.http.method,
+                p.http.url,
+                headers=p.http.headers,
+                json=p.http.json,
+                timeout=request_timeout(t, timeout_s),
             )
         except httpx.HTTPError as e:
             raise transport_error(e, t) from None
@@ -188,13 +258,24 @@ class AsyncHttpSender(_Base):
             raise self._error(p, t, resp)
         return self._parse(p, t, resp.content)
 
-    async def stream(self, t: Target, request: ChatRequest) -> AsyncIterator[ChatChunk]:
+    async def stream(
+        self,
+        t: Target,
+        request: ChatRequest,
+        *,
+        timeout_s: float | None = None,
+        first_token_s: float | None = None,
+    ) -> AsyncIterator[ChatChunk]:
         """An async generator of chunks; closing it closes the connection."""
         p = self._prepare(t, request, stream=True)
         client = self._client(t)
         try:
             async with client.stream(
-                p.http.method, p.http.url, headers=p.http.headers, json=p.http.json
+                p.http.method,
+                p.http.url,
+                headers=p.http.headers,
+                json=p.http.json,
+                timeout=request_timeout(t, timeout_s, first_token_s),
             ) as resp:
                 if resp.status_code >= 300:
                     await resp.aread()

@@ -1,8 +1,14 @@
 """The plan walker: which target to try next, when to wait, when to give up.
 
-This is the one implementation of retry and fallback logic. It does no I/O:
-the sync and async drivers ask it for the next step (send to a target, or
-sleep), perform that step their own way, and report the outcome back.
+This is the one implementation of retry, fallback, breaker, deadline and
+hedging decisions. It does no network I/O: the sync and async drivers ask it
+for the next step (send to a target, or sleep), perform that step their own
+way, and report the outcome back. Its only side effects are breaker and
+latency records in the state store.
+
+Retry behaviour is composed from tenacity's strategies (``stop``, ``retry``
+and ``wait`` objects) evaluated on a :class:`tenacity.RetryCallState` the
+walker fills in, rather than from nested loops.
 
 The walker is built from a :class:`~router.policy.Decision` and can only ever
 name targets from ``decision.plan`` — policy closure by construction.
@@ -15,9 +21,16 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ..config.schema import RetryConfig, RouteConfig
+import tenacity
+from tenacity import RetryCallState, retry_if_exception, stop_after_attempt, wait_exponential
+from tenacity.retry import retry_base
+from tenacity.stop import stop_base
+from tenacity.wait import wait_base
+
+from ..config.schema import BreakerConfig, RetryConfig, RouteConfig
 from ..errors import (
     AuthenticationError,
+    ContextLengthExceeded,
     InvalidRequestError,
     ProviderError,
     ProviderTimeout,
@@ -28,17 +41,27 @@ from ..errors import (
 from ..policy.decision import Decision
 from ..targets import Target
 from ..types import Attempt
+from .breaker import Breakers
+from .health import Health
 
-__all__ = ["Send", "Sleep", "Walker"]
+__all__ = ["Send", "Sleep", "Step", "Walker", "retry_kind"]
 
 
 @dataclass(frozen=True, slots=True)
 class Send:
-    """Try ``target`` (its ``try_no``-th try); ``timeout_s`` is what the deadline leaves."""
+    """Try ``target`` (its ``try_no``-th try).
+
+    ``timeout_s`` is what the overall deadline leaves (``None``: no deadline);
+    ``first_token_s`` bounds a stream's wait for its first content; ``index``
+    is the target's position in the plan; ``hedge`` marks a hedged duplicate.
+    """
 
     target: Target
     try_no: int
     timeout_s: float | None
+    first_token_s: float | None = None
+    index: int = 0
+    hedge: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,9 +76,10 @@ Step = Send | Sleep
 _NO_RETRY = RetryConfig(attempts=1)
 
 
-def _kind(err: ProviderError) -> str:
+def retry_kind(err: ProviderError) -> str:
+    """The ``retry.on`` category of a failure (``other`` is never retried)."""
     if isinstance(err, RateLimitError):
-        return "rate_limit"
+        return "other" if err.quota_exhausted else "rate_limit"
     if isinstance(err, ProviderTimeout):
         return "timeout"
     if isinstance(err, ProviderUnavailable):
@@ -63,10 +87,78 @@ def _kind(err: ProviderError) -> str:
     return "other"
 
 
+class _wait_jitter(wait_base):
+    """``base`` plus a random fraction of it (tenacity's ``wait_random`` is absolute)."""
+
+    def __init__(self, base: wait_base, fraction: float, rng: random.Random) -> None:
+        self.base, self.fraction, self.rng = base, fraction, rng
+
+    def __call__(self, retry_state: RetryCallState) -> float:
+        delay = self.base(retry_state)
+        return delay + self.rng.uniform(0, delay * self.fraction)
+
+
+class _wait_server_hint(wait_base):
+    """The server's ``Retry-After`` when it gave one, else ``fallback``."""
+
+    def __init__(self, fallback: wait_base) -> None:
+        self.fallback = fallback
+
+    def __call__(self, retry_state: RetryCallState) -> float:
+        hint = _hint(retry_state)
+        return hint if hint is not None else self.fallback(retry_state)
+
+
+def _hint(retry_state: RetryCallState) -> float | None:
+    outcome = retry_state.outcome
+    err = outcome.exception() if outcome is not None else None
+    return err.retry_after_s if isinstance(err, RateLimitError) else None
+
+
+@dataclass(frozen=True, slots=True)
+class _Strategy:
+    """A RetryConfig as tenacity strategy objects."""
+
+    stop: stop_base
+    retry: retry_base
+    wait: wait_base
+
+    @classmethod
+    def of(cls, cfg: RetryConfig, rng: random.Random) -> _Strategy:
+        b = cfg.backoff
+        backoff = wait_exponential(multiplier=b.initial_s, max=b.max_s, exp_base=b.multiplier)
+
+        def wanted(e: BaseException) -> bool:
+            return isinstance(e, ProviderError) and retry_kind(e) in cfg.on
+
+        def hint_acceptable(e: BaseException) -> bool:
+            # A server asking for a longer wait than the cap is fallen back from.
+            hint = e.retry_after_s if isinstance(e, RateLimitError) else None
+            return hint is None or hint <= cfg.max_retry_after_s
+
+        return cls(
+            stop=stop_after_attempt(cfg.attempts),
+            retry=retry_if_exception(wanted) & retry_if_exception(hint_acceptable),
+            wait=_wait_server_hint(_wait_jitter(backoff, b.jitter, rng)),
+        )
+
+    def delay(self, err: ProviderError, try_no: int) -> float | None:
+        """Seconds to wait before retrying after ``err`` on try ``try_no``; None: do not."""
+        state = RetryCallState(None, None, (), {})  # type: ignore[arg-type]
+        state.attempt_number = try_no
+        state.outcome = tenacity.Future.construct(try_no, err, True)
+        if not self.retry(state) or self.stop(state):
+            return None
+        return float(self.wait(state))
+
+
 class Walker:
     """Walks a Decision's plan for one request.
 
     ``clock`` is a monotonic clock; tests inject one to control deadlines.
+    ``breakers`` and ``health`` are shared by every request of a router
+    (they live in its state store); without them no breaker applies and no
+    latency is recorded.
     """
 
     def __init__(
@@ -77,90 +169,172 @@ class Walker:
         deadline_s: float | None = None,
         clock: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
+        breakers: Breakers | None = None,
+        health: Health | None = None,
     ) -> None:
-        self._plan = decision.plan if decision.fallback else decision.plan[:1]
+        fallback = decision.fallback and route.fallback
+        self._plan: tuple[Target, ...] = decision.plan if fallback else decision.plan[:1]
         self._route = route
         self._clock = clock
         self._rng = rng or random.Random()
+        self._breakers = breakers
+        self._health = health
         self._start = clock()
         limits = [d for d in (deadline_s, route.deadline_s) if d is not None]
-        self._deadline = self._start + min(limits) if limits else None
+        self._deadline_s = min(limits) if limits else None
+        self._deadline = None if self._deadline_s is None else self._start + self._deadline_s
+        self._strategies: dict[str, _Strategy] = {}
         self._index = 0
         self._tries = 0
         self._pending_sleep: float | None = None
         self._last_error: ProviderError | None = None
+        self._timed_out = False
+        self._hedged = False
         self._stop = False
         self.attempts: list[Attempt] = []
 
-    # -- policy of the walk -------------------------------------------------
+    # -- what the walk may do ----------------------------------------------
 
-    def _retry(self, t: Target) -> RetryConfig:
-        return self._route.retry or t.provider_config.retry or _NO_RETRY
+    @property
+    def plan(self) -> tuple[Target, ...]:
+        """The targets this walk may contact, in order (the Decision's plan, or its head)."""
+        return self._plan
+
+    def _strategy(self, t: Target) -> _Strategy:
+        s = self._strategies.get(t.name)
+        if s is None:
+            cfg = self._route.retry or t.provider_config.retry or _NO_RETRY
+            s = self._strategies[t.name] = _Strategy.of(cfg, self._rng)
+        return s
+
+    @staticmethod
+    def _breaker_cfg(t: Target) -> BreakerConfig | None:
+        return t.provider_config.breaker
 
     def _remaining(self) -> float | None:
         return None if self._deadline is None else self._deadline - self._clock()
 
+    def _allowed(self, t: Target) -> bool:
+        if self._breakers is None or self._breakers.allow(t.name, self._breaker_cfg(t)):
+            return True
+        self._record(t, "breaker_open", None, 0.0, None)
+        return False
+
+    def _send(self, index: int, hedge: bool = False) -> Send:
+        return Send(
+            self._plan[index],
+            self._tries,
+            self._remaining(),
+            self._route.first_token_timeout_s,
+            index,
+            hedge,
+        )
+
     def next(self) -> Step | None:
-        """The next step, or ``None`` when the plan is exhausted (see :meth:`error`)."""
+        """The next step, or ``None`` when the walk has ended (see :meth:`error`)."""
         if self._stop:
             return None
         if self._pending_sleep is not None:
             delay, self._pending_sleep = self._pending_sleep, None
             return Sleep(delay)
+        while True:
+            remaining = self._remaining()
+            if remaining is not None and remaining <= 0:
+                self._timed_out = True
+                return None
+            if self._index >= len(self._plan):
+                return None
+            if not self._allowed(self._plan[self._index]):
+                self._advance()
+                continue
+            self._tries += 1
+            return self._send(self._index)
+
+    def hedge_delay(self) -> float | None:
+        """Seconds to wait for a first answer before hedging; None when hedging does not apply."""
+        ms = self._route.hedge_after_ms
+        if ms is None or self._hedged or self._index + 1 >= len(self._plan):
+            return None
+        return ms / 1000.0
+
+    def hedge(self) -> Send | None:
+        """A duplicate try on the next planned target the breakers allow (at most once).
+
+        The hedge becomes the walk's current target: if both tries fail, the
+        walk continues from the hedge's position.
+        """
+        self._hedged = True
         remaining = self._remaining()
         if remaining is not None and remaining <= 0:
-            self._last_error = self._last_error or ProviderTimeout(
-                "deadline exceeded before any target answered", code="deadline"
-            )
             return None
-        if self._index >= len(self._plan):
-            return None
-        self._tries += 1
-        return Send(self._plan[self._index], self._tries, remaining)
+        for j in range(self._index + 1, len(self._plan)):
+            t = self._plan[j]
+            if self._breakers is None or self._breakers.allow(t.name, self._breaker_cfg(t)):
+                for skipped in self._plan[self._index + 1 : j]:
+                    self._record(skipped, "breaker_open", None, 0.0, None)
+                self._index, self._tries = j, 1
+                self._pending_sleep = None
+                return self._send(j, hedge=True)
+        return None
 
-    def succeeded(self, step: Send, latency_s: float, status: int | None = 200) -> None:
-        """Record a successful try."""
+    # -- outcomes reported by the drivers ----------------------------------
+
+    def _record(
+        self, t: Target, outcome: str, status: int | None, latency_s: float, error: str | None
+    ) -> None:
         self.attempts.append(
             Attempt(
-                target=step.target.name,
-                outcome="ok",
+                target=t.name,
+                outcome=outcome,
                 status=status,
                 latency_s=latency_s,
-                zone=step.target.zone,
-                provider=step.target.provider,
+                error=error,
+                zone=t.zone,
+                provider=t.provider,
             )
         )
+
+    def succeeded(self, step: Send, latency_s: float, status: int | None = 200) -> None:
+        """Record a successful try (for a stream: its first content arrived)."""
+        self._record(step.target, "ok", status, latency_s, None)
+        if self._breakers is not None:
+            self._breakers.success(step.target.name, self._breaker_cfg(step.target))
+        if self._health is not None:
+            self._health.observe(step.target.name, latency_s)
         self._stop = True
+
+    def cancelled(self, step: Send, latency_s: float) -> None:
+        """Record a try abandoned because another one answered first."""
+        self._record(step.target, "cancelled", None, latency_s, None)
+        if self._breakers is not None and self._breaker_cfg(step.target) is not None:
+            self._breakers.release(step.target.name)
 
     def failed(self, step: Send, err: ProviderError, latency_s: float) -> None:
         """Record a failed try and decide between retry, fallback and giving up."""
-        self.attempts.append(
-            Attempt(
-                target=step.target.name,
-                outcome="timeout" if isinstance(err, ProviderTimeout) else "error",
-                status=err.status,
-                latency_s=latency_s,
-                error=type(err).__name__,
-                zone=step.target.zone,
-                provider=step.target.provider,
-            )
-        )
+        t = step.target
+        outcome = "timeout" if isinstance(err, ProviderTimeout) else "error"
+        self._record(t, outcome, err.status, latency_s, type(err).__name__)
+        if self._breakers is not None and isinstance(err, ProviderUnavailable):
+            self._breakers.failure(t.name, self._breaker_cfg(t))
+        if self._stop or step.index != self._index:
+            return  # a hedged straggler: the walk has moved on from it
         self._last_error = err
-        if isinstance(err, AuthenticationError | InvalidRequestError) or not err.retryable:
-            # The caller's request or credentials are wrong: another target
-            # would not fix an invalid request; an auth failure is per provider.
-            if isinstance(err, AuthenticationError):
-                self._advance()
-            else:
-                self._stop = True
+        if isinstance(err, ContextLengthExceeded):
+            self._skip_to_larger(t)
             return
-        retry = self._retry(step.target)
-        kind = _kind(err)
-        if self._tries < retry.attempts and kind in retry.on:
-            delay = self._backoff(retry, err)
+        if isinstance(err, InvalidRequestError):
+            # The request itself is wrong: no other target would accept it.
+            self._stop = True
+            return
+        if isinstance(err, AuthenticationError):
+            self._advance()  # credentials are per provider; the next target may differ
+            return
+        delay = self._strategy(t).delay(err, self._tries)
+        if delay is not None:
             remaining = self._remaining()
-            if delay is not None and (remaining is None or delay < remaining):
-                self._pending_sleep = delay
+            if remaining is None or delay < remaining:
+                if delay > 0:
+                    self._pending_sleep = delay
                 return
         self._advance()
 
@@ -168,17 +342,44 @@ class Walker:
         self._index += 1
         self._tries = 0
 
-    def _backoff(self, retry: RetryConfig, err: ProviderError) -> float | None:
-        if isinstance(err, RateLimitError) and err.retry_after_s is not None:
-            if err.retry_after_s > retry.max_retry_after_s:
-                return None  # the server wants longer than we wait: fall back instead
-            return err.retry_after_s
-        b = retry.backoff
-        base = min(b.max_s, b.initial_s * (b.multiplier ** (self._tries - 1)))
-        return base + self._rng.uniform(0, base * b.jitter)
+    def _skip_to_larger(self, failed: Target) -> None:
+        """Move to the next planned target with a larger context window."""
+        size = failed.context_window
+        self._advance()
+        while self._index < len(self._plan):
+            t = self._plan[self._index]
+            if size is None or (t.context_window is not None and t.context_window > size):
+                return
+            self._record(t, "skipped", None, 0.0, None)
+            self._advance()
 
     def error(self) -> RouterError:
         """The error to raise once the walk has ended without success."""
-        err = self._last_error or ProviderUnavailable("no target was tried", code="empty_plan")
+        err = self._last_error
+        if self._timed_out:
+            last = f"; last error: {err}" if err is not None else ""
+            err = ProviderTimeout(
+                f"deadline of {self._deadline_s}s exceeded{last}",
+                code="deadline",
+                target=err.target if err is not None else None,
+            )
+        elif err is None:
+            opened = [a.target for a in self.attempts if a.outcome == "breaker_open"]
+            if opened:
+                err = ProviderUnavailable(
+                    "every planned target is unavailable (circuit breaker open): "
+                    + ", ".join(opened),
+                    code="breaker_open",
+                )
+            else:
+                err = ProviderUnavailable("no target was tried", code="empty_plan")
         err.attempts = list(self.attempts)
+        tried = sorted({a.target for a in self.attempts})
+        if tried and err.code != "breaker_open" and not getattr(err, "__notes__", None):
+            err.add_note(
+                "planned targets: "
+                + ", ".join(t.name for t in self._plan)
+                + "; tried: "
+                + ", ".join(tried)
+            )
         return err

@@ -1,0 +1,134 @@
+"""Circuit breakers per target, kept in the state store.
+
+A breaker is closed (calls flow), open (calls are skipped for ``cooldown_s``)
+or half-open (the cooldown has passed; exactly one caller, the probe, may try
+the target; its outcome closes or re-opens the breaker). The state is a few
+keys in a :class:`~router.state.StateStore` and uses only its atomic
+primitives, so routers in several processes or hosts share their breakers
+when they share a store:
+
+``brk:<t>:open``    present while open (expires after the cooldown)
+``brk:<t>:tripped`` present from opening until a probe succeeds
+``brk:<t>:probe``   the half-open probe's claim (``set_if_absent``)
+``brk:<t>:run``     consecutive failures (expires ``window_s`` after the first)
+``brk:<t>:c:<w>`` / ``brk:<t>:f:<w>``  calls and failures in window ``w``
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from enum import StrEnum
+
+from ..config.schema import BreakerConfig
+from ..state.base import StateStore
+
+__all__ = ["BreakerState", "Breakers"]
+
+
+class BreakerState(StrEnum):
+    """The three states of a circuit breaker."""
+
+    CLOSED = "closed"
+    OPEN = "open"
+    HALF_OPEN = "half_open"
+
+
+# A tripped marker outlives any sensible cooldown, yet cannot pin a target forever.
+_TRIPPED_TTL_S = 24 * 3600.0
+
+
+class Breakers:
+    """The breakers of every target, in one store.
+
+    ``clock`` (wall or monotonic seconds) only names the counting windows;
+    expiry is the store's own business, so a fake clock in tests must drive
+    the store too (``MemoryStore(clock=...)``).
+    """
+
+    def __init__(self, store: StateStore, clock: Callable[[], float] = time.time) -> None:
+        self._store = store
+        self._clock = clock
+
+    @staticmethod
+    def _k(target: str, part: str) -> str:
+        return f"brk:{target}:{part}"
+
+    def state(self, target: str) -> BreakerState:
+        """The breaker's state as seen now (does not claim the probe)."""
+        if self._store.get(self._k(target, "open")) is not None:
+            return BreakerState.OPEN
+        if self._store.get(self._k(target, "tripped")) is not None:
+            return BreakerState.HALF_OPEN
+        return BreakerState.CLOSED
+
+    def allow(self, target: str, cfg: BreakerConfig | None) -> bool:
+        """Whether a call may go to ``target`` now; in half-open, claims the one probe."""
+        if cfg is None:
+            return True
+        state = self.state(target)
+        if state is BreakerState.CLOSED:
+            return True
+        if state is BreakerState.OPEN:
+            return False
+        # The probe's claim expires so a crashed prober cannot wedge the breaker.
+        return self._store.set_if_absent(self._k(target, "probe"), "1", ttl_s=cfg.cooldown_s)
+
+    def success(self, target: str, cfg: BreakerConfig | None) -> None:
+        """Record a successful call: a half-open breaker closes."""
+        if cfg is None:
+            return
+        if self._store.get(self._k(target, "tripped")) is not None:
+            self._reset(target, cfg)
+            return
+        self._store.delete(self._k(target, "run"))
+        self._store.incr(self._window_key(target, "c", cfg), ttl_s=cfg.window_s)
+
+    def failure(self, target: str, cfg: BreakerConfig | None) -> bool:
+        """Record a failed call; True when this failure opened the breaker."""
+        if cfg is None:
+            return False
+        if self._store.get(self._k(target, "tripped")) is not None:
+            # The half-open probe (or a straggler) failed: open for another cooldown.
+            self._open(target, cfg)
+            return True
+        run = self._store.incr(self._k(target, "run"), ttl_s=cfg.window_s)
+        calls = self._store.incr(self._window_key(target, "c", cfg), ttl_s=cfg.window_s)
+        fails = self._store.incr(self._window_key(target, "f", cfg), ttl_s=cfg.window_s)
+        by_ratio = (
+            cfg.failure_ratio is not None
+            and calls >= cfg.min_calls
+            and fails / calls >= cfg.failure_ratio
+        )
+        if run >= cfg.failures or by_ratio:
+            self._open(target, cfg)
+            return True
+        return False
+
+    def release(self, target: str) -> None:
+        """Give back a half-open probe claim whose call was abandoned (not a verdict)."""
+        self._store.delete(self._k(target, "probe"))
+
+    def _window_key(self, target: str, kind: str, cfg: BreakerConfig) -> str:
+        return self._k(target, f"{kind}:{math.floor(self._clock() / cfg.window_s)}")
+
+    def _open(self, target: str, cfg: BreakerConfig) -> None:
+        self._store.set(self._k(target, "tripped"), "1", ttl_s=_TRIPPED_TTL_S)
+        self._store.set(self._k(target, "open"), "1", ttl_s=cfg.cooldown_s)
+        self._forget_counts(target, cfg)
+
+    def _reset(self, target: str, cfg: BreakerConfig) -> None:
+        for part in ("open", "tripped"):
+            self._store.delete(self._k(target, part))
+        self._forget_counts(target, cfg)
+
+    def _forget_counts(self, target: str, cfg: BreakerConfig) -> None:
+        # A fresh start after each transition: old failures must not re-open at once.
+        for key in (
+            self._k(target, "probe"),
+            self._k(target, "run"),
+            self._window_key(target, "c", cfg),
+            self._window_key(target, "f", cfg),
+        ):
+            self._store.delete(key)

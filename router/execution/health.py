@@ -1,0 +1,57 @@
+"""Observed health per target: a latency average kept in the state store.
+
+The policy's ``select: fastest`` ranks by these numbers (through
+:class:`~router.policy.Snapshot`), and open breakers mark targets
+unavailable. Only successful tries are timed; for a stream the time counted
+is the time to its first content.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from ..state.base import StateStore
+from .breaker import Breakers, BreakerState
+
+__all__ = ["Health"]
+
+_ALPHA = 0.3
+"""Weight of the newest sample in the moving average."""
+_TTL_S = 3600.0
+"""An hour without traffic forgets a target's latency rather than trusting old news."""
+
+
+class Health:
+    """Latency EWMA per target and breaker-derived availability."""
+
+    def __init__(self, store: StateStore, breakers: Breakers) -> None:
+        self._store = store
+        self._breakers = breakers
+
+    @staticmethod
+    def _key(target: str) -> str:
+        return f"lat:{target}"
+
+    def observe(self, target: str, latency_s: float) -> None:
+        """Fold one successful try's latency into the average.
+
+        Read-then-write is not atomic across processes; a lost update only
+        makes the average a little older, which ranking tolerates.
+        """
+        ms = latency_s * 1000.0
+        old = self._store.get(self._key(target))
+        value = ms if old is None else _ALPHA * ms + (1 - _ALPHA) * float(old)
+        self._store.set(self._key(target), repr(value), ttl_s=_TTL_S)
+
+    def latency_ms(self, targets: Iterable[str]) -> Mapping[str, float]:
+        """The average latency of each target that has one."""
+        out: dict[str, float] = {}
+        for t in targets:
+            v = self._store.get(self._key(t))
+            if v is not None:
+                out[t] = float(v)
+        return out
+
+    def unavailable(self, targets: Iterable[str]) -> frozenset[str]:
+        """Targets whose breaker is open right now."""
+        return frozenset(t for t in targets if self._breakers.state(t) is BreakerState.OPEN)
