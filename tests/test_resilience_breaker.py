@@ -1,0 +1,215 @@
+"""Circuit breakers: open, skip, half-open with one probe, close — in the state store."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pytest
+
+from router import Router
+from router.config.schema import BreakerConfig
+from router.execution.breaker import Breakers, BreakerState
+from router.execution.health import Health
+from router.state import MemoryStore
+from tests.faultserver import Fault, FaultServer
+from tests.resilience_fixtures import (  # noqa: F401 - fixtures
+    fault_server,
+    faults,
+    make_config,
+    run,
+)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 5000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def breakers(clock: Clock) -> Breakers:
+    return Breakers(MemoryStore(clock), clock)
+
+
+CFG = BreakerConfig(failures=3, window_s=10, cooldown_s=30)
+
+
+def test_opens_after_failures_in_window(breakers: Breakers) -> None:
+    assert not breakers.failure("t", CFG)
+    assert not breakers.failure("t", CFG)
+    assert breakers.state("t") is BreakerState.CLOSED
+    assert breakers.allow("t", CFG)
+    assert breakers.failure("t", CFG)
+    assert breakers.state("t") is BreakerState.OPEN
+    assert not breakers.allow("t", CFG)
+
+
+def test_success_resets_the_failure_run(breakers: Breakers) -> None:
+    breakers.failure("t", CFG)
+    breakers.failure("t", CFG)
+    breakers.success("t", CFG)
+    breakers.failure("t", CFG)
+    breakers.failure("t", CFG)
+    assert breakers.state("t") is BreakerState.CLOSED
+
+
+def test_failures_outside_the_window_do_not_add_up(breakers: Breakers, clock: Clock) -> None:
+    breakers.failure("t", CFG)
+    breakers.failure("t", CFG)
+    clock.now += 11
+    breakers.failure("t", CFG)
+    assert breakers.state("t") is BreakerState.CLOSED
+
+
+def test_half_open_lets_exactly_one_probe_then_closes(breakers: Breakers, clock: Clock) -> None:
+    for _ in range(3):
+        breakers.failure("t", CFG)
+    clock.now += 29
+    assert not breakers.allow("t", CFG)
+    clock.now += 2
+    assert breakers.state("t") is BreakerState.HALF_OPEN
+    assert breakers.allow("t", CFG)  # the probe
+    assert not breakers.allow("t", CFG)  # everyone else waits for its verdict
+    breakers.success("t", CFG)
+    assert breakers.state("t") is BreakerState.CLOSED
+    assert breakers.allow("t", CFG)
+    assert not breakers.failure("t", CFG)  # a fresh count after closing
+
+
+def test_failed_probe_reopens_for_another_cooldown(breakers: Breakers, clock: Clock) -> None:
+    for _ in range(3):
+        breakers.failure("t", CFG)
+    clock.now += 31
+    assert breakers.allow("t", CFG)
+    assert breakers.failure("t", CFG)
+    assert breakers.state("t") is BreakerState.OPEN
+    clock.now += 31
+    assert breakers.allow("t", CFG)
+
+
+def test_abandoned_probe_claim_is_released(breakers: Breakers, clock: Clock) -> None:
+    for _ in range(3):
+        breakers.failure("t", CFG)
+    clock.now += 31
+    assert breakers.allow("t", CFG)
+    breakers.release("t")
+    assert breakers.allow("t", CFG)
+
+
+def test_failure_ratio_opens_with_enough_calls(breakers: Breakers) -> None:
+    cfg = BreakerConfig(failures=100, failure_ratio=0.5, min_calls=4, window_s=60)
+    breakers.success("t", cfg)
+    assert not breakers.failure("t", cfg)
+    breakers.success("t", cfg)
+    assert breakers.failure("t", cfg)  # 2 of 4 failed
+
+
+def test_probe_claim_is_atomic_across_threads(breakers: Breakers, clock: Clock) -> None:
+    for _ in range(3):
+        breakers.failure("t", CFG)
+    clock.now += 31
+    wins: list[bool] = []
+    barrier = threading.Barrier(16)
+
+    def claim() -> None:
+        barrier.wait()
+        wins.append(breakers.allow("t", CFG))
+
+    threads = [threading.Thread(target=claim) for _ in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert wins.count(True) == 1
+
+
+def test_no_config_means_no_breaker(breakers: Breakers) -> None:
+    for _ in range(50):
+        assert not breakers.failure("t", None)
+    assert breakers.allow("t", None)
+
+
+# -- through the router, against the fault server ------------------------------
+
+
+def _router(server: FaultServer, clock: Clock, **breaker: Any) -> Router:
+    cfg = make_config(
+        server,
+        [{"name": "a"}, {"name": "b"}],
+        retry={"attempts": 1},
+        breaker={"failures": 2, "window_s": 60, "cooldown_s": 30, **breaker},
+    )
+    r = Router(cfg)
+    # Drive the breakers' time (and the store's expiry) with the test's clock.
+    store = MemoryStore(clock)
+    r._core.store = store
+    r._core.breakers = Breakers(store, clock)
+    r._core.health = Health(store, r._core.breakers)
+    return r
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
+def test_router_breaker_opens_skips_half_opens_and_closes(
+    faults: FaultServer, clock: Clock, stream: bool
+) -> None:
+    faults.default("a", Fault.http(503))
+    with _router(faults, clock) as r:
+        for _ in range(2):
+            out = run(r, mode="sync", stream=stream)
+            assert [x.outcome for x in out.attempts] == ["error", "ok"]
+        assert r._core.snapshot().unavailable == frozenset({"a"})
+
+        out = run(r, mode="sync", stream=stream)
+        assert out.summary() == [("a", "breaker_open", None, None), ("b", "ok", 200, None)]
+        assert faults.count("a") == 2  # skipped: no request reached it
+
+        clock.now += 31  # cooldown over: half-open, one probe; a has recovered
+        faults.default("a", Fault.ok())
+        out = run(r, mode="sync", stream=stream)
+        assert out.summary() == [("a", "ok", 200, None)]
+        assert r._core.breakers.state("a") is BreakerState.CLOSED
+        assert r._core.snapshot().unavailable == frozenset()
+        assert "a" in r._core.snapshot().latency_ms
+
+
+def test_router_probe_failure_reopens(faults: FaultServer, clock: Clock) -> None:
+    faults.default("a", Fault.http(500))
+    with _router(faults, clock) as r:
+        for _ in range(2):
+            run(r, mode="sync", stream=False)
+        clock.now += 31
+        out = run(r, mode="sync", stream=False)
+        assert out.summary()[0] == ("a", "error", 500, "ProviderUnavailable")
+        assert r._core.breakers.state("a") is BreakerState.OPEN
+        out = run(r, mode="sync", stream=False)
+        assert out.summary()[0] == ("a", "breaker_open", None, None)
+        assert faults.count("a") == 3
+
+
+def test_async_router_shares_the_same_breaker_logic(faults: FaultServer) -> None:
+    faults.default("a", Fault.http(503))
+    cfg = make_config(
+        faults,
+        [{"name": "a"}, {"name": "b"}],
+        retry={"attempts": 1},
+        breaker={"failures": 1, "cooldown_s": 60},
+    )
+    import asyncio
+
+    from router import AsyncRouter
+
+    async def go() -> list[list[str]]:
+        async with AsyncRouter(cfg) as r:
+            outs = [await r.chat([{"role": "user", "content": "x"}], model="r") for _ in range(3)]
+        return [[a.outcome for a in o.route.attempts] for o in outs]  # type: ignore[union-attr]
+
+    assert asyncio.run(go()) == [["error", "ok"], ["breaker_open", "ok"], ["breaker_open", "ok"]]
+    assert faults.count("a") == 1
