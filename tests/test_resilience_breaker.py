@@ -13,12 +13,9 @@ from router.execution.breaker import Breakers, BreakerState
 from router.execution.health import Health
 from router.state import MemoryStore
 from tests.faultserver import Fault, FaultServer
-from tests.resilience_fixtures import (  # noqa: F401 - fixtures
-    fault_server,
-    faults,
-    make_config,
-    run,
-)
+from tests.resilience_fixtures import make_config, run
+
+pytest_plugins = ["tests.resilience_fixtures"]
 
 
 class Clock:
@@ -213,3 +210,13 @@ def test_async_router_shares_the_same_breaker_logic(faults: FaultServer) -> None
 
     assert asyncio.run(go()) == [["error", "ok"], ["breaker_open", "ok"], ["breaker_open", "ok"]]
     assert faults.count("a") == 1
+
+
+def test_health_keeps_a_latency_average_per_target(breakers: Breakers, clock: Clock) -> None:
+    store = MemoryStore(clock)
+    health = Health(store, Breakers(store, clock))
+    health.observe("t", 0.100)
+    assert health.latency_ms(["t", "u"]) == {"t": pytest.approx(100.0)}
+    health.observe("t", 0.200)
+    assert health.latency_ms(["t"])["t"] == pytest.approx(130.0)
+    assert health.unavailable(["t"]) == frozenset()

@@ -18,13 +18,9 @@ from router.errors import (
     StreamInterrupted,
 )
 from tests.faultserver import Fault, FaultServer
-from tests.resilience_fixtures import (  # noqa: F401 - fixtures
-    fault_server,
-    faults,
-    make_config,
-    run,
-    wire_available,
-)
+from tests.resilience_fixtures import make_config, run, wire_available
+
+pytest_plugins = ["tests.resilience_fixtures"]
 
 MODES = ("sync", "async")
 
@@ -34,7 +30,7 @@ class Case:
     id: str
     fault: Fault
     error: str | None  # the error class recorded for a's tries (None: a succeeds)
-    status: int | None | str = None
+    status: int | str | None = None
     """HTTP status recorded; ``"any"`` where an adapter maps an in-body error to one."""
     retried: bool = True
     outcome: str = "error"

@@ -222,7 +222,7 @@ def test_open_breaker_is_skipped_and_recorded() -> None:
     store = MemoryStore(clock)
     breakers = Breakers(store, clock)
     cfg = _config(breaker={"failures": 1, "cooldown_s": 30})
-    w, d = _walker(cfg, clock, breakers=breakers)
+    w, _ = _walker(cfg, clock, breakers=breakers)
     w.failed(_send(w), ProviderUnavailable("x", status=500), 0.0)  # opens a's breaker
     w2, _ = _walker(cfg, clock, breakers=breakers)
     s = _send(w2)
