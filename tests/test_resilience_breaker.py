@@ -13,7 +13,7 @@ from router.execution.breaker import Breakers, BreakerState
 from router.execution.health import Health
 from router.state import MemoryStore
 from tests.faultserver import Fault, FaultServer
-from tests.resilience_fixtures import make_config, run
+from tests.faultserver.harness import make_config, run
 
 pytest_plugins = ["tests.resilience_fixtures"]
 

@@ -12,7 +12,7 @@ import pytest
 
 from router.errors import ProviderTimeout
 from tests.faultserver import Fault, FaultServer
-from tests.resilience_fixtures import make_config, run
+from tests.faultserver.harness import make_config, run
 
 pytest_plugins = ["tests.resilience_fixtures"]
 

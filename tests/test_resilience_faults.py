@@ -18,7 +18,7 @@ from router.errors import (
     StreamInterrupted,
 )
 from tests.faultserver import Fault, FaultServer
-from tests.resilience_fixtures import make_config, run, wire_available
+from tests.faultserver.harness import make_config, run, wire_available
 
 pytest_plugins = ["tests.resilience_fixtures"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.faultserver import Fault, FaultServer
-from tests.resilience_fixtures import make_config, run
+from tests.faultserver.harness import make_config, run
 
 pytest_plugins = ["tests.resilience_fixtures"]
 

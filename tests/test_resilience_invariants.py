@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from router.errors import ProviderError, StreamInterrupted
 from tests.faultserver import Fault, FaultServer
-from tests.resilience_fixtures import make_config, run
+from tests.faultserver.harness import make_config, run
 
 pytest_plugins = ["tests.resilience_fixtures"]
 

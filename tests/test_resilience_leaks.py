@@ -12,7 +12,7 @@ from typing import Any
 from router import AsyncRouter, Router
 from router.errors import ProviderError
 from tests.faultserver import Fault, FaultServer
-from tests.resilience_fixtures import MESSAGES, make_config
+from tests.faultserver.harness import MESSAGES, make_config
 
 pytest_plugins = ["tests.resilience_fixtures"]
 
