@@ -75,12 +75,14 @@ class _Core:
         return RequestContext.model_validate(context)
 
     def snapshot(self) -> Snapshot:
-        names = list(self.policy.targets)
+        targets = self.policy.targets
         return Snapshot(
             now=time.time(),
             request_id=uuid.uuid4().hex,
-            latency_ms=self.health.latency_ms(names),
-            unavailable=self.health.unavailable(names),
+            latency_ms=self.health.latency_ms(targets),
+            unavailable=self.health.unavailable(
+                n for n, t in targets.items() if t.provider_config.breaker is not None
+            ),
         )
 
     def decide(

@@ -9,13 +9,12 @@ produced; after that a failure is :class:`~router.errors.StreamInterrupted`.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..errors import ProviderError, ProviderTimeout
 from ..targets import Target
@@ -25,6 +24,9 @@ from .call import Call
 from .embedded import EmbeddedSender
 from .http import AsyncHttpSender, HttpSender, scrub
 from .walker import Send, Sleep
+
+if TYPE_CHECKING:
+    import asyncio
 
 __all__ = ["AsyncExecutor", "Executor", "Opened", "has_content"]
 
@@ -303,7 +305,7 @@ class AsyncExecutor:
         walker = call.walker
         while (step := walker.next()) is not None:
             if isinstance(step, Sleep):
-                await asyncio.sleep(step.seconds)
+                await _sleep(step.seconds)
                 continue
             hedge_s = walker.hedge_delay()
             if hedge_s is None:
@@ -340,6 +342,8 @@ class AsyncExecutor:
 
         The loser is cancelled (its connection closed) as soon as one wins.
         """
+        import asyncio
+
         obs, walker = self.observer, call.walker
         running: dict[asyncio.Task[R], tuple[Send, Any, float]] = {}
 
@@ -347,7 +351,7 @@ class AsyncExecutor:
             token = obs.attempt_started(call, step)
             running[asyncio.ensure_future(attempt(step))] = (step, token, _now())
 
-        async def drop(task: asyncio.Task[R]) -> None:
+        async def drop(task: asyncio.Future[R]) -> None:
             if discard is not None and not task.cancelled() and task.exception() is None:
                 await discard(task.result())
 
@@ -399,11 +403,19 @@ async def _bounded(step: Send, seconds: float | None, code: str) -> AsyncIterato
     if seconds is None:
         yield
         return
+    import asyncio
+
     try:
         async with asyncio.timeout(max(seconds, 0.0)):
             yield
     except TimeoutError:
         raise _timed_out(step, code, seconds) from None
+
+
+async def _sleep(seconds: float) -> None:
+    import asyncio  # here, not at the top: a blocking Router never needs asyncio
+
+    await asyncio.sleep(seconds)
 
 
 async def _discard_stream(opened: Opened) -> None:

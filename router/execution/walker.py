@@ -16,6 +16,7 @@ name targets from ``decision.plan`` — policy closure by construction.
 
 from __future__ import annotations
 
+import functools
 import random
 import time
 from collections.abc import Callable
@@ -74,6 +75,10 @@ class Sleep:
 Step = Send | Sleep
 
 _NO_RETRY = RetryConfig(attempts=1)
+
+# Jitter needs no fresh seed per request (seeding from the OS costs more than
+# setting up the rest of a walk); tests pass their own seeded Random.
+_SHARED_RNG = random.Random()
 
 
 def retry_kind(err: ProviderError) -> str:
@@ -152,6 +157,12 @@ class _Strategy:
         return float(self.wait(state))
 
 
+@functools.lru_cache(maxsize=256)
+def _strategy_for(cfg: RetryConfig, rng: random.Random) -> _Strategy:
+    """Strategies are immutable: build them once per config, not once per request."""
+    return _Strategy.of(cfg, rng)
+
+
 class Walker:
     """Walks a Decision's plan for one request.
 
@@ -176,14 +187,13 @@ class Walker:
         self._plan: tuple[Target, ...] = decision.plan if fallback else decision.plan[:1]
         self._route = route
         self._clock = clock
-        self._rng = rng or random.Random()
+        self._rng = rng or _SHARED_RNG
         self._breakers = breakers
         self._health = health
         self._start = clock()
         limits = [d for d in (deadline_s, route.deadline_s) if d is not None]
         self._deadline_s = min(limits) if limits else None
         self._deadline = None if self._deadline_s is None else self._start + self._deadline_s
-        self._strategies: dict[str, _Strategy] = {}
         self._index = 0
         self._tries = 0
         self._pending_sleep: float | None = None
@@ -201,11 +211,8 @@ class Walker:
         return self._plan
 
     def _strategy(self, t: Target) -> _Strategy:
-        s = self._strategies.get(t.name)
-        if s is None:
-            cfg = self._route.retry or t.provider_config.retry or _NO_RETRY
-            s = self._strategies[t.name] = _Strategy.of(cfg, self._rng)
-        return s
+        cfg = self._route.retry or t.provider_config.retry or _NO_RETRY
+        return _strategy_for(cfg, self._rng)
 
     @staticmethod
     def _breaker_cfg(t: Target) -> BreakerConfig | None:
