@@ -130,9 +130,11 @@ class _Core:
 
     def fail(self, call: Call, error: BaseException) -> None:
         """The call ended without a response."""
+        call.walker.abandoned()
         self.observer.request_ended(call, error=error)
 
     def finish(self, call: Call, response: ChatResponse, target: Target) -> ChatResponse:
+        call.walker.completed()
         usage = response.usage
         if usage is None:
             usage = self._estimate_usage(call.request, response)
@@ -166,6 +168,7 @@ class _Core:
         )
 
     def interrupted(self, call: Call, err: ProviderError, text: str) -> StreamInterrupted:
+        call.walker.interrupted(err)
         return StreamInterrupted(
             f"stream interrupted after content was delivered: {err}",
             text=text,

@@ -220,3 +220,15 @@ def test_health_keeps_a_latency_average_per_target(breakers: Breakers, clock: Cl
     health.observe("t", 0.200)
     assert health.latency_ms(["t"])["t"] == pytest.approx(130.0)
     assert health.unavailable(["t"]) == frozenset()
+
+
+def test_streams_cut_after_content_count_against_the_breaker(
+    faults: FaultServer, clock: Clock
+) -> None:
+    faults.default("a", Fault.cut(after=2))
+    with _router(faults, clock) as r:
+        for _ in range(2):
+            out = run(r, mode="sync", stream=True)
+            assert type(out.error).__name__ == "StreamInterrupted"
+        out = run(r, mode="sync", stream=True)
+        assert out.summary() == [("a", "breaker_open", None, None), ("b", "ok", 200, None)]

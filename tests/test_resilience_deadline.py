@@ -86,3 +86,15 @@ def test_first_token_timeout_falls_back_to_next_target(faults: FaultServer, mode
     assert out.text == "Hello from b"
     assert out.summary()[0] == ("a", "timeout", None, "ProviderTimeout")
     assert time.monotonic() - t0 < 0.3 + MARGIN_S
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_retry_after_ms_is_waited_before_the_retry(faults: FaultServer, mode: str) -> None:
+    cfg = make_config(faults, [{"name": "a"}], retry={"attempts": 2, "max_retry_after_s": 5})
+    faults.script("a", Fault.rate_limit(ms=300))
+    t0 = time.monotonic()
+    out = run(cfg, mode=mode, stream=False)
+    assert out.text == "Hello from a"
+    gap = faults.records("a")[1].at - faults.records("a")[0].at
+    assert gap >= 0.3  # a lower bound: sleeping cannot be shorter than asked
+    assert time.monotonic() - t0 >= 0.3

@@ -75,7 +75,7 @@ def _failed(obs: Observer, call: Call, step: Send, token: Any, t0: float, e: Pro
 
 
 def _succeeded(obs: Observer, call: Call, step: Send, token: Any, t0: float, result: Any) -> None:
-    call.walker.succeeded(step, _now() - t0)
+    call.walker.succeeded(step, _now() - t0, final=not isinstance(result, Opened))
     if isinstance(result, ChatResponse):
         obs.attempt_ended(call, step, token, response=result)
     else:

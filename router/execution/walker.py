@@ -200,6 +200,7 @@ class Walker:
         self._last_error: ProviderError | None = None
         self._timed_out = False
         self._hedged = False
+        self._winner: Send | None = None
         self._stop = False
         self.attempts: list[Attempt] = []
 
@@ -301,20 +302,47 @@ class Walker:
             )
         )
 
-    def succeeded(self, step: Send, latency_s: float, status: int | None = 200) -> None:
-        """Record a successful try (for a stream: its first content arrived)."""
-        self._record(step.target, "ok", status, latency_s, None)
-        if self._breakers is not None:
-            self._breakers.success(step.target.name, self._breaker_cfg(step.target))
+    def succeeded(self, step: Send, latency_s: float, *, final: bool = True) -> None:
+        """Record a successful try (for a stream: its first content arrived).
+
+        A stream's verdict for the breaker waits for :meth:`completed` or
+        :meth:`interrupted` (``final=False``): a target that cuts streams
+        midway is not healthy.
+        """
+        self._record(step.target, "ok", 200, latency_s, None)
         if self._health is not None:
             self._health.observe(step.target.name, latency_s)
+        self._winner = step
+        if final:
+            self.completed()
         self._stop = True
+
+    def completed(self) -> None:
+        """The answer was delivered whole: the winning target's breaker hears success."""
+        step, self._winner = self._winner, None
+        if step is not None and self._breakers is not None:
+            self._breakers.success(step.target.name, self._breaker_cfg(step.target))
 
     def cancelled(self, step: Send, latency_s: float) -> None:
         """Record a try abandoned because another one answered first."""
         self._record(step.target, "cancelled", None, latency_s, None)
         if self._breakers is not None and self._breaker_cfg(step.target) is not None:
             self._breakers.release(step.target.name)
+
+    def abandoned(self) -> None:
+        """The caller stopped reading a winning stream: no verdict, free any probe claim."""
+        step, self._winner = self._winner, None
+        if step is not None and self._breakers is not None:
+            self._breakers.release(step.target.name)
+
+    def interrupted(self, err: ProviderError) -> None:
+        """The winning stream failed after its first content (no fallback is possible)."""
+        if isinstance(err, ProviderUnavailable):
+            step, self._winner = self._winner, None
+            if step is not None and self._breakers is not None:
+                self._breakers.failure(step.target.name, self._breaker_cfg(step.target))
+        else:
+            self.abandoned()
 
     def failed(self, step: Send, err: ProviderError, latency_s: float) -> None:
         """Record a failed try and decide between retry, fallback and giving up."""
