@@ -73,7 +73,7 @@ def test_half_open_lets_exactly_one_probe_then_closes(breakers: Breakers, clock:
     assert not breakers.allow("t", CFG)
     clock.now += 2
     assert breakers.state("t") is BreakerState.HALF_OPEN
-    assert breakers.allow("t", CFG)  # the probe
+    assert breakers.allow("t", CFG) is BreakerState.HALF_OPEN  # the probe
     assert not breakers.allow("t", CFG)  # everyone else waits for its verdict
     breakers.success("t", CFG)
     assert breakers.state("t") is BreakerState.CLOSED
@@ -113,7 +113,7 @@ def test_probe_claim_is_atomic_across_threads(breakers: Breakers, clock: Clock) 
     for _ in range(3):
         breakers.failure("t", CFG)
     clock.now += 31
-    wins: list[bool] = []
+    wins: list[BreakerState | None] = []
     barrier = threading.Barrier(16)
 
     def claim() -> None:
@@ -125,7 +125,8 @@ def test_probe_claim_is_atomic_across_threads(breakers: Breakers, clock: Clock) 
         t.start()
     for t in threads:
         t.join()
-    assert wins.count(True) == 1
+    assert wins.count(BreakerState.HALF_OPEN) == 1
+    assert wins.count(None) == 15
 
 
 def test_no_config_means_no_breaker(breakers: Breakers) -> None:

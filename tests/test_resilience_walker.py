@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from router.config import load_config
+from router.config.schema import BreakerConfig
 from router.errors import (
     AuthenticationError,
     ContextLengthExceeded,
@@ -21,7 +22,7 @@ from router.errors import (
     ProviderUnavailable,
     RateLimitError,
 )
-from router.execution.breaker import Breakers
+from router.execution.breaker import Breakers, BreakerState
 from router.execution.walker import Send, Sleep, Walker
 from router.policy import Decision, Policy
 from router.state import MemoryStore
@@ -235,19 +236,13 @@ def test_all_breakers_open_gives_a_clear_error() -> None:
     breakers = Breakers(MemoryStore(clock), clock)
     cfg = _config(("a", "b"), breaker={"failures": 1})
     for name in ("a", "b"):
-        breakers.failure(name, _one_failure_breaker())
+        breakers.failure(name, BreakerConfig(failures=1))
     w, _ = _walker(cfg, clock, breakers=breakers)
     assert w.next() is None
     err = w.error()
     assert isinstance(err, ProviderUnavailable)
     assert err.code == "breaker_open"
     assert "a, b" in str(err)
-
-
-def _one_failure_breaker() -> Any:
-    from router.config.schema import BreakerConfig
-
-    return BreakerConfig(failures=1)
 
 
 def test_hedge_moves_to_next_target_once() -> None:
@@ -315,7 +310,7 @@ def test_walker_only_sends_to_plan_targets(
     names = ("a", "b", "c", "d", "x", "y")
     clock = Clock()
     breakers = Breakers(MemoryStore(clock), clock)
-    bcfg = _one_failure_breaker()
+    bcfg = BreakerConfig(failures=1)
     for n in opened:
         breakers.failure(n, bcfg)
     route: dict[str, Any] = {"fallback": fallback}
@@ -369,3 +364,25 @@ def test_walker_only_sends_to_plan_targets(
     assert {a.target for a in w.attempts} <= allowed
     if w.attempts and w.attempts[-1].outcome != "ok":
         assert isinstance(w.error(), ProviderError)
+
+
+def test_only_the_prober_releases_its_claim() -> None:
+    clock = Clock()
+    breakers = Breakers(MemoryStore(clock), clock)
+    cfg = _config(("a", "b"), breaker={"failures": 1, "cooldown_s": 10})
+    bcfg = BreakerConfig(failures=1, cooldown_s=10)
+    breakers.failure("a", bcfg)
+    clock.advance(11)  # half-open
+    prober, _ = _walker(cfg, clock, breakers=breakers)
+    probe = _send(prober)
+    assert probe.target.name == "a"
+    bystander, _ = _walker(cfg, clock, breakers=breakers)
+    s = _send(bystander)
+    assert s.target.name == "b"  # a's probe is taken
+    bystander.succeeded(s, 0.1, final=False)
+    bystander.abandoned()  # must not free a's claim
+    assert breakers.allow("a", bcfg) is None
+    prober.succeeded(probe, 0.1, final=False)
+    prober.abandoned()  # the stream was dropped: no verdict, the claim is freed
+    assert breakers.state("a") is BreakerState.HALF_OPEN
+    assert breakers.allow("a", bcfg) is BreakerState.HALF_OPEN

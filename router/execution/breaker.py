@@ -63,17 +63,19 @@ class Breakers:
             return BreakerState.HALF_OPEN
         return BreakerState.CLOSED
 
-    def allow(self, target: str, cfg: BreakerConfig | None) -> bool:
-        """Whether a call may go to ``target`` now; in half-open, claims the one probe."""
+    def allow(self, target: str, cfg: BreakerConfig | None) -> BreakerState | None:
+        """Whether a call may go to ``target`` now: ``CLOSED`` (yes), ``HALF_OPEN`` (yes,
+        as the one probe, now claimed) or ``None`` (no: open, or another call probes)."""
         if cfg is None:
-            return True
+            return BreakerState.CLOSED
         state = self.state(target)
         if state is BreakerState.CLOSED:
-            return True
+            return state
         if state is BreakerState.OPEN:
-            return False
+            return None
         # The probe's claim expires so a crashed prober cannot wedge the breaker.
-        return self._store.set_if_absent(self._k(target, "probe"), "1", ttl_s=cfg.cooldown_s)
+        claimed = self._store.set_if_absent(self._k(target, "probe"), "1", ttl_s=cfg.cooldown_s)
+        return state if claimed else None
 
     def success(self, target: str, cfg: BreakerConfig | None) -> None:
         """Record a successful call: a half-open breaker closes."""

@@ -42,7 +42,7 @@ from ..errors import (
 from ..policy.decision import Decision
 from ..targets import Target
 from ..types import Attempt
-from .breaker import Breakers
+from .breaker import Breakers, BreakerState
 from .health import Health
 
 __all__ = ["Send", "Sleep", "Step", "Walker", "retry_kind"]
@@ -201,6 +201,7 @@ class Walker:
         self._timed_out = False
         self._hedged = False
         self._winner: Send | None = None
+        self._probes: set[str] = set()
         self._stop = False
         self.attempts: list[Attempt] = []
 
@@ -222,11 +223,25 @@ class Walker:
     def _remaining(self) -> float | None:
         return None if self._deadline is None else self._deadline - self._clock()
 
+    def _admit(self, t: Target) -> bool:
+        """Ask ``t``'s breaker; remember a half-open probe claim so only we release it."""
+        if self._breakers is None:
+            return True
+        verdict = self._breakers.allow(t.name, self._breaker_cfg(t))
+        if verdict is BreakerState.HALF_OPEN:
+            self._probes.add(t.name)
+        return verdict is not None
+
     def _allowed(self, t: Target) -> bool:
-        if self._breakers is None or self._breakers.allow(t.name, self._breaker_cfg(t)):
+        if self._admit(t):
             return True
         self._record(t, "breaker_open", None, 0.0, None)
         return False
+
+    def _release(self, t: Target) -> None:
+        if self._breakers is not None and t.name in self._probes:
+            self._probes.discard(t.name)
+            self._breakers.release(t.name)
 
     def _send(self, index: int, hedge: bool = False) -> Send:
         return Send(
@@ -277,7 +292,7 @@ class Walker:
             return None
         for j in range(self._index + 1, len(self._plan)):
             t = self._plan[j]
-            if self._breakers is None or self._breakers.allow(t.name, self._breaker_cfg(t)):
+            if self._admit(t):
                 for skipped in self._plan[self._index + 1 : j]:
                     self._record(skipped, "breaker_open", None, 0.0, None)
                 self._index, self._tries = j, 1
@@ -326,14 +341,13 @@ class Walker:
     def cancelled(self, step: Send, latency_s: float) -> None:
         """Record a try abandoned because another one answered first."""
         self._record(step.target, "cancelled", None, latency_s, None)
-        if self._breakers is not None and self._breaker_cfg(step.target) is not None:
-            self._breakers.release(step.target.name)
+        self._release(step.target)
 
     def abandoned(self) -> None:
         """The caller stopped reading a winning stream: no verdict, free any probe claim."""
         step, self._winner = self._winner, None
-        if step is not None and self._breakers is not None:
-            self._breakers.release(step.target.name)
+        if step is not None:
+            self._release(step.target)
 
     def interrupted(self, err: ProviderError) -> None:
         """The winning stream failed after its first content (no fallback is possible)."""
