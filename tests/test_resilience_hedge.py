@@ -28,7 +28,7 @@ def _cfg(server: FaultServer, **route: object) -> dict[str, object]:
 def test_hedge_wins_and_the_slow_try_is_cancelled(
     faults: FaultServer, mode: str, stream: bool
 ) -> None:
-    faults.default("a", Fault.ok(delay_s=1.0))
+    faults.default("a", Fault.ok(delay_s=0.6))
     out = run(_cfg(faults), mode=mode, stream=stream)
     assert out.text == "Hello from b"
     assert sorted(out.summary()) == [("a", "cancelled", None, None), ("b", "ok", 200, None)]

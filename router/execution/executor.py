@@ -202,32 +202,34 @@ class Executor:
         launch(first)
         wait_s: float | None = hedge_s
         winner: tuple[R, Send] | None = None
-        while running and winner is None:
-            done, _ = wait(running, timeout=wait_s, return_when=FIRST_COMPLETED)
-            if not done:
-                wait_s = None
-                second = walker.hedge()
-                if second is not None:
-                    launch(second)
-                continue
-            for fut in done:
-                step, token, t0 = running.pop(fut)
-                exc = fut.exception()
-                if exc is None and winner is None:
-                    result = fut.result()
-                    _succeeded(obs, call, step, token, t0, result)
-                    winner = (result, step)
-                elif exc is None:
-                    _cancelled(obs, call, step, token, t0)
-                    drop(fut)
-                elif isinstance(exc, ProviderError):
-                    _failed(obs, call, step, token, t0, exc)
-                else:
-                    raise exc
-        for fut, (step, token, t0) in running.items():
-            _cancelled(obs, call, step, token, t0)
-            fut.add_done_callback(drop)
-            fut.cancel()
+        try:
+            while running and winner is None:
+                done, _ = wait(running, timeout=wait_s, return_when=FIRST_COMPLETED)
+                if not done:
+                    wait_s = None
+                    second = walker.hedge()
+                    if second is not None:
+                        launch(second)
+                    continue
+                for fut in done:
+                    step, token, t0 = running.pop(fut)
+                    exc = fut.exception()
+                    if exc is None and winner is None:
+                        result = fut.result()
+                        _succeeded(obs, call, step, token, t0, result)
+                        winner = (result, step)
+                    elif exc is None:
+                        _cancelled(obs, call, step, token, t0)
+                        drop(fut)
+                    elif isinstance(exc, ProviderError):
+                        _failed(obs, call, step, token, t0, exc)
+                    else:
+                        raise exc
+        finally:
+            for fut, (step, token, t0) in running.items():
+                _cancelled(obs, call, step, token, t0)
+                fut.add_done_callback(drop)
+                fut.cancel()
         return winner
 
     def _hedge_pool(self) -> ThreadPoolExecutor:
