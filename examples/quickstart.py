@@ -20,8 +20,18 @@ def sync_demo() -> None:
         route = resp.route
         assert route is not None and resp.usage is not None
         print("chat:  ", resp.content)
-        print("        route", route.route, "->", route.target, "| zone", route.zone,
-              "| tokens", resp.usage.total_tokens, "| attempts", len(route.attempts))
+        print(
+            "        route",
+            route.route,
+            "->",
+            route.target,
+            "| zone",
+            route.zone,
+            "| tokens",
+            resp.usage.total_tokens,
+            "| attempts",
+            len(route.attempts),
+        )
         print("stream: ", end="")
         with r.stream(QUESTION, temperature=0) as s:
             for chunk in s:
