@@ -162,6 +162,19 @@ class _Core:
 class _Facade:
     _core: _Core
 
+    def __init__(self, config: Config | Mapping[str, Any] | str | os.PathLike[str]) -> None:
+        raise NotImplementedError
+
+    @classmethod
+    def from_file(cls, path: str | os.PathLike[str]) -> Self:
+        """A router from a YAML config file."""
+        return cls(load_file(path))
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Self:
+        """A router from a config given as plain data."""
+        return cls(load_dict(data))
+
     @property
     def config(self) -> Config:
         """The validated configuration."""
@@ -189,16 +202,6 @@ class Router(_Facade):
     def __init__(self, config: Config | Mapping[str, Any] | str | os.PathLike[str]) -> None:
         self._core = _Core(config)
         self._executor = Executor()
-
-    @classmethod
-    def from_file(cls, path: str | os.PathLike[str]) -> Self:
-        """A router from a YAML config file."""
-        return cls(load_file(path))
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Self:
-        """A router from a config given as plain data."""
-        return cls(load_dict(data))
 
     def chat(
         self,
@@ -250,16 +253,6 @@ class AsyncRouter(_Facade):
     ) -> None:
         self._core = _Core(config)
         self._executor = AsyncExecutor(transport_factory)
-
-    @classmethod
-    def from_file(cls, path: str | os.PathLike[str]) -> Self:
-        """A router from a YAML config file."""
-        return cls(load_file(path))
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Self:
-        """A router from a config given as plain data."""
-        return cls(load_dict(data))
 
     async def chat(
         self,
