@@ -164,3 +164,12 @@ class Otel:
         )
         core.observer = obs
         router._executor.observer = obs
+
+
+def sse_response(model: str, pieces: list[str], *, usage: bool = True) -> httpx.Response:
+    """A 200 event-stream response."""
+    return httpx.Response(
+        200,
+        content=sse(model, pieces, usage=usage),
+        headers={"content-type": "text/event-stream"},
+    )

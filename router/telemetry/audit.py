@@ -220,13 +220,14 @@ class AuditLog:
                 if fcntl is not None:
                     fcntl.flock(fd, fcntl.LOCK_EX)
                 size = os.fstat(fd).st_size
+                torn = False
                 if self._tail is not None and self._tail[0] == size:
                     seq, prev = self._tail[1], self._tail[2]
                 else:
-                    seq, prev = _last_link(self.path, size)
+                    seq, prev, torn = _last_link(self.path, size)
                 rec = {"v": FORMAT_VERSION, "seq": seq + 1, **record, "prev": prev}
                 rec["hash"] = _sha256(canonical(rec))
-                line = canonical(rec) + b"\n"
+                line = (b"\n" if torn else b"") + canonical(rec) + b"\n"
                 os.write(fd, line)
                 self._tail = (size + len(line), seq + 1, rec["hash"])
                 return rec
@@ -234,31 +235,35 @@ class AuditLog:
                 os.close(fd)  # closing releases the flock
 
 
-def _last_link(path: str, size: int) -> tuple[int, str]:
-    """(seq, hash) of the last complete record of ``path``; (0, GENESIS) when empty."""
+def _last_link(path: str, size: int) -> tuple[int, str, bool]:
+    """(seq, hash) of the last valid record of ``path`` and whether the file ends torn.
+
+    A torn last line (a crash mid-write) is left in place for ``verify`` to
+    report; the next record is chained to the last valid one, on a new line.
+    """
     if size == 0:
-        return 0, GENESIS
+        return 0, GENESIS, False
     with open(path, "rb") as f:
-        block = 4096
-        pos = size
-        buf = b""
-        while pos > 0:
-            step = min(block, pos)
-            pos -= step
-            f.seek(pos)
-            buf = f.read(step) + buf
-            lines = buf.rstrip(b"\n").split(b"\n")
-            if len(lines) > 1 or pos == 0:
-                last = lines[-1]
+        window = 65536
+        while True:
+            start = max(0, size - window)
+            f.seek(start)
+            data = f.read(size - start)
+            torn = not data.endswith(b"\n")
+            lines = data.split(b"\n")
+            if start > 0:
+                lines = lines[1:]  # the first one may be cut by the window
+            for raw in reversed(lines):
+                if not raw.strip():
+                    continue
                 try:
-                    rec = json.loads(last)
-                    return int(rec["seq"]), str(rec["hash"])
+                    rec = json.loads(raw)
+                    return int(rec["seq"]), str(rec["hash"]), torn
                 except (ValueError, KeyError, TypeError):
-                    # A torn or foreign last line: chain to a fresh genesis
-                    # rather than refuse to log; verify reports the break.
-                    return 0, GENESIS
-            block *= 2
-    return 0, GENESIS
+                    continue
+            if start == 0:
+                return 0, GENESIS, torn
+            window *= 4
 
 
 # -- verifying -----------------------------------------------------------------
