@@ -190,3 +190,42 @@ def test_telemetry_disabled_uses_the_noop_observer() -> None:
     r = Router(make_config(enabled=False))
     assert type(r._core.observer) is Observer
     assert r._executor.observer is r._core.observer
+
+
+def test_breaker_skip_is_an_event_and_a_fallback(otel: Otel) -> None:
+    """Outcomes recorded without a send (breaker_open, skipped) become span events."""
+    from router.execution.walker import Send
+    from router.types import Attempt
+
+    r = Router(make_config())
+    otel.instrument(r)
+    obs = r._core.observer
+    call = r._core.start(MSG, "default", None, {})
+    small, big = call.decision.plan
+    call.walker.attempts.append(
+        Attempt(target="small", outcome="breaker_open", zone="local", provider="gpu")
+    )
+    step = Send(big, 1, None)
+    token = obs.attempt_started(call, step)
+    call.walker.attempts.append(Attempt(target="big", outcome="ok", zone="frontier"))
+    obs.attempt_ended(call, step, token, response=None, error=ProviderUnavailable("x"))
+    obs.request_ended(call, error=ProviderUnavailable("x"))
+    route = otel.span("route default")
+    assert [e.name for e in route.events] == [sc.EVENT_SKIPPED, sc.EVENT_FALLBACK]
+    skipped = route.events[0].attributes
+    assert skipped[sc.TARGET] == "small" and skipped[sc.OUTCOME] == "breaker_open"
+    assert route.events[1].attributes[sc.FALLBACK_REASON] == "breaker_open"
+    chat = otel.span("chat gpt-x")
+    assert chat.attributes[sc.FALLBACK_REASON] == "breaker_open"
+    outcomes = {p.attributes[sc.OUTCOME] for p in otel.points(sc.METRIC_ATTEMPTS)}
+    assert outcomes == {"breaker_open", "ok"}
+    assert small.name == "small"
+
+
+def test_hooks_never_raise(otel: Otel) -> None:
+    r = Router(make_config())
+    otel.instrument(r)
+    obs = r._core.observer
+    call = r._core.start(MSG, "default", None, {})
+    call.walker.attempts.append(None)  # type: ignore[arg-type]  # a corrupt record
+    obs.request_ended(call, error=RuntimeError("x"))  # must not raise
