@@ -57,7 +57,16 @@ FORMAT_VERSION = 1
 GENESIS = "0" * 64
 """The ``prev`` of the first record of a log."""
 
-_TRUST_FIELDS = ("zone", "region", "provider", "model", "data_retention", "license", "openness")
+_TRUST_FIELDS = (
+    "zone",
+    "region",
+    "provider",
+    "model",
+    "data_retention",
+    "license",
+    "openness",
+    "origin",
+)
 
 
 def canonical(obj: Any) -> bytes:
@@ -106,6 +115,7 @@ def _trust(t: Target) -> dict[str, Any]:
         "data_retention": t.data_retention,
         "license": t.license,
         "openness": t.openness,
+        "origin": t.origin,
     }
 
 
