@@ -294,3 +294,48 @@ def test_cli_verify(
     assert main(["audit", "verify", str(log), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["records"] == 2
     assert main(["audit", "verify", str(tmp_path / "missing.jsonl")]) == 2
+
+
+@pytest.mark.parametrize(
+    ("expr", "level", "want"),
+    [
+        (">= confidential", "restricted", True),
+        (">= confidential", "internal", False),
+        ("> internal", "confidential", True),
+        ("< internal", "public", True),
+        ("<= internal", "confidential", False),
+        ("confidential", "confidential", True),
+        ("== public", "internal", False),
+        ("!= public", "internal", True),
+        (">= confidential", "unknown-level", False),
+    ],
+)
+def test_sensitivity_matcher(expr: str, level: str, want: bool) -> None:
+    from router.telemetry.audit import _sens_test
+
+    test = _sens_test(expr, ("public", "internal", "confidential", "restricted"))
+    assert test is not None and test(level) is want
+
+
+def test_unknown_matcher_forms_are_reported_not_guessed() -> None:
+    from router.telemetry.audit import _sens_test, _set_test
+
+    assert _sens_test(">= secret", ("public",)) is None
+    assert _set_test({"regex": "a.*"}) is None
+    assert _set_test({"any": ["a"], "all": ["b"]}) is None
+    assert _set_test({"all": ["a", "b"]})({"a", "b", "c"}) is True  # type: ignore[misc]
+    assert _set_test({"none": ["a"]})({"b"}) is True  # type: ignore[misc]
+    cfg = make_config()
+    cfg["rules"].append(
+        {"name": "odd", "when": {"tenant": {"regex": "x"}}, "deny": {"zone": ["hosted"]}}
+    )
+    cfg["rules"].append({"name": "limits-only", "limit": {"max_cost_usd": 1}})
+    report = verify_log_of_nothing(load_dict(cfg))
+    assert set(report.unchecked_rules) == {"odd"}
+
+
+def verify_log_of_nothing(config: Any) -> Any:
+    import tempfile
+
+    with tempfile.NamedTemporaryFile("w", suffix=".jsonl") as f:
+        return verify_log(f.name, config)
