@@ -322,12 +322,14 @@ def test_unknown_matcher_forms_are_reported_not_guessed() -> None:
 
     assert _sens_test(">= secret", ("public",)) is None
     assert _set_test({"regex": "a.*"}) is None
-    assert _set_test({"any": ["a"], "all": ["b"]}) is None
+    assert _set_test({"some": ["a"]}) is None
+    assert _set_test({"any": ["a"], "all": ["b"]})({"a", "b"}) is True  # type: ignore[misc]
+    assert _set_test({"any": ["a"], "all": ["b"]})({"a"}) is False  # type: ignore[misc]
     assert _set_test({"all": ["a", "b"]})({"a", "b", "c"}) is True  # type: ignore[misc]
     assert _set_test({"none": ["a"]})({"b"}) is True  # type: ignore[misc]
     cfg = make_config()
     cfg["rules"].append(
-        {"name": "odd", "when": {"tenant": {"regex": "x"}}, "deny": {"zone": ["hosted"]}}
+        {"name": "odd", "when": {"tenant": {"glob": "x*"}}, "deny": {"zone": ["hosted"]}}
     )
     cfg["rules"].append({"name": "limits-only", "limit": {"max_cost_usd": 1}})
     report = verify_log_of_nothing(load_dict(cfg))

@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import operator
 import os
+import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -108,6 +110,7 @@ def _trust(t: Target) -> dict[str, Any]:
     return {
         "target": t.name,
         "provider": t.provider,
+        "kind": t.kind,
         "provider_name": t.provider_name,
         "model": t.model_id,
         "zone": t.zone,
@@ -153,6 +156,7 @@ def request_record(
         "declared": d.sensitivity.declared,
         "detectors": sorted(d.sensitivity.detectors),
         "matched_rules": list(d.matched_rules),
+        "estimated_input_tokens": getattr(d, "input_tokens", None),
         "has_tools": call.request.has_tools,
         "has_images": call.request.has_images,
         "stream": call.stream,
@@ -308,111 +312,222 @@ class VerifyReport:
         return not any(f.kind in ("chain", "violation") for f in self.findings)
 
 
-_OPS = (">=", "<=", "!=", "==", ">", "<")
+_OPS: dict[str, Callable[[Any, Any], bool]] = {
+    ">=": operator.ge,
+    "<=": operator.le,
+    "==": operator.eq,
+    "!=": operator.ne,
+    ">": operator.gt,
+    "<": operator.lt,
+}
+_CMP = re.compile(r"^\s*(>=|<=|==|!=|>|<|=)?\s*([A-Za-z0-9_.-]+)\s*$")
+
+Pred = Callable[[Mapping[str, Any]], bool]
 
 
 def _sens_test(expr: str, levels: Sequence[str]) -> Callable[[Any], bool] | None:
-    """A predicate over a level name for a matcher like ``">= confidential"``; None if unknown."""
+    """A test on a level name for ``">= confidential"`` (a bare level means ``==``)."""
     rank = {lvl: i for i, lvl in enumerate(levels)}
-    s = expr.strip()
-    op = next((o for o in _OPS if s.startswith(o)), "==")
-    name = s[len(op) :].strip() if s.startswith(op) else s
-    if name not in rank:
+    m = _CMP.match(expr)
+    if m is None or m.group(2) not in rank:
         return None
-    ref = rank[name]
-    cmp: Callable[[int], bool] = {
-        ">=": ref.__le__,
-        "<=": ref.__ge__,
-        ">": ref.__lt__,
-        "<": ref.__gt__,
-        "==": ref.__eq__,
-        "!=": ref.__ne__,
-    }[op]
-    return lambda level: level in rank and cmp(rank[level])
+    op = _OPS["==" if m.group(1) in (None, "=") else m.group(1)]
+    ref = rank[m.group(2)]
+    return lambda level: level in rank and op(rank[level], ref)
 
 
-def _set_test(spec: Any) -> Any:
-    """A predicate over a set of strings for a str/list/{in,any,all,none,not_in} matcher."""
+def _str_test(spec: Any) -> Callable[[Any], bool] | None:
+    """A test on one string: equals, one of a list, ``{in, not_in, regex}`` (all must hold)."""
     if isinstance(spec, str):
-        return lambda values: spec in values
-    if isinstance(spec, list | tuple):
-        want = set(spec)
-        return lambda values: bool(want & set(values))
-    if isinstance(spec, dict) and len(spec) == 1:
-        ((op, arg),) = spec.items()
-        items = {arg} if isinstance(arg, str) else set(arg) if isinstance(arg, list) else None
-        if items is None:
-            return None
-        if op in ("in", "any", "eq"):
-            return lambda values: bool(items & set(values))
-        if op == "all":
-            return lambda values: items <= set(values)
-        if op in ("none", "not_in", "ne"):
-            return lambda values: not items & set(values)
-    return None
+        return lambda v: v == spec
+    if isinstance(spec, list):
+        one_of = frozenset(map(str, spec))
+        return lambda v: v in one_of
+    if not isinstance(spec, dict) or not spec or set(spec) - {"in", "not_in", "regex"}:
+        return None
+    tests: list[Callable[[Any], bool]] = []
+    for op, arg in spec.items():
+        if op == "regex":
+            try:
+                rx = re.compile(str(arg))
+            except re.error:
+                return None
+            tests.append(_regex(rx))
+            continue
+        values = frozenset([arg] if isinstance(arg, str) else map(str, arg))
+        tests.append(_member(values, op == "in"))
+    return lambda v: all(t(v) for t in tests)
 
 
-_UNRECORDED = ("user", "metadata", "input_tokens")
+def _regex(rx: re.Pattern[str]) -> Callable[[Any], bool]:
+    # The whole value must match, as in the engine: ``acme`` does not admit ``acme-evil``.
+    return lambda v: v is not None and rx.fullmatch(v) is not None
 
 
-def _compile_when(when: Matcher | None, levels: Sequence[str]) -> tuple[Any, str | None]:
-    """A predicate over a record for ``when``, or (None, why it cannot be re-checked)."""
-    if when is None:
-        return (lambda rec: True), None
-    tests: list[Any] = []
-    for name in _UNRECORDED:
-        if getattr(when, name) is not None:
-            return None, f"its condition uses {name!r}, which the audit log does not record"
+def _member(values: frozenset[str], inside: bool) -> Callable[[Any], bool]:
+    return lambda v: (v in values) is inside
+
+
+def _set_test(spec: Any) -> Callable[[Any], bool] | None:
+    """A test on a tag set: a string or list (any of), ``{any, all, none}`` (all must hold)."""
+    if isinstance(spec, str | list):
+        wanted = frozenset([spec] if isinstance(spec, str) else spec)
+        return lambda tags: not wanted.isdisjoint(tags)
+    if not isinstance(spec, dict) or not spec or set(spec) - {"any", "all", "none"}:
+        return None
+    tests: list[Callable[[Any], bool]] = []
+    for op, arg in spec.items():
+        tests.append(_tags_op(op, frozenset([arg] if isinstance(arg, str) else arg)))
+    return lambda tags: all(t(tags) for t in tests)
+
+
+def _tags_op(op: str, values: frozenset[str]) -> Callable[[Any], bool]:
+    if op == "any":
+        return lambda tags: not values.isdisjoint(tags)
+    if op == "all":
+        return lambda tags: values <= set(tags)
+    return lambda tags: values.isdisjoint(tags)
+
+
+_UNRECORDED = ("user", "metadata")
+
+
+def _engine_when(rule: str, when: Matcher, levels: Sequence[str]) -> Pred | None:
+    """``when`` compiled by the policy engine itself, when it offers its matchers.
+
+    Re-checking with the engine's own matcher guarantees the verifier reads a
+    rule exactly as routing did; :func:`_fallback_when` covers the rest.
+    """
+    try:
+        from ..policy.matchers import (  # type: ignore[import-not-found,unused-ignore]
+            Facts,
+            compile_matcher,
+        )
+    except ImportError:
+        return None
+    rank = {lvl: i for i, lvl in enumerate(levels)}
+    try:
+        preds, _notes = compile_matcher(rule, when, rank)
+    except Exception:
+        return None
+
+    def test(rec: Mapping[str, Any]) -> bool:
+        facts = Facts(
+            tenant=rec.get("tenant"),
+            user=None,
+            tags=frozenset(rec.get("tags") or ()),
+            level=rank.get(rec.get("sensitivity") or "", -1),
+            route=rec.get("route") or "",
+            metadata={},
+            input_tokens=rec.get("estimated_input_tokens") or 0,
+            has_tools=bool(rec.get("has_tools")),
+            has_images=bool(rec.get("has_images")),
+        )
+        return all(p(facts) for p in preds)
+
+    return test
+
+
+def _fallback_when(when: Matcher, levels: Sequence[str]) -> tuple[Pred | None, str | None]:
+    """The same matcher semantics, for where the engine's matchers are not importable."""
+    tests: list[Pred] = []
     if when.sensitivity is not None:
-        t = _sens_test(when.sensitivity, levels)
-        if t is None:
+        st = _sens_test(when.sensitivity, levels)
+        if st is None:
             return None, f"sensitivity condition {when.sensitivity!r} is not understood"
-        tests.append(lambda rec, t=t: t(rec.get("sensitivity")))
+        tests.append(_on("sensitivity", st))
     for key in ("tenant", "route"):
         spec = getattr(when, key)
         if spec is not None:
-            t = _set_test(spec)
-            if t is None:
+            vt = _str_test(spec)
+            if vt is None:
                 return None, f"{key} condition {spec!r} is not understood"
-            tests.append(lambda rec, t=t, key=key: rec.get(key) is not None and t({rec.get(key)}))
+            tests.append(_on(key, vt))
     if when.tags is not None:
-        t = _set_test(when.tags)
-        if t is None:
+        tt = _set_test(when.tags)
+        if tt is None:
             return None, f"tags condition {when.tags!r} is not understood"
-        tests.append(lambda rec, t=t: t(set(rec.get("tags") or ())))
+        tests.append(_on("tags", lambda tags: tt(frozenset(tags or ()))))
+    if when.input_tokens is not None:
+        m = _CMP.match(when.input_tokens)
+        if m is None or not m.group(2).isdigit():
+            return None, f"input_tokens condition {when.input_tokens!r} is not understood"
+        op, bound = _OPS["==" if m.group(1) in (None, "=") else m.group(1)], int(m.group(2))
+        tests.append(_on("estimated_input_tokens", lambda n: op(n or 0, bound)))
     for key in ("has_tools", "has_images"):
         want = getattr(when, key)
         if want is not None:
-            tests.append(lambda rec, want=want, key=key: rec.get(key) == want)
+            tests.append(_on(key, _is(want)))
     return (lambda rec: all(t(rec) for t in tests)), None
 
 
-def _filter_hits(f: TrustFilter, attempt: Mapping[str, Any]) -> list[str]:
-    """The fields of ``f`` the contacted target matches (any one makes it match)."""
-    hits = []
+def _is(want: bool) -> Callable[[Any], bool]:
+    return lambda v: v is want
+
+
+def _on(key: str, test: Callable[[Any], bool]) -> Pred:
+    return lambda rec: bool(test(rec.get(key)))
+
+
+def _compile_when(
+    rule: str, when: Matcher | None, levels: Sequence[str]
+) -> tuple[Pred | None, str | None]:
+    """A predicate over a record for ``when``, or (None, why it cannot be re-checked)."""
+    if when is None:
+        return (lambda rec: True), None
+    for name in _UNRECORDED:
+        if getattr(when, name) is not None:
+            return None, f"its condition uses {name!r}, which the audit log does not record"
+    engine = _engine_when(rule, when, levels)
+    if engine is not None:
+        return engine, None
+    return _fallback_when(when, levels)
+
+
+def _values(attempt: Mapping[str, Any], name: str) -> frozenset[str]:
+    """What a trust filter compares on ``name``, as the engine does (case-folded)."""
+    raw: tuple[Any, ...]
+    if name == "provider":
+        raw = (attempt.get("provider"), attempt.get("kind"))
+    elif name == "model":
+        raw = (attempt.get("target"), attempt.get("model"))
+    else:
+        raw = (attempt.get(name),)
+    return frozenset(str(v).casefold() for v in raw if v)
+
+
+def _filter_fields(f: TrustFilter) -> list[tuple[str, frozenset[str]]]:
+    out = []
     for name in _TRUST_FIELDS:
-        allowed = getattr(f, name)
-        if allowed is None:
-            continue
-        if name == "provider":
-            values = {attempt.get("provider"), attempt.get("provider_name")}
-        elif name == "model":
-            values = {attempt.get("target"), attempt.get("model")}
-        else:
-            values = {attempt.get(name)}
-        if values & set(allowed):
-            hits.append(name)
-    return hits
+        values = getattr(f, name)
+        if values is not None:
+            out.append((name, frozenset(v.casefold() for v in values)))
+    return out
 
 
-def _filter_fields(f: TrustFilter) -> list[str]:
-    return [n for n in _TRUST_FIELDS if getattr(f, n) is not None]
+def _allow_failure(f: TrustFilter, attempt: Mapping[str, Any]) -> str | None:
+    """Why ``allow`` does not admit the target (every listed field must), or None."""
+    for name, values in _filter_fields(f):
+        have = _values(attempt, name)
+        if have.isdisjoint(values):
+            shown = sorted(have) if have else "unset"
+            return f"allows {name} in {sorted(values)}, target has {shown}"
+    return None
+
+
+def _deny_hit(f: TrustFilter, attempt: Mapping[str, Any]) -> str | None:
+    """Which ``deny`` field the target hits (any one excludes it), or None."""
+    for name, values in _filter_fields(f):
+        hit = _values(attempt, name) & values
+        if hit:
+            return f"denies {name} {sorted(hit)}"
+    return None
 
 
 @dataclass(frozen=True, slots=True)
 class _Check:
     rule: RuleConfig
-    when: Any
+    when: Pred
 
 
 def _checks(config: Config, report: VerifyReport) -> list[_Check]:
@@ -420,7 +535,7 @@ def _checks(config: Config, report: VerifyReport) -> list[_Check]:
     for rule in config.rules:
         if rule.allow is None and rule.deny is None:
             continue  # limits and budgets are not re-checked (see docs/observability.md)
-        test, why = _compile_when(rule.when, config.sensitivity.levels)
+        test, why = _compile_when(rule.name, rule.when, config.sensitivity.levels)
         if test is None:
             report.unchecked_rules[rule.name] = why or "not understood"
             continue
@@ -437,16 +552,11 @@ def _violations(rec: Mapping[str, Any], checks: Iterable[_Check]) -> Iterator[st
         for c in checks:
             if not c.when(rec):
                 continue
-            allow = c.rule.allow
-            if allow is not None and _filter_fields(allow) and not _filter_hits(allow, a):
-                fields = ", ".join(
-                    f"{n} in {list(getattr(allow, n))}" for n in _filter_fields(allow)
-                )
-                yield f"{who} breaks rule {c.rule.name!r}: allows only {fields}"
-            if c.rule.deny is not None:
-                hits = _filter_hits(c.rule.deny, a)
-                if hits:
-                    yield f"{who} breaks rule {c.rule.name!r}: denies {', '.join(hits)}"
+            why = (c.rule.allow and _allow_failure(c.rule.allow, a)) or (
+                c.rule.deny and _deny_hit(c.rule.deny, a)
+            )
+            if why:
+                yield f"{who} breaks rule {c.rule.name!r}: {why}"
 
 
 def verify_log(
