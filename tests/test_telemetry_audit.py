@@ -30,7 +30,10 @@ from tests.telemetry_support import (
 
 pytest_plugins = ["tests.telemetry_fixtures"]
 
-MSG = [{"role": "user", "content": "My email is jane@example.com, card 4111 1111 1111 1111"}]
+# Nothing a detector would flag (so fallbacks to the frontier target stay allowed),
+# plus a marker that must never reach the log.
+MARKER = "zebra-quartz-marker"
+MSG = [{"role": "user", "content": f"Tell me about {MARKER}"}]
 
 
 def _lines(path: Path) -> list[dict[str, Any]]:
@@ -86,7 +89,7 @@ def test_one_record_per_request_with_what_an_auditor_needs(
     assert recs[3]["stream"] is True
     assert recs[4]["error"] == "NoEligibleTarget" and recs[4]["attempts"] == []
     text = log.read_text()
-    for secret in (*KEYS, "jane@example.com", "4111", "Hello there", "down"):
+    for secret in (*KEYS, MARKER, "Hello there", "down"):
         assert secret not in text
     report = verify_log(log, r.config)
     assert report.ok, report.findings
@@ -167,8 +170,15 @@ def test_writer_chains_after_a_torn_line(tmp_path: Path) -> None:
     assert verify_log(log).ok  # the writer chained past it
 
 
-def _confidential_config(path: Path) -> dict[str, Any]:
+def _loose_config(path: Path) -> dict[str, Any]:
+    """No rules at all: the router may send anything anywhere."""
     cfg = make_config(enabled=False, audit_log=str(path))
+    cfg["rules"] = []
+    return cfg
+
+
+def _strict_config() -> dict[str, Any]:
+    cfg = make_config(enabled=False)
     cfg["rules"].append(
         {"name": "vip-users-local", "when": {"user": "ceo"}, "allow": {"zone": ["local"]}}
     )
@@ -183,19 +193,20 @@ def _confidential_config(path: Path) -> dict[str, Any]:
 
 
 def test_policy_violation_is_reported_with_its_line(tmp_path: Path, mock: respx.MockRouter) -> None:
-    """The foundation policy does not yet enforce rules; the verifier catches the leak."""
+    """A log written under a loose policy, checked against the strict one."""
     log = tmp_path / "audit.jsonl"
-    cfg = _confidential_config(log)
-    r = Router(cfg)
+    r = Router(_loose_config(log))
     mock.post(LOCAL_URL).mock(return_value=error_body(503, "down"))
     mock.post(CLOUD_URL).mock(return_value=httpx.Response(200, json=completion("gpt-x")))
     r.chat(MSG)  # internal → frontier: fine
     r.chat(MSG, context={"sensitivity": "confidential"})  # leaves the infrastructure
     r.chat(MSG, context={"tags": ["audit"]})  # denied zone
-    report = verify_log(log, r.config)
+    report = verify_log(log, load_dict(_strict_config()))
     assert not report.ok
-    by_line = {(f.line, f.kind) for f in report.findings}
+    by_line = {(f.line, f.kind) for f in report.findings if f.kind != "warning"}
     assert by_line == {(2, "violation"), (3, "violation")}
+    warned = {f.line for f in report.findings if f.kind == "warning"}
+    assert warned == {1, 2, 3}  # written under another policy hash
     msgs = " ".join(f.message for f in report.findings)
     assert "confidential-stays-home" in msgs and "no-frontier-for-audit" in msgs
     assert "vip-users-local" in report.unchecked_rules
@@ -275,10 +286,9 @@ def test_cli_verify(
     tmp_path: Path, mock: respx.MockRouter, capsys: pytest.CaptureFixture[str]
 ) -> None:
     log = tmp_path / "audit.jsonl"
-    cfg = _confidential_config(log)
     cfg_path = tmp_path / "router.yaml"
-    cfg_path.write_text(yaml.safe_dump(cfg))
-    r = Router(cfg)
+    cfg_path.write_text(yaml.safe_dump(_strict_config()))
+    r = Router(_loose_config(log))
     mock.post(LOCAL_URL).mock(return_value=httpx.Response(200, json=completion("smol-135m")))
     r.chat(MSG, context={"sensitivity": "confidential"})
     assert main(["audit", "verify", str(log), "--config", str(cfg_path)]) == 0
@@ -341,3 +351,49 @@ def verify_log_of_nothing(config: Any) -> Any:
 
     with tempfile.NamedTemporaryFile("w", suffix=".jsonl") as f:
         return verify_log(f.name, config)
+
+
+def _signed(records: list[dict[str, Any]]) -> str:
+    from router.telemetry.audit import _sha256, canonical
+
+    prev, out = GENESIS, []
+    for i, rec in enumerate(records, 1):
+        rec = {"v": 1, "seq": i, **rec, "prev": prev}
+        rec["hash"] = prev = _sha256(canonical(rec))
+        out.append(canonical(rec).decode() + "\n")
+    return "".join(out)
+
+
+def test_allow_needs_every_listed_field_deny_any(tmp_path: Path) -> None:
+    cfg = make_config()
+    cfg["rules"] = [
+        {
+            "name": "eu-local",
+            "when": {"tenant": {"in": ["acme"]}},
+            "allow": {"zone": ["local"], "region": ["EU"]},
+        },
+        {"name": "no-vllm", "when": {"route": "solo"}, "deny": {"provider": ["VLLM"]}},
+    ]
+    local_eu = {
+        "target": "small",
+        "zone": "local",
+        "region": "eu",
+        "provider": "gpu",
+        "kind": "vllm",
+    }
+    local_us = {**local_eu, "region": "us"}
+    recs = [
+        {"tenant": "acme", "route": "default", "plan": [local_eu], "attempts": [local_eu]},
+        {"tenant": "acme", "route": "default", "plan": [local_us], "attempts": [local_us]},
+        {"tenant": "other", "route": "default", "plan": [local_us], "attempts": [local_us]},
+        {"tenant": "other", "route": "solo", "plan": [local_eu], "attempts": [local_eu]},
+    ]
+    log = tmp_path / "a.jsonl"
+    log.write_text(_signed(recs))
+    report = verify_log(log, load_dict(cfg))
+    found = {
+        (f.line, f.message.split("breaks rule ")[-1].split(":")[0])
+        for f in report.findings
+        if f.kind == "violation"
+    }
+    assert found == {(2, "'eu-local'"), (4, "'no-vllm'")}

@@ -34,7 +34,9 @@ from tests.telemetry_support import (
 
 pytest_plugins = ["tests.telemetry_fixtures"]
 
-PROMPT = [{"role": "user", "content": f"my key is {LOCAL_KEY}, also {CLOUD_KEY}; mail a@b.io"}]
+PROMPT = [{"role": "user", "content": "Say hello"}]
+# A user pasting keys: a policy with detectors keeps it local; capture must redact it.
+LEAKY = [{"role": "user", "content": f"my key is {LOCAL_KEY}, also {CLOUD_KEY}; mail a@b.io"}]
 
 
 def _echo(status: int, key: str) -> httpx.Response:
@@ -64,6 +66,8 @@ def _scenarios() -> list[tuple[str, Any, Any, dict[str, Any]]]:
         ("stream", _interrupted(LOCAL_KEY), ok_cloud, {}),
         ("stream-break", sse_response("smol-135m", ["a", "b"]), ok_cloud, {}),
         ("chat", ok_local, ok_cloud, {"context": {"sensitivity": "nope"}}),  # denied
+        ("chat-leaky", ok_local, ok_cloud, {}),
+        ("stream-leaky", sse_response("smol-135m", ["a", LOCAL_KEY]), ok_cloud, {}),
     ]
 
 
@@ -93,11 +97,12 @@ def test_no_key_in_any_telemetry_sync(
         mock.post(LOCAL_URL).mock(return_value=local)
         mock.post(CLOUD_URL).mock(return_value=cloud)
         try:
-            if kind == "chat":
-                resp = r.chat(PROMPT, **extra)
+            prompt = LEAKY if kind.endswith("-leaky") else PROMPT
+            if kind.startswith("chat"):
+                resp = r.chat(prompt, **extra)
                 texts += [repr(resp.route), resp.model_dump_json(exclude={"choices"})]
             else:
-                with r.stream(PROMPT, **extra) as s:
+                with r.stream(prompt, **extra) as s:
                     for _ in s:
                         if kind == "stream-break":
                             break
@@ -126,10 +131,11 @@ async def test_no_key_in_any_telemetry_async(
         mock.post(LOCAL_URL).mock(return_value=local)
         mock.post(CLOUD_URL).mock(return_value=cloud)
         try:
-            if kind == "chat":
-                await r.chat(PROMPT, **extra)
+            prompt = LEAKY if kind.endswith("-leaky") else PROMPT
+            if kind.startswith("chat"):
+                await r.chat(prompt, **extra)
             else:
-                async with r.stream(PROMPT, **extra) as s:
+                async with r.stream(prompt, **extra) as s:
                     async for _ in s:
                         if kind == "stream-break":
                             break

@@ -594,6 +594,11 @@ def denial_rule(error: NoEligibleTarget) -> str:
         return "unattributed"
     excluded: Mapping[str, Iterable[str]] = d.excluded or {}
     reasons = [r for rs in excluded.values() for r in rs]
+    # The engine words a rule's exclusion as "rule <name>: …"; a limit's
+    # source may name it elsewhere in the reason.
+    for rule in d.matched_rules:
+        if any(r.startswith(f"rule {rule}:") for r in reasons):
+            return str(rule)
     for rule in d.matched_rules:
         if any(rule in r for r in reasons):
             return str(rule)
