@@ -229,3 +229,36 @@ def test_hooks_never_raise(otel: Otel) -> None:
     call = r._core.start(MSG, "default", None, {})
     call.walker.attempts.append(None)  # type: ignore[arg-type]  # a corrupt record
     obs.request_ended(call, error=RuntimeError("x"))  # must not raise
+
+
+def test_hedged_try_that_loses_is_cancelled_not_failed(otel: Otel) -> None:
+    """Hedging runs a second try while the first is in flight; the loser is abandoned."""
+    from router.execution.walker import Send
+    from router.types import Attempt, ChatResponse, Choice, ChoiceMessage, Usage
+
+    r = Router(make_config())
+    otel.instrument(r)
+    obs = r._core.observer
+    call = r._core.start(MSG, "default", None, {})
+    small, big = call.decision.plan
+    a, b = Send(small, 1, None), Send(big, 1, None)
+    ta = obs.attempt_started(call, a)
+    tb = obs.attempt_started(call, b)  # a hedge: ``a`` is still running
+    resp = ChatResponse(
+        model="gpt-x",
+        choices=[Choice(message=ChoiceMessage(content="hi"), finish_reason="stop")],
+        usage=Usage(prompt_tokens=1, completion_tokens=1),
+    )
+    call.walker.attempts.append(Attempt(target="big", outcome="ok", zone="frontier"))
+    obs.attempt_ended(call, b, tb, response=resp)
+    call.walker.attempts.append(Attempt(target="small", outcome="cancelled", zone="local"))
+    obs.attempt_ended(call, a, ta)
+    obs.request_ended(call, response=resp)
+    loser = otel.span("chat smol-135m")
+    winner = otel.span("chat gpt-x")
+    assert loser.attributes[sc.ERROR_TYPE] == "cancelled"
+    assert loser.status.status_code is not StatusCode.ERROR
+    assert winner.attributes[sc.HEDGE] is True and sc.FALLBACK_REASON not in winner.attributes
+    route = otel.span("route default")
+    assert [e.name for e in route.events] == [sc.EVENT_HEDGE]
+    assert otel.points(sc.METRIC_FALLBACKS) == []

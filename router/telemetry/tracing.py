@@ -46,7 +46,7 @@ __all__ = ["TracingObserver"]
 log = logging.getLogger("router.telemetry")
 
 _KEY = "telemetry.tracing"
-_SENT = frozenset({"ok", "error", "timeout"})
+_SENT = frozenset({"ok", "error", "timeout", "cancelled"})
 """Attempt outcomes of a try that was actually sent (others were skipped)."""
 
 _now = time.perf_counter
@@ -92,6 +92,7 @@ class _CallState:
     last_target: str | None = None
     last_reason: str | None = None
     open_attempt: _AttemptToken | None = None
+    in_flight: int = 0
     input_json: tuple[str, str | None] | None = None
     route_attrs: dict[str, AttributeValue] = field(default_factory=dict)
 
@@ -106,9 +107,23 @@ def _is_noop_tracer_provider(p: trace.TracerProvider) -> bool:
 
 
 def _error_type(err: BaseException) -> str:
-    if isinstance(err, GeneratorExit):
+    if isinstance(err, GeneratorExit | _Cancelled):
         return "cancelled"
     return type(err).__name__
+
+
+class _Cancelled(Exception):
+    """Marks a try that was abandoned (a hedge that lost), not failed."""
+
+
+_CANCELLED = _Cancelled()
+
+
+def _last_outcome(call: Call, target: str) -> str | None:
+    for a in reversed(call.walker.attempts):
+        if a is not None and a.target == target:
+            return a.outcome
+    return None
 
 
 class TracingObserver(Observer):
@@ -389,7 +404,12 @@ class TracingObserver(Observer):
             sc.ATTEMPT: st.attempt_no,
             sc.TRY: step.try_no,
         }
-        if st.last_target is not None and st.last_target != t.name:
+        if st.in_flight > 0:
+            # Another try is still running: a hedge, not a fallback.
+            span_attrs[sc.HEDGE] = True
+            if st.span is not None:
+                st.span.add_event(sc.EVENT_HEDGE, {sc.TARGET: t.name})
+        elif st.last_target is not None and st.last_target != t.name:
             reason = st.last_reason or "unknown"
             span_attrs[sc.FALLBACK_REASON] = reason
             if st.span is not None:
@@ -412,6 +432,7 @@ class TracingObserver(Observer):
                     },
                 )
         st.last_target = t.name
+        st.in_flight += 1
         span = None
         if st.ctx is not None:
             if self._capture:
@@ -442,10 +463,14 @@ class TracingObserver(Observer):
         if st is None or not isinstance(token, _AttemptToken):
             return
         self._sync(st, call)
+        st.in_flight = max(0, st.in_flight - 1)
         if error is not None:
             self._end_attempt(st, token, error=error)
         elif response is not None:
             self._end_attempt(st, token, response=response)
+        elif not call.stream or _last_outcome(call, token.target.name) == "cancelled":
+            # A hedged try that lost the race: neither an answer nor a failure.
+            self._end_attempt(st, token, error=_CANCELLED)
         else:
             # A stream produced its first content: time to first chunk.
             ttfc = _now() - token.t0
