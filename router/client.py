@@ -17,14 +17,14 @@ from typing import Any, Self
 from .accounting import cost_usd, estimate_text_tokens, estimate_tokens
 from .assemble import Assembler
 from .config import Config, load_config, load_dict, load_file
-from .errors import ProviderError, StreamInterrupted
+from .errors import NoEligibleTarget, ProviderError, StreamInterrupted
 from .execution.call import Call
 from .execution.executor import AsyncExecutor, Executor, Opened
 from .execution.walker import Walker
 from .policy import Decision, Policy, Snapshot
 from .state import open_store
 from .targets import Target
-from .telemetry.observer import Observer
+from .telemetry import observer_for
 from .types import (
     PARAM_NAMES,
     ChatChunk,
@@ -49,7 +49,9 @@ class _Core:
         self.config = load_config(config)
         self.policy = Policy(self.config)
         self.store = open_store(self.config.state)
-        self.observer = Observer()
+        self.observer = observer_for(
+            self.config, (t.endpoint.api_key or "" for t in self.policy.targets.values())
+        )
 
     def request(self, messages: MessagesIn, params: Mapping[str, Any]) -> ChatRequest:
         unknown = set(params) - PARAM_NAMES
@@ -90,7 +92,11 @@ class _Core:
         stream: bool = False,
     ) -> Call:
         """Validate, decide and set up the walk; nothing is sent yet."""
-        request, ctx, decision = self.decide(messages, model, context, params)
+        try:
+            request, ctx, decision = self.decide(messages, model, context, params)
+        except NoEligibleTarget as e:
+            self.observer.request_denied(model, self.context(context), e)
+            raise
         route = self.policy.route_for(model)[1]
         request = self._output_tokens(request, route.max_tokens, decision.limits.max_output_tokens)
         walker = Walker(decision, route, deadline_s=ctx.deadline_s)
@@ -201,7 +207,7 @@ class Router(_Facade):
 
     def __init__(self, config: Config | Mapping[str, Any] | str | os.PathLike[str]) -> None:
         self._core = _Core(config)
-        self._executor = Executor()
+        self._executor = Executor(self._core.observer)
 
     def chat(
         self,
@@ -252,7 +258,7 @@ class AsyncRouter(_Facade):
         transport_factory: Any = None,
     ) -> None:
         self._core = _Core(config)
-        self._executor = AsyncExecutor(transport_factory)
+        self._executor = AsyncExecutor(self._core.observer, transport_factory)
 
     async def chat(
         self,
