@@ -138,7 +138,11 @@ def _error(err: Any, status: int | None, headers: Mapping[str, str]) -> Provider
         raw = err.get("code")
         status = int(raw) if isinstance(raw, int) else 503
     if bad_key:
-        status = 401  # Google answers an invalid key with 400 INVALID_ARGUMENT
+        # Google answers an invalid key with 400 INVALID_ARGUMENT: classify it
+        # as the authentication failure it is, keep the status it really had.
+        auth = error_for_status(401, message, "API_KEY_INVALID", {}, provider="gcp.gemini")
+        auth.status = status
+        return auth
     return error_for_status(status, message, code, {**extra, **headers}, provider="gcp.gemini")
 
 
