@@ -555,3 +555,54 @@ def mock_http(fake: FakeProvider) -> respx.MockRouter:
     mock = respx.mock(assert_all_called=False, assert_all_mocked=True)
     mock.route(method="POST", url__regex=fake.driver.url_pattern()).mock(side_effect=fake.handle)
     return mock
+
+
+# -- a fake that answers like a model would ----------------------------------
+
+
+def driver_for_path(path: str) -> Driver:
+    """Which wire format a request path speaks (for a server hosting all of them)."""
+    if path.endswith("/api/chat"):
+        return OllamaDriver()
+    if path.endswith("/v1/messages"):
+        return AnthropicDriver()
+    if ":generateContent" in path or ":streamGenerateContent" in path:
+        return GeminiDriver()
+    if "/openai/deployments/" in path:
+        return AzureDriver()
+    if path.endswith("/chat/completions"):
+        return OpenAIDriver()
+    raise AssertionError(f"no wire format at {path}")
+
+
+class ModelLikeFake:
+    """Answers from the recorded fixtures by looking at what was asked, like a model would.
+
+    JSON schema asked → the JSON object; last turn a tool result → the final
+    answer; tools offered → the two tool calls; otherwise the greeting. Serves
+    every wire format on one host, chosen by the request path.
+    """
+
+    def __init__(self) -> None:
+        self.served: list[str] = []
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        driver = driver_for_path(request.url.path)
+        self.served.append(driver.name)
+        req = driver.normalize(json.loads(request.content))
+        if req.json_schema is not None:
+            name = "json"
+        elif req.turns and req.turns[-1].role == "tool":
+            name = "tool_final"
+        elif req.tools:
+            name = "tool_calls"
+        else:
+            name = "text"
+        return httpx.Response(200, content=driver.raw(name))
+
+
+def mock_everything(fake: ModelLikeFake) -> respx.MockRouter:
+    """respx serving ``fake`` for every POST to the test host (anything else is refused)."""
+    mock = respx.mock(assert_all_called=False, assert_all_mocked=True)
+    mock.route(method="POST", host="127.0.0.1", port=PORT).mock(side_effect=fake.handle)
+    return mock
