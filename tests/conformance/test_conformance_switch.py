@@ -169,3 +169,45 @@ async def test_changing_the_provider_kind_line(kind: str) -> None:
             async_result = await application_async(ar)
     assert sync_result == async_result == (FINAL, JSON_OBJ)
     assert set(fake.served) == {kind}
+
+
+def _router(model: str) -> router.Router:
+    return router.Router(yaml.safe_load(CATALOG.replace("MODEL", model)))
+
+
+@pytest.mark.parametrize(
+    ("first", "then"),
+    [
+        ("flash", "sonnet"),
+        ("sonnet", "flash"),
+        ("llama", "gpt"),
+        ("flash", "gpt"),
+        ("gpt", "llama"),
+    ],
+)
+def test_a_conversation_can_move_mid_way(first: str, then: str) -> None:
+    """Tool calls issued by one provider are replayed to another in the next turn."""
+    fake = ModelLikeFake()
+    history: list[dict[str, Any]] = [{"role": "user", "content": "Weather and time in Paris?"}]
+    with mock_everything(fake):
+        with _router(first) as a:
+            msg = a.chat(history, model="assistant", tools=TOOLS).choices[0].message
+        history.append(msg.model_dump(exclude_none=True))
+        for tc in msg.tool_calls or ():
+            content = run_tool(tc.function.name, tc.function.arguments)
+            history.append({"role": "tool", "tool_call_id": tc.id, "content": content})
+        with _router(then) as b:
+            final = b.chat(history, model="assistant", tools=TOOLS)
+    assert final.content == FINAL
+    assert len(fake.served) == 2 and fake.served[0] != fake.served[1]
+
+
+def test_fallback_from_an_overloaded_claude_to_gemini() -> None:
+    """Anthropic's 529 is retryable: the route falls back to the next planned provider."""
+    text = CATALOG.replace("MODEL", "sonnet, flash")
+    fake = ModelLikeFake(failing=frozenset({"anthropic"}))
+    with mock_everything(fake), router.Router(yaml.safe_load(text)) as r:
+        answer, data, provider = application(r)
+    assert (answer, data, provider) == (FINAL, JSON_OBJ, "google")
+    assert fake.served[:2] == ["anthropic", "gemini"]
+    assert set(fake.served) == {"anthropic", "gemini"}

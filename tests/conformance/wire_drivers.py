@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -33,6 +34,7 @@ import respx
 WIRE = Path(__file__).resolve().parent.parent / "fixtures" / "wire"
 PORT = 18_431
 API_KEY = "sk-test-SECRET-0123456789"
+ANTHROPIC_ID = re.compile(r"[a-zA-Z0-9_-]+")  # the pattern Anthropic enforces on tool ids
 
 TEXT = "Hello! How can I help you today?"
 FINAL = "It is 21°C and sunny in Paris, where it is 14:05."
@@ -213,6 +215,7 @@ class OpenAIDriver(Driver):
                 calls = []
                 for tc in m.get("tool_calls") or ():
                     assert isinstance(tc["function"]["arguments"], str), "arguments: JSON string"
+                    assert len(tc["id"]) <= 40, "OpenAI refuses tool call ids over 40 chars"
                     args = json.loads(tc["function"]["arguments"])
                     calls.append((tc["id"], tc["function"]["name"], args))
                 turns.append(Turn(m["role"], _text(m.get("content")), calls))
@@ -291,6 +294,7 @@ class AnthropicDriver(Driver):
             for b in blocks:
                 if b["type"] == "tool_use":
                     assert m["role"] == "assistant"
+                    assert ANTHROPIC_ID.fullmatch(b["id"]), f"tool_use id {b['id']!r}"
                     assert isinstance(b["input"], dict), "tool_use input is an object"
                     calls.append((b["id"], b["name"], b["input"]))
             text = _text([b for b in blocks if b["type"] == "text"])
@@ -583,12 +587,17 @@ class ModelLikeFake:
     every wire format on one host, chosen by the request path.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, failing: frozenset[str] = frozenset()) -> None:
         self.served: list[str] = []
+        self.failing = failing
+        """Drivers that answer with their recorded ``unavailable`` error instead."""
 
     def handle(self, request: httpx.Request) -> httpx.Response:
         driver = driver_for_path(request.url.path)
         self.served.append(driver.name)
+        if driver.name in self.failing:
+            spec = driver.errors()["unavailable"]
+            return httpx.Response(spec["status"], json=spec["body"])
         req = driver.normalize(json.loads(request.content))
         if req.json_schema is not None:
             name = "json"
