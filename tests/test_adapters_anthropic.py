@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from router.assemble import Assembler
 from router.errors import (
     InvalidRequestError,
     ProviderUnavailable,
@@ -280,3 +284,61 @@ def test_error_events_raise(kind: str, cls: type[Exception], status: int) -> Non
 def test_error_body_that_is_not_json() -> None:
     err = adapter_for("anthropic").parse_error(529, {}, b"<html>overloaded</html>")
     assert isinstance(err, ProviderUnavailable) and err.status == 529
+
+
+def test_tool_results_come_first_in_their_user_turn() -> None:
+    b = body(
+        [
+            {"role": "user", "content": "Weather?"},
+            {
+                "role": "assistant",
+                "tool_calls": [{"id": "t1", "function": {"name": "f", "arguments": "{}"}}],
+            },
+            {"role": "user", "content": "Also, be quick."},
+            {"role": "tool", "tool_call_id": "t1", "content": "21C"},
+        ]
+    )
+    assert [blk["type"] for blk in b["messages"][2]["content"]] == ["tool_result", "text"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    args=st.dictionaries(
+        st.text(min_size=1, max_size=8), st.integers() | st.text(max_size=8), max_size=4
+    ),
+    cuts=st.lists(st.integers(min_value=0, max_value=200), max_size=6),
+)
+def test_input_json_fragments_reassemble_whatever_the_split(
+    args: dict[str, Any], cuts: list[int]
+) -> None:
+    text = json.dumps(args)
+    points = sorted({min(c, len(text)) for c in cuts} | {0, len(text)})
+    fragments = [text[a:b] for a, b in itertools.pairwise(points)]
+    events = [
+        START,
+        {
+            "type": "content_block_start",
+            "index": 0,
+            "content_block": {"type": "tool_use", "id": "t1", "name": "f", "input": {}},
+        },
+        *(
+            {
+                "type": "content_block_delta",
+                "index": 0,
+                "delta": {"type": "input_json_delta", "partial_json": f},
+            }
+            for f in fragments
+        ),
+        {"type": "content_block_stop", "index": 0},
+        {
+            "type": "message_delta",
+            "delta": {"stop_reason": "tool_use"},
+            "usage": {"output_tokens": 1},
+        },
+        {"type": "message_stop"},
+    ]
+    asm = Assembler()
+    for chunk in run(AnthropicStreamDecoder(), sse(*events)):
+        asm.add(chunk)
+    (call,) = asm.response().choices[0].message.tool_calls or []
+    assert json.loads(call.function.arguments) == args

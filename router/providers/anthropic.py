@@ -179,6 +179,8 @@ def messages_and_system(request: ChatRequest) -> tuple[list[dict[str, Any]], str
         else:
             turns.append({"role": role, "content": blocks})
     for t in turns:
+        # The API wants a user turn's tool results before any other content.
+        t["content"].sort(key=lambda b: b["type"] != "tool_result")
         # A turn that is one text block goes out as a plain string, as in the API's examples.
         c = t["content"]
         if len(c) == 1 and c[0]["type"] == "text":
