@@ -6,7 +6,7 @@ import json
 
 import pytest
 from conftest import Client
-from wire_drivers import TEXT, TOOLS, Driver, FakeProvider, Reply
+from wire_drivers import CALLS, TEXT, TOOLS, Driver, FakeProvider, Reply
 
 from router.errors import ProviderUnavailable, StreamInterrupted
 
@@ -29,7 +29,7 @@ async def test_stream_text(client: Client, fake: FakeProvider, driver: Driver) -
         assert req.stream
 
 
-async def test_stream_tool_call(client: Client, fake: FakeProvider) -> None:
+async def test_stream_parallel_tool_calls(client: Client, fake: FakeProvider) -> None:
     fake.queue("stream_tools")
     chunks, resp = await client.stream(
         [{"role": "user", "content": "Weather in Paris?"}], tools=TOOLS
@@ -37,9 +37,10 @@ async def test_stream_tool_call(client: Client, fake: FakeProvider) -> None:
     assert any(c.choices and c.choices[0].delta.tool_calls for c in chunks)
     assert resp.choices[0].finish_reason == "tool_calls"
     calls = resp.choices[0].message.tool_calls
-    assert calls is not None and len(calls) == 1
-    assert calls[0].id and calls[0].function.name == "get_weather"
-    assert json.loads(calls[0].function.arguments) == {"city": "Paris"}
+    assert calls is not None
+    # Two parallel calls, each assembled from its own fragments.
+    assert [(c.function.name, json.loads(c.function.arguments)) for c in calls] == CALLS
+    assert all(c.id for c in calls) and len({c.id for c in calls}) == 2
     (req,) = fake.requests()
     assert [name for name, _ in req.tools] == ["get_weather", "get_time"]
 
