@@ -278,12 +278,7 @@ class AnthropicDriver(Driver):
                 turns.append(Turn(m["role"], blocks))
                 continue
             results = [
-                (
-                    b["tool_use_id"],
-                    _text([{"type": "text", "text": b["content"]}])
-                    if isinstance(b["content"], str)
-                    else _text(b["content"]),
-                )
+                (b["tool_use_id"], _text(b["content"]))
                 for b in blocks
                 if b["type"] == "tool_result"
             ]
