@@ -121,7 +121,7 @@ class EmbeddedSender:
         try:
             with lock:
                 out = llm.create_chat_completion(**_kwargs(t, request, stream=False))
-        except ValueError as e:
+        except (ValueError, RuntimeError) as e:  # llama_decode failures are RuntimeError
             raise _engine_error(e, t) from None
         return response_from_dict(out)
 
@@ -133,7 +133,7 @@ class EmbeddedSender:
                 it = llm.create_chat_completion(**_kwargs(t, request, stream=True))
                 for d in it:
                     yield chunk_from_dict(d)
-            except ValueError as e:
+            except (ValueError, RuntimeError) as e:  # llama_decode failures are RuntimeError
                 raise _engine_error(e, t) from None
 
     async def acomplete(self, t: Target, request: ChatRequest) -> ChatResponse:
