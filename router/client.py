@@ -17,7 +17,7 @@ from typing import Any, Self
 from .accounting import cost_usd, estimate_text_tokens, estimate_tokens
 from .assemble import Assembler
 from .config import Config, load_config, load_dict, load_file
-from .errors import ProviderError, StreamInterrupted
+from .errors import NoEligibleTarget, ProviderError, StreamInterrupted
 from .execution.breaker import Breakers
 from .execution.call import Call
 from .execution.executor import AsyncExecutor, Executor, Opened
@@ -26,7 +26,7 @@ from .execution.walker import Walker
 from .policy import Decision, Policy, Snapshot
 from .state import open_store
 from .targets import Target
-from .telemetry.observer import Observer
+from .telemetry import observer_for
 from .types import (
     PARAM_NAMES,
     ChatChunk,
@@ -53,7 +53,9 @@ class _Core:
         self.store = open_store(self.config.state)
         self.breakers = Breakers(self.store)
         self.health = Health(self.store, self.breakers)
-        self.observer = Observer()
+        self.observer = observer_for(
+            self.config, (t.endpoint.api_key or "" for t in self.policy.targets.values())
+        )
 
     def request(self, messages: MessagesIn, params: Mapping[str, Any]) -> ChatRequest:
         unknown = set(params) - PARAM_NAMES
@@ -102,7 +104,11 @@ class _Core:
         stream: bool = False,
     ) -> Call:
         """Validate, decide and set up the walk; nothing is sent yet."""
-        request, ctx, decision = self.decide(messages, model, context, params)
+        try:
+            request, ctx, decision = self.decide(messages, model, context, params)
+        except NoEligibleTarget as e:
+            self.observer.request_denied(model, self.context(context), e)
+            raise
         route = self.policy.route_for(model)[1]
         request = self._output_tokens(request, route.max_tokens, decision.limits.max_output_tokens)
         walker = Walker(
@@ -183,6 +189,19 @@ class _Core:
 class _Facade:
     _core: _Core
 
+    def __init__(self, config: Config | Mapping[str, Any] | str | os.PathLike[str]) -> None:
+        raise NotImplementedError
+
+    @classmethod
+    def from_file(cls, path: str | os.PathLike[str]) -> Self:
+        """A router from a YAML config file."""
+        return cls(load_file(path))
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Self:
+        """A router from a config given as plain data."""
+        return cls(load_dict(data))
+
     @property
     def config(self) -> Config:
         """The validated configuration."""
@@ -209,17 +228,7 @@ class Router(_Facade):
 
     def __init__(self, config: Config | Mapping[str, Any] | str | os.PathLike[str]) -> None:
         self._core = _Core(config)
-        self._executor = Executor()
-
-    @classmethod
-    def from_file(cls, path: str | os.PathLike[str]) -> Self:
-        """A router from a YAML config file."""
-        return cls(load_file(path))
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Self:
-        """A router from a config given as plain data."""
-        return cls(load_dict(data))
+        self._executor = Executor(self._core.observer)
 
     def chat(
         self,
@@ -270,17 +279,7 @@ class AsyncRouter(_Facade):
         transport_factory: Any = None,
     ) -> None:
         self._core = _Core(config)
-        self._executor = AsyncExecutor(transport_factory)
-
-    @classmethod
-    def from_file(cls, path: str | os.PathLike[str]) -> Self:
-        """A router from a YAML config file."""
-        return cls(load_file(path))
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Self:
-        """A router from a config given as plain data."""
-        return cls(load_dict(data))
+        self._executor = AsyncExecutor(self._core.observer, transport_factory)
 
     async def chat(
         self,
