@@ -8,6 +8,7 @@ candidates; the frontier target is configured but must never be contacted.
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
@@ -42,11 +43,28 @@ ZONES = {"l1": "local", "l2": "local", "l3": "local", "h1": "hosted", "f1": "fro
 _faults = st.lists(st.sampled_from(FAST_FAULTS), max_size=6)
 
 
-def _config(server: FaultServer, plan: list[str], fallback: bool) -> dict[str, Any]:
+_RUN = itertools.count()
+
+
+def _prefix() -> str:
+    """A fresh server-side name space per example: a try cancelled in one example
+    may still be read by the server after the next one has begun."""
+    return f"x{next(_RUN)}-"
+
+
+def _hit(server: FaultServer, prefix: str) -> set[str]:
+    return {t.removeprefix(prefix) for t in server.targets_hit() if t.startswith(prefix)}
+
+
+def _config(
+    server: FaultServer, plan: list[str], fallback: bool, hedge: bool = False, prefix: str = ""
+) -> dict[str, Any]:
     targets = [{"name": n, "zone": ZONES[n], "in_route": False} for n in TARGETS]
     cfg = make_config(server, targets, route={}, retry={"attempts": 2, "backoff": {"initial_s": 0}})
+    for name, provider in cfg["providers"].items():
+        provider["base_url"] = server.base_url(prefix + name)
     cfg["routes"] = {
-        "r": {"candidates": plan, "fallback": fallback},
+        "r": {"candidates": plan, "fallback": fallback, **({"hedge_after_ms": 1} if hedge else {})},
         # What a confidential request is admitted to: local targets only.
         "confidential": {"candidates": ["l1", "l2", "l3"]},
     }
@@ -64,6 +82,7 @@ def _config(server: FaultServer, plan: list[str], fallback: bool) -> dict[str, A
     scripts=st.fixed_dictionaries({n: _faults for n in TARGETS}),
     mode=st.sampled_from(["sync", "async"]),
     stream=st.booleans(),
+    hedge=st.booleans(),
 )
 def test_no_request_reaches_a_target_outside_the_plan(
     fault_server: FaultServer,
@@ -72,13 +91,14 @@ def test_no_request_reaches_a_target_outside_the_plan(
     scripts: dict[str, list[Fault]],
     mode: str,
     stream: bool,
+    hedge: bool,
 ) -> None:
-    fault_server.reset()
+    prefix = _prefix()
     for name, fs in scripts.items():
-        fault_server.script(name, *fs)
-    out = run(_config(fault_server, plan, fallback), mode=mode, stream=stream)
+        fault_server.script(prefix + name, *fs)
+    out = run(_config(fault_server, plan, fallback, hedge, prefix), mode=mode, stream=stream)
     allowed = set(plan if fallback else plan[:1])
-    assert fault_server.targets_hit() <= allowed
+    assert _hit(fault_server, prefix) <= allowed
     assert {a.target for a in out.attempts} <= allowed
     assert (out.error is None) != (out.text is None)
 
@@ -100,19 +120,19 @@ def test_no_request_reaches_a_target_outside_the_plan(
 def test_confidential_never_reaches_a_non_local_target_even_when_all_locals_fail(
     fault_server: FaultServer, local_faults: list[Fault], mode: str, stream: bool
 ) -> None:
-    fault_server.reset()
+    prefix = _prefix()
     for name in ("l1", "l2", "l3"):
-        fault_server.default(name, local_faults[0])
-        fault_server.script(name, *local_faults)
+        fault_server.default(prefix + name, local_faults[0])
+        fault_server.script(prefix + name, *local_faults)
     out = run(
-        _config(fault_server, ["l1"], True),
+        _config(fault_server, ["l1"], True, prefix=prefix),
         mode=mode,
         stream=stream,
         model="confidential",
         context={"sensitivity": "confidential"},
     )
     assert isinstance(out.error, ProviderError), "it fails with an error instead of leaking"
-    assert fault_server.targets_hit() <= {"l1", "l2", "l3"}
+    assert _hit(fault_server, prefix) <= {"l1", "l2", "l3"}
     assert all(a.zone == "local" for a in out.attempts)
     if not isinstance(out.error, StreamInterrupted):  # raised after content, by the stream
         notes = "".join(getattr(out.error, "__notes__", []))
