@@ -336,6 +336,7 @@ class Walker:
         """The answer was delivered whole: the winning target's breaker hears success."""
         step, self._winner = self._winner, None
         if step is not None and self._breakers is not None:
+            self._probes.discard(step.target.name)  # the verdict consumes the claim
             self._breakers.success(step.target.name, self._breaker_cfg(step.target))
 
     def cancelled(self, step: Send, latency_s: float) -> None:
@@ -354,6 +355,7 @@ class Walker:
         if isinstance(err, ProviderUnavailable):
             step, self._winner = self._winner, None
             if step is not None and self._breakers is not None:
+                self._probes.discard(step.target.name)
                 self._breakers.failure(step.target.name, self._breaker_cfg(step.target))
         else:
             self.abandoned()
@@ -364,7 +366,10 @@ class Walker:
         outcome = "timeout" if isinstance(err, ProviderTimeout) else "error"
         self._record(t, outcome, err.status, latency_s, type(err).__name__)
         if self._breakers is not None and isinstance(err, ProviderUnavailable):
+            self._probes.discard(t.name)  # the verdict consumes the claim
             self._breakers.failure(t.name, self._breaker_cfg(t))
+        else:
+            self._release(t)  # a 4xx or a rate limit says nothing of health
         if self._stop or step.index != self._index:
             return  # a hedged straggler: the walk has moved on from it
         self._last_error = err
