@@ -235,3 +235,25 @@ def test_retry_on_limits_which_failures_are_retried(faults: FaultServer, mode: s
     faults.script("a", Fault.rate_limit(ms=1), Fault.http(503))
     out = run(cfg, mode=mode, stream=False)
     assert [(a.target, a.status) for a in out.attempts] == [("a", 429), ("a", 503), ("b", 200)]
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])  # closed again on exit: nothing listens there
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
+@pytest.mark.parametrize("mode", MODES)
+def test_connection_refused_falls_back(faults: FaultServer, mode: str, stream: bool) -> None:
+    cfg = make_config(faults, [{"name": "a"}, {"name": "b"}])
+    cfg["providers"]["a"]["base_url"] = f"http://127.0.0.1:{_closed_port()}/v1"
+    out = run(cfg, mode=mode, stream=stream)
+    assert out.text == "Hello from b"
+    assert out.summary() == [
+        ("a", "error", None, "ProviderUnavailable"),
+        ("a", "error", None, "ProviderUnavailable"),
+        ("b", "ok", 200, None),
+    ]
