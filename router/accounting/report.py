@@ -177,7 +177,8 @@ def shift_report(
 
 
 def _money(x: float) -> str:
-    return f"${x:,.4f}" if abs(x) < 10 else f"${x:,.2f}"
+    sign = "-" if x < 0 else ""
+    return f"{sign}${abs(x):,.4f}" if abs(x) < 1 else f"{sign}${abs(x):,.2f}"
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
@@ -247,7 +248,7 @@ def format_shift(rep: ShiftReport) -> str:
                 f"${r.gpu_hour_usd:,.2f}/h @ {r.tokens_per_second:,.0f} tok/s",
                 f"{r.capacity_tokens_per_day:,.0f}",
                 _money(r.amortised_usd),
-                f"{r.gpus} x {_money(r.dedicated_usd)}" if r.gpus else _money(0),
+                f"{_money(r.dedicated_usd)} ({r.gpus} GPU)" if r.gpus else _money(0),
                 _money(saving),
                 be,
             ]

@@ -2,10 +2,10 @@
 
 The fast estimate is about four characters per token (English prose with BPE
 tokenizers), rounded up, plus a per-message overhead for the chat template.
-Measured against SmolLM2's byte-level BPE tokenizer (see docs/money.md and
-``benchmarks/token_estimate.py``) it is within about ±30% on prose and code
-and undercounts dense scripts (CJK) by up to ~3x, so it is always flagged as
-an estimate.
+Measured against SmolLM2's byte-level BPE tokenizer (docs/money.md,
+``benchmarks/token_estimate.py``) it is +40% on English prose, -20% to -45%
+on code, JSON and German, and -86% on Japanese, so it is always flagged as
+an estimate and never used where an undercount could overrun a budget.
 
 Budgets need a number that is never *below* the truth, so a counter also
 gives an upper bound. For byte-level BPE tokenizers (GPT, Llama 3, Qwen,
