@@ -133,3 +133,16 @@ def test_per_request_ceiling_through_the_router(fake_provider: FakeProvider) -> 
         assert resp.route is not None and resp.route.target == "local"
         with pytest.raises(BudgetExceeded, match="max_cost_usd"):
             r.chat(HI, context={"max_cost_usd": 0.01})
+
+
+async def test_async_router_shares_the_gate(fake_provider: FakeProvider) -> None:
+    from router import AsyncRouter
+
+    cfg = money_config(fake_provider.base_url, rules=[budget_rule(0.05)])
+    async with AsyncRouter.from_dict(cfg) as r:
+        resp = await r.chat(HI, context={"tenant": "a"})
+        assert resp.route is not None and resp.route.cost_usd == pytest.approx(0.026)
+        with pytest.raises(BudgetExceeded):
+            await r.chat(HI, context={"tenant": "a"})
+        (rec,) = read_ledger(r._core.store)
+        assert rec.tenant == "a" and rec.excess_usd == 0
