@@ -174,6 +174,11 @@ class _Facade:
         """The validated configuration."""
         return self._core.config
 
+    @property
+    def budget(self) -> BudgetGate:
+        """Ceilings, budget reservations and the ledger (set ``.counter`` for exact tokens)."""
+        return self._core.budget
+
     def explain(
         self,
         messages: MessagesIn,

@@ -76,7 +76,7 @@ def redis_url(redis_base_url: str) -> Iterator[str]:
     client.close()
 
 
-@pytest.fixture(params=["memory", "sqlite", "redis"])
+@pytest.fixture(params=["memory", "sqlite", pytest.param("redis", marks=pytest.mark.redis)])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StateStore]:
     """Each backend in turn, empty."""
     s: StateStore
@@ -92,7 +92,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StateStore
     s.close()
 
 
-@pytest.fixture(params=["sqlite", "redis"])
+@pytest.fixture(params=["sqlite", pytest.param("redis", marks=pytest.mark.redis)])
 def shared_state_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A ``state:`` URL several processes can share."""
     if request.param == "sqlite":

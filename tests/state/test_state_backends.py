@@ -222,6 +222,7 @@ def test_ledger_order_and_time_filter(store: StateStore) -> None:
 # -- opening ------------------------------------------------------------------------
 
 
+@pytest.mark.redis
 def test_open_store_urls(tmp_path, redis_url: str) -> None:  # type: ignore[no-untyped-def]
     from router.state import MemoryStore
     from router.state.redis import RedisStore
@@ -255,6 +256,7 @@ def test_sqlite_handles_share_one_file(tmp_path) -> None:  # type: ignore[no-unt
     assert b.get("k") == "v"
 
 
+@pytest.mark.redis
 def test_redis_prefixes_isolate(redis_url: str) -> None:
     from router.state.redis import RedisStore
 
