@@ -288,3 +288,12 @@ def test_keys_with_separators_do_not_collide(policy: Policy) -> None:
     _, _, a = g.admit(request(), RequestContext(tenant="a|tenant=b"), d)
     _, _, b = g.admit(request(), RequestContext(tenant="a"), d)
     assert a.keys != b.keys
+
+
+def test_hold_outlives_the_call_deadline(policy: Policy) -> None:
+    g = gate()  # hold_s=60
+    d = decision(policy, "default", ("team", per_day(1.0)))
+    _, _, hold = g.admit(request(), RequestContext(tenant="a", deadline_s=300), d)
+    assert hold.expires_at == NOW + 360
+    _, _, hold = g.admit(request(), RequestContext(tenant="a"), d)
+    assert hold.expires_at == NOW + 60

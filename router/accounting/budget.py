@@ -194,6 +194,8 @@ class BudgetGate:
         produce.
         """
         now = self.clock()
+        # A hold must outlive the call: at least its deadline plus a margin.
+        hold_s = max(self.hold_s, (context.deadline_s or 0.0) + 60.0)
         est = self.estimate(request, decision.plan)
         applied = self._applied(decision, context, now)
         ceiling = decision.limits.max_cost_usd
@@ -206,12 +208,12 @@ class BudgetGate:
         hold_id = uuid.uuid4().hex
         amount = max(est.reserve_usd[t.name] for t in decision.plan)
         if not applied or amount <= 0:
-            return request, decision, Hold(hold_id, (), 0.0, now + self.hold_s, est)
+            return request, decision, Hold(hold_id, (), 0.0, now + hold_s, est)
         charges = [a.charge for a in applied]
-        res = self.store.budget_reserve(hold_id, charges, amount, now=now, hold_s=self.hold_s)
+        res = self.store.budget_reserve(hold_id, charges, amount, now=now, hold_s=hold_s)
         if res.ok:
             keys = tuple(c.key for c in charges)
-            return request, decision, Hold(hold_id, keys, amount, now + self.hold_s, est)
+            return request, decision, Hold(hold_id, keys, amount, now + hold_s, est)
         refused = [a for a in applied if a.charge.key in res.refused]
         free = tuple(t for t in decision.plan if t.marginal_cost_free)
         if any(a.budget.on_exhausted == "deny" for a in refused) or not free:
@@ -224,7 +226,7 @@ class BudgetGate:
         )
         decision = _narrow(decision, free, reason)
         # Zero-marginal-cost targets reserve nothing, so no second hold is needed.
-        return request, decision, Hold(hold_id, (), 0.0, now + self.hold_s, est)
+        return request, decision, Hold(hold_id, (), 0.0, now + hold_s, est)
 
     @staticmethod
     def _apply_ceiling(decision: Decision, est: Estimate, ceiling: float) -> Decision:
