@@ -14,7 +14,8 @@ from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Self
 
-from .accounting import cost_usd, estimate_text_tokens, estimate_tokens
+from .accounting import amortised_cost_usd, cost_usd, estimate_text_tokens, estimate_tokens
+from .accounting.budget import EXTRA_KEY, BudgetGate
 from .assemble import Assembler
 from .config import Config, load_config, load_dict, load_file
 from .errors import NoEligibleTarget, ProviderError, StreamInterrupted
@@ -49,6 +50,7 @@ class _Core:
         self.config = load_config(config)
         self.policy = Policy(self.config)
         self.store = open_store(self.config.state)
+        self.budget = BudgetGate(self.store)
         self.observer = observer_for(
             self.config, (t.endpoint.api_key or "" for t in self.policy.targets.values())
         )
@@ -94,13 +96,18 @@ class _Core:
         """Validate, decide and set up the walk; nothing is sent yet."""
         try:
             request, ctx, decision = self.decide(messages, model, context, params)
+            route = self.policy.route_for(model)[1]
+            request = self._output_tokens(
+                request, route.max_tokens, decision.limits.max_output_tokens
+            )
+            # Budgets may refuse (BudgetExceeded) or narrow the plan to a subset.
+            request, decision, hold = self.budget.admit(request, ctx, decision)
         except NoEligibleTarget as e:
             self.observer.request_denied(model, self.context(context), e)
             raise
-        route = self.policy.route_for(model)[1]
-        request = self._output_tokens(request, route.max_tokens, decision.limits.max_output_tokens)
         walker = Walker(decision, route, deadline_s=ctx.deadline_s)
         call = Call(request, ctx, decision, route, walker, stream=stream)
+        call.extra[EXTRA_KEY] = hold
         self.observer.request_started(call)
         return call
 
@@ -118,6 +125,7 @@ class _Core:
 
     def fail(self, call: Call, error: BaseException) -> None:
         """The call ended without a response."""
+        self.budget.abandon(call)
         self.observer.request_ended(call, error=error)
 
     def finish(self, call: Call, response: ChatResponse, target: Target) -> ChatResponse:
@@ -132,9 +140,11 @@ class _Core:
             zone=target.zone,
             attempts=list(call.walker.attempts),
             cost_usd=cost_usd(target, usage),
+            amortised_cost_usd=amortised_cost_usd(target, usage),
             cost_estimated=usage.estimated,
             decision_id=call.decision.id,
         )
+        self.budget.settle(call, response, target)
         self.observer.request_ended(call, response=response)
         return response
 
@@ -185,6 +195,11 @@ class _Facade:
     def config(self) -> Config:
         """The validated configuration."""
         return self._core.config
+
+    @property
+    def budget(self) -> BudgetGate:
+        """Ceilings, budget reservations and the ledger (set ``.counter`` for exact tokens)."""
+        return self._core.budget
 
     def explain(
         self,
