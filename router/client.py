@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Self
 
@@ -21,6 +21,13 @@ from .errors import ProviderError, StreamInterrupted
 from .execution.call import Call
 from .execution.executor import AsyncExecutor, Executor, Opened
 from .execution.walker import Walker
+from .migration import (
+    AsyncShadowRunner,
+    ShadowPlanner,
+    ShadowRunner,
+    record_outcome,
+    route_traffic,
+)
 from .policy import Decision, Policy, Snapshot
 from .state import open_store
 from .targets import Target
@@ -50,6 +57,12 @@ class _Core:
         self.policy = Policy(self.config)
         self.store = open_store(self.config.state)
         self.observer = Observer()
+        self.clock: Callable[[], float] = time.time
+        """Wall clock of snapshots (ramps, guard windows); tests and simulations replace it."""
+        self.shadow_planner = ShadowPlanner(
+            self.policy, lambda: self.store, lambda: self.clock(), self._estimate_usage
+        )
+        self.shadows: Callable[[Call, ChatResponse, Target], object] | None = None
 
     def request(self, messages: MessagesIn, params: Mapping[str, Any]) -> ChatRequest:
         unknown = set(params) - PARAM_NAMES
@@ -71,14 +84,17 @@ class _Core:
         return RequestContext.model_validate(context)
 
     def snapshot(self) -> Snapshot:
-        return Snapshot(now=time.time(), request_id=uuid.uuid4().hex)
+        return Snapshot(now=self.clock(), request_id=uuid.uuid4().hex)
 
     def decide(
         self, messages: MessagesIn, model: str, context: ContextIn, params: Mapping[str, Any]
     ) -> tuple[ChatRequest, RequestContext, Decision]:
         request = self.request(messages, params)
         ctx = self.context(context)
-        return request, ctx, self.policy.decide(request, ctx, self.snapshot(), model=model)
+        snap = self.snapshot()
+        decision = self.policy.decide(request, ctx, snap, model=model)
+        route = self.config.routes.get(decision.route)
+        return request, ctx, route_traffic(self.store, decision, route, ctx, snap)
 
     def start(
         self,
@@ -112,6 +128,7 @@ class _Core:
 
     def fail(self, call: Call, error: BaseException) -> None:
         """The call ended without a response."""
+        record_outcome(self.store, call, self.clock())
         self.observer.request_ended(call, error=error)
 
     def finish(self, call: Call, response: ChatResponse, target: Target) -> ChatResponse:
@@ -129,7 +146,10 @@ class _Core:
             cost_estimated=usage.estimated,
             decision_id=call.decision.id,
         )
+        record_outcome(self.store, call, self.clock())
         self.observer.request_ended(call, response=response)
+        if self.shadows is not None:
+            self.shadows(call, response, target)
         return response
 
     @staticmethod
@@ -189,6 +209,10 @@ class Router(_Facade):
     def __init__(self, config: Config | Mapping[str, Any] | str | os.PathLike[str]) -> None:
         self._core = _Core(config)
         self._executor = Executor()
+        self._shadows = ShadowRunner(
+            self._core.shadow_planner, self._executor, dict(self._core.config.routes)
+        )
+        self._core.shadows = self._shadows.submit
 
     @classmethod
     def from_file(cls, path: str | os.PathLike[str]) -> Self:
@@ -229,7 +253,8 @@ class Router(_Facade):
         return Stream(self, self._core.start(messages, model, context, params, stream=True))
 
     def close(self) -> None:
-        """Close pooled connections."""
+        """Let shadows in flight finish, then close pooled connections."""
+        self._shadows.close()
         self._executor.close()
 
     def __enter__(self) -> Self:
@@ -250,6 +275,8 @@ class AsyncRouter(_Facade):
     ) -> None:
         self._core = _Core(config)
         self._executor = AsyncExecutor(transport_factory)
+        self._shadows = AsyncShadowRunner(self._core.shadow_planner, self._executor)
+        self._core.shadows = self._shadows.submit
 
     @classmethod
     def from_file(cls, path: str | os.PathLike[str]) -> Self:
@@ -290,7 +317,8 @@ class AsyncRouter(_Facade):
         return AsyncStream(self, self._core.start(messages, model, context, params, stream=True))
 
     async def aclose(self) -> None:
-        """Close pooled connections."""
+        """Let shadows in flight finish, then close pooled connections."""
+        await self._shadows.aclose()
         await self._executor.aclose()
 
     async def __aenter__(self) -> Self:
