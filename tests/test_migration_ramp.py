@@ -20,19 +20,36 @@ DAY = 86400.0
 
 
 def route(**ramp: Any) -> RouteConfig:
-    r = {"model": "llama", "from_pct": 0, "to_pct": 100, "start": "2026-12-01",
-         "end": "2026-12-15", **ramp}
+    r = {
+        "model": "llama",
+        "from_pct": 0,
+        "to_pct": 100,
+        "start": "2026-12-01",
+        "end": "2026-12-15",
+        **ramp,
+    }
     return RouteConfig(
-        split=[{"model": "llama", "weight": 1}, {"model": "gpt", "weight": 3},  # type: ignore[list-item]
-               {"model": "sonnet", "weight": 1}],
+        split=[
+            {"model": "llama", "weight": 1},
+            {"model": "gpt", "weight": 3},  # type: ignore[list-item]
+            {"model": "sonnet", "weight": 1},
+        ],
         ramp=r,  # type: ignore[arg-type]
     )
 
 
 @pytest.mark.parametrize(
     "day,pct",
-    [(-3, 0.0), (0, 0.0), (1, 100 / 14), (3.5, 25.0), (7, 50.0), (10.5, 75.0), (14, 100.0),
-     (30, 100.0)],
+    [
+        (-3, 0.0),
+        (0, 0.0),
+        (1, 100 / 14),
+        (3.5, 25.0),
+        (7, 50.0),
+        (10.5, 75.0),
+        (14, 100.0),
+        (30, 100.0),
+    ],
 )
 def test_ramp_schedule_at_several_instants(day: float, pct: float) -> None:
     r = route()
@@ -47,8 +64,9 @@ def test_ramp_schedule_at_several_instants(day: float, pct: float) -> None:
 
 
 def test_a_downward_ramp_and_datetimes_with_offsets() -> None:
-    r = route(from_pct=80, to_pct=20, start="2026-12-01T00:00:00+01:00",
-              end="2026-12-01T06:00:00+01:00")
+    r = route(
+        from_pct=80, to_pct=20, start="2026-12-01T00:00:00+01:00", end="2026-12-01T06:00:00+01:00"
+    )
     assert r.ramp is not None
     t0 = datetime(2026, 11, 30, 23, 0, tzinfo=UTC).timestamp()
     assert ramp_pct(r.ramp, t0) == 80
@@ -82,29 +100,45 @@ def test_unquoted_yaml_dates_are_accepted(tmp_path: Any) -> None:
     assert cfg  # the builder and the YAML describe the same shape
 
 
-@pytest.mark.parametrize("ramp,msg", [
-    ({"start": "2026-12-15", "end": "2026-12-01"}, "end must be after its start"),
-    ({"start": "soon"}, "not an ISO date"),
-    ({"model": "gpt-5"}, "must be one of the split arms"),
-    ({"to_pct": 120}, "less than or equal to 100"),
-])
+@pytest.mark.parametrize(
+    "ramp,msg",
+    [
+        ({"start": "2026-12-15", "end": "2026-12-01"}, "end must be after its start"),
+        ({"start": "soon"}, "not an ISO date"),
+        ({"model": "gpt-5"}, "must be one of the split arms"),
+        ({"to_pct": 120}, "less than or equal to 100"),
+    ],
+)
 def test_bad_ramps_are_config_errors(ramp: dict[str, Any], msg: str) -> None:
-    r = {"model": "llama", "from_pct": 0, "to_pct": 100, "start": "2026-12-01",
-         "end": "2026-12-15", **ramp}
+    r = {
+        "model": "llama",
+        "from_pct": 0,
+        "to_pct": 100,
+        "start": "2026-12-01",
+        "end": "2026-12-15",
+        **ramp,
+    }
     with pytest.raises(ConfigError, match=msg):
         load_dict(migration_config("http://127.0.0.1:1/v1", "http://127.0.0.1:2/v1", ramp=r))
 
 
 def test_the_router_reads_ramp_time_from_its_snapshot_clock() -> None:
-    ramp = {"model": "llama", "from_pct": 0, "to_pct": 100, "start": "2026-12-01",
-            "end": "2026-12-15"}
+    ramp = {
+        "model": "llama",
+        "from_pct": 0,
+        "to_pct": 100,
+        "start": "2026-12-01",
+        "end": "2026-12-15",
+    }
     r = Router(migration_config("http://127.0.0.1:1/v1", "http://127.0.0.1:2/v1", ramp=ramp))
     ask = [{"role": "user", "content": "hi"}]
     firsts = {}
     for day in (0, 7, 14):
         r._core.clock = lambda day=day: START + day * DAY
-        firsts[day] = [r.explain(ask, model="support", context={"user": f"u{i}"}).plan[0].name
-                       for i in range(400)]
+        firsts[day] = [
+            r.explain(ask, model="support", context={"user": f"u{i}"}).plan[0].name
+            for i in range(400)
+        ]
     assert firsts[0].count("llama") == 0
     assert 150 < firsts[7].count("llama") < 250
     assert firsts[14].count("llama") == 400

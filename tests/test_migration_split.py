@@ -140,30 +140,41 @@ def test_split_is_deterministic_without_a_user() -> None:
     assert arms == {"llama", "gpt"}  # not a constant choice
 
 
-@pytest.mark.parametrize("by,ctx", [
-    ("tenant", RequestContext(tenant="acme")),
-    ("metadata.session", RequestContext(metadata={"session": "s-42"})),
-])
+@pytest.mark.parametrize(
+    "by,ctx",
+    [
+        ("tenant", RequestContext(tenant="acme")),
+        ("metadata.session", RequestContext(metadata={"session": "s-42"})),
+    ],
+)
 def test_sticky_by_tenant_and_metadata(by: str, ctx: RequestContext) -> None:
     policy, route = _setup(sticky_by=by)
-    plans = {apply_split(_decide(policy, ctx, f"r{i}"), route, ctx, 0.0, request_id=f"r{i}").target_names
-             for i in range(20)}
+    plans = {
+        apply_split(_decide(policy, ctx, f"r{i}"), route, ctx, 0.0, request_id=f"r{i}").target_names
+        for i in range(20)
+    }
     assert len(plans) == 1
-    assert any(f"sticky by {by}" in n for n in apply_split(
-        _decide(policy, ctx), route, ctx, 0.0).notes)
+    assert any(
+        f"sticky by {by}" in n for n in apply_split(_decide(policy, ctx), route, ctx, 0.0).notes
+    )
 
 
 def test_an_arm_excluded_by_policy_gives_its_share_to_the_others() -> None:
     policy, route = _setup()
     # Find users assigned to llama, then let the policy exclude llama.
     users = [f"u{i}" for i in range(200)]
-    on_llama = [u for u in users if pick("support", f"user={u}", {"llama": 20, "gpt": 80}) == "llama"]
+    on_llama = [
+        u for u in users if pick("support", f"user={u}", {"llama": 20, "gpt": 80}) == "llama"
+    ]
     assert on_llama
     for u in on_llama[:5]:
         ctx = RequestContext(user=u)
         d = _decide(policy, ctx)
-        d = replace(d, plan=tuple(t for t in d.plan if t.name != "llama"),
-                    excluded={"llama": ("rule x: zone local not allowed",)})
+        d = replace(
+            d,
+            plan=tuple(t for t in d.plan if t.name != "llama"),
+            excluded={"llama": ("rule x: zone local not allowed",)},
+        )
         out = apply_split(d, route, ctx, 0.0)
         assert out.target_names == ("gpt",)  # the split never adds an excluded target back
         assert any("arm llama excluded by policy" in n and "20.0%" in n for n in out.notes)
@@ -192,13 +203,22 @@ def test_weights_normalise_to_percent() -> None:
     assert arm_weights(route, 0.0, {"llama": "x"}) == {"llama": 0.0, "gpt": 75.0}
 
 
-@pytest.mark.parametrize("route,msg", [
-    ({"sticky_by": "ip"}, "sticky_by is user, tenant or metadata"),
-    ({"split": [{"model": "gpt", "weight": 1}, {"model": "gpt", "weight": 2}]}, "each model once"),
-    ({"guard": {"model": "nope", "baseline": "gpt", "max_ratio": 2}}, "must be one of the split"),
-    ({"guard": {"model": "llama", "baseline": "gpt"}}, "needs max_ratio"),
-    ({"shadow": {"model": "ghost", "sample_pct": 5}}, "'ghost' is not defined"),
-])
+@pytest.mark.parametrize(
+    "route,msg",
+    [
+        ({"sticky_by": "ip"}, "sticky_by is user, tenant or metadata"),
+        (
+            {"split": [{"model": "gpt", "weight": 1}, {"model": "gpt", "weight": 2}]},
+            "each model once",
+        ),
+        (
+            {"guard": {"model": "nope", "baseline": "gpt", "max_ratio": 2}},
+            "must be one of the split",
+        ),
+        ({"guard": {"model": "llama", "baseline": "gpt"}}, "needs max_ratio"),
+        ({"shadow": {"model": "ghost", "sample_pct": 5}}, "'ghost' is not defined"),
+    ],
+)
 def test_bad_migration_config_is_a_located_error(route: dict[str, Any], msg: str) -> None:
     with pytest.raises(ConfigError, match=msg):
         load_dict(migration_config("http://127.0.0.1:1/v1", "http://127.0.0.1:2/v1", **route))

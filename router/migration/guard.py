@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -33,6 +34,7 @@ __all__ = [
     "record_attempts",
     "resume",
     "tripped_arms",
+    "wilson_lower",
 ]
 
 log = logging.getLogger("router.migration")
@@ -93,7 +95,12 @@ def evaluate(store: StateStore, route_name: str, g: GuardConfig, now: float) -> 
     if arm.samples < g.min_samples or value is None:
         return None
     what = f"{g.metric} {_fmt(g, value)} over {arm.samples} calls to {g.model}"
-    if g.max_value is not None and value > g.max_value:
+    # An error rate is judged by its one-sided 95% lower confidence bound, so
+    # a handful of unlucky errors in a small sample is not a regression.
+    judged = wilson_lower(arm.errors, arm.samples) if g.metric == "error_rate" else value
+    if g.metric == "error_rate":
+        what += f" (at least {judged:.3f} at 95% confidence)"
+    if g.max_value is not None and judged > g.max_value:
         return f"{what} > max_value {_fmt(g, g.max_value)} (window {g.window_s:g}s)"
     if g.max_ratio is None:
         return None
@@ -112,13 +119,24 @@ def evaluate(store: StateStore, route_name: str, g: GuardConfig, now: float) -> 
     # A flawless baseline would make any single error an infinite ratio:
     # count it as at most one error (or 1 ms) per window instead.
     floor = 1.0 / base.samples if g.metric == "error_rate" else 1.0
-    ratio = value / max(bvalue, floor)
+    ratio = judged / max(bvalue, floor)
     if ratio > g.max_ratio:
         return (
             f"{what} is {ratio:.1f}x the baseline {g.baseline}'s {_fmt(g, bvalue)} "
             f"over {base.samples} calls > max_ratio {g.max_ratio:g} (window {g.window_s:g}s)"
         )
     return None
+
+
+def wilson_lower(errors: int, samples: int, z: float = 1.645) -> float:
+    """The one-sided lower confidence bound (95% by default) of an error rate."""
+    if samples == 0:
+        return 0.0
+    p = errors / samples
+    denom = 1 + z * z / samples
+    centre = p + z * z / (2 * samples)
+    margin = z * math.sqrt(p * (1 - p) / samples + z * z / (4 * samples * samples))
+    return max(0.0, (centre - margin) / denom)
 
 
 def _trip(store: StateStore, route_name: str, g: GuardConfig, reason: str, now: float) -> bool:

@@ -6,8 +6,9 @@ from collections.abc import Collection
 from datetime import UTC, datetime
 
 from ..config.schema import RampConfig, RouteConfig
+from ..errors import ConfigError
 
-__all__ = ["arm_weights", "iso", "ramp_pct"]
+__all__ = ["arm_weights", "iso", "parse_instant", "ramp_pct"]
 
 
 def ramp_pct(ramp: RampConfig, now: float) -> float:
@@ -54,3 +55,12 @@ def arm_weights(route: RouteConfig, now: float, disabled: Collection[str] = ()) 
 def iso(now: float) -> str:
     """``now`` as an ISO-8601 UTC timestamp (for notes and reports)."""
     return datetime.fromtimestamp(now, UTC).isoformat(timespec="seconds")
+
+
+def parse_instant(text: str) -> float:
+    """An ISO date (midnight UTC) or datetime (naive = UTC) as epoch seconds."""
+    try:
+        dt = datetime.fromisoformat(text)
+    except ValueError:
+        raise ConfigError(f"{text!r} is not an ISO date or datetime") from None
+    return (dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt).timestamp()
