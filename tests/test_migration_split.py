@@ -54,9 +54,12 @@ def test_a_user_keeps_their_arm() -> None:
     assert other != first
 
 
+M = 50_000  # users in the stickiness tests
+
+
 def _moves(before: dict[str, float], after: dict[str, float]) -> Counter[tuple[str, str]]:
     moved: Counter[tuple[str, str]] = Counter()
-    for i in range(N):
+    for i in range(M):
         a, b = pick("r", f"user={i}", before), pick("r", f"user={i}", after)
         if a != b:
             assert a is not None and b is not None
@@ -68,7 +71,7 @@ def test_a_weight_change_moves_only_the_users_who_must_move_two_arms() -> None:
     moved = _moves({"local": 20.0, "gpt": 80.0}, {"local": 30.0, "gpt": 70.0})
     # Only gpt -> local moves, and about 10% of users do (the minimum).
     assert set(moved) == {("gpt", "local")}
-    assert abs(moved[("gpt", "local")] / N - 0.10) < 0.01
+    assert abs(moved[("gpt", "local")] / M - 0.10) < 0.01
 
 
 def test_a_weight_change_moves_only_the_users_who_must_move_three_arms() -> None:
@@ -78,14 +81,14 @@ def test_a_weight_change_moves_only_the_users_who_must_move_three_arms() -> None
     moved = _moves(before, after)
     assert {dst for _, dst in moved} == {"b"}
     minimum = 55 / 125 - 30 / 100  # b's share grows from 30% to 44%
-    assert abs(sum(moved.values()) / N - minimum) < 0.01
+    assert abs(sum(moved.values()) / M - minimum) < 0.01
 
 
 def test_an_arbitrary_reweighting_moves_close_to_the_minimum() -> None:
     before, after = {"a": 20.0, "b": 30.0, "c": 50.0}, {"a": 15.0, "b": 45.0, "c": 40.0}
     moved = _moves(before, after)
     minimum = 0.15  # total variation distance between the two splits
-    assert minimum - 0.01 < sum(moved.values()) / N < minimum + 0.01
+    assert minimum - 0.01 < sum(moved.values()) / M < minimum + 0.01
 
 
 def test_a_rolled_back_arm_releases_only_its_own_users_and_gets_them_back() -> None:
