@@ -17,7 +17,7 @@ from typing import Any, Self
 from .accounting import cost_usd, estimate_text_tokens, estimate_tokens
 from .assemble import Assembler
 from .config import Config, load_config, load_dict, load_file
-from .errors import ProviderError, StreamInterrupted
+from .errors import NoEligibleTarget, ProviderError, StreamInterrupted
 from .execution.call import Call
 from .execution.executor import AsyncExecutor, Executor, Opened
 from .execution.walker import Walker
@@ -31,7 +31,7 @@ from .migration import (
 from .policy import Decision, Policy, Snapshot
 from .state import open_store
 from .targets import Target
-from .telemetry.observer import Observer
+from .telemetry import observer_for
 from .types import (
     PARAM_NAMES,
     ChatChunk,
@@ -56,7 +56,9 @@ class _Core:
         self.config = load_config(config)
         self.policy = Policy(self.config)
         self.store = open_store(self.config.state)
-        self.observer = Observer()
+        self.observer = observer_for(
+            self.config, (t.endpoint.api_key or "" for t in self.policy.targets.values())
+        )
         self.clock: Callable[[], float] = time.time
         """Wall clock of snapshots (ramps, guard windows); tests and simulations replace it."""
         self.shadow_planner = ShadowPlanner(
@@ -106,7 +108,11 @@ class _Core:
         stream: bool = False,
     ) -> Call:
         """Validate, decide and set up the walk; nothing is sent yet."""
-        request, ctx, decision = self.decide(messages, model, context, params)
+        try:
+            request, ctx, decision = self.decide(messages, model, context, params)
+        except NoEligibleTarget as e:
+            self.observer.request_denied(model, self.context(context), e)
+            raise
         route = self.policy.route_for(model)[1]
         request = self._output_tokens(request, route.max_tokens, decision.limits.max_output_tokens)
         walker = Walker(decision, route, deadline_s=ctx.deadline_s)
@@ -182,6 +188,19 @@ class _Core:
 class _Facade:
     _core: _Core
 
+    def __init__(self, config: Config | Mapping[str, Any] | str | os.PathLike[str]) -> None:
+        raise NotImplementedError
+
+    @classmethod
+    def from_file(cls, path: str | os.PathLike[str]) -> Self:
+        """A router from a YAML config file."""
+        return cls(load_file(path))
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Self:
+        """A router from a config given as plain data."""
+        return cls(load_dict(data))
+
     @property
     def config(self) -> Config:
         """The validated configuration."""
@@ -208,21 +227,11 @@ class Router(_Facade):
 
     def __init__(self, config: Config | Mapping[str, Any] | str | os.PathLike[str]) -> None:
         self._core = _Core(config)
-        self._executor = Executor()
+        self._executor = Executor(self._core.observer)
         self._shadows = ShadowRunner(
             self._core.shadow_planner, self._executor, dict(self._core.config.routes)
         )
         self._core.shadows = self._shadows.submit
-
-    @classmethod
-    def from_file(cls, path: str | os.PathLike[str]) -> Self:
-        """A router from a YAML config file."""
-        return cls(load_file(path))
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Self:
-        """A router from a config given as plain data."""
-        return cls(load_dict(data))
 
     def chat(
         self,
@@ -274,19 +283,9 @@ class AsyncRouter(_Facade):
         transport_factory: Any = None,
     ) -> None:
         self._core = _Core(config)
-        self._executor = AsyncExecutor(transport_factory)
+        self._executor = AsyncExecutor(self._core.observer, transport_factory)
         self._shadows = AsyncShadowRunner(self._core.shadow_planner, self._executor)
         self._core.shadows = self._shadows.submit
-
-    @classmethod
-    def from_file(cls, path: str | os.PathLike[str]) -> Self:
-        """A router from a YAML config file."""
-        return cls(load_file(path))
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Self:
-        """A router from a config given as plain data."""
-        return cls(load_dict(data))
 
     async def chat(
         self,

@@ -281,3 +281,21 @@ async def test_async_refusal_and_failure(paid: FakeServer, local: FakeServer) ->
     await r2.chat(ASK, model="support")
     await r2.aclose()
     assert summarise_store(r2._core.store, "support", "llama")["refused"] == 1
+
+
+def test_a_shadow_leaves_its_own_audit_record(
+    paid: FakeServer, local: FakeServer, tmp_path: Path
+) -> None:
+    audit = tmp_path / "audit.jsonl"
+    cfg = shadow_config(paid, local)
+    cfg["telemetry"] = {"audit_log": str(audit)}
+    with Router(cfg) as r:
+        resp = r.chat(ASK, model="support", context={"tenant": "acme"})
+    records = [json.loads(x) for x in audit.read_text().splitlines()]
+    assert len(records) == 2
+    primary = next(x for x in records if x["decision_id"] == resp.route.decision_id)  # type: ignore[union-attr]
+    shadow = next(x for x in records if x is not primary)
+    assert (primary["route"], primary["target"]) == ("support", "gpt")
+    assert (shadow["route"], shadow["target"], shadow["zone"]) == ("llama", "llama", "local")
+    assert [p["target"] for p in shadow["plan"]] == ["llama"]
+    assert shadow["tenant"] == "acme" and shadow["outcome"] == "ok"

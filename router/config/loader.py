@@ -107,30 +107,26 @@ def _interpolate(value: str, file: str | None, line: int | None, path: Path_) ->
     return _VAR.sub(sub, value)
 
 
+def _yaml_error(e: yaml.YAMLError, what: str, file: str | None) -> ConfigError:
+    mark = getattr(e, "problem_mark", None)
+    return ConfigError(
+        f"{what}: {getattr(e, 'problem', None) or e}",
+        file=file,
+        line=(mark.line + 1) if mark else None,
+    )
+
+
 def parse_yaml(text: str, file: str | None = None) -> tuple[Any, _Lines]:
     """Parse YAML text into plain data plus a key-path → line map."""
     lines = _Lines()
     loader = yaml.SafeLoader(text)
     try:
         node = loader.get_single_node()
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        raise ConfigError(
-            f"invalid YAML: {getattr(e, 'problem', None) or e}",
-            file=file,
-            line=(mark.line + 1) if mark else None,
-        ) from None
-    if node is None:
-        raise ConfigError("the document is empty", file=file)
-    try:
+        if node is None:
+            raise ConfigError("the document is empty", file=file)
         return _build(node, (), lines, loader, file), lines
     except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        raise ConfigError(
-            f"invalid YAML value: {getattr(e, 'problem', None) or e}",
-            file=file,
-            line=(mark.line + 1) if mark else None,
-        ) from None
+        raise _yaml_error(e, "invalid YAML", file) from None
     finally:
         loader.dispose()
 
@@ -145,48 +141,37 @@ def _interpolate_tree(data: Any, path: Path_ = ()) -> Any:
     return data
 
 
+def _problems(
+    located: list[tuple[Path_, str]], file: str | None, lines: _Lines | None
+) -> ConfigError:
+    """One ConfigError listing every problem; its own fields are the first one's."""
+    problems = [
+        ConfigError(
+            msg,
+            file=file,
+            line=lines.find(loc) if lines else None,
+            key=".".join(map(str, loc)) or None,
+        )
+        for loc, msg in located
+    ]
+    first = problems[0]
+    return ConfigError(first.message, file=file, line=first.line, key=first.key, problems=problems)
+
+
 def _validate(data: Any, file: str | None, lines: _Lines | None) -> Config:
     if not isinstance(data, Mapping):
         raise ConfigError("the document must be a mapping of sections", file=file)
     try:
         config = Config.model_validate(data)
     except ValidationError as e:
-        problems = []
+        located = []
         for err in e.errors(include_url=False, include_input=False):
-            loc = tuple(err["loc"])
-            msg = err["msg"]
-            if err["type"] == "extra_forbidden":
-                msg = "unknown key"
-            problems.append(
-                ConfigError(
-                    msg,
-                    file=file,
-                    line=lines.find(loc) if lines else None,
-                    key=".".join(map(str, loc)) or None,
-                )
-            )
-        raise ConfigError(
-            problems[0].message,
-            file=file,
-            line=problems[0].line,
-            key=problems[0].key,
-            problems=problems,
-        ) from None
+            msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
+            located.append((tuple(err["loc"]), msg))
+        raise _problems(located, file, lines) from None
     refs = config.reference_problems()
     if refs:
-        problems = [
-            ConfigError(
-                msg, file=file, line=lines.find(loc) if lines else None, key=".".join(map(str, loc))
-            )
-            for loc, msg in refs
-        ]
-        raise ConfigError(
-            problems[0].message,
-            file=file,
-            line=problems[0].line,
-            key=problems[0].key,
-            problems=problems,
-        )
+        raise _problems(refs, file, lines)
     return config
 
 

@@ -8,8 +8,10 @@ dropped and counted. In the background the policy is asked whether it
 admits the shadow target *for this request* (``policy.decide(..., model=
 <shadow model>)``); a refusal means no shadow. An admitted shadow is sent
 through the same executor, with a walker built from that shadow Decision, so
-it obeys the plan like any attempt. The result is compared with the primary
-(:mod:`.compare`) and never reaches the caller.
+it obeys the plan like any attempt, and reports to the same observer
+(tracing, audit: a shadow's Call carries ``extra["shadow_of"]``, its
+Decision a note). The result is compared with the primary (:mod:`.compare`)
+and never reaches the caller.
 
 Sync and async runners share :class:`ShadowPlanner`; they differ only in how
 a job is scheduled and awaited.
@@ -32,7 +34,8 @@ from ..execution.walker import Walker
 from ..policy import Policy, Snapshot
 from ..state.base import StateStore
 from ..targets import Target
-from ..types import ChatRequest, ChatResponse, RequestContext, Usage
+from ..telemetry.observer import Observer
+from ..types import ChatRequest, ChatResponse, RequestContext, RouteInfo, Usage
 from .compare import Side, count, pair_record, save_pair
 from .hashing import unit
 
@@ -61,10 +64,14 @@ class ShadowJob:
 
 
 class _Sync(Protocol):
+    observer: Observer
+
     def complete(self, call: Call) -> tuple[ChatResponse, Target]: ...
 
 
 class _Async(Protocol):
+    observer: Observer
+
     async def complete(self, call: Call) -> tuple[ChatResponse, Target]: ...
 
 
@@ -130,7 +137,8 @@ class ShadowPlanner:
         if not plan:
             count(self.store, job.route, model, "refused")
             return None
-        decision = replace(decision, plan=plan, fallback=False)
+        note = f"shadow: a copy of decision {job.decision_id} (route {job.route}); never returned"
+        decision = replace(decision, plan=plan, fallback=False, notes=(*decision.notes, note))
         route = RouteConfig(candidates=(model,), deadline_s=job.route_config.deadline_s)
         walker = Walker(decision, route, deadline_s=job.context.deadline_s)
         return Call(
@@ -150,6 +158,18 @@ class ShadowPlanner:
             response.usage = self._fill_usage(call.request, response)
         ok = [a for a in call.walker.attempts if a.outcome == "ok"]
         side = Side.of(response, target, ok[-1].latency_s if ok else 0.0)
+        # The same route facts a primary response carries, for the observers
+        # (tracing, audit) that see the shadow's request end.
+        response.route = RouteInfo(
+            route=call.decision.route,
+            target=target.name,
+            provider=target.provider,
+            zone=target.zone,
+            attempts=list(call.walker.attempts),
+            cost_usd=side.cost_usd,
+            cost_estimated=response.usage.estimated,
+            decision_id=call.decision.id,
+        )
         rec = pair_record(
             job.route,
             job.decision_id,
@@ -203,12 +223,16 @@ class ShadowRunner:
             call = self._planner.prepare(job)
             if call is None:
                 return
+            obs = self._executor.observer
+            obs.request_started(call)
             try:
                 response, target = self._executor.complete(call)
             except Exception as e:
                 self._planner.failed(job, e)
+                obs.request_ended(call, error=e)
                 return
             self._planner.done(job, call, response, target)
+            obs.request_ended(call, response=response)
         except Exception:  # a shadow must never break anything: log and move on
             log.exception("shadow for route %s crashed", job.route)
         finally:
@@ -255,12 +279,16 @@ class AsyncShadowRunner:
             call = self._planner.prepare(job)
             if call is None:
                 return
+            obs = self._executor.observer
+            obs.request_started(call)
             try:
                 response, target = await self._executor.complete(call)
             except Exception as e:
                 self._planner.failed(job, e)
+                obs.request_ended(call, error=e)
                 return
             self._planner.done(job, call, response, target)
+            obs.request_ended(call, response=response)
         except Exception:
             log.exception("shadow for route %s crashed", job.route)
         finally:

@@ -7,15 +7,16 @@ subclass.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ..errors import RouterError
+    from ..errors import NoEligibleTarget, RouterError
     from ..execution.call import Call
     from ..execution.walker import Send
-    from ..types import ChatResponse
+    from ..types import ChatResponse, RequestContext
 
-__all__ = ["Observer"]
+__all__ = ["Fanout", "Observer"]
 
 
 class Observer:
@@ -47,3 +48,52 @@ class Observer:
         error: BaseException | None = None,
     ) -> None:
         """The call finished with ``response`` or failed with ``error``."""
+
+    def request_denied(self, route: str, context: RequestContext, error: NoEligibleTarget) -> None:
+        """The policy refused the request (nothing was sent; no other hook runs)."""
+
+
+class Fanout(Observer):
+    """Several observers behind one: each hook is passed to each, in order."""
+
+    def __init__(self, observers: Sequence[Observer]) -> None:
+        self.observers = tuple(observers)
+
+    def request_started(self, call: Call) -> None:
+        """Pass on."""
+        for o in self.observers:
+            o.request_started(call)
+
+    def attempt_started(self, call: Call, step: Send) -> Any:
+        """Pass on; the token is every observer's token."""
+        return tuple(o.attempt_started(call, step) for o in self.observers)
+
+    def attempt_ended(
+        self,
+        call: Call,
+        step: Send,
+        token: Any,
+        *,
+        response: ChatResponse | None = None,
+        error: RouterError | None = None,
+    ) -> None:
+        """Pass on, each with its own token."""
+        tokens = token if isinstance(token, tuple) else (None,) * len(self.observers)
+        for o, t in zip(self.observers, tokens, strict=False):
+            o.attempt_ended(call, step, t, response=response, error=error)
+
+    def request_ended(
+        self,
+        call: Call,
+        *,
+        response: ChatResponse | None = None,
+        error: BaseException | None = None,
+    ) -> None:
+        """Pass on."""
+        for o in self.observers:
+            o.request_ended(call, response=response, error=error)
+
+    def request_denied(self, route: str, context: RequestContext, error: NoEligibleTarget) -> None:
+        """Pass on."""
+        for o in self.observers:
+            o.request_denied(route, context, error)
