@@ -43,6 +43,9 @@ class FakeServer:
                     self._send(500, payload)
                     return
                 words = len(server.reply.split())
+                if body.get("stream"):
+                    self._stream(body.get("model", "m"))
+                    return
                 self._send(
                     200,
                     {
@@ -64,6 +67,33 @@ class FakeServer:
                         },
                     },
                 )
+
+            def _stream(self, model: str) -> None:
+                self.send_response(200)
+                self.send_header("content-type", "text/event-stream")
+                self.end_headers()
+                base = {
+                    "id": "chatcmpl-s",
+                    "object": "chat.completion.chunk",
+                    "created": 1,
+                    "model": model,
+                }
+                parts = [w + " " for w in server.reply.split()]
+                for i, part in enumerate(parts):
+                    last = i == len(parts) - 1
+                    chunk = {
+                        **base,
+                        "choices": [
+                            {
+                                "index": 0,
+                                "delta": {"content": part},
+                                "finish_reason": "stop" if last else None,
+                            }
+                        ],
+                    }
+                    self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
+                self.wfile.write(b"data: [DONE]\n\n")
+                self.close_connection = True
 
             def _send(self, status: int, payload: dict[str, Any]) -> None:
                 data = json.dumps(payload).encode()

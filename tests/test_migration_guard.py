@@ -283,3 +283,15 @@ def test_cli_resume_refuses_a_wrong_model(
     assert main(["migration", "resume", str(path), "--route", "support", "--model", "gpt"]) == 2
     assert "guards 'llama', not 'gpt'" in capsys.readouterr().err
     assert main(["migration", "resume", str(path), "--route", "nope"]) == 2
+
+
+def test_a_call_that_fails_everywhere_still_counts(paid: FakeServer, local: FakeServer) -> None:
+    from router.errors import ProviderError
+
+    paid.fail = local.fail = True
+    with Router(_cfg(paid, local)) as r:
+        with pytest.raises(ProviderError):
+            r.chat(ASK, model="support", context={"user": "u1"})
+        st = guard_status(r._core.store, "support", r.config.routes["support"], r._core.clock())
+    assert (st.arm.samples, st.arm.errors) == (1, 1)
+    assert (st.baseline.samples, st.baseline.errors) == (1, 1)

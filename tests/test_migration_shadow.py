@@ -120,15 +120,27 @@ def test_a_failing_shadow_is_counted_and_harmless(paid: FakeServer, local: FakeS
     assert (s["shadow_errors"], s["pairs"]) == (1, 0)
 
 
-def test_a_stream_is_shadowed_after_it_ended(paid: FakeServer, local: FakeServer) -> None:
-    # The fake server answers a stream request with a plain JSON body: the
-    # primary stream therefore fails; use the real adapters' non-stream path
-    # for the shadow and check only that an ended stream triggers one.
+def test_a_stream_is_shadowed_once_it_ended(paid: FakeServer, local: FakeServer) -> None:
     r = Router(shadow_config(paid, local))
-    call = r._core.start(ASK, "support", None, {})
-    resp, target = r._executor.complete(call)
-    r._core.finish(call, resp, target)  # what Stream._end does
+    with r.stream(ASK, model="support") as s:
+        chunks = iter(s)
+        text = next(chunks).delta_text
+        assert summarise_store(r._core.store, "support", "llama")["sampled"] == 0
+        text += "".join(c.delta_text for c in chunks)
+    assert text.strip() == paid.reply
     r.close()
+    assert summarise_store(r._core.store, "support", "llama")["pairs"] == 1
+    assert local.bodies[0].get("stream") in (None, False)  # the copy is a plain completion
+
+
+async def test_an_async_stream_is_shadowed_once_it_ended(
+    paid: FakeServer, local: FakeServer
+) -> None:
+    r = AsyncRouter(shadow_config(paid, local))
+    async with r.stream(ASK, model="support") as s:
+        text = "".join([c.delta_text async for c in s])
+    assert text.strip() == paid.reply
+    await r.aclose()
     assert summarise_store(r._core.store, "support", "llama")["pairs"] == 1
 
 
