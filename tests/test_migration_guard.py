@@ -295,3 +295,13 @@ def test_a_call_that_fails_everywhere_still_counts(paid: FakeServer, local: Fake
         st = guard_status(r._core.store, "support", r.config.routes["support"], r._core.clock())
     assert (st.arm.samples, st.arm.errors) == (1, 1)
     assert (st.baseline.samples, st.baseline.errors) == (1, 1)
+
+
+@pytest.mark.parametrize("slow,expect_ms", [(4, 10.0), (10, 5000.0), (50, 5000.0), (0, 10.0)])
+def test_p95_of_a_bimodal_latency(slow: int, expect_ms: float) -> None:
+    store = MemoryStore()
+    for i in range(100):
+        ms = 5000.0 if i < slow else 10.0
+        record(store, "r", "a", 0, ok=True, latency_ms=ms, now=T0, window_s=60)
+    w = read_window(store, "r", "a", 0, now=T0, window_s=60)
+    assert w.p95_ms is not None and expect_ms * 0.88 < w.p95_ms < expect_ms * 1.12

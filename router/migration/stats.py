@@ -5,7 +5,9 @@ same code runs on memory, sqlite and redis, and every process sharing the
 store sees the same numbers. A window of ``window_s`` is split into
 :data:`BUCKETS` buckets; a bucket's keys expire once it has left the window.
 Latency is kept as a log-scale histogram (each bin 1.25 times wider than the last), so the p95 read
-back is within about ±12% of the true value.
+back is within about ±12% of the true value. Each sample also counts in a
+coarse bin (7 fine bins wide), so reading a p95 costs about 90 ``get``s per
+window rather than one per fine bin of every bucket.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ __all__ = ["BUCKETS", "LATENCY_BINS", "Window", "latency_bin", "read_window", "r
 
 BUCKETS = 6
 LATENCY_BINS = 56
+_COARSE = 7  # fine bins per coarse bin
 _GROWTH = 1.25  # bin b (b >= 1) holds [1.25^(b-1), 1.25^b) ms; bin 0 holds < 1 ms
 
 
@@ -72,7 +75,9 @@ def record(
     n = store.incr(p + ":n", 1, ttl)
     if not ok:
         store.incr(p + ":e", 1, ttl)
-    store.incr(f"{p}:h{latency_bin(latency_ms)}", 1, ttl)
+    b = latency_bin(latency_ms)
+    store.incr(f"{p}:c{b // _COARSE}", 1, ttl)
+    store.incr(f"{p}:h{b}", 1, ttl)
     return int(n)
 
 
@@ -98,19 +103,28 @@ def read_window(
             samples += n
             errors += _num(store.get(p + ":e"))
             live.append(p)
-    p95: float | None = None
-    if latency and samples:
-        hist = [0] * LATENCY_BINS
-        for p in live:
-            for b in range(LATENCY_BINS):
-                hist[b] += _num(store.get(f"{p}:h{b}"))
-        need, seen = 0.95 * sum(hist), 0
-        for b, c in enumerate(hist):
-            seen += c
-            if c and seen >= need:
-                p95 = _bin_value(b)
-                break
+    p95 = _p95(store, live) if latency and samples else None
     return Window(samples, errors, p95)
+
+
+def _p95(store: StateStore, prefixes: list[str]) -> float | None:
+    coarse = [sum(_num(store.get(f"{p}:c{c}")) for p in prefixes) for c in range(_bins_coarse())]
+    need = 0.95 * sum(coarse)
+    seen = 0
+    for c, n in enumerate(coarse):
+        if n and seen + n >= need:
+            fine = range(c * _COARSE, min(LATENCY_BINS, (c + 1) * _COARSE))
+            for b in fine:
+                seen += sum(_num(store.get(f"{p}:h{b}")) for p in prefixes)
+                if seen >= need:
+                    return _bin_value(b)
+            return _bin_value(fine[-1])
+        seen += n
+    return None
+
+
+def _bins_coarse() -> int:
+    return -(-LATENCY_BINS // _COARSE)
 
 
 def _num(v: str | None) -> int:
