@@ -11,12 +11,14 @@ telemetry off the machine. Content capture stays off.
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-ENDPOINT = "http://127.0.0.1:4318"
+# Only the port is configurable: the host stays the loopback address.
+ENDPOINT = f"http://127.0.0.1:{int(os.environ.get('OTLP_PORT', '4318'))}"
 
 try:
     from opentelemetry import metrics, trace

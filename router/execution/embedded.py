@@ -8,6 +8,7 @@ shared by every router in the process and used by one call at a time.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import threading
 from collections.abc import AsyncIterator, Generator
 from pathlib import Path
@@ -24,6 +25,20 @@ __all__ = ["EmbeddedSender"]
 _DEFAULT_MAX_TOKENS = 256
 _models: dict[tuple[str, int, int, int, str], tuple[Any, threading.Lock]] = {}
 _models_lock = threading.Lock()
+
+
+def _close_all() -> None:
+    # Free models before interpreter teardown; llama-cpp-python's own
+    # finalizers fail noisily once its module globals are gone.
+    with _models_lock:
+        for llm, _ in _models.values():
+            close = getattr(llm, "close", None)
+            if close is not None:
+                close()
+        _models.clear()
+
+
+atexit.register(_close_all)
 
 
 def _load(t: Target) -> tuple[Any, threading.Lock]:
@@ -106,7 +121,7 @@ class EmbeddedSender:
         try:
             with lock:
                 out = llm.create_chat_completion(**_kwargs(t, request, stream=False))
-        except ValueError as e:
+        except (ValueError, RuntimeError) as e:  # llama_decode failures are RuntimeError
             raise _engine_error(e, t) from None
         return response_from_dict(out)
 
@@ -118,7 +133,7 @@ class EmbeddedSender:
                 it = llm.create_chat_completion(**_kwargs(t, request, stream=True))
                 for d in it:
                     yield chunk_from_dict(d)
-            except ValueError as e:
+            except (ValueError, RuntimeError) as e:  # llama_decode failures are RuntimeError
                 raise _engine_error(e, t) from None
 
     async def acomplete(self, t: Target, request: ChatRequest) -> ChatResponse:

@@ -21,7 +21,12 @@ __all__ = [
 
 # Native wire protocols: kind -> (module, class). Imported on first use so a
 # router that only talks to OpenAI-compatible servers never loads the others.
-NATIVE_KINDS: dict[str, tuple[str, str]] = {}
+NATIVE_KINDS: dict[str, tuple[str, str]] = {
+    "anthropic": (".anthropic", "AnthropicAdapter"),
+    "gemini": (".gemini", "GeminiAdapter"),
+    "ollama": (".ollama", "OllamaAdapter"),
+    "azure_openai": (".azure_openai", "AzureOpenAIAdapter"),
+}
 
 
 def adapter_for(kind: str, provider_name: str | None = None) -> Adapter:
