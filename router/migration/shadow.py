@@ -4,9 +4,11 @@ The primary answer is returned first and never waits: :meth:`ShadowRunner.submit
 only samples, snapshots the primary's numbers and hands the job to a small
 bounded thread pool (:class:`AsyncShadowRunner`: an asyncio task); when the
 route's ``max_concurrency`` shadows are already in flight the copy is
-dropped and counted. In the background the policy is asked whether it
-admits the shadow target *for this request* (``policy.decide(..., model=
-<shadow model>)``); a refusal means no shadow. An admitted shadow is sent
+dropped and counted. The policy must admit the shadow target *for this
+request*, twice: the primary Decision's own verdict (``decision.shadow``,
+taken with the route's facts, when the engine plans shadows) and, in the
+background, a decision for the shadow target itself (``policy.decide(...,
+model=<shadow model>)``); either refusal means no shadow. An admitted shadow is sent
 through the same executor, with a walker built from that shadow Decision, so
 it obeys the plan like any attempt, and reports to the same observer
 (tracing, audit: a shadow's Call carries ``extra["shadow_of"]``, its
@@ -31,7 +33,7 @@ from ..config.schema import RouteConfig, ShadowConfig
 from ..errors import NoEligibleTarget
 from ..execution.call import Call
 from ..execution.walker import Walker
-from ..policy import Policy, Snapshot
+from ..policy import Decision, Policy, Snapshot
 from ..state.base import StateStore
 from ..targets import Target
 from ..telemetry.observer import Observer
@@ -47,6 +49,21 @@ log = logging.getLogger("router.migration")
 def sampled(route: str, decision_id: str, sample_pct: float) -> bool:
     """Whether a request is shadowed: deterministic in the decision (hence request) id."""
     return unit("shadow", route, decision_id) * 100.0 < sample_pct
+
+
+def _refused_for_route(decision: Decision, model: str) -> bool:
+    """Whether the primary Decision already refused the shadow target.
+
+    The primary Decision was taken with this request's *route* facts, so a
+    route-scoped rule (``when: {route: support}``) that a decision asked for
+    the shadow model by name would not match still keeps the copy home. An
+    engine that plans shadows lists the admitted ones in ``decision.shadow``
+    and notes a refusal; one that does not (neither) leaves the verdict to
+    the shadow's own decision.
+    """
+    if any(t.name == model for t in decision.shadow):
+        return False
+    return any(n.startswith(f"shadow {model} not admitted") for n in decision.notes)
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +121,9 @@ class ShadowPlanner:
         count(self.store, route, cfg.model, "sampled")
         if target.name == cfg.model:
             count(self.store, route, cfg.model, "skipped_same_target")
+            return None
+        if _refused_for_route(call.decision, cfg.model):
+            count(self.store, route, cfg.model, "refused")
             return None
         ok = [a for a in call.walker.attempts if a.outcome == "ok"]
         latency = ok[-1].latency_s if ok else 0.0
