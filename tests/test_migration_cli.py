@@ -68,4 +68,6 @@ def test_split_without_fallback_still_chooses_among_the_arms() -> None:
             r.explain(ASK, model="support", context={"user": f"u{i}"}).plan[0].name
             for i in range(50)
         }
+        d = r.explain(ASK, model="support", context={"user": "u1"})
     assert firsts == {"llama", "gpt"}
+    assert len(d.plan) == 1

@@ -113,7 +113,9 @@ def apply_split(
         **decision.extra,
         "split": {"arm": chosen, "share_pct": share, "weights": weights, "key": by},
     }
-    return replace(decision, plan=(first, *_last(rest, disabled)), notes=tuple(notes), extra=extra)
+    # Without fallback only the assigned arm is ever tried: say so in the plan.
+    plan = (first, *_last(rest, disabled)) if decision.fallback else (first,)
+    return replace(decision, plan=plan, notes=tuple(notes), extra=extra)
 
 
 def _last(plan: tuple[Target, ...], disabled: Mapping[str, str]) -> tuple[Target, ...]:
