@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Self
 
@@ -22,6 +22,13 @@ from .errors import NoEligibleTarget, ProviderError, StreamInterrupted
 from .execution.call import Call
 from .execution.executor import AsyncExecutor, Executor, Opened
 from .execution.walker import Walker
+from .migration import (
+    AsyncShadowRunner,
+    ShadowPlanner,
+    ShadowRunner,
+    record_outcome,
+    route_traffic,
+)
 from .policy import Decision, Policy, Snapshot
 from .state import open_store
 from .targets import Target
@@ -54,6 +61,12 @@ class _Core:
         self.observer = observer_for(
             self.config, (t.endpoint.api_key or "" for t in self.policy.targets.values())
         )
+        self.clock: Callable[[], float] = time.time
+        """Wall clock of snapshots (ramps, guard windows); tests and simulations replace it."""
+        self.shadow_planner = ShadowPlanner(
+            self.policy, lambda: self.store, lambda: self.clock(), self._estimate_usage
+        )
+        self.shadows: Callable[[Call, ChatResponse, Target], object] | None = None
 
     def request(self, messages: MessagesIn, params: Mapping[str, Any]) -> ChatRequest:
         unknown = set(params) - PARAM_NAMES
@@ -75,14 +88,17 @@ class _Core:
         return RequestContext.model_validate(context)
 
     def snapshot(self) -> Snapshot:
-        return Snapshot(now=time.time(), request_id=uuid.uuid4().hex)
+        return Snapshot(now=self.clock(), request_id=uuid.uuid4().hex)
 
     def decide(
         self, messages: MessagesIn, model: str, context: ContextIn, params: Mapping[str, Any]
     ) -> tuple[ChatRequest, RequestContext, Decision]:
         request = self.request(messages, params)
         ctx = self.context(context)
-        return request, ctx, self.policy.decide(request, ctx, self.snapshot(), model=model)
+        snap = self.snapshot()
+        decision = self.policy.decide(request, ctx, snap, model=model)
+        route = self.config.routes.get(decision.route)
+        return request, ctx, route_traffic(self.store, decision, route, ctx, snap)
 
     def start(
         self,
@@ -126,6 +142,7 @@ class _Core:
     def fail(self, call: Call, error: BaseException) -> None:
         """The call ended without a response."""
         self.budget.abandon(call)
+        record_outcome(self.store, call, self.clock())
         self.observer.request_ended(call, error=error)
 
     def finish(self, call: Call, response: ChatResponse, target: Target) -> ChatResponse:
@@ -145,7 +162,10 @@ class _Core:
             decision_id=call.decision.id,
         )
         self.budget.settle(call, response, target)
+        record_outcome(self.store, call, self.clock())
         self.observer.request_ended(call, response=response)
+        if self.shadows is not None:
+            self.shadows(call, response, target)
         return response
 
     @staticmethod
@@ -223,6 +243,10 @@ class Router(_Facade):
     def __init__(self, config: Config | Mapping[str, Any] | str | os.PathLike[str]) -> None:
         self._core = _Core(config)
         self._executor = Executor(self._core.observer)
+        self._shadows = ShadowRunner(
+            self._core.shadow_planner, self._executor, dict(self._core.config.routes)
+        )
+        self._core.shadows = self._shadows.submit
 
     def chat(
         self,
@@ -253,7 +277,8 @@ class Router(_Facade):
         return Stream(self, self._core.start(messages, model, context, params, stream=True))
 
     def close(self) -> None:
-        """Close pooled connections."""
+        """Let shadows in flight finish, then close pooled connections."""
+        self._shadows.close()
         self._executor.close()
 
     def __enter__(self) -> Self:
@@ -274,6 +299,8 @@ class AsyncRouter(_Facade):
     ) -> None:
         self._core = _Core(config)
         self._executor = AsyncExecutor(self._core.observer, transport_factory)
+        self._shadows = AsyncShadowRunner(self._core.shadow_planner, self._executor)
+        self._core.shadows = self._shadows.submit
 
     async def chat(
         self,
@@ -304,7 +331,8 @@ class AsyncRouter(_Facade):
         return AsyncStream(self, self._core.start(messages, model, context, params, stream=True))
 
     async def aclose(self) -> None:
-        """Close pooled connections."""
+        """Let shadows in flight finish, then close pooled connections."""
+        await self._shadows.aclose()
         await self._executor.aclose()
 
     async def __aenter__(self) -> Self:

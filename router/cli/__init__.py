@@ -15,7 +15,7 @@ from importlib import import_module
 __all__ = ["main"]
 
 # Subcommand modules, in the order ``--help`` lists them.
-COMMANDS = ("chat", "report", "audit")
+COMMANDS = ("chat", "report", "audit", "migration")
 
 
 def build_parser() -> argparse.ArgumentParser:

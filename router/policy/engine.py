@@ -57,7 +57,7 @@ class Policy:
                 + ", ".join(self.config.sensitivity.levels)
             )
         level = declared or self.config.sensitivity.default
-        plan = tuple(self.targets[n] for n in route.candidates)
+        plan = tuple(self.targets[n] for n in route.all_models())
         decision = Decision(
             id=_decision_id(snap.request_id, route_name),
             route=route_name,
