@@ -1,0 +1,303 @@
+"""Sensitivity detectors: compiled once, validated matches only, never the matched text.
+
+A :class:`Detector` finds spans of one kind of sensitive data. The engine
+counts them to raise a request's sensitivity; the telemetry layer redacts
+the same spans. Every regex candidate passes a validator (Luhn for cards,
+mod-97 for IBANs, area/group rules for SSNs, octet ranges for IPs) so that
+an order number or a date is not reported as personal data.
+
+Each detector may carry a cheap *prefilter*: a plain substring test that
+skips the regex entirely for texts that cannot contain a match (no ``@``,
+no email). Patterns are compiled on first use and cached per config.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from functools import lru_cache
+
+from ..config.schema import DetectorConfig, SensitivityConfig
+from ..errors import ConfigError
+
+__all__ = [
+    "BUILTIN_NAMES",
+    "DEFAULT_DETECTORS",
+    "Detector",
+    "builtin_detectors",
+    "compile_detectors",
+    "iban_valid",
+    "luhn_valid",
+    "ssn_valid",
+]
+
+Validator = Callable[[str], bool]
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Detector:
+    """One kind of sensitive data: a compiled pattern plus a validator.
+
+    ``finditer`` yields ``(start, end)`` spans of validated matches only.
+    """
+
+    name: str
+    label: str
+    pattern: re.Pattern[str]
+    validate: Validator | None = None
+    prefilter: tuple[str, ...] = ()
+    """Substrings of which at least one must occur for a match to be possible."""
+    group: int = 0
+    """The regex group whose span is reported (and validated)."""
+    fold_prefilter: bool = False
+    """Compare the prefilter against the lower-cased text (case-insensitive detectors)."""
+
+    def finditer(self, text: str) -> Iterator[tuple[int, int]]:
+        """Spans ``(start, end)`` of validated matches in ``text``."""
+        if self.prefilter:
+            hay = text.lower() if self.fold_prefilter else text
+            if not any(p in hay for p in self.prefilter):
+                return
+        check = self.validate
+        g = self.group
+        for m in self.pattern.finditer(text):
+            if check is None or check(m.group(g)):
+                yield m.span(g)
+
+    def count(self, text: str) -> int:
+        """How many validated matches ``text`` holds."""
+        return sum(1 for _ in self.finditer(text))
+
+    def __repr__(self) -> str:
+        return f"Detector({self.name!r}, label={self.label!r})"
+
+
+# --- validators -------------------------------------------------------------
+
+
+def _digits(s: str) -> str:
+    return "".join(c for c in s if c.isdigit())
+
+
+def luhn_valid(number: str) -> bool:
+    """The Luhn checksum of the digits of ``number`` (separators ignored)."""
+    digits = _digits(number)
+    if not digits:
+        return False
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = ord(ch) - 48
+        if i % 2:
+            d *= 2
+            if d > 9:
+                d -= 9
+        total += d
+    return total % 10 == 0
+
+
+# Issuer prefixes of the card networks people actually carry (Visa, Mastercard incl.
+# the 2-series, Amex, Discover, JCB, Diners, UnionPay, Maestro). A Luhn-valid number
+# with another prefix is more often an id or order number than a card.
+_CARD_PREFIX = re.compile(r"4|5[1-5]|2[2-7]|3[47]|3[068]|35|6[0245]|62|5[06-9]")
+
+
+def _card_valid(s: str) -> bool:
+    digits = _digits(s)
+    if not 13 <= len(digits) <= 19 or len(set(digits)) == 1:
+        return False
+    return _CARD_PREFIX.match(digits) is not None and luhn_valid(digits)
+
+
+def ssn_valid(s: str) -> bool:
+    """US SSN structure: area not 000/666/9xx, group not 00, serial not 0000."""
+    digits = _digits(s)
+    if len(digits) != 9:
+        return False
+    area, group, serial = int(digits[:3]), int(digits[3:5]), int(digits[5:])
+    if area == 0 or area == 666 or area >= 900 or group == 0 or serial == 0:
+        return False
+    # Well-known advertising/test numbers.
+    return digits not in {"078051120", "219099999", "123456789"}
+
+
+# IBAN length per country (ISO 13616 registry), for the countries that issue them.
+_IBAN_LENGTH = {
+    "AD": 24, "AE": 23, "AL": 28, "AT": 20, "AZ": 28, "BA": 20, "BE": 16, "BG": 22,
+    "BH": 22, "BR": 29, "BY": 28, "CH": 21, "CR": 22, "CY": 28, "CZ": 24, "DE": 22,
+    "DK": 18, "DO": 28, "EE": 20, "EG": 29, "ES": 24, "FI": 18, "FO": 18, "FR": 27,
+    "GB": 22, "GE": 22, "GI": 23, "GL": 18, "GR": 27, "GT": 28, "HR": 21, "HU": 28,
+    "IE": 22, "IL": 23, "IQ": 23, "IS": 26, "IT": 27, "JO": 30, "KW": 30, "KZ": 20,
+    "LB": 28, "LC": 32, "LI": 21, "LT": 20, "LU": 20, "LV": 21, "MC": 27, "MD": 24,
+    "ME": 22, "MK": 19, "MR": 27, "MT": 31, "MU": 30, "NL": 18, "NO": 15, "PK": 24,
+    "PL": 28, "PS": 29, "PT": 25, "QA": 29, "RO": 24, "RS": 22, "SA": 24, "SC": 31,
+    "SE": 24, "SI": 19, "SK": 24, "SM": 27, "ST": 25, "SV": 28, "TL": 23, "TN": 24,
+    "TR": 26, "UA": 29, "VA": 22, "VG": 24, "XK": 20,
+}  # fmt: skip
+
+
+def iban_valid(s: str) -> bool:
+    """Country length and the ISO 7064 mod-97 checksum."""
+    iban = s.replace(" ", "").upper()
+    if _IBAN_LENGTH.get(iban[:2]) != len(iban):
+        return False
+    rearranged = iban[4:] + iban[:4]
+    try:
+        number = int("".join(str(int(c, 36)) for c in rearranged))
+    except ValueError:
+        return False
+    return number % 97 == 1
+
+
+def _phone_valid(s: str) -> bool:
+    digits = _digits(s)
+    return 7 <= len(digits) <= 15 and len(set(digits)) > 2
+
+
+def _ip_valid(s: str) -> bool:
+    try:
+        addr = ipaddress.ip_address(s)
+    except ValueError:
+        return False
+    # Unspecified and loopback addresses identify nobody.
+    return not (addr.is_unspecified or addr.is_loopback)
+
+
+# --- built-in detectors -----------------------------------------------------
+
+# Patterns start with a character class and check their left boundary with a
+# lookbehind *after* it: sre then skips non-candidate positions quickly.
+_CARD = r"[0-9](?<![0-9-][0-9])(?:[ -]?[0-9]){12,18}(?![0-9-])"
+_SSN = r"[0-9](?<![0-9-][0-9])[0-9]{2}([- ])[0-9]{2}\1[0-9]{4}(?![0-9-])"
+_IBAN = r"[A-Z](?<![A-Za-z0-9][A-Z])[A-Z][0-9]{2}(?: ?[A-Z0-9]){11,30}(?![A-Za-z0-9])"
+_EMAIL = r"(?<![\w.+-])[\w.+-]{1,64}@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,24}\b"
+_PHONE = (
+    r"(?<![\w+])(?:"
+    r"\+[1-9][0-9]{6,14}"  # E.164
+    r"|\+[1-9][0-9]{0,2}[ .-]?(?:\([0-9]{1,4}\)[ .-]?)?[0-9]{1,4}(?:[ .-][0-9]{2,5}){1,4}"
+    r"|\([0-9]{3}\)[ .-]?[0-9]{3}[ .-][0-9]{4}"  # (555) 123-4567
+    r"|[0-9]{3}[.-][0-9]{3}[.-][0-9]{4}"  # 555-123-4567
+    r"|0[0-9]{1,4}[ /-][0-9]{3,8}(?:[ -][0-9]{2,4}){0,2}"  # 030 1234567, 020 7946 0958
+    r")(?![\w])"
+)
+_IPV4 = r"[0-9](?<![0-9.][0-9])[0-9]{0,2}(?:\.[0-9]{1,3}){3}(?![0-9.])"
+_IPV6 = r"(?<![\w:])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![\w:])"
+_CREDENTIAL = (
+    r"\bsk-(?:proj-|ant-(?:api\d\d-)?|live_|test_)?[A-Za-z0-9_-]{20,}"  # OpenAI, Anthropic, Stripe
+    r"|\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"  # AWS access key id
+    r"|\bgh[pousr]_[A-Za-z0-9]{36,}\b"  # GitHub tokens
+    r"|\bgithub_pat_[A-Za-z0-9_]{40,}\b"
+    r"|\bxox[abposr]-[A-Za-z0-9-]{10,}"  # Slack
+    r"|\bAIza[0-9A-Za-z_-]{35}\b"  # Google API key
+    r"|\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"  # JWT
+    r"|-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----(?:[\s\S]*?-----END (?:[A-Z0-9]+ )*PRIVATE KEY-----)?"
+)
+
+
+def _builtin() -> dict[str, Detector]:
+    return {
+        "email": Detector("email", "EMAIL", re.compile(_EMAIL), prefilter=("@",)),
+        "phone": Detector("phone", "PHONE", re.compile(_PHONE), _phone_valid),
+        "payment_card": Detector("payment_card", "CARD", re.compile(_CARD), _card_valid),
+        "us_ssn": Detector("us_ssn", "SSN", re.compile(_SSN), ssn_valid, ),
+        "iban": Detector("iban", "IBAN", re.compile(_IBAN), iban_valid),
+        "ip_address": Detector(
+            "ip_address", "IP", re.compile(f"{_IPV4}|{_IPV6}"), _ip_valid, prefilter=(".", ":")
+        ),
+        "credential": Detector(
+            "credential",
+            "CREDENTIAL",
+            re.compile(_CREDENTIAL),
+            prefilter=("sk-", "AKIA", "ASIA", "gh", "xox", "AIza", "eyJ", "PRIVATE KEY"),
+        ),
+    }
+
+
+@lru_cache(maxsize=1)
+def builtin_detectors() -> dict[str, Detector]:
+    """Each built-in detector by name, compiled on first use (import stays cheap)."""
+    return _builtin()
+
+
+BUILTIN_NAMES = ("email", "phone", "payment_card", "us_ssn", "iban", "ip_address", "credential")
+
+DEFAULT_DETECTORS: tuple[tuple[str, str], ...] = (
+    ("email", "confidential"),
+    ("payment_card", "confidential"),
+    ("us_ssn", "confidential"),
+    ("iban", "confidential"),
+    ("credential", "confidential"),
+)
+"""Detectors in force when the config gives no ``detect`` list (phone and IP are opt-in)."""
+
+
+def _custom(i: int, d: DetectorConfig) -> Detector:
+    key = f"sensitivity.detect.{i}"
+    name = d.name or d.detector
+    if d.detector == "regex":
+        if not d.pattern:
+            raise ConfigError("a regex detector needs a 'pattern'", key=key)
+        if d.keywords:
+            raise ConfigError("a regex detector takes no 'keywords'", key=key)
+        try:
+            pattern = re.compile(d.pattern, 0 if d.case_sensitive else re.IGNORECASE)
+        except re.error as e:
+            raise ConfigError(f"invalid regex {d.pattern!r}: {e}", key=f"{key}.pattern") from None
+        if pattern.search(""):
+            raise ConfigError("the pattern matches the empty string", key=f"{key}.pattern")
+        return Detector(name, _label(name), pattern)
+    if d.detector == "keywords":
+        words = [w for w in d.keywords or () if w.strip()]
+        if not words:
+            raise ConfigError("a keywords detector needs a non-empty 'keywords' list", key=key)
+        if d.pattern:
+            raise ConfigError("a keywords detector takes no 'pattern'", key=key)
+        alts = "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
+        flags = 0 if d.case_sensitive else re.IGNORECASE
+        pattern = re.compile(rf"(?<!\w)(?:{alts})(?!\w)", flags)
+        pre = tuple(words) if d.case_sensitive else tuple(w.lower() for w in words)
+        return Detector(name, _label(name), pattern, prefilter=pre, fold_prefilter=not d.case_sensitive)
+    raise ConfigError(
+        f"unknown detector {d.detector!r}; built-in: {', '.join(BUILTIN_NAMES)}, "
+        "or 'regex' / 'keywords'",
+        key=f"{key}.detector",
+    )
+
+
+def _label(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "_", name).strip("_").upper() or "CUSTOM"
+
+
+@lru_cache(maxsize=64)
+def compile_detectors(cfg: SensitivityConfig) -> list[tuple[Detector, str]]:
+    """Every detector the config turns on, with the level it raises a request to.
+
+    With no ``detect`` list the defaults hold (:data:`DEFAULT_DETECTORS`).
+    Raises :class:`ConfigError` for an unknown detector or a bad pattern.
+    The result is cached per config; treat it as read-only.
+    """
+    builtin = builtin_detectors()
+    if cfg.detect is None:
+        return [(builtin[n], lvl) for n, lvl in DEFAULT_DETECTORS if lvl in cfg.levels]
+    out: list[tuple[Detector, str]] = []
+    names: set[str] = set()
+    for i, d in enumerate(cfg.detect):
+        if d.detector in builtin:
+            if d.pattern or d.keywords:
+                raise ConfigError(
+                    f"built-in detector {d.detector!r} takes no pattern or keywords",
+                    key=f"sensitivity.detect.{i}",
+                )
+            det = builtin[d.detector]
+            if d.name and d.name != d.detector:
+                det = Detector(d.name, det.label, det.pattern, det.validate, det.prefilter)
+        else:
+            det = _custom(i, d)
+        if det.name in names:
+            raise ConfigError(
+                f"detector name {det.name!r} is used twice", key=f"sensitivity.detect.{i}"
+            )
+        names.add(det.name)
+        out.append((det, d.level))
+    return out
