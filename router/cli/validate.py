@@ -1,0 +1,45 @@
+"""``llm-router validate CONFIG``: schema errors with file:line:key, then lint warnings."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+__all__ = ["add_parser"]
+
+
+def add_parser(sub: Any) -> None:
+    """Register the ``validate`` subcommand."""
+    p = sub.add_parser("validate", help="check a config: errors (file:line:key) and lint warnings")
+    p.add_argument("config", help="config file (YAML)")
+    p.add_argument("--strict", action="store_true", help="treat warnings as errors")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Execute ``validate``: 0 clean, 1 errors (or warnings with --strict)."""
+    from ..config import load_file
+    from ..errors import ConfigError
+    from ..policy import Policy
+    from ..policy.lint import lint
+
+    try:
+        config = load_file(args.config)
+        policy = Policy(config)
+    except ConfigError as e:
+        problems = e.problems or [e]
+        for p in problems:
+            if p.file is None:
+                p.file = args.config
+            print(f"error: {p._render()}", file=sys.stderr)
+        print(f"{args.config}: {len(problems)} error(s)", file=sys.stderr)
+        return 1
+    warnings = lint(config, policy)
+    for w in warnings:
+        print(f"warning: {args.config}: {w}", file=sys.stderr)
+    print(
+        f"{args.config}: ok ({len(config.models)} models, {len(config.rules)} rules, "
+        f"{len(config.routes)} routes, {len(warnings)} warning(s))"
+    )
+    return 1 if args.strict and warnings else 0
