@@ -106,7 +106,7 @@ def load_catalog() -> Mapping[str, CatalogEntry]:
 
     text = resources.files(__name__).joinpath("models.yaml").read_text(encoding="utf-8")
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    return _parse(yaml.load(text, Loader=loader))  # noqa: S506 - a safe loader
+    return _parse(yaml.load(text, Loader=loader))
 
 
 class LazyCatalog(Mapping[str, CatalogEntry]):

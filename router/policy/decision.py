@@ -58,7 +58,7 @@ class Decision:
     input_tokens: int = 0
     """Estimated input tokens (all messages, tool arguments and results)."""
     output_tokens: int | None = None
-    """Output tokens requested (request, route default, clamped by the policy); None if unbounded."""
+    """Output tokens asked for (request or route default, clamped by policy); None: unbounded."""
     costs: Mapping[str, float] = field(default_factory=dict)
     """Worst-case USD per planned target, as used for the cost ceiling and ``cheapest``."""
 

@@ -191,7 +191,8 @@ _CREDENTIAL = (
     r"|\bxox[abposr]-[A-Za-z0-9-]{10,}"  # Slack
     r"|\bAIza[0-9A-Za-z_-]{35}\b"  # Google API key
     r"|\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"  # JWT
-    r"|-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----(?:[\s\S]*?-----END (?:[A-Z0-9]+ )*PRIVATE KEY-----)?"
+    r"|-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----"  # PEM private key, through its END line
+    r"(?:[\s\S]*?-----END (?:[A-Z0-9]+ )*PRIVATE KEY-----)?"
 )
 
 
@@ -200,7 +201,12 @@ def _builtin() -> dict[str, Detector]:
         "email": Detector("email", "EMAIL", re.compile(_EMAIL), prefilter=("@",)),
         "phone": Detector("phone", "PHONE", re.compile(_PHONE), _phone_valid),
         "payment_card": Detector("payment_card", "CARD", re.compile(_CARD), _card_valid),
-        "us_ssn": Detector("us_ssn", "SSN", re.compile(_SSN), ssn_valid, ),
+        "us_ssn": Detector(
+            "us_ssn",
+            "SSN",
+            re.compile(_SSN),
+            ssn_valid,
+        ),
         "iban": Detector("iban", "IBAN", re.compile(_IBAN), iban_valid),
         "ip_address": Detector(
             "ip_address", "IP", re.compile(f"{_IPV4}|{_IPV6}"), _ip_valid, prefilter=(".", ":")
@@ -257,7 +263,9 @@ def _custom(i: int, d: DetectorConfig) -> Detector:
         flags = 0 if d.case_sensitive else re.IGNORECASE
         pattern = re.compile(rf"(?<!\w)(?:{alts})(?!\w)", flags)
         pre = tuple(words) if d.case_sensitive else tuple(w.lower() for w in words)
-        return Detector(name, _label(name), pattern, prefilter=pre, fold_prefilter=not d.case_sensitive)
+        return Detector(
+            name, _label(name), pattern, prefilter=pre, fold_prefilter=not d.case_sensitive
+        )
     raise ConfigError(
         f"unknown detector {d.detector!r}; built-in: {', '.join(BUILTIN_NAMES)}, "
         "or 'regex' / 'keywords'",

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
+
 from ..accounting.pricing import worst_case_cost_usd
 from ..accounting.tokens import estimate_tokens
 from ..config.schema import (
@@ -107,7 +108,8 @@ class _Rule:
     never: tuple[str, ...]
 
     def matches(self, facts: Facts) -> bool:
-        for p in self.preds:
+        # A plain loop: all() over a generator costs more on this hot path.
+        for p in self.preds:  # noqa: SIM110
             if not p(facts):
                 return False
         return True
@@ -160,13 +162,14 @@ class Policy:
                 continue
             fields = _filter_fields(f)
             if not fields:
-                raise ConfigError(f"rule {r.name!r}: empty {effect}", key=f"rules.{r.name}.{effect}")
+                raise ConfigError(
+                    f"rule {r.name!r}: empty {effect}", key=f"rules.{r.name}.{effect}"
+                )
             for name, values in fields:
                 bad = values - _ENUMS[name] if name in _ENUMS else frozenset()
                 if bad:
                     raise ConfigError(
-                        f"rule {r.name!r}: unknown {name} {_fmt(bad)}; "
-                        f"known: {_fmt(_ENUMS[name])}",
+                        f"rule {r.name!r}: unknown {name} {_fmt(bad)}; known: {_fmt(_ENUMS[name])}",
                         key=f"rules.{r.name}.{effect}.{name}",
                     )
             for t in self.targets.values():
@@ -283,8 +286,7 @@ class Policy:
         declared = ctx.sensitivity
         if declared is not None and declared not in self._levels:
             raise NoEligibleTarget(
-                f"unknown sensitivity level {declared!r}; levels: "
-                + ", ".join(self._level_names)
+                f"unknown sensitivity level {declared!r}; levels: " + ", ".join(self._level_names)
             )
         texts = [t for t in request.iter_text() if t]
         input_tokens = estimate_tokens(texts, len(request.messages))
@@ -311,8 +313,10 @@ class Policy:
         if "sensitivity" in overrides and declared is not None and declared_idx != level:
             # A rule lets this request declare its own level; rules are matched again on it.
             level = declared_idx
-            notes.append(f"sensitivity set to declared {declared!r} (override by rule "
-                         f"{overrides['sensitivity']})")
+            notes.append(
+                f"sensitivity set to declared {declared!r} (override by rule "
+                f"{overrides['sensitivity']})"
+            )
             facts = Facts(
                 facts.tenant, facts.user, facts.tags, level, facts.route, facts.metadata,
                 facts.input_tokens, facts.has_tools, facts.has_images,

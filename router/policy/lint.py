@@ -62,7 +62,9 @@ def lint(config: Config, policy: Policy | None = None) -> list[str]:
                     )
 
     # Cost ceilings treat an unpriced model as free.
-    has_cost_rule = any(r.limit is not None and r.limit.max_cost_usd is not None for r in config.rules)
+    has_cost_rule = any(
+        r.limit is not None and r.limit.max_cost_usd is not None for r in config.rules
+    )
     if has_cost_rule:
         for t in targets.values():
             if t.price is None and t.cost is None and t.zone != "local":

@@ -125,9 +125,13 @@ def run_case(policy: Policy, case: Mapping[str, Any], index: int = 0) -> CaseRes
         result.failures.append(f"invalid case: {e}")
         return result
     denied = False
+    decision: Decision | None
     try:
         decision = policy.decide(
-            request, ctx, _snapshot(case.get("snapshot"), name), model=str(case.get("model", "default"))
+            request,
+            ctx,
+            _snapshot(case.get("snapshot"), name),
+            model=str(case.get("model", "default")),
         )
     except NoEligibleTarget as e:
         denied = True
@@ -165,7 +169,9 @@ def run_case(policy: Policy, case: Mapping[str, Any], index: int = 0) -> CaseRes
             )
         for r in exp.get("matched_rules") or ():
             if r not in decision.matched_rules:
-                f.append(f"matched_rules: {r!r} did not match; matched {list(decision.matched_rules)}")
+                f.append(
+                    f"matched_rules: {r!r} did not match; matched {list(decision.matched_rules)}"
+                )
     elif any(k in exp for k in ("excluded", "sensitivity", "matched_rules")):
         f.append("no decision to inspect")
     return result
