@@ -30,7 +30,7 @@ from ..errors import ConfigError, NoEligibleTarget, UnknownRoute
 from ..targets import Target, resolve_targets
 from ..types import ChatRequest, RequestContext
 from .decision import Decision, Limits, SensitivityResult
-from .detectors import Detector, compile_detectors
+from .detectors import Detector, compile_detectors, has_digit
 from .matchers import Facts, Predicate, compile_matcher
 from .snapshot import Snapshot
 
@@ -106,6 +106,8 @@ class _Rule:
     budget: BudgetEffect | None
     override: frozenset[str]
     never: tuple[str, ...]
+    has_limits: bool
+    """Whether the rule sets any limit or requirement (others are skipped when combining)."""
 
     def matches(self, facts: Facts) -> bool:
         # A plain loop: all() over a generator costs more on this hot path.
@@ -213,6 +215,7 @@ class Policy:
             budget=r.budget,
             override=override,
             never=never,
+            has_limits=bool(lim and lim.model_fields_set) or bool(r.require),
         )
 
     def _compile_route(self, name: str, r: RouteConfig) -> _Route:
@@ -255,6 +258,18 @@ class Policy:
 
     # --- deciding ----------------------------------------------------------
 
+    def _match(self, facts: Facts) -> list[_Rule]:
+        """The rules whose every predicate holds, in config order."""
+        matched = []
+        for r in self.rules:
+            # Inlined rather than r.matches(): this loop runs for every rule of every request.
+            for p in r.preds:
+                if not p(facts):
+                    break
+            else:
+                matched.append(r)
+        return matched
+
     def classify(self, texts: list[str]) -> tuple[int, dict[str, int]]:
         """The highest level the detectors raise ``texts`` to (-1 if none), and counts."""
         counts: dict[str, int] = {}
@@ -262,8 +277,9 @@ class Policy:
         if not texts or not self.detectors:
             return top, counts
         text = texts[0] if len(texts) == 1 else "\n\n".join(texts)
+        digits = has_digit(text)
         for det, lvl in self.detectors:
-            n = det.count(text)
+            n = det.count(text, digits)
             if n:
                 counts[det.name] = counts.get(det.name, 0) + n
                 if lvl > top:
@@ -304,7 +320,7 @@ class Policy:
             has_tools=request.has_tools,
             has_images=request.has_images,
         )
-        matched = [r for r in self.rules if r.matches(facts)]
+        matched = self._match(facts)
         overrides: dict[str, str] = {}
         for r in matched:
             for f in r.override:
@@ -321,33 +337,20 @@ class Policy:
                 facts.tenant, facts.user, facts.tags, level, facts.route, facts.metadata,
                 facts.input_tokens, facts.has_tools, facts.has_images,
             )  # fmt: skip
-            matched = [r for r in self.rules if r.matches(facts)]
+            matched = self._match(facts)
 
-        limits, sources = self._limits(matched, route, ctx, overrides, request)
+        limits = self._limits(matched, route, ctx, overrides, request)
         task = rc.task
         out_req = request.max_tokens or rc.max_tokens
         if limits.max_output_tokens is not None:
             out_req = min(out_req or limits.max_output_tokens, limits.max_output_tokens)
 
-        excluded: dict[str, tuple[str, ...]] = {}
-        admitted: list[Target] = []
-        costs: dict[str, float] = {}
         candidates = route.candidates
         if route.shadow is not None and route.shadow not in candidates:
             candidates = (*candidates, route.shadow)
-        for t in candidates:
-            if t.name in excluded or t.name in costs:
-                continue
-            out = out_req or t.max_output_tokens or DEFAULT_OUTPUT_TOKENS
-            cost = worst_case_cost_usd(t, input_tokens, out)
-            reasons = self._check(
-                t, matched, limits, sources, input_tokens, out_req, cost, task, snap
-            )
-            if reasons:
-                excluded[t.name] = tuple(reasons)
-            else:
-                costs[t.name] = cost
-                admitted.append(t)
+        admitted, excluded, costs = self._evaluate(
+            candidates, matched, limits, input_tokens, out_req, task, snap
+        )
 
         shadow: tuple[Target, ...] = ()
         if route.shadow is not None:
@@ -398,7 +401,7 @@ class Policy:
         ctx: RequestContext,
         overrides: Mapping[str, str],
         request: ChatRequest,
-    ) -> tuple[Limits, dict[str, str]]:
+    ) -> Limits:
         """The tightest ceilings and floors of the matched rules, the route and the context."""
         sources: dict[str, str] = {}
         cost: float | None = None
@@ -409,6 +412,8 @@ class Policy:
         latency: float | None = None
         required: set[str] = set()
         for r in matched:
+            if not r.has_limits:
+                continue
             if r.limit_cost is not None and (cost is None or r.limit_cost < cost):
                 cost, sources["max_cost_usd"] = r.limit_cost, f"rule {r.name}"
             if r.limit_quality is not None and (quality is None or r.limit_quality > quality):
@@ -440,7 +445,7 @@ class Policy:
             if needed:
                 required.add(cap)
                 sources.setdefault(f"require:{cap}", "request")
-        limits = Limits(
+        return Limits(
             max_cost_usd=cost,
             min_quality=quality,
             max_output_tokens=output,
@@ -448,63 +453,80 @@ class Policy:
             required=frozenset(required),
             sources=sources,
         )
-        return limits, sources
 
     @staticmethod
-    def _check(
-        t: Target,
+    def _evaluate(
+        candidates: tuple[Target, ...],
         matched: list[_Rule],
         limits: Limits,
-        sources: Mapping[str, str],
         input_tokens: int,
         out_req: int | None,
-        cost: float,
         task: str | None,
         snap: Snapshot,
-    ) -> list[str]:
-        """Every reason ``t`` may not serve this request (empty: admitted)."""
-        reasons: list[str] = []
-        name = t.name
+    ) -> tuple[list[Target], dict[str, tuple[str, ...]], dict[str, float]]:
+        """Admitted targets (candidate order), exclusions with every reason, worst-case costs."""
+        sources = limits.sources
+        # Rule verdicts were precomputed per target; gather those of the matched rules.
+        ruled: dict[str, list[str]] = {}
         for r in matched:
-            if r.has_deny and name in r.deny_hit:
-                reasons.append(r.deny_hit[name])
-            if r.has_allow and name in r.allow_fail:
-                reasons.append(r.allow_fail[name])
-        missing = limits.required - t.capabilities
-        for cap in sorted(missing):
-            reasons.append(f"capability: no {cap} (required by {sources[f'require:{cap}']})")
-        if t.context_window is not None:
-            need = input_tokens + (out_req or 0)
-            if need > t.context_window:
+            if r.has_deny:
+                for name, why in r.deny_hit.items():
+                    ruled.setdefault(name, []).append(why)
+            if r.has_allow:
+                for name, why in r.allow_fail.items():
+                    ruled.setdefault(name, []).append(why)
+        required = limits.required
+        floor = limits.min_quality
+        ceiling = limits.max_cost_usd
+        lat_max = limits.max_latency_ms
+        need_window = input_tokens + (out_req or 0)
+        admitted: list[Target] = []
+        excluded: dict[str, tuple[str, ...]] = {}
+        costs: dict[str, float] = {}
+        for t in candidates:
+            name = t.name
+            if name in excluded or name in costs:
+                continue
+            reasons = list(ruled.get(name, ()))
+            if required and not required <= t.capabilities:
+                for cap in sorted(required - t.capabilities):
+                    reasons.append(
+                        f"capability: no {cap} (required by {sources[f'require:{cap}']})"
+                    )
+            window = t.context_window
+            if window is not None and need_window > window:
                 reasons.append(
-                    f"context window: {t.context_window} < ~{input_tokens} input"
+                    f"context window: {window} < ~{input_tokens} input"
                     + (f" + {out_req} output" if out_req else "")
                     + " tokens"
                 )
-        floor = limits.min_quality
-        if floor is not None:
-            q = t.quality_for(task)
-            src = sources["min_quality"]
-            what = f"quality[{task}]" if task else "quality"
-            if q is None:
-                reasons.append(f"{what}: unknown, floor {floor:g} ({src})")
-            elif q < floor:
-                reasons.append(f"{what}: {q:g} < floor {floor:g} ({src})")
-        ceiling = limits.max_cost_usd
-        if ceiling is not None and cost > ceiling:
-            reasons.append(
-                f"cost: worst case ${cost:.6f} > max_cost_usd ${ceiling:g} "
-                f"({sources['max_cost_usd']})"
+            if floor is not None:
+                q = t.quality_for(task)
+                if q is None or q < floor:
+                    what = f"quality[{task}]" if task else "quality"
+                    shown = "unknown," if q is None else f"{q:g} <"
+                    reasons.append(f"{what}: {shown} floor {floor:g} ({sources['min_quality']})")
+            cost = worst_case_cost_usd(
+                t, input_tokens, out_req or t.max_output_tokens or DEFAULT_OUTPUT_TOKENS
             )
-        lat_max = limits.max_latency_ms
-        if lat_max is not None:
-            seen = snap.latency_ms.get(name)
-            if seen is not None and seen > lat_max:
+            if ceiling is not None and cost > ceiling:
                 reasons.append(
-                    f"latency: observed {seen:g} ms > max_latency_ms {lat_max:g} "
-                    f"({sources['max_latency_ms']})"
+                    f"cost: worst case ${cost:.6f} > max_cost_usd ${ceiling:g} "
+                    f"({sources['max_cost_usd']})"
                 )
-        return reasons
+            if lat_max is not None:
+                seen = snap.latency_ms.get(name)
+                if seen is not None and seen > lat_max:
+                    reasons.append(
+                        f"latency: observed {seen:g} ms > max_latency_ms {lat_max:g} "
+                        f"({sources['max_latency_ms']})"
+                    )
+            if reasons:
+                excluded[name] = tuple(reasons)
+            else:
+                costs[name] = cost
+                admitted.append(t)
+        return admitted, excluded, costs
 
     @staticmethod
     def _rank(
