@@ -45,7 +45,9 @@ def run(args: argparse.Namespace) -> int:
     if args.file:
         body = json.loads(Path(args.file).read_text(encoding="utf-8"))
         ctx_raw = dict(body.pop("context", None) or {})
-        body.pop("model", None)
+        file_model = body.pop("model", None)
+        if file_model and args.model == "default":
+            args.model = str(file_model)
     else:
         body = {"messages": [{"role": "user", "content": args.message}]}
     if args.max_tokens:

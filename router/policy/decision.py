@@ -61,6 +61,8 @@ class Decision:
     """Output tokens asked for (request or route default, clamped by policy); None: unbounded."""
     costs: Mapping[str, float] = field(default_factory=dict)
     """Worst-case USD per planned target, as used for the cost ceiling and ``cheapest``."""
+    excluded_zones: Mapping[str, str] = field(default_factory=dict)
+    """Zone of each excluded target, for the explanation (names only: nothing to send to)."""
 
     @property
     def target_names(self) -> tuple[str, ...]:
@@ -104,8 +106,9 @@ class Decision:
             role = "primary" if i == 1 else "fallback"
             lines.append(f"{i:>2}  {t.name:<{width}}  {t.zone:<9}  {cost:>10}  {role}")
         for name, reasons in self.excluded.items():
+            zone = self.excluded_zones.get(name, "")
             lines.append(
-                f"{'-':>2}  {name:<{width}}  {'':<9}  {'':>10}  excluded: " + "; ".join(reasons)
+                f"{'-':>2}  {name:<{width}}  {zone:<9}  {'':>10}  excluded: " + "; ".join(reasons)
             )
         for t in self.shadow:
             lines.append(f"{'s':>2}  {t.name:<{width}}  {t.zone:<9}  {'':>10}  shadow")
@@ -129,6 +132,7 @@ class Decision:
                 for t in self.plan
             ],
             "excluded": {k: list(v) for k, v in self.excluded.items()},
+            "excluded_zones": dict(self.excluded_zones),
             "matched_rules": list(self.matched_rules),
             "sensitivity": {
                 "declared": self.sensitivity.declared,

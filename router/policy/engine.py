@@ -387,6 +387,7 @@ class Policy:
             input_tokens=input_tokens,
             output_tokens=out_req,
             costs={t.name: costs[t.name] for t in plan},
+            excluded_zones={t.name: t.zone for t in candidates if t.name in excluded},
         )
         if not plan:
             raise NoEligibleTarget(
