@@ -103,7 +103,7 @@ class Decision:
         lines.append(f"{'#':>2}  {'target':<{width}}  {'zone':<9}  {'worst $':>10}  status")
         for i, t in enumerate(self.plan, 1):
             cost = f"{self.costs[t.name]:.6f}" if t.name in self.costs else ""
-            role = "primary" if i == 1 else "fallback"
+            role = "planned: primary" if i == 1 else "planned: fallback"
             lines.append(f"{i:>2}  {t.name:<{width}}  {t.zone:<9}  {cost:>10}  {role}")
         for name, reasons in self.excluded.items():
             zone = self.excluded_zones.get(name, "")
