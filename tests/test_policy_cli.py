@@ -62,6 +62,7 @@ def test_validate_bad_matcher_names_the_rule(
     assert main(["validate", path]) == 1
     err = capsys.readouterr().err
     assert "rule 'home'" in err and "unknown level 'secret'" in err
+    assert f"{path}:9: rules.home.when:" in err
 
 
 LINTY = GOOD.replace(

@@ -32,6 +32,8 @@ def run(args: argparse.Namespace) -> int:
         for p in problems:
             if p.file is None:
                 p.file = args.config
+            if p.line is None and p.key:
+                p.line = _line_of(args.config, p.key)
             print(f"error: {p._render()}", file=sys.stderr)
         print(f"{args.config}: {len(problems)} error(s)", file=sys.stderr)
         return 1
@@ -43,3 +45,23 @@ def run(args: argparse.Namespace) -> int:
         f"{len(config.routes)} routes, {len(warnings)} warning(s))"
     )
     return 1 if args.strict and warnings else 0
+
+
+def _line_of(path: str, key: str) -> int | None:
+    """The line of a dotted key such as ``rules.<name>.when`` (rules are named, not indexed)."""
+    from pathlib import Path
+
+    from ..config.loader import parse_yaml
+
+    try:
+        data, lines = parse_yaml(Path(path).read_text(encoding="utf-8"), path)
+    except Exception:  # the schema already loaded; a second parse cannot add information
+        return None
+    parts: list[str | int] = []
+    for part in key.split("."):
+        parts.append(int(part) if part.isdigit() else part)
+    if len(parts) >= 2 and parts[0] == "rules" and isinstance(data, dict):
+        names = [r.get("name") if isinstance(r, dict) else None for r in data.get("rules") or []]
+        if parts[1] in names:
+            parts[1] = names.index(parts[1])
+    return lines.find(tuple(parts))
