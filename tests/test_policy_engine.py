@@ -396,7 +396,11 @@ def test_to_dict_is_json_and_explain_is_a_table() -> None:
     assert data["plan"][0]["target"] == "big" and data["sensitivity"]["detectors"] == {"email": 1}
     assert data["limits"]["sources"]["max_cost_usd"] == "context"
     text = d.explain()
-    assert "planned: primary" in text and "excluded: rule home" in text and "detected: email x1" in text
+    assert (
+        "planned: primary" in text
+        and "excluded: rule home" in text
+        and "detected: email x1" in text
+    )
 
 
 def test_module_level_decide() -> None:
