@@ -49,6 +49,15 @@ def found(detector: str, text: str) -> list[str]:
         ("credential", "aws AKIAIOSFODNN7EXAMPLE", "AKIAIOSFODNN7EXAMPLE"),
         ("credential", "token ghp_" + "A1b2" * 9, "ghp_" + "A1b2" * 9),
         ("credential", "anthropic sk-ant-api03-" + "x" * 30, "sk-ant-api03-" + "x" * 30),
+        ("credential", "slack xoxb-1234567890-abcdefghij", "xoxb-1234567890-abcdefghij"),
+        ("credential", "google AIza" + "b" * 35 + " end", "AIza" + "b" * 35),
+        ("credential", "gh github_pat_" + "a1" * 20, "github_pat_" + "a1" * 20),
+        # A card inside a longer run of digits and separators.
+        ("payment_card", "ref 2024 4111 1111 1111 1111 ok", "4111 1111 1111 1111"),
+        ("us_ssn", "dates 2024-01-15 then 123-45-6788.", "123-45-6788"),
+        ("payment_card", "4111 1111 1111 1111 12/29", "4111 1111 1111 1111"),  # expiry after it
+        ("payment_card", "ID-4111111111111111", "4111111111111111"),
+        ("iban", "IBAN DE89 3704 0044 0532 0130 00 BIC COBADEFFXXX", "DE89 3704 0044 0532 0130 00"),
     ],
 )
 def test_detects(detector: str, text: str, match: str) -> None:
@@ -63,11 +72,13 @@ def test_detects(detector: str, text: str, match: str) -> None:
         ("payment_card", "tracking 1234567890123"),  # no card prefix, fails Luhn
         ("payment_card", "0000 0000 0000 0000"),  # Luhn-valid but no card
         ("payment_card", "phone 2024-01-15 and 555-0100"),
+        ("payment_card", "a 25-digit id 4111111111111111000000000"),
         ("us_ssn", "the meeting is on 2024-01-15"),  # a date is no SSN
         ("us_ssn", "invalid area 000-12-3456, 666-12-3456, 912-12-3456"),
         ("us_ssn", "group zero 123-00-4567, serial zero 123-45-0000"),
         ("us_ssn", "mixed separators 123-45 6789"),
         ("us_ssn", "part of a longer number 1123-45-67890"),
+        ("us_ssn", "followed by more 123-45-6788-1"),
         ("iban", "DE89 3704 0044 0532 0130 01"),  # checksum fails
         ("iban", "XX89370400440532013000"),  # unknown country
         ("iban", "DE8937040044053201300"),  # wrong length

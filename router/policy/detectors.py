@@ -35,6 +35,7 @@ __all__ = [
 ]
 
 Validator = Callable[[str], bool]
+Refiner = Callable[[str], list[tuple[int, int]]]
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -48,42 +49,95 @@ class Detector:
     label: str
     pattern: re.Pattern[str]
     validate: Validator | None = None
+    refine: Refiner | None = None
+    """For patterns that find *runs* (digits with separators, an IBAN-like run): the
+    validated spans inside one matched run, relative to its start."""
     prefilter: tuple[str, ...] = ()
     """Substrings of which at least one must occur for a match to be possible."""
+    gate: str = ""
+    """Characters of which one must occur; tested before ``prefilter`` (single-character
+    searches are the cheapest test there is)."""
     group: int = 0
     """The regex group whose span is reported (and validated)."""
     fold_prefilter: bool = False
     """Compare the prefilter against the lower-cased text (case-insensitive detectors)."""
     needs_digit: bool = False
     """Skip texts without any ASCII digit (a C-speed test; most prose has none)."""
+    window: re.Pattern[str] | None = None
+    """A cheap pattern whose matches bound where ``pattern`` can match.
+
+    Detectors sharing one window (cards and SSNs: runs of digits, spaces and
+    dashes) let the engine scan the text once for all of them; ``pattern``
+    then runs only inside each window (plus one character, so its boundary
+    lookarounds see the real neighbours).
+    """
+    window_min: int = 0
+    """Fewest digits a window must hold to contain a match (13 for a card, 9 for an
+    SSN): windows such as dates and times are skipped without running ``pattern``."""
 
     def finditer(self, text: str) -> Iterator[tuple[int, int]]:
         """Spans ``(start, end)`` of validated matches in ``text``."""
         if self.needs_digit and not has_digit(text):
             return
-        yield from self._scan(text)
+        yield from self._scan(text, None)
 
-    def count(self, text: str, digits: bool | None = None) -> int:
+    def count(
+        self,
+        text: str,
+        digits: bool | None = None,
+        windows: dict[int, list[tuple[int, int, int]]] | None = None,
+    ) -> int:
         """How many validated matches ``text`` holds.
 
-        ``digits`` may pass a precomputed :func:`has_digit` result for ``text``.
+        ``digits`` may pass a precomputed :func:`has_digit` result for ``text``;
+        ``windows`` is a per-text cache shared by detectors with the same window.
         """
         if self.needs_digit and not (has_digit(text) if digits is None else digits):
             return 0
         n = 0
-        for _ in self._scan(text):
+        for _ in self._scan(text, windows):
             n += 1
         return n
 
-    def _scan(self, text: str) -> Iterator[tuple[int, int]]:
+    def _scan(
+        self, text: str, windows: dict[int, list[tuple[int, int, int]]] | None
+    ) -> Iterator[tuple[int, int]]:
+        if self.gate and not any(map(text.__contains__, self.gate)):
+            return
         if self.prefilter:
             hay = text.lower() if self.fold_prefilter else text
             if not any(p in hay for p in self.prefilter):
                 return
+        if self.window is None:
+            yield from self._matches(text, 0, len(text))
+            return
+        key = id(self.window)
+        spans = windows.get(key) if windows is not None else None
+        if spans is None:
+            count = text.count
+            spans = [
+                (a, b, b - a - count(" ", a, b) - count("-", a, b))
+                for a, b in (m.span() for m in self.window.finditer(text))
+            ]
+            if windows is not None:
+                windows[key] = spans
+        size = len(text)
+        fewest = self.window_min
+        for a, b, digits in spans:
+            if digits >= fewest:
+                yield from self._matches(text, a, min(size, b + 1))
+
+    def _matches(self, text: str, pos: int, end: int) -> Iterator[tuple[int, int]]:
+        """Validated matches in ``text[pos:end]``."""
         check = self.validate
+        refine = self.refine
         g = self.group
-        for m in self.pattern.finditer(text):
-            if check is None or check(m.group(g)):
+        for m in self.pattern.finditer(text, pos, end):
+            if refine is not None:
+                base = m.start(g)
+                for a, b in refine(m.group(g)):
+                    yield base + a, base + b
+            elif check is None or check(m.group(g)):
                 yield m.span(g)
 
     def __repr__(self) -> str:
@@ -98,24 +152,29 @@ def has_digit(text: str) -> bool:
     return any(map(text.__contains__, "0123456789"))
 
 
+_SEPARATORS = str.maketrans("", "", " -")
+
+
 def _digits(s: str) -> str:
+    if s.isdigit():
+        return s
+    if s.translate(_SEPARATORS).isdigit():
+        return s.translate(_SEPARATORS)
     return "".join(c for c in s if c.isdigit())
+
+
+_DOUBLE = str.maketrans("0123456789", "0246813579")  # 2d, minus 9 when above 9
+
+
+def _luhn_digits(digits: str) -> bool:
+    doubled = digits[-2::-2].translate(_DOUBLE)
+    return (sum(map(int, digits[-1::-2])) + sum(map(int, doubled))) % 10 == 0
 
 
 def luhn_valid(number: str) -> bool:
     """The Luhn checksum of the digits of ``number`` (separators ignored)."""
     digits = _digits(number)
-    if not digits:
-        return False
-    total = 0
-    for i, ch in enumerate(reversed(digits)):
-        d = ord(ch) - 48
-        if i % 2:
-            d *= 2
-            if d > 9:
-                d -= 9
-        total += d
-    return total % 10 == 0
+    return bool(digits) and _luhn_digits(digits)
 
 
 # Issuer prefixes of the card networks people actually carry (Visa, Mastercard incl.
@@ -124,11 +183,50 @@ def luhn_valid(number: str) -> bool:
 _CARD_PREFIX = re.compile(r"4|5[1-5]|2[2-7]|3[47]|3[068]|35|6[0245]|62|5[06-9]")
 
 
+_DIGIT_GROUP = re.compile(r"[0-9]+")
+
+
+def _card_spans(run: str) -> list[tuple[int, int]]:
+    """Card numbers inside a run of digit groups (single spaces or dashes between).
+
+    A card starts at a group boundary and ends at one, holds 13-19 digits, has a
+    card-network prefix and passes Luhn. The longest valid candidate from each
+    start wins; so "4111 1111 1111 1111 12/29" yields the card, not 18 digits.
+    """
+    groups = [(m.start(), m.end(), m.group()) for m in _DIGIT_GROUP.finditer(run)]
+    out: list[tuple[int, int]] = []
+    i, n = 0, len(groups)
+    while i < n:
+        best = None
+        digits = ""
+        first = groups[i][2]
+        # Most starts fail the network prefix; test it before building candidates.
+        if len(first) < 2 or _CARD_PREFIX.match(first) is not None:
+            for j in range(i, n):
+                digits += groups[j][2]
+                if len(digits) > 19:
+                    break
+                if len(digits) >= 13 and _card_digits_valid(digits):
+                    best = j
+        if best is None:
+            i += 1
+        else:
+            out.append((groups[i][0], groups[best][1]))
+            i = best + 1
+    return out
+
+
+def _card_digits_valid(digits: str) -> bool:
+    return (
+        13 <= len(digits) <= 19
+        and digits.count(digits[0]) != len(digits)
+        and _CARD_PREFIX.match(digits) is not None
+        and _luhn_digits(digits)
+    )
+
+
 def _card_valid(s: str) -> bool:
-    digits = _digits(s)
-    if not 13 <= len(digits) <= 19 or len(set(digits)) == 1:
-        return False
-    return _CARD_PREFIX.match(digits) is not None and luhn_valid(digits)
+    return _card_digits_valid(_digits(s))
 
 
 def ssn_valid(s: str) -> bool:
@@ -171,6 +269,25 @@ def iban_valid(s: str) -> bool:
     return number % 97 == 1
 
 
+def _iban_spans(run: str) -> list[tuple[int, int]]:
+    """The IBAN at the start of ``run``: as many characters as its country's IBAN has,
+    ending at a group boundary, with a valid checksum (an uppercase word that
+    follows the IBAN is not part of it)."""
+    want = _IBAN_LENGTH.get(run[:2])
+    if want is None:
+        return []
+    seen = 0
+    for idx, ch in enumerate(run):
+        if ch != " ":
+            seen += 1
+            if seen == want:
+                end = idx + 1
+                if end < len(run) and run[end] != " ":
+                    return []
+                return [(0, end)] if iban_valid(run[:end]) else []
+    return []
+
+
 def _phone_valid(s: str) -> bool:
     digits = _digits(s)
     return 7 <= len(digits) <= 15 and len(set(digits)) > 2
@@ -189,7 +306,8 @@ def _ip_valid(s: str) -> bool:
 
 # Patterns start with a character class and check their left boundary with a
 # lookbehind *after* it: sre then skips non-candidate positions quickly.
-_CARD = r"[0-9](?<![0-9-][0-9])(?:[ -]?[0-9]){12,18}(?![0-9-])"
+# A run of 13+ digits with single separators; _card_spans finds the cards in it.
+_CARD = r"[0-9](?<![0-9][0-9])(?<![0-9][ -][0-9])(?:[ -]?[0-9]){12,}(?![0-9])"
 _SSN = r"[0-9](?<![0-9-][0-9])[0-9]{2}([- ])[0-9]{2}\1[0-9]{4}(?![0-9-])"
 _IBAN = r"[A-Z](?<![A-Za-z0-9][A-Z])[A-Z][0-9]{2}(?: ?[A-Z0-9]){11,30}(?![A-Za-z0-9])"
 _EMAIL = r"(?<![\w.+-])[\w.+-]{1,64}@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,24}\b"
@@ -217,15 +335,35 @@ _CREDENTIAL = (
 )
 
 
+# Runs of digits with single-character separators: every card number and SSN
+# lies inside one, and prose holds few, so one scan serves both detectors.
+_DIGIT_RUN = r"[0-9][0-9 -]{8,}[0-9]"
+
+
 def _builtin() -> dict[str, Detector]:
+    digit_run = re.compile(_DIGIT_RUN)
     return {
         "email": Detector("email", "EMAIL", re.compile(_EMAIL), prefilter=("@",)),
         "phone": Detector("phone", "PHONE", re.compile(_PHONE), _phone_valid, needs_digit=True),
         "payment_card": Detector(
-            "payment_card", "CARD", re.compile(_CARD), _card_valid, needs_digit=True
+            "payment_card",
+            "CARD",
+            re.compile(_CARD),
+            refine=_card_spans,
+            needs_digit=True,
+            window=digit_run,
+            window_min=13,
         ),
-        "us_ssn": Detector("us_ssn", "SSN", re.compile(_SSN), ssn_valid, needs_digit=True),
-        "iban": Detector("iban", "IBAN", re.compile(_IBAN), iban_valid, needs_digit=True),
+        "us_ssn": Detector(
+            "us_ssn",
+            "SSN",
+            re.compile(_SSN),
+            ssn_valid,
+            needs_digit=True,
+            window=digit_run,
+            window_min=9,
+        ),
+        "iban": Detector("iban", "IBAN", re.compile(_IBAN), refine=_iban_spans, needs_digit=True),
         "ip_address": Detector(
             "ip_address",
             "IP",
@@ -241,6 +379,7 @@ def _builtin() -> dict[str, Detector]:
             # Few, short substrings that every credential shape contains ("IA" covers
             # AKIA/ASIA, "_" the GitHub tokens, "-----" PEM): each test is a C-speed scan.
             prefilter=("sk-", "IA", "_", "xox", "Iz", "eyJ", "-----"),
+            gate="-_IJ",
         ),
     }
 

@@ -278,8 +278,9 @@ class Policy:
             return top, counts
         text = texts[0] if len(texts) == 1 else "\n\n".join(texts)
         digits = has_digit(text)
+        windows: dict[int, list[tuple[int, int, int]]] = {}
         for det, lvl in self.detectors:
-            n = det.count(text, digits)
+            n = det.count(text, digits, windows)
             if n:
                 counts[det.name] = counts.get(det.name, 0) + n
                 if lvl > top:
