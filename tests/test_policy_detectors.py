@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from router.config.schema import DetectorConfig, SensitivityConfig
 from router.errors import ConfigError
 from router.policy.detectors import (
     builtin_detectors,
     compile_detectors,
+    has_digit,
     iban_valid,
     luhn_valid,
     ssn_valid,
@@ -208,3 +211,39 @@ def test_duplicate_detector_names() -> None:
     )
     with pytest.raises(ConfigError, match="used twice"):
         compile_detectors(cfg)
+
+
+_PIECES = [
+    "4111 1111 1111 1111",
+    "4111-1111-1111-1112",
+    "2024-01-15",
+    "123-45-6788",
+    "666-12-3456",
+    "DE89 3704 0044 0532 0130 00",
+    "jane@example.com",
+    "AKIAIOSFODNN7EXAMPLE",
+    "12",
+    " ",
+    "-",
+    "word",
+    "BIC",
+    "\n",
+]
+
+
+@given(st.lists(st.sampled_from(_PIECES), max_size=12).map("".join))
+@settings(max_examples=200, deadline=None)
+def test_shared_scan_equals_standalone_and_spans_validate(text: str) -> None:
+    dets = builtin_detectors()
+    windows: dict[int, list[tuple[int, int, int]]] = {}
+    for name, d in dets.items():
+        spans = list(d.finditer(text))
+        assert d.count(text, has_digit(text), windows) == len(spans), name
+        for a, b in spans:
+            found = text[a:b]
+            if name == "payment_card":
+                assert luhn_valid(found)
+            elif name == "iban":
+                assert iban_valid(found)
+            elif name == "us_ssn":
+                assert ssn_valid(found)
