@@ -6,9 +6,15 @@ the same spans. Every regex candidate passes a validator (Luhn for cards,
 mod-97 for IBANs, area/group rules for SSNs, octet ranges for IPs) so that
 an order number or a date is not reported as personal data.
 
-Each detector may carry a cheap *prefilter*: a plain substring test that
-skips the regex entirely for texts that cannot contain a match (no ``@``,
-no email). Patterns are compiled on first use and cached per config.
+Scanning is cheap by construction: a detector may be gated by C-speed
+substring tests (``gate`` characters, ``prefilter`` substrings, "has a
+digit"), so prose without an ``@``, digits or credential shapes skips the
+regex scans; card and SSN detectors share one scan for runs of digits
+(``window``) and skip runs too short to hold a match. Patterns that find a
+*run* hand it to a ``refine`` function that cuts out the valid spans (card
+numbers at digit-group boundaries, an IBAN at its country's length).
+Built-ins are compiled on first use; :func:`compile_detectors` is cached per
+sensitivity config.
 """
 
 from __future__ import annotations
