@@ -56,11 +56,6 @@ def test_split_only_route_has_a_plan_and_explains_itself() -> None:
     assert "sticky by user" in d.explain()
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="needs the policy engine to keep the full plan of a "
-    "split route when fallback is false (the walker truncates it)",
-)
 def test_split_without_fallback_still_chooses_among_the_arms() -> None:
     cfg = migration_config("http://127.0.0.1:1/v1", "http://127.0.0.1:2/v1", fallback=False)
     with Router(cfg) as r:

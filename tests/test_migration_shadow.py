@@ -221,7 +221,6 @@ def _confidential_config(paid: FakeServer, local: FakeServer) -> dict[str, Any]:
     }
 
 
-@pytest.mark.xfail(strict=False, reason="needs the policy engine (rules)")
 def test_no_shadow_for_a_request_whose_sensitivity_forbids_the_target(
     paid: FakeServer, local: FakeServer
 ) -> None:
@@ -313,7 +312,6 @@ def test_a_shadow_leaves_its_own_audit_record(
     assert shadow["tenant"] == "acme" and shadow["outcome"] == "ok"
 
 
-@pytest.mark.xfail(strict=False, reason="needs the policy engine (route-scoped rules, shadow plan)")
 def test_a_route_scoped_rule_keeps_the_shadow_home(paid: FakeServer, local: FakeServer) -> None:
     # Deciding for the shadow model by name would not match `route: support`;
     # the primary Decision, taken with the route's facts, refuses the copy.

@@ -9,13 +9,14 @@ import pytest
 
 from router.accounting import BudgetGate, ExactCounter, read_ledger
 from router.accounting.budget import EXTRA_KEY, budget_key_value
+from router.accounting.tokens import ASSUMED_OUTPUT_TOKENS
 from router.config import load_dict
 from router.config.schema import BudgetEffect
 from router.errors import BudgetExceeded, ConfigError, NoEligibleTarget
 from router.execution.call import Call
 from router.execution.walker import Send, Walker
 from router.policy import Decision, Policy
-from router.policy.decision import Limits
+from router.providers.openai_compatible import OpenAICompatibleAdapter
 from router.state import MemoryStore
 from router.types import ChatRequest, ChatResponse, Choice, ChoiceMessage, RequestContext, Usage
 from tests.money_helpers import money_config
@@ -188,27 +189,31 @@ def test_zero_cost_plan_reserves_nothing(policy: Policy) -> None:
     assert hold.keys == ()
 
 
-def test_ceiling_excludes_targets_whose_worst_case_is_over(policy: Policy) -> None:
-    g = gate()
-    d = decision(policy, "mixed", limits=Limits(max_cost_usd=0.01))
-    _, d2, _ = g.admit(request("one two three"), TEAM, d)
-    assert d2.target_names == ("local",)
-    assert "exceeds max_cost_usd $0.0100" in d2.excluded["paid"][0]
-    d3 = decision(policy, "default", limits=Limits(max_cost_usd=0.01))
-    with pytest.raises(BudgetExceeded, match="per-request ceiling"):
-        g.admit(request("one two three"), TEAM, d3)
-    d4 = decision(policy, "default", limits=Limits(max_cost_usd=0.03))
-    assert g.admit(request("one two three"), TEAM, d4)[1].target_names == ("paid",)
+def test_the_ceiling_is_the_policys_with_the_same_worst_case(policy: Policy) -> None:
+    # One place checks max_cost_usd (the policy); the gate reserves the same worst case.
+    ctx = RequestContext(tenant="team", max_cost_usd=0.01)
+    d = policy.decide(request("one two three"), ctx, model="mixed")
+    assert d.target_names == ("local",)
+    assert any("max_cost_usd" in r for r in d.excluded["paid"])
+    with pytest.raises(NoEligibleTarget, match="max_cost_usd"):
+        policy.decide(request("one two three"), ctx, model="default")
+    roomy = RequestContext(tenant="team", max_cost_usd=0.03)
+    d4 = policy.decide(request("one two three"), roomy, model="default")
+    assert d4.target_names == ("paid",)
+    # With the default counter both sides estimate the same input tokens.
+    hold = BudgetGate(MemoryStore()).admit(request("one two three"), TEAM, d4)[2]
+    assert hold.estimate.worst_case_usd["paid"] == pytest.approx(d4.costs["paid"])
 
 
-def test_max_tokens_is_set_when_money_is_at_stake(policy: Policy) -> None:
+def test_an_uncapped_request_is_capped_where_money_is_at_stake(policy: Policy) -> None:
     g = gate()
     d = decision(policy, "default", ("team", per_day(100.0)))
     req, _, hold = g.admit(request("hi", max_tokens=None), TEAM, d)
-    assert req.max_tokens == 4096
-    assert hold.estimate.output_tokens["paid"] == 4096
-    plain = decision(policy, "default")
-    assert g.admit(request("hi", max_tokens=None), TEAM, plain)[0].max_tokens is None
+    assert hold.estimate.output_tokens["paid"] == ASSUMED_OUTPUT_TOKENS
+    # The priced target's endpoint sends that cap, so the reserve is a true worst case.
+    paid = d.plan[0]
+    http = OpenAICompatibleAdapter().build_request(paid.endpoint, req, stream=False)
+    assert http.json["max_tokens"] == ASSUMED_OUTPUT_TOKENS
 
 
 def test_abandon_releases_the_hold(policy: Policy) -> None:

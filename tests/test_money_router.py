@@ -8,7 +8,7 @@ import pytest
 
 from router import Router
 from router.accounting import read_ledger
-from router.errors import BudgetExceeded, ProviderError
+from router.errors import BudgetExceeded, NoEligibleTarget, ProviderError
 from tests.money_helpers import FakeProvider, money_config
 
 pytest_plugins = ["tests.money_fixtures"]
@@ -131,7 +131,8 @@ def test_per_request_ceiling_through_the_router(fake_provider: FakeProvider) -> 
     with router(fake_provider) as r:
         resp = r.chat(HI, model="mixed", context={"max_cost_usd": 0.01})
         assert resp.route is not None and resp.route.target == "local"
-        with pytest.raises(BudgetExceeded, match="max_cost_usd"):
+        # The ceiling is the policy's: every target over it is excluded, fail closed.
+        with pytest.raises(NoEligibleTarget, match="max_cost_usd"):
             r.chat(HI, context={"max_cost_usd": 0.01})
 
 

@@ -39,11 +39,10 @@ from ..config.schema import BudgetEffect
 from ..errors import BudgetExceeded, ConfigError
 from ..policy.decision import Decision
 from ..state import BudgetCharge, BudgetUsage, StateStore
-from ..state.base import EPSILON_USD
 from ..targets import Target
 from ..types import ChatRequest, ChatResponse, RequestContext, Usage
 from .ledger import LedgerRecord
-from .pricing import amortised_cost_usd, cost_usd, worst_case_cost_usd
+from .pricing import amortised_cost_usd, cost_usd, output_tokens_for, worst_case_cost_usd
 from .tokens import FastCounter, TokenCounter
 from .windows import window, window_label
 
@@ -58,7 +57,6 @@ EXTRA_KEY = "budget"
 """Where the gate keeps its :class:`Hold` in ``Call.extra``."""
 
 DEFAULT_HOLD_S = 900.0
-ASSUMED_OUTPUT_TOKENS = 4096
 _WINDOW_GRACE_S = 3600.0
 
 
@@ -164,7 +162,7 @@ class BudgetGate:
         worst: dict[str, float] = {}
         reserve: dict[str, float] = {}
         for t in plan:
-            o = request.max_tokens or t.max_output_tokens or ASSUMED_OUTPUT_TOKENS
+            o = output_tokens_for(t, request.max_tokens)
             out[t.name] = o
             worst[t.name] = worst_case_cost_usd(t, est, o)
             reserve[t.name] = worst_case_cost_usd(t, bound, o)
@@ -186,25 +184,19 @@ class BudgetGate:
     def admit(
         self, request: ChatRequest, context: RequestContext, decision: Decision
     ) -> tuple[ChatRequest, Decision, Hold]:
-        """Check ceilings and reserve against every budget; the request and plan to run.
+        """Reserve against every budget; the request and plan to run.
 
         Raises :class:`~router.errors.BudgetExceeded` when no planned target
-        fits. The returned request has ``max_tokens`` set whenever money is
-        at stake, so the reserved worst case is also the most the call can
-        produce.
+        fits. The per-request ``max_cost_usd`` ceiling is the policy's (it has
+        already excluded targets whose worst case exceeds it). Each priced
+        target's endpoint sends an output cap (router.targets), so the
+        reserved worst case is also the most the call can produce.
         """
         now = self.clock()
         # A hold must outlive the call: at least its deadline plus a margin.
         hold_s = max(self.hold_s, (context.deadline_s or 0.0) + 60.0)
         est = self.estimate(request, decision.plan)
         applied = self._applied(decision, context, now)
-        ceiling = decision.limits.max_cost_usd
-        if request.max_tokens is None and (applied or ceiling is not None):
-            paid = [t for t in decision.plan if not t.marginal_cost_free]
-            if any(t.max_output_tokens is None for t in paid):
-                request = request.model_copy(update={"max_tokens": ASSUMED_OUTPUT_TOKENS})
-        if ceiling is not None:
-            decision = self._apply_ceiling(decision, est, ceiling)
         hold_id = uuid.uuid4().hex
         amount = max(est.reserve_usd[t.name] for t in decision.plan)
         if not applied or amount <= 0:
@@ -227,33 +219,6 @@ class BudgetGate:
         decision = _narrow(decision, free, reason)
         # Zero-marginal-cost targets reserve nothing, so no second hold is needed.
         return request, decision, Hold(hold_id, (), 0.0, now + hold_s, est)
-
-    @staticmethod
-    def _apply_ceiling(decision: Decision, est: Estimate, ceiling: float) -> Decision:
-        keep = tuple(
-            t for t in decision.plan if est.worst_case_usd[t.name] <= ceiling + EPSILON_USD
-        )
-        if len(keep) == len(decision.plan):
-            return decision
-        narrowed = _narrow(
-            decision,
-            keep,
-            None,
-            {
-                t.name: f"worst case {_usd(est.worst_case_usd[t.name])} "
-                f"({est.input_tokens} input tokens estimated + {est.output_tokens[t.name]} output)"
-                f" exceeds max_cost_usd {_usd(ceiling)}"
-                for t in decision.plan
-                if all(k.name != t.name for k in keep)
-            },
-        )
-        if not keep:
-            raise BudgetExceeded(
-                f"every planned target's worst case exceeds the per-request ceiling "
-                f"max_cost_usd={_usd(ceiling)}\n{narrowed.explain()}",
-                narrowed,
-            )
-        return narrowed
 
     @staticmethod
     def _explain(

@@ -13,11 +13,13 @@ from __future__ import annotations
 
 from ..targets import Target
 from ..types import Usage
+from .tokens import ASSUMED_OUTPUT_TOKENS
 
 __all__ = [
     "amortised_cost_usd",
     "amortised_usd_per_token",
     "cost_usd",
+    "output_tokens_for",
     "worst_case_cost_usd",
 ]
 
@@ -31,6 +33,12 @@ def cost_usd(target: Target, usage: Usage | None) -> float:
     fresh = usage.prompt_tokens - cached
     cached_price = p.cached_input if p.cached_input is not None else p.input
     return (fresh * p.input + cached * cached_price + usage.completion_tokens * p.output) / 1e6
+
+
+def output_tokens_for(target: Target, requested: int | None) -> int:
+    """The most output a call to ``target`` can produce: the request's cap, else the
+    model's ``max_output_tokens``, else the cap its endpoint sends (the assumed default)."""
+    return requested or target.max_output_tokens or ASSUMED_OUTPUT_TOKENS
 
 
 def worst_case_cost_usd(target: Target, input_tokens: int, output_tokens: int) -> float:

@@ -24,6 +24,7 @@ from typing import Protocol
 from ..types import ChatRequest
 
 __all__ = [
+    "ASSUMED_OUTPUT_TOKENS",
     "ExactCounter",
     "FastCounter",
     "TokenCounter",
@@ -33,6 +34,11 @@ __all__ = [
 ]
 
 _PER_MESSAGE = 4
+
+ASSUMED_OUTPUT_TOKENS = 4096
+"""Output assumed for a priced target when neither the request, the route nor the
+model caps it. The target's endpoint then *sends* this cap (see router.targets),
+so a worst case computed with it is the most the call can produce."""
 # Chat templates add role markers and separators: ChatML uses 5 tokens per
 # message, Llama 3 about 5, plus a few to prime the reply. Bound generously.
 _BOUND_PER_MESSAGE = 8

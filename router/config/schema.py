@@ -221,7 +221,11 @@ class Matcher(_Strict):
 
 
 class TrustFilter(_Strict):
-    """Attribute sets a rule allows or denies; a target matches if any field does."""
+    """Attribute sets a rule allows or denies.
+
+    ``allow`` admits a target only if every listed field matches (an unset
+    attribute does not); ``deny`` excludes a target if any listed field does.
+    """
 
     zone: tuple[str, ...] | None = None
     region: tuple[str, ...] | None = None

@@ -52,18 +52,14 @@ def sampled(route: str, decision_id: str, sample_pct: float) -> bool:
 
 
 def _refused_for_route(decision: Decision, model: str) -> bool:
-    """Whether the primary Decision already refused the shadow target.
+    """Whether the primary Decision refused the shadow target.
 
-    The primary Decision was taken with this request's *route* facts, so a
-    route-scoped rule (``when: {route: support}``) that a decision asked for
-    the shadow model by name would not match still keeps the copy home. An
-    engine that plans shadows lists the admitted ones in ``decision.shadow``
-    and notes a refusal; one that does not (neither) leaves the verdict to
-    the shadow's own decision.
+    The policy plans a route's shadow with this request's own facts (route
+    included) and lists it in ``decision.shadow`` only when admitted, so a
+    route-scoped rule that a decision asked for the shadow model by name
+    would not match still keeps the copy home.
     """
-    if any(t.name == model for t in decision.shadow):
-        return False
-    return any(n.startswith(f"shadow {model} not admitted") for n in decision.notes)
+    return all(t.name != model for t in decision.shadow)
 
 
 @dataclass(frozen=True, slots=True)
