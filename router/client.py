@@ -10,11 +10,12 @@ from __future__ import annotations
 import os
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Self
 
-from .accounting import cost_usd, estimate_text_tokens, estimate_tokens
+from .accounting import amortised_cost_usd, cost_usd, estimate_text_tokens, estimate_tokens
+from .accounting.budget import EXTRA_KEY, BudgetGate
 from .assemble import Assembler
 from .config import Config, load_config, load_dict, load_file
 from .errors import NoEligibleTarget, ProviderError, StreamInterrupted
@@ -23,6 +24,13 @@ from .execution.call import Call
 from .execution.executor import AsyncExecutor, Executor, Opened
 from .execution.health import Health
 from .execution.walker import Walker
+from .migration import (
+    AsyncShadowRunner,
+    ShadowPlanner,
+    ShadowRunner,
+    record_outcome,
+    route_traffic,
+)
 from .policy import Decision, Policy, Snapshot
 from .state import open_store
 from .targets import Target
@@ -51,11 +59,18 @@ class _Core:
         self.config = load_config(config)
         self.policy = Policy(self.config)
         self.store = open_store(self.config.state)
+        self.budget = BudgetGate(self.store)
         self.breakers = Breakers(self.store)
         self.health = Health(self.store, self.breakers)
         self.observer = observer_for(
             self.config, (t.endpoint.api_key or "" for t in self.policy.targets.values())
         )
+        self.clock: Callable[[], float] = time.time
+        """Wall clock of snapshots (ramps, guard windows); tests and simulations replace it."""
+        self.shadow_planner = ShadowPlanner(
+            self.policy, lambda: self.store, lambda: self.clock(), self._estimate_usage
+        )
+        self.shadows: Callable[[Call, ChatResponse, Target], object] | None = None
 
     def request(self, messages: MessagesIn, params: Mapping[str, Any]) -> ChatRequest:
         unknown = set(params) - PARAM_NAMES
@@ -79,7 +94,7 @@ class _Core:
     def snapshot(self) -> Snapshot:
         targets = self.policy.targets
         return Snapshot(
-            now=time.time(),
+            now=self.clock(),
             request_id=uuid.uuid4().hex,
             latency_ms=self.health.latency_ms(targets),
             unavailable=self.health.unavailable(
@@ -92,7 +107,10 @@ class _Core:
     ) -> tuple[ChatRequest, RequestContext, Decision]:
         request = self.request(messages, params)
         ctx = self.context(context)
-        return request, ctx, self.policy.decide(request, ctx, self.snapshot(), model=model)
+        snap = self.snapshot()
+        decision = self.policy.decide(request, ctx, snap, model=model)
+        route = self.config.routes.get(decision.route)
+        return request, ctx, route_traffic(self.store, decision, route, ctx, snap)
 
     def start(
         self,
@@ -106,11 +124,15 @@ class _Core:
         """Validate, decide and set up the walk; nothing is sent yet."""
         try:
             request, ctx, decision = self.decide(messages, model, context, params)
+            route = self.policy.route_for(model)[1]
+            request = self._output_tokens(
+                request, route.max_tokens, decision.limits.max_output_tokens
+            )
+            # Budgets may refuse (BudgetExceeded) or narrow the plan to a subset.
+            request, decision, hold = self.budget.admit(request, ctx, decision)
         except NoEligibleTarget as e:
             self.observer.request_denied(model, self.context(context), e)
             raise
-        route = self.policy.route_for(model)[1]
-        request = self._output_tokens(request, route.max_tokens, decision.limits.max_output_tokens)
         walker = Walker(
             decision,
             route,
@@ -119,6 +141,7 @@ class _Core:
             health=self.health,
         )
         call = Call(request, ctx, decision, route, walker, stream=stream)
+        call.extra[EXTRA_KEY] = hold
         self.observer.request_started(call)
         return call
 
@@ -137,6 +160,8 @@ class _Core:
     def fail(self, call: Call, error: BaseException) -> None:
         """The call ended without a response."""
         call.walker.abandoned()
+        self.budget.abandon(call)
+        record_outcome(self.store, call, self.clock())
         self.observer.request_ended(call, error=error)
 
     def finish(self, call: Call, response: ChatResponse, target: Target) -> ChatResponse:
@@ -152,10 +177,15 @@ class _Core:
             zone=target.zone,
             attempts=list(call.walker.attempts),
             cost_usd=cost_usd(target, usage),
+            amortised_cost_usd=amortised_cost_usd(target, usage),
             cost_estimated=usage.estimated,
             decision_id=call.decision.id,
         )
+        self.budget.settle(call, response, target)
+        record_outcome(self.store, call, self.clock())
         self.observer.request_ended(call, response=response)
+        if self.shadows is not None:
+            self.shadows(call, response, target)
         return response
 
     @staticmethod
@@ -207,6 +237,11 @@ class _Facade:
         """The validated configuration."""
         return self._core.config
 
+    @property
+    def budget(self) -> BudgetGate:
+        """Ceilings, budget reservations and the ledger (set ``.counter`` for exact tokens)."""
+        return self._core.budget
+
     def explain(
         self,
         messages: MessagesIn,
@@ -229,6 +264,10 @@ class Router(_Facade):
     def __init__(self, config: Config | Mapping[str, Any] | str | os.PathLike[str]) -> None:
         self._core = _Core(config)
         self._executor = Executor(self._core.observer)
+        self._shadows = ShadowRunner(
+            self._core.shadow_planner, self._executor, dict(self._core.config.routes)
+        )
+        self._core.shadows = self._shadows.submit
 
     def chat(
         self,
@@ -259,7 +298,8 @@ class Router(_Facade):
         return Stream(self, self._core.start(messages, model, context, params, stream=True))
 
     def close(self) -> None:
-        """Close pooled connections."""
+        """Let shadows in flight finish, then close pooled connections."""
+        self._shadows.close()
         self._executor.close()
 
     def __enter__(self) -> Self:
@@ -280,6 +320,8 @@ class AsyncRouter(_Facade):
     ) -> None:
         self._core = _Core(config)
         self._executor = AsyncExecutor(self._core.observer, transport_factory)
+        self._shadows = AsyncShadowRunner(self._core.shadow_planner, self._executor)
+        self._core.shadows = self._shadows.submit
 
     async def chat(
         self,
@@ -310,7 +352,8 @@ class AsyncRouter(_Facade):
         return AsyncStream(self, self._core.start(messages, model, context, params, stream=True))
 
     async def aclose(self) -> None:
-        """Close pooled connections."""
+        """Let shadows in flight finish, then close pooled connections."""
+        await self._shadows.aclose()
         await self._executor.aclose()
 
     async def __aenter__(self) -> Self:

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
+from .accounting.tokens import ASSUMED_OUTPUT_TOKENS
 from .config.schema import Config, CostConfig, ModelConfig, PriceConfig, ProviderConfig
 from .errors import ConfigError
 from .providers.base import Endpoint
@@ -87,6 +88,14 @@ class Target:
         return self.price is None or (self.price.input == 0 and self.price.output == 0)
 
 
+def _paid_output_cap(m: ModelConfig) -> int | None:
+    # A priced model gets an explicit output cap, so the worst case that
+    # ceilings and budgets are checked against is also the most it can bill.
+    if m.price is not None and (m.price.input > 0 or m.price.output > 0):
+        return ASSUMED_OUTPUT_TOKENS
+    return None
+
+
 def _quality(q: float | dict[str, float] | None) -> Mapping[str, float]:
     if q is None:
         return {}
@@ -145,7 +154,7 @@ def _resolve(name: str, m: ModelConfig, p: ProviderConfig, catalog: Mapping[str,
         api_version=p.api_version,
         quirks=quirks,
         extra_body=dict(m.params),
-        default_max_tokens=m.max_output_tokens,
+        default_max_tokens=m.max_output_tokens or _paid_output_cap(m),
     )
     return Target(
         name=name,

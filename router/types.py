@@ -115,6 +115,9 @@ class RouteInfo(BaseModel):
     zone: str
     attempts: list[Attempt] = Field(default_factory=list)
     cost_usd: float = 0.0
+    """Marginal cost: what the provider bills (0 on self-hosted targets)."""
+    amortised_cost_usd: float | None = None
+    """Self-hosted GPU cost spread per token (``cost:`` in the config); else ``None``."""
     cost_estimated: bool = False
     decision_id: str = ""
 

@@ -10,17 +10,20 @@ from typing import Any
 
 import pytest
 
-from router import AsyncRouter, ContextLengthExceeded, Router
+from router import AsyncRouter, ContextLengthExceeded, NoEligibleTarget, Router
 
 pytestmark = pytest.mark.real_server
 
 Q = [{"role": "user", "content": "What is the capital of France?"}]
 
 
-def server_config(base_url: str) -> dict[str, Any]:
+def server_config(base_url: str, window: int | None = 2048) -> dict[str, Any]:
+    model: dict[str, Any] = {"provider": "llama", "model": "smollm2"}
+    if window is not None:
+        model["context_window"] = window
     return {
         "providers": {"llama": {"kind": "llama_cpp_python", "base_url": base_url}},
-        "models": {"smol": {"provider": "llama", "model": "smollm2", "context_window": 2048}},
+        "models": {"smol": model},
         "routes": {"default": {"candidates": ["smol"]}},
     }
 
@@ -72,8 +75,20 @@ async def test_server_async_chat_and_stream(llama_server: str) -> None:
 
 
 def test_server_context_overflow_maps_to_context_length(llama_server: str) -> None:
+    # No context_window in the config, so the request reaches the server and
+    # its own overflow error is what the router maps.
     long = [{"role": "user", "content": "word " * 3000}]
-    with Router.from_dict(server_config(llama_server)) as r, pytest.raises(ContextLengthExceeded):
+    cfg = server_config(llama_server, window=None)
+    with Router.from_dict(cfg) as r, pytest.raises(ContextLengthExceeded):
+        r.chat(long, max_tokens=16)
+
+
+def test_a_known_window_refuses_the_overflow_before_sending(llama_server: str) -> None:
+    long = [{"role": "user", "content": "word " * 3000}]
+    with (
+        Router.from_dict(server_config(llama_server)) as r,
+        pytest.raises(NoEligibleTarget, match="context window"),
+    ):
         r.chat(long, max_tokens=16)
 
 

@@ -166,8 +166,9 @@ def test_router_breaker_opens_skips_half_opens_and_closes(
         assert r._core.snapshot().unavailable == frozenset({"a"})
 
         out = run(r, mode="sync", stream=stream)
-        assert out.summary() == [("a", "breaker_open", None, None), ("b", "ok", 200, None)]
-        assert faults.count("a") == 2  # skipped: no request reached it
+        # The policy ranks the open target last; b answers, a is never contacted.
+        assert out.summary() == [("b", "ok", 200, None)]
+        assert faults.count("a") == 2
 
         clock.now += 31  # cooldown over: half-open, one probe; a has recovered
         faults.default("a", Fault.ok())
@@ -188,7 +189,7 @@ def test_router_probe_failure_reopens(faults: FaultServer, clock: Clock) -> None
         assert out.summary()[0] == ("a", "error", 500, "ProviderUnavailable")
         assert r._core.breakers.state("a") is BreakerState.OPEN
         out = run(r, mode="sync", stream=False)
-        assert out.summary()[0] == ("a", "breaker_open", None, None)
+        assert out.summary() == [("b", "ok", 200, None)]
         assert faults.count("a") == 3
 
 
@@ -209,7 +210,7 @@ def test_async_router_shares_the_same_breaker_logic(faults: FaultServer) -> None
             outs = [await r.chat([{"role": "user", "content": "x"}], model="r") for _ in range(3)]
         return [[a.outcome for a in o.route.attempts] for o in outs]  # type: ignore[union-attr]
 
-    assert asyncio.run(go()) == [["error", "ok"], ["breaker_open", "ok"], ["breaker_open", "ok"]]
+    assert asyncio.run(go()) == [["error", "ok"], ["ok"], ["ok"]]
     assert faults.count("a") == 1
 
 
@@ -232,4 +233,33 @@ def test_streams_cut_after_content_count_against_the_breaker(
             out = run(r, mode="sync", stream=True)
             assert type(out.error).__name__ == "StreamInterrupted"
         out = run(r, mode="sync", stream=True)
-        assert out.summary() == [("a", "breaker_open", None, None), ("b", "ok", 200, None)]
+        assert out.summary() == [("b", "ok", 200, None)]
+        assert faults.count("a") == 2
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_every_planned_breaker_open_fails_fast_without_a_request(
+    faults: FaultServer, clock: Clock, mode: str
+) -> None:
+    faults.default("a", Fault.http(503))
+    faults.default("b", Fault.http(503))
+    with _router(faults, clock) as r:
+        run(r, mode="sync", stream=False)  # a: 503 (1), b: 503 (1)
+        run(r, mode="sync", stream=False)  # a: 503 (2, opens), b: 503 (2, opens)
+        assert r._core.snapshot().unavailable == frozenset({"a", "b"})
+        before = len(faults.records())
+        if mode == "sync":
+            out = run(r, mode="sync", stream=False)
+        else:
+            from router import AsyncRouter
+
+            ar = AsyncRouter(r.config)
+            ar._core.store, ar._core.breakers = r._core.store, r._core.breakers
+            ar._core.health = r._core.health
+            out = run(ar, mode="async", stream=False)
+        assert out.summary() == [
+            ("a", "breaker_open", None, None),
+            ("b", "breaker_open", None, None),
+        ]
+        assert getattr(out.error, "code", None) == "breaker_open"
+        assert len(faults.records()) == before

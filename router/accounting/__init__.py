@@ -1,6 +1,32 @@
-"""Prices, estimates and (with the money features) budgets and ledgers."""
+"""Money: prices, estimates, per-request ceilings, budgets and the ledger."""
 
-from .pricing import cost_usd, worst_case_cost_usd
-from .tokens import estimate_text_tokens, estimate_tokens
+from .budget import BudgetGate, Estimate, Hold
+from .ledger import LedgerRecord, read_ledger
+from .pricing import amortised_cost_usd, amortised_usd_per_token, cost_usd, worst_case_cost_usd
+from .tokens import (
+    ExactCounter,
+    FastCounter,
+    TokenCounter,
+    estimate_text_tokens,
+    estimate_tokens,
+)
+from .windows import window, window_label
 
-__all__ = ["cost_usd", "estimate_text_tokens", "estimate_tokens", "worst_case_cost_usd"]
+__all__ = [
+    "BudgetGate",
+    "Estimate",
+    "ExactCounter",
+    "FastCounter",
+    "Hold",
+    "LedgerRecord",
+    "TokenCounter",
+    "amortised_cost_usd",
+    "amortised_usd_per_token",
+    "cost_usd",
+    "estimate_text_tokens",
+    "estimate_tokens",
+    "read_ledger",
+    "window",
+    "window_label",
+    "worst_case_cost_usd",
+]

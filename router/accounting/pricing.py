@@ -1,11 +1,27 @@
-"""What a call cost, from its usage and the target's price."""
+"""What a call costs: list price (marginal) and amortised self-hosted cost.
+
+A target with a ``price`` is billed per token by its provider. A self-hosted
+target has no list price (zero *marginal* cost: one more request costs
+nothing extra on a GPU you already pay for), but it does have an *amortised*
+cost: with ``cost: {gpu_hour_usd, tokens_per_second}`` each token costs
+``gpu_hour_usd / 3600 / tokens_per_second``, the GPU's price spread over the
+tokens it processes at full utilisation. Budgets count marginal cost;
+reports show both.
+"""
 
 from __future__ import annotations
 
 from ..targets import Target
 from ..types import Usage
+from .tokens import ASSUMED_OUTPUT_TOKENS
 
-__all__ = ["cost_usd", "worst_case_cost_usd"]
+__all__ = [
+    "amortised_cost_usd",
+    "amortised_usd_per_token",
+    "cost_usd",
+    "output_tokens_for",
+    "worst_case_cost_usd",
+]
 
 
 def cost_usd(target: Target, usage: Usage | None) -> float:
@@ -19,9 +35,36 @@ def cost_usd(target: Target, usage: Usage | None) -> float:
     return (fresh * p.input + cached * cached_price + usage.completion_tokens * p.output) / 1e6
 
 
+def output_tokens_for(target: Target, requested: int | None) -> int:
+    """The most output a call to ``target`` can produce: the request's cap, else the
+    model's ``max_output_tokens``, else the cap its endpoint sends (the assumed default)."""
+    return requested or target.max_output_tokens or ASSUMED_OUTPUT_TOKENS
+
+
 def worst_case_cost_usd(target: Target, input_tokens: int, output_tokens: int) -> float:
     """The most a call can cost: every input token uncached, every output token produced."""
     p = target.price
     if p is None:
         return 0.0
     return (input_tokens * p.input + output_tokens * p.output) / 1e6
+
+
+def amortised_usd_per_token(target: Target) -> float | None:
+    """The GPU's hourly price spread over its throughput; ``None`` without ``cost:``."""
+    c = target.cost
+    if c is None:
+        return None
+    return c.gpu_hour_usd / 3600.0 / c.tokens_per_second
+
+
+def amortised_cost_usd(target: Target, usage: Usage | None) -> float | None:
+    """Amortised cost of ``usage`` (input and output tokens) on a self-hosted target.
+
+    ``None`` for targets without ``cost:``. ``tokens_per_second`` is the
+    aggregate throughput the GPU sustains for your mix of prompt and output
+    tokens (all requests batched together), so every token counts once.
+    """
+    per = amortised_usd_per_token(target)
+    if per is None or usage is None:
+        return None
+    return (usage.prompt_tokens + usage.completion_tokens) * per

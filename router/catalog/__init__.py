@@ -1,1 +1,129 @@
-"""Bundled model metadata (data files)."""
+"""Bundled model metadata (``models.yaml``): licence, openness, origin, context, prices.
+
+A config model names an entry with ``catalog:``; the entry's fields become
+defaults the config overrides (see :func:`router.targets.resolve_targets`).
+Entries are keyed by model (``llama-3.3-70b``) and by hosted offering
+(``llama-3.3-70b@together``): an offering adds that provider's list price
+(with its ``source`` and ``as_of`` date).
+
+The data file is read on first use only, so importing the router stays cheap
+and configs that reference no catalog entry never parse it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+__all__ = ["CatalogEntry", "LazyCatalog", "Offering", "load_catalog"]
+
+# Fields an entry lends a config model (the rest is descriptive).
+_MODEL_FIELDS = ("context_window", "capabilities", "license", "openness", "origin")
+
+
+@dataclass(frozen=True, slots=True)
+class Offering:
+    """One provider serving a catalog model: its model id and list price."""
+
+    provider: str
+    model: str
+    price: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogEntry:
+    """A catalog model, optionally narrowed to one hosted offering."""
+
+    key: str
+    name: str
+    family: str
+    developer: str
+    fields: Mapping[str, Any]
+    license_notes: str = ""
+    offerings: tuple[Offering, ...] = ()
+    offering: Offering | None = None
+    notes: str = ""
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def model_dump(self, exclude_unset: bool = True) -> dict[str, Any]:
+        """The defaults a config model inherits (the shape ``resolve_targets`` merges)."""
+        out = {k: v for k, v in self.fields.items() if v is not None}
+        if self.offering is not None and self.offering.price is not None:
+            out["price"] = dict(self.offering.price)
+        return out
+
+    def get(self, name: str, default: Any = None) -> Any:
+        """A model field of this entry (``license``, ``openness``, ``context_window``...)."""
+        return self.fields.get(name, default)
+
+
+def _parse(data: Mapping[str, Any]) -> dict[str, CatalogEntry]:
+    defaults_as_of = str(data.get("as_of", ""))
+    out: dict[str, CatalogEntry] = {}
+    for key, raw in data["models"].items():
+        offerings = []
+        for prov, o in (raw.get("offerings") or {}).items():
+            price = o.get("price")
+            if price is not None:
+                price = {"as_of": defaults_as_of, **price}
+            offerings.append(Offering(prov, str(o["model"]), price))
+        fields = {k: raw.get(k) for k in _MODEL_FIELDS}
+        if fields["capabilities"] is not None:
+            fields["capabilities"] = tuple(fields["capabilities"])
+        entry = CatalogEntry(
+            key=key,
+            name=str(raw.get("name", key)),
+            family=str(raw.get("family", "")),
+            developer=str(raw.get("developer", "")),
+            fields=fields,
+            license_notes=str(raw.get("license_notes", "")),
+            offerings=tuple(offerings),
+            notes=str(raw.get("notes", "")),
+        )
+        out[key] = entry
+        for o in offerings:
+            out[f"{key}@{o.provider}"] = CatalogEntry(
+                key=f"{key}@{o.provider}",
+                name=entry.name,
+                family=entry.family,
+                developer=entry.developer,
+                fields=entry.fields,
+                license_notes=entry.license_notes,
+                offerings=entry.offerings,
+                offering=o,
+                notes=entry.notes,
+            )
+    return out
+
+
+@lru_cache(maxsize=1)
+def load_catalog() -> Mapping[str, CatalogEntry]:
+    """The bundled catalog, parsed once per process."""
+    import yaml
+
+    text = resources.files(__name__).joinpath("models.yaml").read_text(encoding="utf-8")
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    return _parse(yaml.load(text, Loader=loader))
+
+
+class LazyCatalog(Mapping[str, CatalogEntry]):
+    """The bundled catalog as a mapping that parses the data file on first access."""
+
+    def _data(self) -> Mapping[str, CatalogEntry]:
+        return load_catalog()
+
+    def __bool__(self) -> bool:
+        # ``catalog or {}`` must not parse the file just to test truthiness.
+        return True
+
+    def __getitem__(self, key: str) -> CatalogEntry:
+        return self._data()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._data())
+
+    def __len__(self) -> int:
+        return len(self._data())

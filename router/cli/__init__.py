@@ -15,7 +15,7 @@ from importlib import import_module
 __all__ = ["main"]
 
 # Subcommand modules, in the order ``--help`` lists them.
-COMMANDS = ("chat", "audit")
+COMMANDS = ("chat", "validate", "explain", "test", "models", "report", "audit", "migration")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -8,6 +8,7 @@ only: nothing in a config is ever evaluated as code.
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -220,7 +221,11 @@ class Matcher(_Strict):
 
 
 class TrustFilter(_Strict):
-    """Attribute sets a rule allows or denies; a target matches if any field does."""
+    """Attribute sets a rule allows or denies.
+
+    ``allow`` admits a target only if every listed field matches (an unset
+    attribute does not); ``deny`` excludes a target if any listed field does.
+    """
 
     zone: tuple[str, ...] | None = None
     region: tuple[str, ...] | None = None
@@ -279,14 +284,40 @@ class SplitArm(_Strict):
     weight: float = Field(ge=0)
 
 
+def _utc(v: Any) -> Any:
+    """A date (midnight UTC), an ISO string or a datetime, as an aware UTC datetime."""
+    if isinstance(v, str):
+        try:
+            v = datetime.fromisoformat(v)
+        except ValueError:
+            raise ValueError(f"{v!r} is not an ISO date or datetime") from None
+    if isinstance(v, date) and not isinstance(v, datetime):
+        v = datetime(v.year, v.month, v.day)
+    if isinstance(v, datetime):
+        return v.replace(tzinfo=UTC) if v.tzinfo is None else v.astimezone(UTC)
+    return v
+
+
 class RampConfig(_Strict):
-    """Move a split arm's weight linearly from ``from_pct`` to ``to_pct``."""
+    """Move a split arm's weight linearly from ``from_pct`` to ``to_pct``.
+
+    ``start`` and ``end`` are ISO dates (midnight UTC) or datetimes (naive
+    ones are UTC); YAML's unquoted dates are accepted too.
+    """
 
     model: str
     from_pct: float = Field(ge=0, le=100)
     to_pct: float = Field(ge=0, le=100)
-    start: str
-    end: str
+    start: datetime
+    end: datetime
+
+    _start_utc = field_validator("start", "end", mode="before")(_utc)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> RampConfig:
+        if self.end <= self.start:
+            raise ValueError("ramp end must be after its start")
+        return self
 
 
 class GuardConfig(_Strict):
@@ -300,6 +331,12 @@ class GuardConfig(_Strict):
     window_s: float = Field(default=600, gt=0)
     min_samples: int = Field(default=50, ge=1)
 
+    @model_validator(mode="after")
+    def _has_threshold(self) -> GuardConfig:
+        if self.max_ratio is None and self.max_value is None:
+            raise ValueError("a guard needs max_ratio (against the baseline) or max_value")
+        return self
+
 
 class ShadowConfig(_Strict):
     """Send sampled copies to a candidate in the background; never returned."""
@@ -307,6 +344,8 @@ class ShadowConfig(_Strict):
     model: str
     sample_pct: float = Field(ge=0, le=100)
     max_concurrency: int = Field(default=4, ge=1)
+    log: str | None = None
+    """Append-only JSONL file receiving one record per compared pair (no content)."""
 
 
 class RouteConfig(_Strict):
@@ -332,6 +371,21 @@ class RouteConfig(_Strict):
     def _has_candidates(self) -> RouteConfig:
         if not self.candidates and not self.split:
             raise ValueError("a route needs candidates or a split")
+        arms = [a.model for a in self.split or ()]
+        if len(set(arms)) != len(arms):
+            raise ValueError("a split names each model once")
+        for key, sub in (("ramp", self.ramp), ("guard", self.guard)):
+            if sub is not None and sub.model not in arms:
+                raise ValueError(f"{key}.model {sub.model!r} must be one of the split arms {arms}")
+        if self.guard is not None and self.guard.baseline not in self.all_models():
+            raise ValueError(f"guard.baseline {self.guard.baseline!r} is not a model of this route")
+        s = self.sticky_by
+        if (
+            s is not None
+            and s not in ("user", "tenant")
+            and not (s.startswith("metadata.") and len(s) > len("metadata."))
+        ):
+            raise ValueError("sticky_by is user, tenant or metadata.<name>")
         return self
 
     def all_models(self) -> tuple[str, ...]:
@@ -382,6 +436,13 @@ class Config(_Strict):
                 if arm.model not in self.models:
                     loc: tuple[str | int, ...] = ("routes", rname, "split", i, "model")
                     problems.append((loc, f"model {arm.model!r} is not defined"))
+            if r.shadow is not None and r.shadow.model not in self.models:
+                problems.append(
+                    (
+                        ("routes", rname, "shadow", "model"),
+                        f"model {r.shadow.model!r} is not defined",
+                    )
+                )
         seen: set[str] = set()
         for i, rule in enumerate(self.rules):
             if rule.name in seen:

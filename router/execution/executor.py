@@ -10,6 +10,7 @@ produced; after that a failure is :class:`~router.errors.StreamInterrupted`.
 from __future__ import annotations
 
 import contextlib
+import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -95,6 +96,7 @@ class Executor:
         self.embedded = EmbeddedSender()
         self.observer = observer or Observer()
         self._pool: ThreadPoolExecutor | None = None
+        self._pool_lock = threading.Lock()
 
     # -- one try ------------------------------------------------------------
 
@@ -233,15 +235,17 @@ class Executor:
         return winner
 
     def _hedge_pool(self) -> ThreadPoolExecutor:
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(_HEDGE_WORKERS, thread_name_prefix="router-hedge")
-        return self._pool
+        with self._pool_lock:  # shadow traffic may share this executor from another thread
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(_HEDGE_WORKERS, thread_name_prefix="router-hedge")
+            return self._pool
 
     def close(self) -> None:
         """Release pooled connections and hedging threads."""
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
+        with self._pool_lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
         self.http.close()
 
 

@@ -31,6 +31,8 @@ class Limits:
     max_output_tokens: int | None = None
     max_latency_ms: float | None = None
     required: frozenset[str] = frozenset()
+    sources: Mapping[str, str] = field(default_factory=dict)
+    """Where each limit came from (``rule <name>``, ``route <name>``, ``context``, ``request``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +55,14 @@ class Decision:
     """Budgets of the matched rules, as (rule name, budget); all must admit the request."""
     notes: tuple[str, ...] = ()
     extra: Mapping[str, Any] = field(default_factory=dict)
+    input_tokens: int = 0
+    """Estimated input tokens (all messages, tool arguments and results)."""
+    output_tokens: int | None = None
+    """Output tokens asked for (request or route default, clamped by policy); None: unbounded."""
+    costs: Mapping[str, float] = field(default_factory=dict)
+    """Worst-case USD per planned target, as used for the cost ceiling and ``cheapest``."""
+    excluded_zones: Mapping[str, str] = field(default_factory=dict)
+    """Zone of each excluded target, for the explanation (names only: nothing to send to)."""
 
     @property
     def target_names(self) -> tuple[str, ...]:
@@ -71,8 +81,9 @@ class Decision:
             lines.append(f"detected: {found}")
         if self.matched_rules:
             lines.append("rules: " + ", ".join(self.matched_rules))
+        src = self.limits.sources
         lim = [
-            f"{k}={v}"
+            f"{k}={v:g}" + (f" ({src[k]})" if k in src else "")
             for k, v in (
                 ("max_cost_usd", self.limits.max_cost_usd),
                 ("min_quality", self.limits.min_quality),
@@ -84,14 +95,23 @@ class Decision:
         if self.limits.required:
             lim.append("requires=" + ",".join(sorted(self.limits.required)))
         if lim:
-            lines.append("limits: " + " ".join(lim))
+            lines.append("limits: " + ", ".join(lim))
+        out = f" + {self.output_tokens} output" if self.output_tokens else ""
+        lines.append(f"tokens: ~{self.input_tokens} input{out} (estimated)")
         width = max([len(t.name) for t in self.plan] + [len(n) for n in self.excluded] + [6])
         lines.append("")
-        lines.append(f"{'#':>2}  {'target':<{width}}  {'zone':<9}  status")
+        lines.append(f"{'#':>2}  {'target':<{width}}  {'zone':<9}  {'worst $':>10}  status")
         for i, t in enumerate(self.plan, 1):
-            lines.append(f"{i:>2}  {t.name:<{width}}  {t.zone:<9}  planned")
+            cost = f"{self.costs[t.name]:.6f}" if t.name in self.costs else ""
+            role = "planned: primary" if i == 1 else "planned: fallback"
+            lines.append(f"{i:>2}  {t.name:<{width}}  {t.zone:<9}  {cost:>10}  {role}")
         for name, reasons in self.excluded.items():
-            lines.append(f"{'-':>2}  {name:<{width}}  {'':<9}  excluded: " + "; ".join(reasons))
+            zone = self.excluded_zones.get(name, "")
+            lines.append(
+                f"{'-':>2}  {name:<{width}}  {zone:<9}  {'':>10}  excluded: " + "; ".join(reasons)
+            )
+        for t in self.shadow:
+            lines.append(f"{'s':>2}  {t.name:<{width}}  {t.zone:<9}  {'':>10}  shadow")
         if not self.plan:
             lines.append("no eligible target: the request is refused (fail closed)")
         lines.extend(self.notes)
@@ -102,8 +122,17 @@ class Decision:
         return {
             "id": self.id,
             "route": self.route,
-            "plan": [{"target": t.name, "provider": t.provider, "zone": t.zone} for t in self.plan],
+            "plan": [
+                {
+                    "target": t.name,
+                    "provider": t.provider,
+                    "zone": t.zone,
+                    "worst_case_usd": self.costs.get(t.name),
+                }
+                for t in self.plan
+            ],
             "excluded": {k: list(v) for k, v in self.excluded.items()},
+            "excluded_zones": dict(self.excluded_zones),
             "matched_rules": list(self.matched_rules),
             "sensitivity": {
                 "declared": self.sensitivity.declared,
@@ -117,7 +146,12 @@ class Decision:
                 "max_output_tokens": self.limits.max_output_tokens,
                 "max_latency_ms": self.limits.max_latency_ms,
                 "required": sorted(self.limits.required),
+                "sources": dict(self.limits.sources),
             },
+            "input_tokens": self.input_tokens,
+            "output_tokens": self.output_tokens,
+            "budgets": [{"rule": n, **b.model_dump(exclude_none=True)} for n, b in self.budgets],
+            "notes": list(self.notes),
             "fallback": self.fallback,
             "shadow": [t.name for t in self.shadow],
         }

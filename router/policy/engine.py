@@ -1,42 +1,289 @@
 """The decision engine: a pure function from config, request, context and snapshot to a Decision.
 
 It imports no HTTP library and reads no clock (time comes from the snapshot).
+Everything that depends only on the config — detectors, matchers, which
+target each rule's ``allow``/``deny`` admits, the reasons an exclusion will
+cite — is computed once in :class:`Policy`; a decision only evaluates
+predicates over the request's facts and walks the route's candidates.
+
+Combination (DESIGN.md): allows intersect, denies unite, deny wins, the
+tightest limit wins, and a request's context only tightens unless a matching
+rule lists the field in ``override``.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
+from dataclasses import dataclass
 
-from ..config.schema import Config, RouteConfig
-from ..errors import NoEligibleTarget, UnknownRoute
+from ..accounting.pricing import output_tokens_for, worst_case_cost_usd
+from ..accounting.tokens import estimate_tokens
+from ..config.schema import (
+    BudgetEffect,
+    Config,
+    RouteConfig,
+    RuleConfig,
+    TrustFilter,
+)
+from ..errors import ConfigError, NoEligibleTarget, UnknownRoute
 from ..targets import Target, resolve_targets
 from ..types import ChatRequest, RequestContext
 from .decision import Decision, Limits, SensitivityResult
+from .detectors import Detector, compile_detectors, has_digit
+from .matchers import Facts, Predicate, compile_matcher
 from .snapshot import Snapshot
 
-__all__ = ["Policy", "decide"]
+__all__ = ["OVERRIDABLE", "Policy", "decide"]
 
 _EMPTY_CONTEXT = RequestContext()
 
 
+OVERRIDABLE = frozenset({"sensitivity", "max_cost_usd", "min_quality"})
+"""Context fields a rule's ``override`` may let a request loosen."""
+
+_FILTER_FIELDS = (
+    "zone",
+    "region",
+    "provider",
+    "model",
+    "license",
+    "openness",
+    "origin",
+    "data_retention",
+)
+_ENUMS = {
+    "openness": frozenset(
+        {"closed", "open_weights_restricted", "open_weights_permissive", "fully_open"}
+    ),
+    "data_retention": frozenset({"none", "zero", "standard"}),
+}
+
+
+def _target_values(t: Target, field: str) -> frozenset[str]:
+    """The values of ``t`` a trust filter compares on ``field`` (case-folded)."""
+    if field == "provider":
+        raw: tuple[str | None, ...] = (t.provider, t.kind)
+    elif field == "model":
+        raw = (t.name, t.model_id)
+    else:
+        raw = (getattr(t, field),)
+    return frozenset(v.casefold() for v in raw if v)
+
+
+def _filter_fields(f: TrustFilter) -> list[tuple[str, frozenset[str]]]:
+    out = []
+    for name in _FILTER_FIELDS:
+        values = getattr(f, name)
+        if values is not None:
+            out.append((name, frozenset(v.casefold() for v in values)))
+    return out
+
+
+def _fmt(values: frozenset[str]) -> str:
+    return "[" + ", ".join(sorted(values)) + "]"
+
+
+@dataclass(frozen=True, slots=True)
+class _Rule:
+    """A rule compiled against the config's targets."""
+
+    name: str
+    preds: tuple[Predicate, ...]
+    allow_fail: Mapping[str, str]
+    """Target name → reason, for every target this rule's ``allow`` does not admit."""
+    deny_hit: Mapping[str, str]
+    """Target name → reason, for every target this rule's ``deny`` names."""
+    has_allow: bool
+    has_deny: bool
+    limit_cost: float | None
+    limit_quality: float | None
+    limit_output: int | None
+    limit_latency: float | None
+    require: frozenset[str]
+    budget: BudgetEffect | None
+    override: frozenset[str]
+    never: tuple[str, ...]
+    has_limits: bool
+    """Whether the rule sets any limit or requirement (others are skipped when combining)."""
+
+    def matches(self, facts: Facts) -> bool:
+        # A plain loop: all() over a generator costs more on this hot path.
+        for p in self.preds:  # noqa: SIM110
+            if not p(facts):
+                return False
+        return True
+
+
+@dataclass(frozen=True, slots=True)
+class _Route:
+    """A route with its candidate targets looked up once."""
+
+    name: str
+    config: RouteConfig
+    candidates: tuple[Target, ...]
+    shadow: Target | None
+
+
 class Policy:
-    """A config compiled for deciding: targets resolved, routes indexed."""
+    """A config compiled for deciding: targets resolved, detectors and rules compiled.
+
+    ``targets`` defaults to the config's models resolved against the bundled
+    catalog (parsed only if a model names a ``catalog`` entry).
+    """
 
     def __init__(self, config: Config, targets: Mapping[str, Target] | None = None) -> None:
         self.config = config
-        self.targets = dict(targets) if targets is not None else resolve_targets(config)
-        self._levels = {lvl: i for i, lvl in enumerate(config.sensitivity.levels)}
+        if targets is None:
+            from ..catalog import LazyCatalog
+
+            targets = resolve_targets(config, LazyCatalog())
+        self.targets: dict[str, Target] = dict(targets)
+        levels = config.sensitivity.levels
+        self._levels = {lvl: i for i, lvl in enumerate(levels)}
+        self._level_names = levels
+        self._default_level = self._levels[config.sensitivity.default]
+        self.detectors: tuple[tuple[Detector, int], ...] = tuple(
+            (d, self._levels[lvl]) for d, lvl in compile_detectors(config.sensitivity)
+        )
+        self.rules: tuple[_Rule, ...] = tuple(self._compile_rule(r) for r in config.rules)
+        self._routes: dict[str, _Route] = {
+            name: self._compile_route(name, r) for name, r in config.routes.items()
+        }
+
+    # --- compilation -------------------------------------------------------
+
+    def _compile_rule(self, r: RuleConfig) -> _Rule:
+        preds, never = compile_matcher(r.name, r.when, self._levels)
+        allow_fail: dict[str, str] = {}
+        deny_hit: dict[str, str] = {}
+        for effect, f in (("allow", r.allow), ("deny", r.deny)):
+            if f is None:
+                continue
+            fields = _filter_fields(f)
+            if not fields:
+                raise ConfigError(
+                    f"rule {r.name!r}: empty {effect}", key=f"rules.{r.name}.{effect}"
+                )
+            for name, values in fields:
+                bad = values - _ENUMS[name] if name in _ENUMS else frozenset()
+                if bad:
+                    raise ConfigError(
+                        f"rule {r.name!r}: unknown {name} {_fmt(bad)}; known: {_fmt(_ENUMS[name])}",
+                        key=f"rules.{r.name}.{effect}.{name}",
+                    )
+            for t in self.targets.values():
+                if effect == "allow":
+                    # Every listed attribute must admit the target; a missing one does not.
+                    for name, values in fields:
+                        have = _target_values(t, name)
+                        if have.isdisjoint(values):
+                            shown = _fmt(have) if have else "unset"
+                            allow_fail[t.name] = (
+                                f"rule {r.name}: allow {name} {_fmt(values)}, target has {shown}"
+                            )
+                            break
+                else:
+                    for name, values in fields:
+                        hit = _target_values(t, name) & values
+                        if hit:
+                            deny_hit[t.name] = f"rule {r.name}: deny {name} {_fmt(hit)}"
+                            break
+        override = frozenset(r.override or ())
+        bad_override = override - OVERRIDABLE
+        if bad_override:
+            raise ConfigError(
+                f"rule {r.name!r}: cannot override {_fmt(bad_override)}; "
+                f"overridable: {_fmt(OVERRIDABLE)}",
+                key=f"rules.{r.name}.override",
+            )
+        lim = r.limit
+        return _Rule(
+            name=r.name,
+            preds=preds,
+            allow_fail=allow_fail,
+            deny_hit=deny_hit,
+            has_allow=r.allow is not None,
+            has_deny=r.deny is not None,
+            limit_cost=lim.max_cost_usd if lim else None,
+            limit_quality=lim.min_quality if lim else None,
+            limit_output=lim.max_output_tokens if lim else None,
+            limit_latency=lim.max_latency_ms if lim else None,
+            require=frozenset(r.require or ()),
+            budget=r.budget,
+            override=override,
+            never=never,
+            has_limits=bool(lim and lim.model_fields_set) or bool(r.require),
+        )
+
+    def _compile_route(self, name: str, r: RouteConfig) -> _Route:
+        cands = []
+        for m in r.all_models():
+            t = self.targets.get(m)
+            if t is None:
+                raise ConfigError(f"model {m!r} is not defined", key=f"routes.{name}.candidates")
+            cands.append(t)
+        shadow = None
+        if r.shadow is not None:
+            shadow = self.targets.get(r.shadow.model)
+            if shadow is None:
+                raise ConfigError(
+                    f"model {r.shadow.model!r} is not defined", key=f"routes.{name}.shadow.model"
+                )
+        return _Route(name, r, tuple(cands), shadow)
+
+    # --- lookups -----------------------------------------------------------
 
     def route_for(self, model: str) -> tuple[str, RouteConfig]:
         """The route ``model`` names, or a one-candidate route for a model name."""
-        route = self.config.routes.get(model)
-        if route is not None:
-            return model, route
+        r = self._route(model)
+        return r.name, r.config
+
+    def _route(self, model: str) -> _Route:
+        r = self._routes.get(model)
+        if r is not None:
+            return r
         if model in self.targets:
-            return model, RouteConfig(candidates=(model,))
+            r = self._compile_route(model, RouteConfig(candidates=(model,)))
+            self._routes[model] = r
+            return r
         known = sorted({*self.config.routes, *self.targets})
         raise UnknownRoute(f"no route or model named {model!r}; known: {', '.join(known)}")
+
+    def level_index(self, level: str) -> int:
+        """The rank of a sensitivity level (0 = least sensitive)."""
+        return self._levels[level]
+
+    # --- deciding ----------------------------------------------------------
+
+    def _match(self, facts: Facts) -> list[_Rule]:
+        """The rules whose every predicate holds, in config order."""
+        matched = []
+        for r in self.rules:
+            # Inlined rather than r.matches(): this loop runs for every rule of every request.
+            for p in r.preds:
+                if not p(facts):
+                    break
+            else:
+                matched.append(r)
+        return matched
+
+    def classify(self, texts: list[str]) -> tuple[int, dict[str, int]]:
+        """The highest level the detectors raise ``texts`` to (-1 if none), and counts."""
+        counts: dict[str, int] = {}
+        top = -1
+        if not texts or not self.detectors:
+            return top, counts
+        text = texts[0] if len(texts) == 1 else "\n\n".join(texts)
+        digits = has_digit(text)
+        windows: dict[int, list[tuple[int, int, int]]] = {}
+        for det, lvl in self.detectors:
+            n = det.count(text, digits, windows)
+            if n:
+                counts[det.name] = counts.get(det.name, 0) + n
+                if lvl > top:
+                    top = lvl
+        return top, counts
 
     def decide(
         self,
@@ -49,35 +296,260 @@ class Policy:
         """The Decision for one request; raises NoEligibleTarget on an empty plan."""
         ctx = context or _EMPTY_CONTEXT
         snap = snapshot or Snapshot()
-        route_name, route = self.route_for(model)
+        route = self._route(model)
+        rc = route.config
         declared = ctx.sensitivity
         if declared is not None and declared not in self._levels:
             raise NoEligibleTarget(
-                f"unknown sensitivity level {declared!r}; levels: "
-                + ", ".join(self.config.sensitivity.levels)
+                f"unknown sensitivity level {declared!r}; levels: " + ", ".join(self._level_names)
             )
-        level = declared or self.config.sensitivity.default
-        plan = tuple(self.targets[n] for n in route.candidates)
-        decision = Decision(
-            id=_decision_id(snap.request_id, route_name),
-            route=route_name,
-            plan=plan if route.fallback else plan[:1],
-            excluded={},
-            matched_rules=(),
-            sensitivity=SensitivityResult(declared=declared, detected=None, level=level),
-            limits=Limits(max_cost_usd=ctx.max_cost_usd, min_quality=ctx.min_quality),
-            fallback=route.fallback,
-            budgets=tuple(
-                (r.name, r.budget)
-                for r in self.config.rules
-                if r.budget is not None and r.when is None
-            ),
+        texts = [t for t in request.iter_text() if t]
+        input_tokens = estimate_tokens(texts, len(request.messages))
+        detected, counts = self.classify(texts)
+        declared_idx = self._levels[declared] if declared is not None else -1
+        level = max(declared_idx, detected, self._default_level)
+        facts = Facts(
+            tenant=ctx.tenant,
+            user=ctx.user,
+            tags=frozenset(ctx.tags),
+            level=level,
+            route=route.name,
+            metadata=ctx.metadata,
+            input_tokens=input_tokens,
+            has_tools=request.has_tools,
+            has_images=request.has_images,
         )
-        if not decision.plan:
+        matched = self._match(facts)
+        overrides: dict[str, str] = {}
+        for r in matched:
+            for f in r.override:
+                overrides.setdefault(f, r.name)
+        notes: list[str] = []
+        if "sensitivity" in overrides and declared is not None and declared_idx != level:
+            # A rule lets this request declare its own level; rules are matched again on it.
+            level = declared_idx
+            notes.append(
+                f"sensitivity set to declared {declared!r} (override by rule "
+                f"{overrides['sensitivity']})"
+            )
+            facts = Facts(
+                facts.tenant, facts.user, facts.tags, level, facts.route, facts.metadata,
+                facts.input_tokens, facts.has_tools, facts.has_images,
+            )  # fmt: skip
+            matched = self._match(facts)
+
+        limits = self._limits(matched, route, ctx, overrides, request)
+        task = rc.task
+        out_req = request.max_tokens or rc.max_tokens
+        if limits.max_output_tokens is not None:
+            out_req = min(out_req or limits.max_output_tokens, limits.max_output_tokens)
+
+        candidates = route.candidates
+        if route.shadow is not None and route.shadow not in candidates:
+            candidates = (*candidates, route.shadow)
+        admitted, excluded, costs = self._evaluate(
+            candidates, matched, limits, input_tokens, out_req, task, snap
+        )
+
+        shadow: tuple[Target, ...] = ()
+        if route.shadow is not None:
+            if route.shadow.name in costs:
+                shadow = (route.shadow,)
+            else:
+                notes.append(f"shadow {route.shadow.name} not admitted by policy: no shadow copy")
+            if route.shadow not in route.candidates and route.shadow in admitted:
+                admitted.remove(route.shadow)
+        ranked = self._rank(admitted, rc, costs, task, snap)
+        if rc.select == "weighted" and not rc.split:
+            notes.append("select weighted without a split: candidates in order")
+        # A split route keeps every admitted arm: the split (applied after the
+        # policy) picks one and, with fallback off, drops the rest itself.
+        plan = tuple(ranked if rc.fallback or rc.split else ranked[:1])
+        if not rc.fallback and not rc.split and len(ranked) > 1:
+            notes.append(f"fallback off: {len(ranked) - 1} admitted target(s) not planned")
+
+        decision = Decision(
+            id=_decision_id(snap.request_id, route.name),
+            route=route.name,
+            plan=plan,
+            excluded=excluded,
+            matched_rules=tuple(r.name for r in matched),
+            sensitivity=SensitivityResult(
+                declared=declared,
+                detected=self._level_names[detected] if detected >= 0 else None,
+                level=self._level_names[level],
+                detectors=counts,
+            ),
+            limits=limits,
+            fallback=rc.fallback,
+            shadow=shadow,
+            budgets=tuple((r.name, r.budget) for r in matched if r.budget is not None),
+            notes=tuple(notes),
+            input_tokens=input_tokens,
+            output_tokens=out_req,
+            costs={t.name: costs[t.name] for t in plan},
+            excluded_zones={t.name: t.zone for t in candidates if t.name in excluded},
+        )
+        if not plan:
             raise NoEligibleTarget(
-                f"no eligible target for route {route_name!r}\n{decision.explain()}", decision
+                f"no eligible target for route {route.name!r}\n{decision.explain()}", decision
             )
         return decision
+
+    def _limits(
+        self,
+        matched: list[_Rule],
+        route: _Route,
+        ctx: RequestContext,
+        overrides: Mapping[str, str],
+        request: ChatRequest,
+    ) -> Limits:
+        """The tightest ceilings and floors of the matched rules, the route and the context."""
+        sources: dict[str, str] = {}
+        cost: float | None = None
+        quality: float | None = route.config.min_quality
+        if quality is not None:
+            sources["min_quality"] = f"route {route.name}"
+        output: int | None = None
+        latency: float | None = None
+        required: set[str] = set()
+        for r in matched:
+            if not r.has_limits:
+                continue
+            if r.limit_cost is not None and (cost is None or r.limit_cost < cost):
+                cost, sources["max_cost_usd"] = r.limit_cost, f"rule {r.name}"
+            if r.limit_quality is not None and (quality is None or r.limit_quality > quality):
+                quality, sources["min_quality"] = r.limit_quality, f"rule {r.name}"
+            if r.limit_output is not None and (output is None or r.limit_output < output):
+                output, sources["max_output_tokens"] = r.limit_output, f"rule {r.name}"
+            if r.limit_latency is not None and (latency is None or r.limit_latency < latency):
+                latency, sources["max_latency_ms"] = r.limit_latency, f"rule {r.name}"
+            for cap in r.require:
+                required.add(cap)
+                sources.setdefault(f"require:{cap}", f"rule {r.name}")
+        if ctx.max_cost_usd is not None:
+            if "max_cost_usd" in overrides:
+                cost = ctx.max_cost_usd
+                sources["max_cost_usd"] = f"context (override by rule {overrides['max_cost_usd']})"
+            elif cost is None or ctx.max_cost_usd < cost:
+                cost, sources["max_cost_usd"] = ctx.max_cost_usd, "context"
+        if ctx.min_quality is not None:
+            if "min_quality" in overrides:
+                quality = ctx.min_quality
+                sources["min_quality"] = f"context (override by rule {overrides['min_quality']})"
+            elif quality is None or ctx.min_quality > quality:
+                quality, sources["min_quality"] = ctx.min_quality, "context"
+        for cap, needed in (
+            ("tools", request.has_tools),
+            ("json_schema", request.wants_json_schema),
+            ("vision", request.has_images),
+        ):
+            if needed:
+                required.add(cap)
+                sources.setdefault(f"require:{cap}", "request")
+        return Limits(
+            max_cost_usd=cost,
+            min_quality=quality,
+            max_output_tokens=output,
+            max_latency_ms=latency,
+            required=frozenset(required),
+            sources=sources,
+        )
+
+    @staticmethod
+    def _evaluate(
+        candidates: tuple[Target, ...],
+        matched: list[_Rule],
+        limits: Limits,
+        input_tokens: int,
+        out_req: int | None,
+        task: str | None,
+        snap: Snapshot,
+    ) -> tuple[list[Target], dict[str, tuple[str, ...]], dict[str, float]]:
+        """Admitted targets (candidate order), exclusions with every reason, worst-case costs."""
+        sources = limits.sources
+        # Rule verdicts were precomputed per target; gather those of the matched rules.
+        ruled: dict[str, list[str]] = {}
+        for r in matched:
+            if r.has_deny:
+                for name, why in r.deny_hit.items():
+                    ruled.setdefault(name, []).append(why)
+            if r.has_allow:
+                for name, why in r.allow_fail.items():
+                    ruled.setdefault(name, []).append(why)
+        required = limits.required
+        floor = limits.min_quality
+        ceiling = limits.max_cost_usd
+        lat_max = limits.max_latency_ms
+        need_window = input_tokens + (out_req or 0)
+        admitted: list[Target] = []
+        excluded: dict[str, tuple[str, ...]] = {}
+        costs: dict[str, float] = {}
+        for t in candidates:
+            name = t.name
+            if name in excluded or name in costs:
+                continue
+            reasons = list(ruled.get(name, ()))
+            if required and not required <= t.capabilities:
+                for cap in sorted(required - t.capabilities):
+                    reasons.append(
+                        f"capability: no {cap} (required by {sources[f'require:{cap}']})"
+                    )
+            window = t.context_window
+            if window is not None and need_window > window:
+                reasons.append(
+                    f"context window: {window} < ~{input_tokens} input"
+                    + (f" + {out_req} output" if out_req else "")
+                    + " tokens"
+                )
+            if floor is not None:
+                q = t.quality_for(task)
+                if q is None or q < floor:
+                    what = f"quality[{task}]" if task else "quality"
+                    shown = "unknown," if q is None else f"{q:g} <"
+                    reasons.append(f"{what}: {shown} floor {floor:g} ({sources['min_quality']})")
+            cost = worst_case_cost_usd(t, input_tokens, output_tokens_for(t, out_req))
+            if ceiling is not None and cost > ceiling:
+                reasons.append(
+                    f"cost: worst case ${cost:.6f} > max_cost_usd ${ceiling:g} "
+                    f"({sources['max_cost_usd']})"
+                )
+            if lat_max is not None:
+                seen = snap.latency_ms.get(name)
+                if seen is not None and seen > lat_max:
+                    reasons.append(
+                        f"latency: observed {seen:g} ms > max_latency_ms {lat_max:g} "
+                        f"({sources['max_latency_ms']})"
+                    )
+            if reasons:
+                excluded[name] = tuple(reasons)
+            else:
+                costs[name] = cost
+                admitted.append(t)
+        return admitted, excluded, costs
+
+    @staticmethod
+    def _rank(
+        admitted: list[Target],
+        rc: RouteConfig,
+        costs: Mapping[str, float],
+        task: str | None,
+        snap: Snapshot,
+    ) -> list[Target]:
+        """Order admitted targets by the route's ``select``; known-down targets go last."""
+        order = list(admitted)
+        sel = rc.select
+        # Sorts are stable: ties keep the candidate order, so ranking is deterministic.
+        if sel == "cheapest":
+            order.sort(key=lambda t: costs[t.name])
+        elif sel == "best_quality":
+            order.sort(key=lambda t: -(q if (q := t.quality_for(task)) is not None else -1.0))
+        elif sel == "fastest":
+            inf = float("inf")
+            order.sort(key=lambda t: snap.latency_ms.get(t.name, inf))
+        if snap.unavailable:
+            order.sort(key=lambda t: t.name in snap.unavailable)
+        return order
 
 
 def _decision_id(request_id: str, route: str) -> str:

@@ -2,16 +2,51 @@
 
 from __future__ import annotations
 
-from .base import StateStore
+from pathlib import Path
+
+from ..errors import ConfigError
+from .base import BudgetCharge, BudgetUsage, Reserved, StateStore
 from .memory import MemoryStore
 
-__all__ = ["MemoryStore", "StateStore", "open_store"]
+__all__ = [
+    "BudgetCharge",
+    "BudgetUsage",
+    "MemoryStore",
+    "Reserved",
+    "StateStore",
+    "open_store",
+    "sqlite_path",
+]
+
+
+def sqlite_path(url: str) -> Path:
+    """The file a ``sqlite://`` URL names.
+
+    ``sqlite:///var/lib/router/state.db`` is the absolute path
+    ``/var/lib/router/state.db``; ``sqlite://state.db`` (two slashes) is
+    relative to the working directory.
+    """
+    rest = url[len("sqlite://") :]
+    if not rest or rest == "/":
+        raise ConfigError(f"{url!r} names no file; use sqlite:///path/to/state.db", key="state")
+    if rest.startswith("//"):
+        rest = rest[1:]
+    return Path(rest)
 
 
 def open_store(url: str) -> StateStore:
-    """The store a config's ``state:`` names (``memory`` for now)."""
+    """The store a config's ``state:`` names: ``memory``, ``sqlite://…`` or ``redis://…``."""
     if url == "memory":
         return MemoryStore()
-    from ..errors import ConfigError
+    if url.startswith("sqlite://"):
+        from .sqlite import SQLiteStore
 
-    raise ConfigError(f"unsupported state store {url!r}", key="state")
+        return SQLiteStore(sqlite_path(url))
+    if url.startswith(("redis://", "rediss://", "unix://")):
+        from .redis import RedisStore
+
+        return RedisStore(url)
+    raise ConfigError(
+        f"unsupported state store {url!r}; use memory, sqlite:///path or redis://host:port/db",
+        key="state",
+    )

@@ -1,14 +1,35 @@
-"""The in-process state store (the default): one dict behind one lock."""
+"""The in-process state store (the default): dicts behind one lock."""
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 
-from .base import StateStore
+from .base import BudgetCharge, BudgetUsage, Reserved, StateStore, fits
 
 __all__ = ["MemoryStore"]
+
+# The in-memory ledger is bounded so a long-running process cannot grow
+# without limit; use sqlite or redis to keep every record.
+LEDGER_MAX = 100_000
+
+
+@dataclass(slots=True)
+class _Window:
+    spent: float = 0.0
+    expires_at: float = float("inf")
+    holds: dict[str, tuple[float, float]] = field(default_factory=dict)
+
+    def purge(self, now: float) -> None:
+        dead = [rid for rid, (_, exp) in self.holds.items() if exp <= now]
+        for rid in dead:
+            del self.holds[rid]
+
+    def usage(self) -> BudgetUsage:
+        return BudgetUsage(self.spent, sum(a for a, _ in self.holds.values()), len(self.holds))
 
 
 class MemoryStore(StateStore):
@@ -17,6 +38,8 @@ class MemoryStore(StateStore):
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
         self._data: dict[str, tuple[str, float | None]] = {}
+        self._windows: dict[str, _Window] = {}
+        self._ledger: deque[tuple[float, str]] = deque(maxlen=LEDGER_MAX)
         self._lock = threading.Lock()
 
     def _live(self, key: str) -> tuple[str, float | None] | None:
@@ -58,3 +81,88 @@ class MemoryStore(StateStore):
     def delete(self, key: str) -> None:
         with self._lock:
             self._data.pop(key, None)
+
+    # -- budgets ---------------------------------------------------------------
+
+    def _window(self, key: str, now: float) -> _Window | None:
+        w = self._windows.get(key)
+        if w is not None and w.expires_at <= now:
+            del self._windows[key]
+            return None
+        if w is not None:
+            w.purge(now)
+        return w
+
+    def budget_reserve(
+        self,
+        reservation: str,
+        charges: Sequence[BudgetCharge],
+        amount_usd: float,
+        *,
+        now: float,
+        hold_s: float,
+    ) -> Reserved:
+        with self._lock:
+            usage: dict[str, BudgetUsage] = {}
+            refused: list[str] = []
+            for c in charges:
+                w = self._window(c.key, now)
+                usage[c.key] = u = w.usage() if w is not None else BudgetUsage()
+                if not fits(u, c.limit_usd, amount_usd):
+                    refused.append(c.key)
+            if refused:
+                return Reserved(False, usage, tuple(refused))
+            for c in charges:
+                w = self._windows.setdefault(c.key, _Window(expires_at=c.expires_at))
+                w.expires_at = max(w.expires_at, c.expires_at)
+                w.holds[reservation] = (amount_usd, now + hold_s)
+            return Reserved(True, usage)
+
+    def budget_commit(
+        self,
+        reservation: str,
+        keys: Sequence[str],
+        amount_usd: float,
+        *,
+        now: float,
+        record: str | None = None,
+    ) -> tuple[bool, ...]:
+        with self._lock:
+            found: list[bool] = []
+            for key in keys:
+                w = self._window(key, now)
+                if w is None:
+                    # The window itself was forgotten: keep the spend for its
+                    # remaining life, which we no longer know; a day is ample.
+                    w = self._windows[key] = _Window(expires_at=now + 86_400)
+                found.append(w.holds.pop(reservation, None) is not None)
+                w.spent += amount_usd
+            if record is not None:
+                self._ledger.append((now, record))
+            return tuple(found)
+
+    def budget_release(self, reservation: str, keys: Sequence[str]) -> None:
+        with self._lock:
+            for key in keys:
+                w = self._windows.get(key)
+                if w is not None:
+                    w.holds.pop(reservation, None)
+
+    def budget_usage(self, key: str, *, now: float) -> BudgetUsage:
+        with self._lock:
+            w = self._window(key, now)
+            return w.usage() if w is not None else BudgetUsage()
+
+    # -- ledger ------------------------------------------------------------------
+
+    def ledger_append(self, record: str, *, ts: float) -> None:
+        with self._lock:
+            self._ledger.append((ts, record))
+
+    def ledger_read(self, since: float | None = None, until: float | None = None) -> list[str]:
+        with self._lock:
+            return [
+                r
+                for ts, r in self._ledger
+                if (since is None or ts >= since) and (until is None or ts < until)
+            ]

@@ -1,0 +1,380 @@
+"""The budget gate: per-request ceilings and budget reservations around one call.
+
+Called by the facade between the policy decision and execution:
+
+1. :meth:`BudgetGate.admit` estimates the worst case for each planned target,
+   drops targets whose worst case exceeds ``max_cost_usd``, and holds the
+   plan's worst case on every budget window that applies — atomically, all
+   or none. A budget without room either refuses the request
+   (``on_exhausted: deny`` → :class:`~router.errors.BudgetExceeded`) or
+   narrows the plan to its zero-marginal-cost targets (``local_only``).
+2. :meth:`BudgetGate.settle` commits the actual cost (from the returned
+   usage) in place of the hold and writes the ledger record.
+3. :meth:`BudgetGate.abandon` releases the hold when the call failed.
+
+Holds expire (``hold_s``), so a process that dies mid-call frees what it
+held. Narrowing only ever removes targets: the plan stays a subset of the
+policy's (policy closure).
+
+Overshoot bound: a window's committed spend never exceeds its budget by
+more than the sum of the ``excess_usd`` of the requests committed to it —
+the part of a request's actual cost above its live hold. With the default
+counter, text-only requests and targets that honour ``max_tokens``, that
+excess is zero, so spend stays within the budget.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+from urllib.parse import quote
+
+from ..config.schema import BudgetEffect
+from ..errors import BudgetExceeded, ConfigError
+from ..policy.decision import Decision
+from ..state import BudgetCharge, BudgetUsage, StateStore
+from ..targets import Target
+from ..types import ChatRequest, ChatResponse, RequestContext, Usage
+from .ledger import LedgerRecord
+from .pricing import amortised_cost_usd, cost_usd, output_tokens_for, worst_case_cost_usd
+from .tokens import FastCounter, TokenCounter
+from .windows import window, window_label
+
+if TYPE_CHECKING:
+    from ..execution.call import Call
+
+__all__ = ["EXTRA_KEY", "BudgetGate", "Estimate", "Hold", "budget_key_value"]
+
+log = logging.getLogger(__name__)
+
+EXTRA_KEY = "budget"
+"""Where the gate keeps its :class:`Hold` in ``Call.extra``."""
+
+DEFAULT_HOLD_S = 900.0
+_WINDOW_GRACE_S = 3600.0
+
+
+@dataclass(frozen=True, slots=True)
+class Estimate:
+    """The pre-flight estimate of one request over its planned targets.
+
+    ``worst_case_usd`` uses the input *estimate* and checks ceilings;
+    ``reserve_usd`` uses the input *bound* and is held against budgets, so a
+    window cannot be overrun by an underestimated prompt.
+    """
+
+    input_tokens: int
+    input_tokens_bound: int
+    output_tokens: Mapping[str, int]
+    worst_case_usd: Mapping[str, float]
+    reserve_usd: Mapping[str, float]
+
+
+@dataclass(frozen=True, slots=True)
+class Hold:
+    """What a call holds: the reservation id, its windows, the amount and expiry."""
+
+    id: str
+    keys: tuple[str, ...]
+    amount_usd: float
+    expires_at: float
+    estimate: Estimate
+
+
+@dataclass(frozen=True, slots=True)
+class _Applied:
+    rule: str
+    budget: BudgetEffect
+    value: str
+    start: float
+    end: float
+    charge: BudgetCharge
+
+
+def budget_key_value(key: str, context: RequestContext, route: str) -> str:
+    """The value a budget is keyed by: tenant, user, route or ``metadata.X``.
+
+    A request without that value shares one window with every other such
+    request (``-``), so leaving the tenant out never escapes a budget.
+    """
+    if key == "tenant":
+        value = context.tenant
+    elif key == "user":
+        value = context.user
+    elif key == "route":
+        value = route
+    elif key.startswith("metadata.") and len(key) > len("metadata."):
+        value = context.metadata.get(key[len("metadata.") :])
+    else:
+        raise ConfigError(
+            f"unknown budget key {key!r}; use tenant, user, route or metadata.NAME",
+            key="rules.budget.key",
+        )
+    return value if value else "-"
+
+
+def _usd(x: float) -> str:
+    return f"${x:.4f}" if x < 100 else f"${x:,.2f}"
+
+
+def _utc(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+class BudgetGate:
+    """Ceilings, reservations and the ledger for calls of one router.
+
+    ``counter`` counts input tokens (plug an :class:`~router.accounting.tokens.ExactCounter`
+    for exact numbers); ``clock`` gives epoch seconds (tests inject one);
+    ``hold_s`` is how long a reservation lives — longer than your slowest
+    call, or the hold lapses and the late commit counts as excess;
+    ``record`` turns ledger records off.
+    """
+
+    def __init__(
+        self,
+        store: StateStore,
+        *,
+        counter: TokenCounter | None = None,
+        clock: Callable[[], float] = time.time,
+        hold_s: float = DEFAULT_HOLD_S,
+        record: bool = True,
+    ) -> None:
+        self.store = store
+        self.counter: TokenCounter = counter or FastCounter()
+        self.clock = clock
+        self.hold_s = hold_s
+        self.record = record
+
+    # -- pre-flight --------------------------------------------------------------
+
+    def estimate(self, request: ChatRequest, plan: Sequence[Target]) -> Estimate:
+        """Token and cost estimates of ``request`` on each target of ``plan``."""
+        est = self.counter.count(request)
+        bound = max(est, self.counter.upper_bound(request))
+        out: dict[str, int] = {}
+        worst: dict[str, float] = {}
+        reserve: dict[str, float] = {}
+        for t in plan:
+            o = output_tokens_for(t, request.max_tokens)
+            out[t.name] = o
+            worst[t.name] = worst_case_cost_usd(t, est, o)
+            reserve[t.name] = worst_case_cost_usd(t, bound, o)
+        return Estimate(est, bound, out, worst, reserve)
+
+    def _applied(self, decision: Decision, context: RequestContext, now: float) -> list[_Applied]:
+        applied = []
+        for rule, b in decision.budgets:
+            value = budget_key_value(b.key, context, decision.route)
+            start, end = window(b.per, now)
+            name = b.name or rule
+            key = f"{quote(name, safe='')}|{b.key}={quote(value, safe='')}|{b.per}|" + (
+                window_label(b.per, start)
+            )
+            charge = BudgetCharge(key, b.usd, end + _WINDOW_GRACE_S)
+            applied.append(_Applied(name, b, value, start, end, charge))
+        return applied
+
+    def admit(
+        self, request: ChatRequest, context: RequestContext, decision: Decision
+    ) -> tuple[ChatRequest, Decision, Hold]:
+        """Reserve against every budget; the request and plan to run.
+
+        Raises :class:`~router.errors.BudgetExceeded` when no planned target
+        fits. The per-request ``max_cost_usd`` ceiling is the policy's (it has
+        already excluded targets whose worst case exceeds it). Each priced
+        target's endpoint sends an output cap (router.targets), so the
+        reserved worst case is also the most the call can produce.
+        """
+        now = self.clock()
+        # A hold must outlive the call: at least its deadline plus a margin.
+        hold_s = max(self.hold_s, (context.deadline_s or 0.0) + 60.0)
+        est = self.estimate(request, decision.plan)
+        applied = self._applied(decision, context, now)
+        hold_id = uuid.uuid4().hex
+        amount = max(est.reserve_usd[t.name] for t in decision.plan)
+        if not applied or amount <= 0:
+            return request, decision, Hold(hold_id, (), 0.0, now + hold_s, est)
+        charges = [a.charge for a in applied]
+        res = self.store.budget_reserve(hold_id, charges, amount, now=now, hold_s=hold_s)
+        if res.ok:
+            keys = tuple(c.key for c in charges)
+            return request, decision, Hold(hold_id, keys, amount, now + hold_s, est)
+        refused = [a for a in applied if a.charge.key in res.refused]
+        free = tuple(t for t in decision.plan if t.marginal_cost_free)
+        if any(a.budget.on_exhausted == "deny" for a in refused) or not free:
+            why = self._explain(refused, res.usage, est, decision, amount, bool(free))
+            raise BudgetExceeded(why + "\n" + decision.explain(), decision)
+        reason = (
+            "budget "
+            + ", ".join(repr(a.rule) for a in refused)
+            + (" exhausted (on_exhausted: local_only)")
+        )
+        decision = _narrow(decision, free, reason)
+        # Zero-marginal-cost targets reserve nothing, so no second hold is needed.
+        return request, decision, Hold(hold_id, (), 0.0, now + hold_s, est)
+
+    @staticmethod
+    def _explain(
+        refused: Sequence[_Applied],
+        usage: Mapping[str, BudgetUsage],
+        est: Estimate,
+        decision: Decision,
+        amount: float,
+        has_free: bool,
+    ) -> str:
+        top = max(decision.plan, key=lambda t: est.reserve_usd[t.name])
+        lines = [
+            f"budget exceeded: this request may cost up to {_usd(amount)} "
+            f"(on {top.name}: at most {est.input_tokens_bound} input + "
+            f"{est.output_tokens[top.name]} output tokens)"
+        ]
+        for a in refused:
+            u = usage.get(a.charge.key, BudgetUsage())
+            left = max(0.0, a.budget.usd - u.spent_usd - u.held_usd)
+            lines.append(
+                f"  budget {a.rule!r}: {_usd(a.budget.usd)} per {a.budget.per} for "
+                f"{a.budget.key}={a.value}; window {_utc(a.start)} to {_utc(a.end)}: "
+                f"{_usd(u.spent_usd)} spent, {_usd(u.held_usd)} held by {u.holds} call(s) "
+                f"in flight, {_usd(left)} left; on_exhausted: {a.budget.on_exhausted}"
+            )
+        if not has_free and all(a.budget.on_exhausted == "local_only" for a in refused):
+            lines.append("  no zero-marginal-cost target in the plan to fall back to")
+        lines.append(f"  the window resets at {_utc(max(a.end for a in refused))}")
+        return "\n".join(lines)
+
+    # -- after the call ---------------------------------------------------------
+
+    def settle(self, call: Call, response: ChatResponse, target: Target) -> LedgerRecord | None:
+        """Commit the actual cost in place of the hold and write the ledger record."""
+        hold: Hold | None = call.extra.pop(EXTRA_KEY, None)
+        if hold is None:
+            return None
+        usage = response.usage
+        return self._commit(
+            call,
+            hold,
+            target,
+            cost_usd(target, usage),
+            amortised_cost_usd(target, usage),
+            prompt=usage.prompt_tokens if usage else 0,
+            completion=usage.completion_tokens if usage else 0,
+            cached=usage.cached_tokens if usage else 0,
+            estimated=bool(usage and usage.estimated),
+            outcome="ok",
+        )
+
+    def abandon(self, call: Call) -> LedgerRecord | None:
+        """The call failed: release its hold, or charge it if content was already delivered.
+
+        A stream that fails or is closed after its first content has been
+        billed by the provider for what it generated, which the router cannot
+        know: it is charged at the reserved worst case, flagged estimated.
+        """
+        hold: Hold | None = call.extra.pop(EXTRA_KEY, None)
+        if hold is None:
+            return None
+        delivered = next((a for a in reversed(call.walker.attempts) if a.outcome == "ok"), None)
+        planned = {t.name: t for t in call.decision.plan}
+        target = planned.get(delivered.target) if delivered is not None else None
+        if target is None:
+            if hold.keys:
+                try:
+                    self.store.budget_release(hold.id, hold.keys)
+                except Exception:  # the hold expires on its own
+                    log.warning("could not release budget hold %s", hold.id, exc_info=True)
+            return None
+        est = hold.estimate
+        prompt, completion = est.input_tokens_bound, est.output_tokens.get(target.name, 0)
+        charged = est.reserve_usd.get(target.name, hold.amount_usd)
+        usage = Usage(prompt_tokens=prompt, completion_tokens=completion, estimated=True)
+        return self._commit(
+            call,
+            hold,
+            target,
+            charged,
+            amortised_cost_usd(target, usage),
+            prompt=prompt,
+            completion=completion,
+            cached=0,
+            estimated=True,
+            outcome="interrupted",
+        )
+
+    def _commit(
+        self,
+        call: Call,
+        hold: Hold,
+        target: Target,
+        actual: float,
+        amortised: float | None,
+        *,
+        prompt: int,
+        completion: int,
+        cached: int,
+        estimated: bool,
+        outcome: str,
+    ) -> LedgerRecord:
+        now = self.clock()
+        live = now < hold.expires_at
+        excess = 0.0
+        if hold.keys:
+            excess = max(0.0, actual - hold.amount_usd) if live else actual
+        ctx = call.context
+        rec = LedgerRecord(
+            ts=now,
+            request_id=call.decision.id,
+            route=call.decision.route,
+            target=target.name,
+            model=target.model_id,
+            provider=target.provider,
+            zone=target.zone,
+            tenant=ctx.tenant,
+            user=ctx.user,
+            prompt_tokens=prompt,
+            completion_tokens=completion,
+            cached_tokens=cached,
+            cost_usd=actual,
+            amortised_cost_usd=amortised,
+            estimated=estimated,
+            reserved_usd=hold.amount_usd,
+            excess_usd=excess,
+            budgets=hold.keys,
+            outcome=outcome,
+        )
+        line = rec.to_json() if self.record else None
+        try:
+            if hold.keys:
+                self.store.budget_commit(hold.id, hold.keys, actual, now=now, record=line)
+            elif line is not None:
+                self.store.ledger_append(line, ts=now)
+        except Exception:
+            # The response is already paid for and in hand: losing it over a
+            # ledger write would be worse. The hold expires on its own.
+            log.warning("could not record spend of request %s", rec.request_id, exc_info=True)
+        return rec
+
+
+def _narrow(
+    decision: Decision,
+    keep: tuple[Target, ...],
+    reason: str | None,
+    reasons: Mapping[str, str] | None = None,
+) -> Decision:
+    """``decision`` with its plan cut down to ``keep`` (a subset), exclusions explained."""
+    kept = {t.name for t in keep}
+    excluded = {k: tuple(v) for k, v in decision.excluded.items()}
+    for t in decision.plan:
+        if t.name in kept:
+            continue
+        why = (reasons or {}).get(t.name) or reason or "excluded by budget"
+        excluded[t.name] = (*excluded.get(t.name, ()), why)
+    notes = decision.notes + ((f"plan narrowed: {reason}",) if reason else ())
+    plan = tuple(t for t in decision.plan if t.name in kept)
+    return dataclasses.replace(decision, plan=plan, excluded=excluded, notes=notes)

@@ -1,0 +1,81 @@
+"""Ledger records: one per finished request, written to the state store.
+
+A record holds who asked, where the request went, the tokens and what they
+cost — never message content, never credentials. The ``report`` command
+aggregates them.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+from ..state import StateStore
+
+__all__ = ["LedgerRecord", "read_ledger"]
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerRecord:
+    """One request's spend.
+
+    ``cost_usd`` is the marginal (billed) cost; ``amortised_cost_usd`` the
+    self-hosted GPU cost spread per token (``None`` without ``cost:``).
+    ``reserved_usd`` is what was held against budgets before sending and
+    ``excess_usd`` how far the commit went beyond a live hold (non-zero only
+    when usage exceeded the pre-flight bound or the hold had expired: this
+    is the quantity that bounds budget overshoot). ``outcome`` is ``ok`` or
+    ``interrupted`` (a stream that stopped after content was delivered:
+    charged at the reserved worst case, flagged estimated).
+    """
+
+    ts: float
+    request_id: str
+    route: str
+    target: str
+    model: str
+    provider: str
+    zone: str
+    tenant: str | None = None
+    user: str | None = None
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cached_tokens: int = 0
+    cost_usd: float = 0.0
+    amortised_cost_usd: float | None = None
+    estimated: bool = False
+    reserved_usd: float = 0.0
+    excess_usd: float = 0.0
+    budgets: tuple[str, ...] = ()
+    outcome: str = "ok"
+
+    def to_json(self) -> str:
+        """One JSON line."""
+        d = asdict(self)
+        d["budgets"] = list(self.budgets)
+        return json.dumps(d, separators=(",", ":"), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, line: str) -> LedgerRecord:
+        """Parse a line written by :meth:`to_json` (unknown fields are ignored)."""
+        return cls.from_dict(json.loads(line))
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> LedgerRecord:
+        """Build from a mapping with at least ``ts``, ``route``, ``target`` (others default)."""
+        known = {f.name for f in fields(cls)}
+        data = {k: v for k, v in d.items() if k in known}
+        data.setdefault("request_id", "")
+        data.setdefault("model", data.get("target", ""))
+        data.setdefault("provider", "")
+        data.setdefault("zone", "")
+        data["budgets"] = tuple(data.get("budgets") or ())
+        return cls(**data)
+
+
+def read_ledger(
+    store: StateStore, since: float | None = None, until: float | None = None
+) -> list[LedgerRecord]:
+    """Every record in ``store`` with ``since <= ts < until``, oldest first."""
+    return [LedgerRecord.from_json(line) for line in store.ledger_read(since, until)]

@@ -1,0 +1,271 @@
+"""Spend reports over ledger records, and the shift report.
+
+The shift report answers the platform owner's question before moving traffic
+off paid APIs: what did the recorded paid traffic cost, what would the same
+tokens cost on each self-hosted target of the config, and from which daily
+volume does a dedicated GPU pay for itself.
+
+Arithmetic (per self-hosted target with ``cost: {gpu_hour_usd, tokens_per_second}``):
+
+- capacity per GPU and day = ``tokens_per_second * 86 400``;
+- amortised cost = tokens * ``gpu_hour_usd / 3600 / tokens_per_second``
+  (the GPU's price spread over tokens at full utilisation: a floor);
+- dedicated cost = GPUs needed for the observed daily volume *
+  24 * ``gpu_hour_usd`` * days (what renting the GPUs around the clock costs);
+- break-even volume per day = 24 * ``gpu_hour_usd`` / the observed blended
+  price per token. Below it the paid API is cheaper than one dedicated GPU;
+  above it (up to the GPU's capacity) the GPU is. When the API's blended
+  price is below the amortised price there is no break-even.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from ..targets import Target
+from .ledger import LedgerRecord
+from .pricing import amortised_usd_per_token
+
+__all__ = [
+    "DIMENSIONS",
+    "ShiftReport",
+    "ShiftRow",
+    "SpendRow",
+    "format_shift",
+    "format_spend",
+    "shift_report",
+    "spend_by",
+]
+
+DIMENSIONS = ("tenant", "user", "route", "model", "provider", "zone", "day")
+
+
+def _day(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d")
+
+
+def _dim(r: LedgerRecord, dim: str) -> str:
+    if dim == "day":
+        return _day(r.ts)
+    if dim == "model":
+        return r.target
+    value = getattr(r, dim)
+    return str(value) if value else "-"
+
+
+@dataclass(frozen=True, slots=True)
+class SpendRow:
+    """Totals for one value of a dimension."""
+
+    key: str
+    requests: int
+    prompt_tokens: int
+    completion_tokens: int
+    cost_usd: float
+    amortised_cost_usd: float
+    estimated: int
+    """Requests whose usage was estimated (no usage returned, or interrupted)."""
+
+
+def spend_by(records: Iterable[LedgerRecord], dim: str) -> list[SpendRow]:
+    """Totals per value of ``dim`` (one of :data:`DIMENSIONS`), by cost, highest first."""
+    if dim not in DIMENSIONS:
+        raise ValueError(f"unknown dimension {dim!r}; use one of {', '.join(DIMENSIONS)}")
+    acc: dict[str, list[float]] = {}
+    for r in records:
+        a = acc.setdefault(_dim(r, dim), [0, 0, 0, 0.0, 0.0, 0])
+        a[0] += 1
+        a[1] += r.prompt_tokens
+        a[2] += r.completion_tokens
+        a[3] += r.cost_usd
+        a[4] += r.amortised_cost_usd or 0.0
+        a[5] += 1 if r.estimated else 0
+    rows = [
+        SpendRow(k, int(a[0]), int(a[1]), int(a[2]), a[3], a[4], int(a[5])) for k, a in acc.items()
+    ]
+    if dim == "day":
+        return sorted(rows, key=lambda x: x.key)
+    return sorted(rows, key=lambda x: (-x.cost_usd, x.key))
+
+
+@dataclass(frozen=True, slots=True)
+class ShiftRow:
+    """The recorded paid traffic, priced on one self-hosted target."""
+
+    target: str
+    gpu_hour_usd: float
+    tokens_per_second: float
+    capacity_tokens_per_day: float
+    amortised_usd: float
+    gpus: int
+    dedicated_usd: float
+    breakeven_tokens_per_day: float | None
+    """``None``: the paid traffic is cheaper per token than this GPU at full load."""
+
+
+@dataclass(frozen=True, slots=True)
+class ShiftReport:
+    """What the recorded paid traffic cost, and what it would cost self-hosted."""
+
+    days: int
+    requests: int
+    tokens: int
+    cost_usd: float
+    tokens_per_day: float
+    cost_per_day: float
+    usd_per_million_tokens: float
+    self_hosted_tokens: int
+    """Tokens already served by zero-marginal-cost targets (not counted above)."""
+    rows: tuple[ShiftRow, ...]
+
+
+def shift_report(
+    records: Sequence[LedgerRecord], targets: Mapping[str, Target], days: int | None = None
+) -> ShiftReport:
+    """Price the paid traffic of ``records`` on every self-hosted target of ``targets``.
+
+    ``days`` defaults to the calendar days (UTC) from the first record to the last.
+    """
+    paid = [r for r in records if r.cost_usd > 0]
+    free_tokens = sum(r.prompt_tokens + r.completion_tokens for r in records if r.cost_usd <= 0)
+    if days is None:
+        if records:
+            first = datetime.fromtimestamp(min(r.ts for r in records), UTC).date()
+            last = datetime.fromtimestamp(max(r.ts for r in records), UTC).date()
+            days = (last - first).days + 1
+        else:
+            days = 1
+    days = max(1, days)
+    tokens = sum(r.prompt_tokens + r.completion_tokens for r in paid)
+    cost = sum(r.cost_usd for r in paid)
+    per_token = cost / tokens if tokens else 0.0
+    per_day = tokens / days
+    rows = []
+    for t in targets.values():
+        unit = amortised_usd_per_token(t)
+        if t.cost is None or unit is None:
+            continue
+        capacity = t.cost.tokens_per_second * 86_400
+        gpus = max(1, math.ceil(per_day / capacity)) if tokens else 0
+        breakeven = 24 * t.cost.gpu_hour_usd / per_token if per_token > unit else None
+        rows.append(
+            ShiftRow(
+                target=t.name,
+                gpu_hour_usd=t.cost.gpu_hour_usd,
+                tokens_per_second=t.cost.tokens_per_second,
+                capacity_tokens_per_day=capacity,
+                amortised_usd=tokens * unit,
+                gpus=gpus,
+                dedicated_usd=gpus * 24 * t.cost.gpu_hour_usd * days,
+                breakeven_tokens_per_day=breakeven,
+            )
+        )
+    return ShiftReport(
+        days=days,
+        requests=len(paid),
+        tokens=tokens,
+        cost_usd=cost,
+        tokens_per_day=per_day,
+        cost_per_day=cost / days,
+        usd_per_million_tokens=per_token * 1e6,
+        self_hosted_tokens=free_tokens,
+        rows=tuple(rows),
+    )
+
+
+def _money(x: float) -> str:
+    sign = "-" if x < 0 else ""
+    return f"{sign}${abs(x):,.4f}" if abs(x) < 1 else f"{sign}${abs(x):,.2f}"
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    widths = [
+        max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(header)
+    ]
+    fmt = "  ".join(f"{{:<{w}}}" if i == 0 else f"{{:>{w}}}" for i, w in enumerate(widths))
+    return [fmt.format(*header), fmt.format(*("-" * w for w in widths))] + [
+        fmt.format(*r) for r in rows
+    ]
+
+
+def format_spend(dim: str, rows: Sequence[SpendRow]) -> str:
+    """A text table of :func:`spend_by` rows, with a total line."""
+    body = [
+        [
+            r.key,
+            str(r.requests),
+            f"{r.prompt_tokens:,}",
+            f"{r.completion_tokens:,}",
+            _money(r.cost_usd),
+            _money(r.amortised_cost_usd),
+            str(r.estimated),
+        ]
+        for r in rows
+    ]
+    body.append(
+        [
+            "TOTAL",
+            str(sum(r.requests for r in rows)),
+            f"{sum(r.prompt_tokens for r in rows):,}",
+            f"{sum(r.completion_tokens for r in rows):,}",
+            _money(sum(r.cost_usd for r in rows)),
+            _money(sum(r.amortised_cost_usd for r in rows)),
+            str(sum(r.estimated for r in rows)),
+        ]
+    )
+    header = [dim, "requests", "input tok", "output tok", "cost", "amortised", "estimated"]
+    return f"Spend by {dim}\n" + "\n".join(_table(header, body))
+
+
+def format_shift(rep: ShiftReport) -> str:
+    """The shift report as text."""
+    lines = [
+        "Shift report: paid traffic priced on the config's self-hosted targets",
+        f"  recorded paid traffic: {rep.requests} requests, {rep.tokens:,} tokens over "
+        f"{rep.days} day(s) = {rep.tokens_per_day:,.0f} tokens/day",
+        f"  it cost {_money(rep.cost_usd)} ({_money(rep.cost_per_day)}/day, "
+        f"blended ${rep.usd_per_million_tokens:,.2f} per million tokens)",
+    ]
+    if rep.self_hosted_tokens:
+        lines.append(f"  already self-hosted: {rep.self_hosted_tokens:,} tokens")
+    if not rep.rows:
+        lines.append("  no self-hosted target with cost: {gpu_hour_usd, tokens_per_second}")
+        return "\n".join(lines)
+    body = []
+    for r in rep.rows:
+        be = (
+            f"{r.breakeven_tokens_per_day:,.0f} tok/day"
+            if r.breakeven_tokens_per_day is not None
+            else "never (API is cheaper)"
+        )
+        saving = rep.cost_usd - r.dedicated_usd
+        body.append(
+            [
+                r.target,
+                f"${r.gpu_hour_usd:,.2f}/h @ {r.tokens_per_second:,.0f} tok/s",
+                f"{r.capacity_tokens_per_day:,.0f}",
+                _money(r.amortised_usd),
+                f"{_money(r.dedicated_usd)} ({r.gpus} GPU)" if r.gpus else _money(0),
+                _money(saving),
+                be,
+            ]
+        )
+    header = [
+        "self-hosted target",
+        "GPU",
+        "tok/day/GPU",
+        "amortised",
+        "dedicated",
+        "saving (dedicated)",
+        "break-even volume",
+    ]
+    lines.extend("  " + x for x in _table(header, body))
+    lines.append(
+        "  amortised = the same tokens at full GPU utilisation; dedicated = GPUs rented "
+        "24h/day for the observed volume; break-even = daily volume at which one "
+        "dedicated GPU costs what the paid API would."
+    )
+    return "\n".join(lines)

@@ -1,0 +1,42 @@
+"""Calendar budget windows in UTC: the current minute, hour, day or month."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Literal
+
+__all__ = ["Per", "window", "window_label"]
+
+Per = Literal["minute", "hour", "day", "month"]
+
+
+def window(per: Per, now: float) -> tuple[float, float]:
+    """The window containing ``now`` (epoch seconds): (start, end), end exclusive."""
+    t = datetime.fromtimestamp(now, UTC)
+    if per == "minute":
+        start = t.replace(second=0, microsecond=0)
+        end = start + timedelta(minutes=1)
+    elif per == "hour":
+        start = t.replace(minute=0, second=0, microsecond=0)
+        end = start + timedelta(hours=1)
+    elif per == "day":
+        start = t.replace(hour=0, minute=0, second=0, microsecond=0)
+        end = start + timedelta(days=1)
+    elif per == "month":
+        start = t.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+        end = (
+            start.replace(year=start.year + 1, month=1)
+            if start.month == 12
+            else start.replace(month=start.month + 1)
+        )
+    else:
+        raise ValueError(f"unknown budget window {per!r}")
+    return start.timestamp(), end.timestamp()
+
+
+_LABEL = {"minute": "%Y-%m-%dT%H:%M", "hour": "%Y-%m-%dT%H", "day": "%Y-%m-%d", "month": "%Y-%m"}
+
+
+def window_label(per: Per, start: float) -> str:
+    """A readable, sortable name for the window starting at ``start``: ``2026-11-29``."""
+    return datetime.fromtimestamp(start, UTC).strftime(_LABEL[per])

@@ -1,0 +1,136 @@
+"""``llm-router report``: where the money went, and what self-hosting would cost.
+
+Reads the ledger from the config's state store (or ``--state URL``) and/or
+JSON-lines files, and prints spend by tenant, route, model, zone and day,
+then the shift report.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import asdict
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+__all__ = ["add_parser"]
+
+_DEFAULT_BY = "tenant,route,model,zone,day"
+
+
+def add_parser(sub: Any) -> None:
+    """Register the ``report`` subcommand."""
+    p = sub.add_parser(
+        "report",
+        help="spend by tenant/route/model/zone/day and the self-hosting shift report",
+        description=(
+            "Aggregate the spend ledger. Records come from the state store named by the "
+            "config's `state:` (or --state), and from --jsonl files (exported ledgers)."
+        ),
+    )
+    p.add_argument("--config", "-c", help="router config (for its state store and targets)")
+    p.add_argument("--state", help="state store URL, overriding the config's (sqlite:///…)")
+    p.add_argument(
+        "--jsonl",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="ledger records, one JSON per line",
+    )
+    p.add_argument("--since", help="first day to include (YYYY-MM-DD, UTC)")
+    p.add_argument("--until", help="last day to include (YYYY-MM-DD, UTC)")
+    p.add_argument("--tenant", help="only this tenant's records")
+    p.add_argument(
+        "--by", default=_DEFAULT_BY, help=f"dimensions, comma-separated (default {_DEFAULT_BY})"
+    )
+    p.add_argument("--days", type=int, help="days the traffic spans (default: from the records)")
+    p.add_argument("--no-shift", action="store_true", help="leave out the shift report")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument("--records", action="store_true", help="print the raw records as JSON lines")
+    p.set_defaults(func=run)
+
+
+def _day(text: str | None, *, end: bool = False) -> float | None:
+    if text is None:
+        return None
+    try:
+        d = datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=UTC)
+    except ValueError:
+        raise SystemExit(f"error: {text!r} is not a date (YYYY-MM-DD)") from None
+    return (d + timedelta(days=1)).timestamp() if end else d.timestamp()
+
+
+def run(args: argparse.Namespace) -> int:
+    """Execute ``report``."""
+    from ..accounting.ledger import LedgerRecord, read_ledger
+    from ..accounting.report import (
+        DIMENSIONS,
+        format_shift,
+        format_spend,
+        shift_report,
+        spend_by,
+    )
+    from ..config import load_file
+    from ..errors import ConfigError
+    from ..state import open_store
+    from ..targets import resolve_targets
+
+    since, until = _day(args.since), _day(args.until, end=True)
+    dims = [d.strip() for d in args.by.split(",") if d.strip()]
+    for d in dims:
+        if d not in DIMENSIONS:
+            raise ConfigError(f"unknown dimension {d!r}; use {', '.join(DIMENSIONS)}", key="--by")
+    config = load_file(args.config) if args.config else None
+    state = args.state or (config.state if config else None)
+    if state is None and not args.jsonl:
+        raise ConfigError("give --config, --state or --jsonl to say where the ledger is")
+    records: list[LedgerRecord] = []
+    if state is not None:
+        if state == "memory":
+            raise ConfigError(
+                "state: memory keeps the ledger inside the router process; use sqlite or "
+                "redis to report on it from here",
+                key="state",
+            )
+        store = open_store(state)
+        try:
+            records.extend(read_ledger(store, since, until))
+        finally:
+            store.close()
+    for path in args.jsonl:
+        for n, line in enumerate(Path(path).read_text().splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                rec = LedgerRecord.from_dict(json.loads(line))
+            except (ValueError, TypeError) as e:
+                raise ConfigError(f"not a ledger record: {e}", file=path, line=n) from None
+            if (since is None or rec.ts >= since) and (until is None or rec.ts < until):
+                records.append(rec)
+    if args.tenant is not None:
+        records = [r for r in records if r.tenant == args.tenant]
+    records.sort(key=lambda r: r.ts)
+    if args.records:
+        for r in records:
+            print(r.to_json())
+        return 0
+    shift = None
+    if not args.no_shift and config is not None:
+        shift = shift_report(records, resolve_targets(config), days=args.days)
+    if args.json:
+        out: dict[str, Any] = {
+            "records": len(records),
+            "spend": {d: [asdict(r) for r in spend_by(records, d)] for d in dims},
+        }
+        if shift is not None:
+            out["shift"] = asdict(shift)
+        print(json.dumps(out, indent=2))
+        return 0
+    if not records:
+        print("no ledger records in that range")
+    parts = [format_spend(d, spend_by(records, d)) for d in dims] if records else []
+    if shift is not None:
+        parts.append(format_shift(shift))
+    print("\n\n".join(parts))
+    return 0

@@ -1,0 +1,81 @@
+"""Gradual migration: weighted sticky splits, ramps, guards with rollback, shadow traffic.
+
+The facade calls two steps: :func:`route_traffic` right after the policy
+decided (it reorders the Decision's plan; it never adds a target) and
+:func:`record_outcome` when a call ended (guard statistics). Shadows run
+through :class:`ShadowRunner` / :class:`AsyncShadowRunner`.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from ..config.schema import RouteConfig
+from ..execution.call import Call
+from ..policy.decision import Decision
+from ..policy.snapshot import Snapshot
+from ..state.base import StateStore
+from ..types import RequestContext
+from .compare import similarity, summarise_log, summarise_store
+from .guard import evaluate, guard_status, record_attempts, resume, tripped_arms
+from .ramp import arm_weights, ramp_pct
+from .shadow import AsyncShadowRunner, ShadowPlanner, ShadowRunner, sampled
+from .split import apply_split, pick, sticky_key
+
+__all__ = [
+    "AsyncShadowRunner",
+    "ShadowPlanner",
+    "ShadowRunner",
+    "apply_split",
+    "arm_weights",
+    "evaluate",
+    "guard_status",
+    "pick",
+    "ramp_pct",
+    "record_attempts",
+    "record_outcome",
+    "resume",
+    "route_traffic",
+    "sampled",
+    "similarity",
+    "sticky_key",
+    "summarise_log",
+    "summarise_store",
+    "tripped_arms",
+]
+
+log = logging.getLogger("router.migration")
+
+
+def route_traffic(
+    store: StateStore,
+    decision: Decision,
+    route: RouteConfig | None,
+    context: RequestContext,
+    snapshot: Snapshot,
+) -> Decision:
+    """Apply the route's split (ramp and guard state included) to a policy Decision."""
+    if route is None or not route.split:
+        return decision
+    try:
+        disabled = tripped_arms(store, decision.route, route)
+    except Exception as e:
+        # Unknown guard state: keep traffic on the known-good arms rather
+        # than silently undo a rollback.
+        log.warning(
+            "migration guard state unreadable (%s); guarded arm held at 0%%", type(e).__name__
+        )
+        disabled = {route.guard.model: "guard state unreadable"} if route.guard else {}
+    return apply_split(
+        decision, route, context, snapshot.now, disabled, request_id=snapshot.request_id
+    )
+
+
+def record_outcome(store: StateStore, call: Call, now: float) -> None:
+    """Count a finished call's attempts for its route's guard (never raises)."""
+    if call.route.guard is None:
+        return
+    try:
+        record_attempts(store, call.decision.route, call.route, call.walker.attempts, now)
+    except Exception as e:
+        log.warning("migration statistics not recorded: %s", type(e).__name__)

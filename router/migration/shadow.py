@@ -1,0 +1,321 @@
+"""Shadow traffic: sampled copies of answered requests, sent in the background.
+
+The primary answer is returned first and never waits: :meth:`ShadowRunner.submit`
+only samples, snapshots the primary's numbers and hands the job to a small
+bounded thread pool (:class:`AsyncShadowRunner`: an asyncio task); when the
+route's ``max_concurrency`` shadows are already in flight the copy is
+dropped and counted. The policy must admit the shadow target *for this
+request*, twice: the primary Decision's own verdict (``decision.shadow``,
+taken with the route's facts, when the engine plans shadows) and, in the
+background, a decision for the shadow target itself (``policy.decide(...,
+model=<shadow model>)``); either refusal means no shadow. An admitted shadow is sent
+through the same executor, with a walker built from that shadow Decision, so
+it obeys the plan like any attempt, and reports to the same observer
+(tracing, audit: a shadow's Call carries ``extra["shadow_of"]``, its
+Decision a note). The result is compared with the primary (:mod:`.compare`)
+and never reaches the caller.
+
+Sync and async runners share :class:`ShadowPlanner`; they differ only in how
+a job is scheduled and awaited.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from typing import Any, Protocol
+
+from ..config.schema import RouteConfig, ShadowConfig
+from ..errors import NoEligibleTarget
+from ..execution.call import Call
+from ..execution.walker import Walker
+from ..policy import Decision, Policy, Snapshot
+from ..state.base import StateStore
+from ..targets import Target
+from ..telemetry.observer import Observer
+from ..types import ChatRequest, ChatResponse, RequestContext, RouteInfo, Usage
+from .compare import Side, count, pair_record, save_pair
+from .hashing import unit
+
+__all__ = ["AsyncShadowRunner", "ShadowJob", "ShadowPlanner", "ShadowRunner", "sampled"]
+
+log = logging.getLogger("router.migration")
+
+
+def sampled(route: str, decision_id: str, sample_pct: float) -> bool:
+    """Whether a request is shadowed: deterministic in the decision (hence request) id."""
+    return unit("shadow", route, decision_id) * 100.0 < sample_pct
+
+
+def _refused_for_route(decision: Decision, model: str) -> bool:
+    """Whether the primary Decision refused the shadow target.
+
+    The policy plans a route's shadow with this request's own facts (route
+    included) and lists it in ``decision.shadow`` only when admitted, so a
+    route-scoped rule that a decision asked for the shadow model by name
+    would not match still keeps the copy home.
+    """
+    return all(t.name != model for t in decision.shadow)
+
+
+@dataclass(frozen=True, slots=True)
+class ShadowJob:
+    """What a shadow needs from its primary, copied when the primary answered."""
+
+    route: str
+    config: ShadowConfig
+    route_config: RouteConfig
+    request: ChatRequest
+    context: RequestContext
+    decision_id: str
+    primary: Side
+    primary_text: str
+
+
+class _Sync(Protocol):
+    observer: Observer
+
+    def complete(self, call: Call) -> tuple[ChatResponse, Target]: ...
+
+
+class _Async(Protocol):
+    observer: Observer
+
+    async def complete(self, call: Call) -> tuple[ChatResponse, Target]: ...
+
+
+class ShadowPlanner:
+    """The decisions and bookkeeping of shadows, shared by sync and async runners."""
+
+    def __init__(
+        self,
+        policy: Policy,
+        store: Callable[[], StateStore],
+        clock: Callable[[], float],
+        fill_usage: Callable[[ChatRequest, ChatResponse], Usage],
+    ) -> None:
+        self.policy = policy
+        self._store = store
+        self._clock = clock
+        self._fill_usage = fill_usage
+
+    @property
+    def store(self) -> StateStore:
+        """The state store in use (read at each use, so a replaced store is honoured)."""
+        return self._store()
+
+    def job(self, call: Call, response: ChatResponse, target: Target) -> ShadowJob | None:
+        """The shadow job for an answered call, or None when it is not shadowed."""
+        cfg = call.route.shadow
+        route = call.decision.route
+        if cfg is None or not sampled(route, call.decision.id, cfg.sample_pct):
+            return None
+        count(self.store, route, cfg.model, "sampled")
+        if target.name == cfg.model:
+            count(self.store, route, cfg.model, "skipped_same_target")
+            return None
+        if _refused_for_route(call.decision, cfg.model):
+            count(self.store, route, cfg.model, "refused")
+            return None
+        ok = [a for a in call.walker.attempts if a.outcome == "ok"]
+        latency = ok[-1].latency_s if ok else 0.0
+        return ShadowJob(
+            route=route,
+            config=cfg,
+            route_config=call.route,
+            request=call.request,
+            context=call.context,
+            decision_id=call.decision.id,
+            primary=Side.of(response, target, latency),
+            primary_text=response.content or "",
+        )
+
+    def dropped(self, job: ShadowJob) -> None:
+        """The runner was saturated: count the lost copy."""
+        count(self.store, job.route, job.config.model, "dropped")
+
+    def prepare(self, job: ShadowJob) -> Call | None:
+        """A Call for the shadow if the policy admits its target for this request."""
+        model = job.config.model
+        snap = Snapshot(now=self._clock(), request_id=f"{job.decision_id}:shadow")
+        try:
+            decision = self.policy.decide(job.request, job.context, snap, model=model)
+        except NoEligibleTarget:
+            count(self.store, job.route, model, "refused")
+            return None
+        # Only the shadow target itself, never a fallback: a shadow that
+        # answered from elsewhere would compare nothing.
+        plan = tuple(t for t in decision.plan if t.name == model)
+        if not plan:
+            count(self.store, job.route, model, "refused")
+            return None
+        note = f"shadow: a copy of decision {job.decision_id} (route {job.route}); never returned"
+        decision = replace(decision, plan=plan, fallback=False, notes=(*decision.notes, note))
+        route = RouteConfig(candidates=(model,), deadline_s=job.route_config.deadline_s)
+        walker = Walker(decision, route, deadline_s=job.context.deadline_s)
+        return Call(
+            job.request, job.context, decision, route, walker, extra={"shadow_of": job.decision_id}
+        )
+
+    def failed(self, job: ShadowJob, error: BaseException) -> None:
+        """The shadow got no answer: count it (the caller never sees it)."""
+        count(self.store, job.route, job.config.model, "shadow_errors")
+        log.info(
+            "shadow %s for route %s failed: %s", job.config.model, job.route, type(error).__name__
+        )
+
+    def done(self, job: ShadowJob, call: Call, response: ChatResponse, target: Target) -> None:
+        """Compare the shadow's answer with the primary's and keep the evidence."""
+        if response.usage is None:
+            response.usage = self._fill_usage(call.request, response)
+        ok = [a for a in call.walker.attempts if a.outcome == "ok"]
+        side = Side.of(response, target, ok[-1].latency_s if ok else 0.0)
+        # The same route facts a primary response carries, for the observers
+        # (tracing, audit) that see the shadow's request end.
+        response.route = RouteInfo(
+            route=call.decision.route,
+            target=target.name,
+            provider=target.provider,
+            zone=target.zone,
+            attempts=list(call.walker.attempts),
+            cost_usd=side.cost_usd,
+            cost_estimated=response.usage.estimated,
+            decision_id=call.decision.id,
+        )
+        rec = pair_record(
+            job.route,
+            job.decision_id,
+            self._clock(),
+            job.primary,
+            side,
+            job.primary_text,
+            response.content or "",
+        )
+        save_pair(self.store, rec, job.config.log)
+
+
+def _pool_size(routes: dict[str, RouteConfig]) -> int:
+    return max(1, sum(r.shadow.max_concurrency for r in routes.values() if r.shadow is not None))
+
+
+class ShadowRunner:
+    """Runs shadows for :class:`~router.Router` on a small bounded thread pool."""
+
+    def __init__(self, planner: ShadowPlanner, executor: _Sync, routes: dict[str, RouteConfig]):
+        self._planner = planner
+        self._executor = executor
+        self._size = _pool_size(routes)
+        self._pool: ThreadPoolExecutor | None = None
+        self._lock = threading.Lock()
+        self._inflight: dict[str, int] = {}
+        self._closed = False
+
+    def submit(self, call: Call, response: ChatResponse, target: Target) -> bool:
+        """Schedule a shadow of an answered call; returns whether one was scheduled."""
+        job = self._planner.job(call, response, target)
+        if job is None:
+            return False
+        with self._lock:
+            if self._closed or self._inflight.get(job.route, 0) >= job.config.max_concurrency:
+                busy = True
+            else:
+                busy = False
+                self._inflight[job.route] = self._inflight.get(job.route, 0) + 1
+                if self._pool is None:
+                    self._pool = ThreadPoolExecutor(self._size, thread_name_prefix="llm-shadow")
+                pool = self._pool
+        if busy:
+            self._planner.dropped(job)
+            return False
+        pool.submit(self._run, job)
+        return True
+
+    def _run(self, job: ShadowJob) -> None:
+        try:
+            call = self._planner.prepare(job)
+            if call is None:
+                return
+            obs = self._executor.observer
+            obs.request_started(call)
+            try:
+                response, target = self._executor.complete(call)
+            except Exception as e:
+                self._planner.failed(job, e)
+                obs.request_ended(call, error=e)
+                return
+            self._planner.done(job, call, response, target)
+            obs.request_ended(call, response=response)
+        except Exception:  # a shadow must never break anything: log and move on
+            log.exception("shadow for route %s crashed", job.route)
+        finally:
+            with self._lock:
+                self._inflight[job.route] -= 1
+
+    def close(self, wait: bool = True) -> None:
+        """Stop taking shadows; with ``wait``, let the ones in flight finish."""
+        with self._lock:
+            self._closed = True
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=wait, cancel_futures=not wait)
+
+
+class AsyncShadowRunner:
+    """Runs shadows for :class:`~router.AsyncRouter` as asyncio tasks."""
+
+    def __init__(self, planner: ShadowPlanner, executor: _Async) -> None:
+        self._planner = planner
+        self._executor = executor
+        self._inflight: dict[str, int] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._closed = False
+
+    def submit(self, call: Call, response: ChatResponse, target: Target) -> bool:
+        """Schedule a shadow of an answered call (inside the running loop)."""
+        job = self._planner.job(call, response, target)
+        if job is None:
+            return False
+        # Counted synchronously, so a burst of submits before any task has
+        # started still respects the bound.
+        if self._closed or self._inflight.get(job.route, 0) >= job.config.max_concurrency:
+            self._planner.dropped(job)
+            return False
+        self._inflight[job.route] = self._inflight.get(job.route, 0) + 1
+        task = asyncio.get_running_loop().create_task(self._run(job))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return True
+
+    async def _run(self, job: ShadowJob) -> None:
+        try:
+            call = self._planner.prepare(job)
+            if call is None:
+                return
+            obs = self._executor.observer
+            obs.request_started(call)
+            try:
+                response, target = await self._executor.complete(call)
+            except Exception as e:
+                self._planner.failed(job, e)
+                obs.request_ended(call, error=e)
+                return
+            self._planner.done(job, call, response, target)
+            obs.request_ended(call, response=response)
+        except Exception:
+            log.exception("shadow for route %s crashed", job.route)
+        finally:
+            self._inflight[job.route] -= 1
+
+    async def join(self) -> None:
+        """Wait for the shadows in flight."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def aclose(self) -> None:
+        """Stop taking shadows and let the ones in flight finish."""
+        self._closed = True
+        await self.join()

@@ -1,0 +1,312 @@
+"""The Redis state store: shared by every process on every host.
+
+Each read-check-write runs as one Lua script, which Redis executes
+atomically. Keys live under a prefix (``llm-router:`` unless the URL says
+``?prefix=…``) so several deployments can share a server. Budget windows and
+holds carry their expiry as data compared with the caller's ``now`` (exactly
+as the other backends do); Redis TTLs are set as well, only so that old
+windows are garbage-collected. Needs Redis 7 and the ``redis`` extra
+(``pip install 'llm-policy-router[redis]'``). Multi-key scripts need every
+key on one node: use one server (or Sentinel), not Redis Cluster.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from ..errors import ConfigError
+from .base import EPSILON_USD, BudgetCharge, BudgetUsage, Reserved, StateStore
+
+__all__ = ["RedisStore"]
+
+DEFAULT_PREFIX = "llm-router:"
+_FORGOTTEN_WINDOW_S = 86_400.0
+_LEDGER_BATCH = 5_000
+
+_INCR = """
+local existed = redis.call('EXISTS', KEYS[1])
+local ttl = tonumber(ARGV[2])
+if existed == 0 and ttl and ttl <= 0 then
+  return ARGV[1]
+end
+local total = redis.call('INCRBYFLOAT', KEYS[1], ARGV[1])
+if existed == 0 and ttl then
+  redis.call('PEXPIRE', KEYS[1], ttl)
+end
+return total
+"""
+
+_SET_IF_ABSENT = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+local ttl = tonumber(ARGV[2])
+if ttl and ttl <= 0 then return 1 end
+if ttl then redis.call('SET', KEYS[1], ARGV[1], 'PX', ttl)
+else redis.call('SET', KEYS[1], ARGV[1]) end
+return 1
+"""
+
+# Shared by the budget scripts: purge a window and its expired holds as of
+# ``now``; return spent, held, count.
+_WINDOW_STATE = """
+local function fmt(x) return string.format('%.17g', x) end
+local function state(wk, hk, now, purge)
+  local exp = redis.call('HGET', wk, 'exp')
+  if exp and tonumber(exp) <= now then
+    if purge then redis.call('DEL', wk, hk) end
+    return 0, 0, 0
+  end
+  local spent = tonumber(redis.call('HGET', wk, 'spent') or '0')
+  local held, count = 0, 0
+  local h = redis.call('HGETALL', hk)
+  for j = 1, #h, 2 do
+    local a, e = string.match(h[j + 1], '^(%S+) (%S+)$')
+    if tonumber(e) <= now then
+      if purge then redis.call('HDEL', hk, h[j]) end
+    else
+      held = held + tonumber(a)
+      count = count + 1
+    end
+  end
+  return spent, held, count
+end
+"""
+
+_RESERVE = (
+    _WINDOW_STATE
+    + """
+local rid, amount, now = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+local hold_until, eps = tonumber(ARGV[4]), tonumber(ARGV[5])
+local n = #KEYS / 2
+local out, refused = {}, {}
+for i = 1, n do
+  local spent, held, count = state(KEYS[2 * i - 1], KEYS[2 * i], now, true)
+  out[i] = {fmt(spent), fmt(held), count}
+  local limit = tonumber(ARGV[5 + 2 * i - 1])
+  if amount > 0 and spent + held + amount > limit + eps then
+    refused[#refused + 1] = i
+  end
+end
+if #refused > 0 then return {0, out, refused} end
+for i = 1, n do
+  local wk, hk = KEYS[2 * i - 1], KEYS[2 * i]
+  local wexp = tonumber(ARGV[5 + 2 * i])
+  local old = tonumber(redis.call('HGET', wk, 'exp') or '0')
+  if old > wexp then wexp = old end
+  redis.call('HSETNX', wk, 'spent', '0')
+  redis.call('HSET', wk, 'exp', fmt(wexp))
+  redis.call('HSET', hk, rid, fmt(amount) .. ' ' .. fmt(hold_until))
+  local gc = math.max(wexp, hold_until) - now
+  if gc < 1 then gc = 1 end
+  redis.call('PEXPIRE', wk, math.ceil(gc * 1000))
+  redis.call('PEXPIRE', hk, math.ceil(gc * 1000))
+end
+return {1, out, {}}
+"""
+)
+
+_COMMIT = """
+local function fmt(x) return string.format('%.17g', x) end
+local rid, amount, now = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+local forget = tonumber(ARGV[4])
+local n = (#KEYS - 1) / 2
+local found = {}
+for i = 1, n do
+  local wk, hk = KEYS[2 * i - 1], KEYS[2 * i]
+  found[i] = 0
+  local v = redis.call('HGET', hk, rid)
+  if v then
+    local e = string.match(v, '^%S+ (%S+)$')
+    if tonumber(e) > now then found[i] = 1 end
+    redis.call('HDEL', hk, rid)
+  end
+  local exp = redis.call('HGET', wk, 'exp')
+  if (not exp) or tonumber(exp) <= now then
+    redis.call('DEL', wk)
+    redis.call('HSET', wk, 'spent', '0', 'exp', fmt(now + forget))
+    redis.call('PEXPIRE', wk, math.ceil(forget * 1000))
+  end
+  redis.call('HINCRBYFLOAT', wk, 'spent', ARGV[2])
+end
+if ARGV[5] == '1' then
+  redis.call('XADD', KEYS[#KEYS], '*', 'ts', ARGV[3], 'r', ARGV[6])
+end
+return found
+"""
+
+_USAGE = (
+    _WINDOW_STATE
+    + """
+local spent, held, count = state(KEYS[1], KEYS[2], tonumber(ARGV[1]), false)
+return {fmt(spent), fmt(held), count}
+"""
+)
+
+
+def _split_url(url: str) -> tuple[str, str]:
+    """The URL without our ``prefix`` query parameter, and the prefix."""
+    parts = urlsplit(url)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    prefix = DEFAULT_PREFIX
+    rest = []
+    for k, v in query:
+        if k == "prefix":
+            prefix = v
+        else:
+            rest.append((k, v))
+    return urlunsplit(parts._replace(query=urlencode(rest))), prefix
+
+
+def _ttl_ms(ttl_s: float | None) -> str:
+    """A TTL as script argument: "" for none, "0" for already expired, else milliseconds."""
+    if ttl_s is None:
+        return ""
+    return str(max(1, math.ceil(ttl_s * 1000))) if ttl_s > 0 else "0"
+
+
+class RedisStore(StateStore):
+    """State in Redis 7, shared by many processes on many hosts."""
+
+    def __init__(self, url: str, *, prefix: str | None = None, client: Any = None) -> None:
+        try:
+            import redis
+        except ImportError as e:  # pragma: no cover - depends on the environment
+            raise ConfigError(
+                "state: redis:// needs the redis package: pip install 'llm-policy-router[redis]'",
+                key="state",
+            ) from e
+        conn_url, url_prefix = _split_url(url)
+        self.prefix = url_prefix if prefix is None else prefix
+        parts = urlsplit(conn_url)
+        self._where = f"{parts.scheme}://{parts.hostname}:{parts.port or 6379}{parts.path}"
+        self._redis: Any = client or redis.Redis.from_url(conn_url, decode_responses=True)
+        self._error = redis.ResponseError
+        self._incr = self._redis.register_script(_INCR)
+        self._set_if_absent = self._redis.register_script(_SET_IF_ABSENT)
+        self._reserve = self._redis.register_script(_RESERVE)
+        self._commit = self._redis.register_script(_COMMIT)
+        self._usage = self._redis.register_script(_USAGE)
+
+    def __repr__(self) -> str:
+        # Host only: the URL may carry a password.
+        return f"RedisStore({self._where!r}, prefix={self.prefix!r})"
+
+    def _k(self, key: str) -> str:
+        return f"{self.prefix}kv:{key}"
+
+    def _wk(self, key: str) -> tuple[str, str]:
+        return f"{self.prefix}bw:{key}", f"{self.prefix}bh:{key}"
+
+    @property
+    def _ledger(self) -> str:
+        return f"{self.prefix}ledger"
+
+    # -- key/value -------------------------------------------------------------
+
+    def get(self, key: str) -> str | None:
+        v = self._redis.get(self._k(key))
+        return None if v is None else str(v)
+
+    def set(self, key: str, value: str, ttl_s: float | None = None) -> None:
+        if ttl_s is None:
+            self._redis.set(self._k(key), value)
+        elif ttl_s <= 0:
+            self._redis.delete(self._k(key))
+        else:
+            self._redis.set(self._k(key), value, px=max(1, math.ceil(ttl_s * 1000)))
+
+    def set_if_absent(self, key: str, value: str, ttl_s: float | None = None) -> bool:
+        return bool(self._set_if_absent(keys=[self._k(key)], args=[value, _ttl_ms(ttl_s)]))
+
+    def incr(self, key: str, amount: float = 1.0, ttl_s: float | None = None) -> float:
+        try:
+            total = self._incr(keys=[self._k(key)], args=[repr(float(amount)), _ttl_ms(ttl_s)])
+        except self._error as e:
+            raise ValueError(f"value at {key!r} is not a number") from e
+        return float(total)
+
+    def delete(self, key: str) -> None:
+        self._redis.delete(self._k(key))
+
+    # -- budgets -----------------------------------------------------------------
+
+    def budget_reserve(
+        self,
+        reservation: str,
+        charges: Sequence[BudgetCharge],
+        amount_usd: float,
+        *,
+        now: float,
+        hold_s: float,
+    ) -> Reserved:
+        keys: list[str] = []
+        args: list[str] = [
+            reservation,
+            repr(float(amount_usd)),
+            repr(now),
+            repr(now + hold_s),
+            repr(EPSILON_USD),
+        ]
+        for c in charges:
+            keys.extend(self._wk(c.key))
+            args.extend((repr(float(c.limit_usd)), repr(c.expires_at)))
+        ok, out, refused = self._reserve(keys=keys, args=args)
+        usage = {
+            c.key: BudgetUsage(float(s), float(h), int(n))
+            for c, (s, h, n) in zip(charges, out, strict=True)
+        }
+        return Reserved(bool(ok), usage, tuple(charges[i - 1].key for i in refused))
+
+    def budget_commit(
+        self,
+        reservation: str,
+        keys: Sequence[str],
+        amount_usd: float,
+        *,
+        now: float,
+        record: str | None = None,
+    ) -> tuple[bool, ...]:
+        rkeys = [k for key in keys for k in self._wk(key)] + [self._ledger]
+        args = [
+            reservation,
+            repr(float(amount_usd)),
+            repr(now),
+            repr(_FORGOTTEN_WINDOW_S),
+            "0" if record is None else "1",
+            record or "",
+        ]
+        return tuple(bool(f) for f in self._commit(keys=rkeys, args=args))
+
+    def budget_release(self, reservation: str, keys: Sequence[str]) -> None:
+        if keys:
+            pipe = self._redis.pipeline(transaction=True)
+            for key in keys:
+                pipe.hdel(self._wk(key)[1], reservation)
+            pipe.execute()
+
+    def budget_usage(self, key: str, *, now: float) -> BudgetUsage:
+        s, h, n = self._usage(keys=list(self._wk(key)), args=[repr(now)])
+        return BudgetUsage(float(s), float(h), int(n))
+
+    # -- ledger --------------------------------------------------------------------
+
+    def ledger_append(self, record: str, *, ts: float) -> None:
+        self._redis.xadd(self._ledger, {"ts": repr(ts), "r": record})
+
+    def ledger_read(self, since: float | None = None, until: float | None = None) -> list[str]:
+        out: list[str] = []
+        start = "-"
+        while True:
+            batch = self._redis.xrange(self._ledger, min=start, max="+", count=_LEDGER_BATCH)
+            for _id, fields in batch:
+                ts = float(fields["ts"])
+                if (since is None or ts >= since) and (until is None or ts < until):
+                    out.append(fields["r"])
+            if len(batch) < _LEDGER_BATCH:
+                return out
+            start = "(" + batch[-1][0]
+
+    def close(self) -> None:
+        self._redis.close()
