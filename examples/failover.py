@@ -35,18 +35,23 @@ def config(srv: FaultServer) -> dict[str, object]:
     return {
         "providers": {n: provider(n, z) for n, z in names.items()},
         "models": {n: {"provider": n, "model": f"{n}-model"} for n in names},
+        "rules": [
+            {
+                "name": "confidential-stays-local",
+                "when": {"sensitivity": "confidential"},
+                "allow": {"zone": ["local"]},
+            }
+        ],
         "routes": {
             "chat": {"candidates": ["gpu-box", "spare-box", "frontier"], "deadline_s": 3},
-            # What a confidential request is admitted to: local targets only.
-            "confidential": {"candidates": ["gpu-box", "spare-box"], "deadline_s": 3},
         },
     }
 
 
-def show(r: Router, i: int, model: str = "chat") -> None:
+def show(r: Router, i: int, sensitivity: str | None = None) -> None:
     t0 = time.monotonic()
     try:
-        resp = r.chat(HI, model=model)
+        resp = r.chat(HI, model="chat", context={"sensitivity": sensitivity})
         route = resp.route
         assert route is not None
         trail = ", ".join(f"{a.target}:{a.outcome}" for a in route.attempts)
@@ -74,7 +79,7 @@ def main() -> None:
         srv.default("gpu-box", Fault.http(503))
         srv.default("spare-box", Fault.hang())
         before = srv.count("frontier")
-        show(r, 10, model="confidential")
+        show(r, 10, sensitivity="confidential")
         print("requests the frontier received meanwhile:", srv.count("frontier") - before)
 
 

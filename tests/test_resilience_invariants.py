@@ -1,9 +1,9 @@
 """Policy closure under faults: traffic never leaves the Decision's plan.
 
 Read from the fault server's own records (what actually arrived), not from
-the router's account of itself. Until the policy engine's sensitivity rules
-land, a confidential route's plan is restricted to local targets by its
-candidates; the frontier target is configured but must never be contacted.
+the router's account of itself. The confidential route lists every target,
+the frontier one first; a policy rule (allow zone local when confidential)
+is what must keep the request local, through every retry and fallback.
 """
 
 from __future__ import annotations
@@ -65,9 +65,17 @@ def _config(
         provider["base_url"] = server.base_url(prefix + name)
     cfg["routes"] = {
         "r": {"candidates": plan, "fallback": fallback, **({"hedge_after_ms": 1} if hedge else {})},
-        # What a confidential request is admitted to: local targets only.
-        "confidential": {"candidates": ["l1", "l2", "l3"]},
+        # Every target is a candidate, the frontier first: only the rule keeps
+        # a confidential request local.
+        "confidential": {"candidates": ["f1", "l1", "h1", "l2", "l3"]},
     }
+    cfg["rules"] = [
+        {
+            "name": "confidential-stays-local",
+            "when": {"sensitivity": "confidential"},
+            "allow": {"zone": ["local"]},
+        }
+    ]
     return cfg
 
 
