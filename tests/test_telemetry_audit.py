@@ -321,22 +321,42 @@ def test_cli_verify(
     ],
 )
 def test_sensitivity_matcher(expr: str, level: str, want: bool) -> None:
-    from router.telemetry.audit import _sens_test
+    # The verifier re-reads a record's facts with the policy engine's own matcher.
+    from router.config.schema import Matcher
+    from router.telemetry.audit import _compile_when
 
-    test = _sens_test(expr, ("public", "internal", "confidential", "restricted"))
-    assert test is not None and test(level) is want
+    levels = ("public", "internal", "confidential", "restricted")
+    test, why = _compile_when("r", Matcher(sensitivity=expr), levels)
+    assert why is None and test is not None
+    assert test({"sensitivity": level}) is want
+
+
+@pytest.mark.parametrize(
+    ("tags", "record_tags", "want"),
+    [
+        ({"any": ["a"], "all": ["b"]}, ["a", "b"], True),
+        ({"any": ["a"], "all": ["b"]}, ["a"], False),
+        ({"all": ["a", "b"]}, ["a", "b", "c"], True),
+        ({"none": ["a"]}, ["b"], True),
+        ({"none": ["a"]}, ["a"], False),
+    ],
+)
+def test_tag_matcher(tags: Any, record_tags: list[str], want: bool) -> None:
+    from router.config.schema import Matcher
+    from router.telemetry.audit import _compile_when
+
+    test, why = _compile_when("r", Matcher(tags=tags), ("public", "internal"))
+    assert why is None and test is not None
+    assert test({"tags": record_tags}) is want
 
 
 def test_unknown_matcher_forms_are_reported_not_guessed() -> None:
-    from router.telemetry.audit import _sens_test, _set_test
+    from router.config.schema import Matcher
+    from router.telemetry.audit import _compile_when
 
-    assert _sens_test(">= secret", ("public",)) is None
-    assert _set_test({"regex": "a.*"}) is None
-    assert _set_test({"some": ["a"]}) is None
-    assert _set_test({"any": ["a"], "all": ["b"]})({"a", "b"}) is True  # type: ignore[misc]
-    assert _set_test({"any": ["a"], "all": ["b"]})({"a"}) is False  # type: ignore[misc]
-    assert _set_test({"all": ["a", "b"]})({"a", "b", "c"}) is True  # type: ignore[misc]
-    assert _set_test({"none": ["a"]})({"b"}) is True  # type: ignore[misc]
+    for when in (Matcher(sensitivity=">= secret"), Matcher(tags={"some": ["a"]})):
+        test, why = _compile_when("r", when, ("public",))
+        assert test is None and why
     cfg = make_config()
     cfg["rules"].append(
         {"name": "odd", "when": {"tenant": {"glob": "x*"}}, "deny": {"zone": ["hosted"]}}

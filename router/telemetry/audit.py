@@ -20,9 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import operator
 import os
-import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -312,104 +310,33 @@ class VerifyReport:
         return not any(f.kind in ("chain", "violation") for f in self.findings)
 
 
-_OPS: dict[str, Callable[[Any, Any], bool]] = {
-    ">=": operator.ge,
-    "<=": operator.le,
-    "==": operator.eq,
-    "!=": operator.ne,
-    ">": operator.gt,
-    "<": operator.lt,
-}
-_CMP = re.compile(r"^\s*(>=|<=|==|!=|>|<|=)?\s*([A-Za-z0-9_.-]+)\s*$")
-
 Pred = Callable[[Mapping[str, Any]], bool]
-
-
-def _sens_test(expr: str, levels: Sequence[str]) -> Callable[[Any], bool] | None:
-    """A test on a level name for ``">= confidential"`` (a bare level means ``==``)."""
-    rank = {lvl: i for i, lvl in enumerate(levels)}
-    m = _CMP.match(expr)
-    if m is None or m.group(2) not in rank:
-        return None
-    op = _OPS["==" if m.group(1) in (None, "=") else m.group(1)]
-    ref = rank[m.group(2)]
-    return lambda level: level in rank and op(rank[level], ref)
-
-
-def _str_test(spec: Any) -> Callable[[Any], bool] | None:
-    """A test on one string: equals, one of a list, ``{in, not_in, regex}`` (all must hold)."""
-    if isinstance(spec, str):
-        return lambda v: v == spec
-    if isinstance(spec, list):
-        one_of = frozenset(map(str, spec))
-        return lambda v: v in one_of
-    if not isinstance(spec, dict) or not spec or set(spec) - {"in", "not_in", "regex"}:
-        return None
-    tests: list[Callable[[Any], bool]] = []
-    for op, arg in spec.items():
-        if op == "regex":
-            try:
-                rx = re.compile(str(arg))
-            except re.error:
-                return None
-            tests.append(_regex(rx))
-            continue
-        values = frozenset([arg] if isinstance(arg, str) else map(str, arg))
-        tests.append(_member(values, op == "in"))
-    return lambda v: all(t(v) for t in tests)
-
-
-def _regex(rx: re.Pattern[str]) -> Callable[[Any], bool]:
-    # The whole value must match, as in the engine: ``acme`` does not admit ``acme-evil``.
-    return lambda v: v is not None and rx.fullmatch(v) is not None
-
-
-def _member(values: frozenset[str], inside: bool) -> Callable[[Any], bool]:
-    return lambda v: (v in values) is inside
-
-
-def _set_test(spec: Any) -> Callable[[Any], bool] | None:
-    """A test on a tag set: a string or list (any of), ``{any, all, none}`` (all must hold)."""
-    if isinstance(spec, str | list):
-        wanted = frozenset([spec] if isinstance(spec, str) else spec)
-        return lambda tags: not wanted.isdisjoint(tags)
-    if not isinstance(spec, dict) or not spec or set(spec) - {"any", "all", "none"}:
-        return None
-    tests: list[Callable[[Any], bool]] = []
-    for op, arg in spec.items():
-        tests.append(_tags_op(op, frozenset([arg] if isinstance(arg, str) else arg)))
-    return lambda tags: all(t(tags) for t in tests)
-
-
-def _tags_op(op: str, values: frozenset[str]) -> Callable[[Any], bool]:
-    if op == "any":
-        return lambda tags: not values.isdisjoint(tags)
-    if op == "all":
-        return lambda tags: values <= set(tags)
-    return lambda tags: values.isdisjoint(tags)
 
 
 _UNRECORDED = ("user", "metadata")
 
 
-def _engine_when(rule: str, when: Matcher, levels: Sequence[str]) -> Pred | None:
-    """``when`` compiled by the policy engine itself, when it offers its matchers.
+def _compile_when(
+    rule: str, when: Matcher | None, levels: Sequence[str]
+) -> tuple[Pred | None, str | None]:
+    """A predicate over a record for ``when``, or (None, why it cannot be re-checked).
 
-    Re-checking with the engine's own matcher guarantees the verifier reads a
-    rule exactly as routing did; :func:`_fallback_when` covers the rest.
+    The policy engine's own matcher compiles the condition, so the verifier
+    reads a rule exactly as routing did; only fields the log records are fed.
     """
-    try:
-        from ..policy.matchers import (  # type: ignore[import-not-found,unused-ignore]
-            Facts,
-            compile_matcher,
-        )
-    except ImportError:
-        return None
+    if when is None:
+        return (lambda rec: True), None
+    for name in _UNRECORDED:
+        if getattr(when, name) is not None:
+            return None, f"its condition uses {name!r}, which the audit log does not record"
+    from ..errors import ConfigError
+    from ..policy.matchers import Facts, compile_matcher
+
     rank = {lvl: i for i, lvl in enumerate(levels)}
     try:
         preds, _notes = compile_matcher(rule, when, rank)
-    except Exception:
-        return None
+    except ConfigError as e:
+        return None, f"its condition is not understood: {e}"
 
     def test(rec: Mapping[str, Any]) -> bool:
         facts = Facts(
@@ -425,63 +352,7 @@ def _engine_when(rule: str, when: Matcher, levels: Sequence[str]) -> Pred | None
         )
         return all(p(facts) for p in preds)
 
-    return test
-
-
-def _fallback_when(when: Matcher, levels: Sequence[str]) -> tuple[Pred | None, str | None]:
-    """The same matcher semantics, for where the engine's matchers are not importable."""
-    tests: list[Pred] = []
-    if when.sensitivity is not None:
-        st = _sens_test(when.sensitivity, levels)
-        if st is None:
-            return None, f"sensitivity condition {when.sensitivity!r} is not understood"
-        tests.append(_on("sensitivity", st))
-    for key in ("tenant", "route"):
-        spec = getattr(when, key)
-        if spec is not None:
-            vt = _str_test(spec)
-            if vt is None:
-                return None, f"{key} condition {spec!r} is not understood"
-            tests.append(_on(key, vt))
-    if when.tags is not None:
-        tt = _set_test(when.tags)
-        if tt is None:
-            return None, f"tags condition {when.tags!r} is not understood"
-        tests.append(_on("tags", lambda tags: tt(frozenset(tags or ()))))
-    if when.input_tokens is not None:
-        m = _CMP.match(when.input_tokens)
-        if m is None or not m.group(2).isdigit():
-            return None, f"input_tokens condition {when.input_tokens!r} is not understood"
-        op, bound = _OPS["==" if m.group(1) in (None, "=") else m.group(1)], int(m.group(2))
-        tests.append(_on("estimated_input_tokens", lambda n: op(n or 0, bound)))
-    for key in ("has_tools", "has_images"):
-        want = getattr(when, key)
-        if want is not None:
-            tests.append(_on(key, _is(want)))
-    return (lambda rec: all(t(rec) for t in tests)), None
-
-
-def _is(want: bool) -> Callable[[Any], bool]:
-    return lambda v: v is want
-
-
-def _on(key: str, test: Callable[[Any], bool]) -> Pred:
-    return lambda rec: bool(test(rec.get(key)))
-
-
-def _compile_when(
-    rule: str, when: Matcher | None, levels: Sequence[str]
-) -> tuple[Pred | None, str | None]:
-    """A predicate over a record for ``when``, or (None, why it cannot be re-checked)."""
-    if when is None:
-        return (lambda rec: True), None
-    for name in _UNRECORDED:
-        if getattr(when, name) is not None:
-            return None, f"its condition uses {name!r}, which the audit log does not record"
-    engine = _engine_when(rule, when, levels)
-    if engine is not None:
-        return engine, None
-    return _fallback_when(when, levels)
+    return test, None
 
 
 def _values(attempt: Mapping[str, Any], name: str) -> frozenset[str]:
