@@ -249,7 +249,7 @@ class AsyncRouter(_Facade):
         transport_factory: Any = None,
     ) -> None:
         self._core = _Core(config)
-        self._executor = AsyncExecutor(transport_factory)
+        self._executor = AsyncExecutor(transport_factory=transport_factory)
 
     @classmethod
     def from_file(cls, path: str | os.PathLike[str]) -> Self:
