@@ -8,7 +8,6 @@ content chunk has been produced; after that a failure is
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -26,6 +25,12 @@ from .walker import Sleep
 __all__ = ["AsyncExecutor", "Executor", "Opened", "has_content"]
 
 _now = time.perf_counter
+
+
+async def _sleep(seconds: float) -> None:
+    import asyncio  # here, not at the top: a blocking Router never needs to load asyncio
+
+    await asyncio.sleep(seconds)
 
 
 def has_content(chunk: ChatChunk) -> bool:
@@ -137,7 +142,7 @@ class AsyncExecutor:
         walker, obs = call.walker, self.observer
         while (step := walker.next()) is not None:
             if isinstance(step, Sleep):
-                await asyncio.sleep(step.seconds)
+                await _sleep(step.seconds)
                 continue
             token = obs.attempt_started(call, step)
             t0 = _now()
@@ -157,7 +162,7 @@ class AsyncExecutor:
         walker, obs = call.walker, self.observer
         while (step := walker.next()) is not None:
             if isinstance(step, Sleep):
-                await asyncio.sleep(step.seconds)
+                await _sleep(step.seconds)
                 continue
             token = obs.attempt_started(call, step)
             t0 = _now()
