@@ -99,7 +99,7 @@ def start_server(cpu: int | None) -> tuple[subprocess.Popen[str], str]:
 
 def startup(stmt: str, runs: int, env: dict[str, str], cpu: int | None) -> dict[str, float]:
     """Median wall seconds and RSS (MB) of ``python -c stmt`` over ``runs`` fresh processes."""
-    walls, rss = [], []
+    walls, cpus, rss = [], [], []
     # One untimed run first: it writes bytecode caches and warms the page cache.
     subprocess.run([sys.executable, "-c", stmt], cwd=ROOT, env=env, check=True)
     for _ in range(runs):
@@ -113,7 +113,14 @@ def startup(stmt: str, runs: int, env: dict[str, str], cpu: int | None) -> dict[
         if p.returncode != 0:
             raise RuntimeError(f"start-up statement failed ({p.returncode}): {stmt}")
         rss.append(usage.ru_maxrss / 1024)
-    return {"wall_s": statistics.median(walls), "rss_mb": statistics.median(rss), "runs": runs}
+        cpus.append(usage.ru_utime + usage.ru_stime)
+    return {
+        "wall_s": statistics.median(walls),
+        "wall_min_s": min(walls),
+        "cpu_s": statistics.median(cpus),
+        "rss_mb": statistics.median(rss),
+        "runs": runs,
+    }
 
 
 def run_worker(
@@ -207,7 +214,7 @@ def _get(d: dict[str, Any] | None, *path: str) -> Any:
 
 COLUMNS = [
     "client",
-    "start-up s",
+    "start-up wall (CPU) s",
     "× httpx",
     "RSS after import MB",
     "× httpx",
@@ -260,7 +267,7 @@ def render(results: dict[str, Any]) -> str:
             + " | ".join(
                 [
                     f"`{name}`",
-                    _f(start, "{:.3f}"),
+                    f"{_f(start, '{:.3f}')} ({_f(_get(r, 'startup', 'cpu_s'), '{:.3f}')})",
                     _ratio(start, b_start),
                     _f(rss, "{:.1f}"),
                     _ratio(rss, b_rss),
@@ -330,6 +337,11 @@ def targets_section(results: dict[str, Any]) -> list[str]:
     add(
         f"start-up (import + `Router.from_file`) ≤ {TARGETS['startup']} × `import httpx`",
         ratio(_get(rt, "startup", "wall_s"), _get(hx, "startup", "wall_s")),
+        TARGETS["startup"],
+    )
+    add(
+        "start-up CPU time (same statements; less sensitive to a busy machine)",
+        ratio(_get(rt, "startup", "cpu_s"), _get(hx, "startup", "cpu_s")),
         TARGETS["startup"],
     )
     add(

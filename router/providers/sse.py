@@ -28,6 +28,9 @@ class SSEParser:
         """Consume one line; return the event it completes, if any."""
         if not line:
             return self._dispatch()
+        if line.startswith("data:"):  # nearly every line of a chat stream
+            self._data.append(line[6:] if line.startswith(" ", 5) else line[5:])
+            return None
         if line.startswith(":"):
             return None  # comment / keep-alive
         name, _, value = line.partition(":")
