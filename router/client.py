@@ -8,6 +8,7 @@ and cost. They differ only in the executor that performs the network steps.
 from __future__ import annotations
 
 import os
+import random
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
@@ -39,6 +40,10 @@ from .types import (
 __all__ = ["AsyncRouter", "AsyncStream", "Router", "Stream"]
 
 MessagesIn = Sequence[Message | Mapping[str, Any]]
+
+# Backoff jitter needs no fresh seed per call; seeding a Random from the OS
+# costs more than the rest of setting up a walk.
+_JITTER = random.Random()
 ContextIn = RequestContext | Mapping[str, Any] | None
 
 
@@ -93,7 +98,7 @@ class _Core:
         request, ctx, decision = self.decide(messages, model, context, params)
         route = self.policy.route_for(model)[1]
         request = self._output_tokens(request, route.max_tokens, decision.limits.max_output_tokens)
-        walker = Walker(decision, route, deadline_s=ctx.deadline_s)
+        walker = Walker(decision, route, deadline_s=ctx.deadline_s, rng=_JITTER)
         call = Call(request, ctx, decision, route, walker, stream=stream)
         self.observer.request_started(call)
         return call
