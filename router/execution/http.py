@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import AsyncIterator, Iterator
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from ..errors import (
     AuthenticationError,
@@ -23,15 +21,26 @@ from ..providers import Adapter, HttpRequest, adapter_for
 from ..targets import Target
 from ..types import ChatChunk, ChatRequest, ChatResponse
 
+if TYPE_CHECKING:
+    import httpx
+
 __all__ = ["AsyncHttpSender", "HttpSender"]
+
+# httpx is imported where a request is built, not at module load: creating a
+# router (and a router whose targets are all embedded) never pays for it, and
+# after the first send each ``import httpx`` below is a dict lookup.
 
 
 def _timeout(t: Target) -> httpx.Timeout:
+    import httpx
+
     c = t.provider_config.timeout
     return httpx.Timeout(connect=c.connect_s, read=c.read_s, write=c.write_s, pool=c.pool_s)
 
 
 def _limits(t: Target) -> httpx.Limits:
+    import httpx
+
     n = t.provider_config.max_connections
     return httpx.Limits(max_connections=n, max_keepalive_connections=n)
 
@@ -49,6 +58,8 @@ def scrub(err: ProviderError, t: Target) -> ProviderError:
 
 def transport_error(exc: httpx.HTTPError, t: Target) -> ProviderError:
     """A transport failure (no HTTP answer) as a provider error."""
+    import httpx
+
     if isinstance(exc, httpx.TimeoutException):
         err: ProviderError = ProviderTimeout(f"{type(exc).__name__}", code="timeout")
     else:
@@ -107,6 +118,8 @@ class HttpSender(_Base):
         self._clients: dict[str, httpx.Client] = {}
 
     def _client(self, t: Target) -> httpx.Client:
+        import httpx
+
         c = self._clients.get(t.provider)
         if c is None:
             with self._lock:
@@ -118,6 +131,8 @@ class HttpSender(_Base):
 
     def complete(self, t: Target, request: ChatRequest) -> ChatResponse:
         """One non-streaming call."""
+        import httpx
+
         p = self._prepare(t, request, stream=False)
         try:
             resp = self._client(t).request(
@@ -131,6 +146,8 @@ class HttpSender(_Base):
 
     def stream(self, t: Target, request: ChatRequest) -> Iterator[ChatChunk]:
         """A generator of chunks; closing it closes the connection."""
+        import httpx
+
         p = self._prepare(t, request, stream=True)
         client = self._client(t)
         try:
@@ -166,6 +183,8 @@ class AsyncHttpSender(_Base):
         self._transport_factory = transport_factory
 
     def _client(self, t: Target) -> httpx.AsyncClient:
+        import httpx
+
         c = self._clients.get(t.provider)
         if c is None:
             kw: dict[str, Any] = {"timeout": _timeout(t), "limits": _limits(t)}
@@ -177,6 +196,8 @@ class AsyncHttpSender(_Base):
 
     async def complete(self, t: Target, request: ChatRequest) -> ChatResponse:
         """One non-streaming call."""
+        import httpx
+
         p = self._prepare(t, request, stream=False)
         try:
             resp = await self._client(t).request(
@@ -190,6 +211,8 @@ class AsyncHttpSender(_Base):
 
     async def stream(self, t: Target, request: ChatRequest) -> AsyncIterator[ChatChunk]:
         """An async generator of chunks; closing it closes the connection."""
+        import httpx
+
         p = self._prepare(t, request, stream=True)
         client = self._client(t)
         try:
