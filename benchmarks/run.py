@@ -97,21 +97,25 @@ def start_server(cpu: int | None) -> tuple[subprocess.Popen[str], str]:
     return proc, f"http://127.0.0.1:{int(line.split()[1])}/v1"
 
 
-def startup(stmt: str, runs: int, env: dict[str, str], cpu: int | None) -> dict[str, float]:
-    """Median wall seconds and RSS (MB) of ``python -c stmt`` over ``runs`` fresh processes."""
+def startup(
+    stmt: str, runs: int, env: dict[str, str], cpu: int | None, argv: list[str] | None = None
+) -> dict[str, float]:
+    """Median wall seconds and RSS (MB) of ``python -c stmt`` over ``runs`` fresh processes.
+
+    ``argv`` replaces ``-c stmt`` when given (e.g. ``-m benchmarks.first ...``).
+    """
     walls, cpus, rss = [], [], []
+    cmd = [sys.executable, *(argv or ["-c", stmt])]
     # One untimed run first: it writes bytecode caches and warms the page cache.
-    subprocess.run([sys.executable, "-c", stmt], cwd=ROOT, env=env, check=True)
+    subprocess.run(cmd, cwd=ROOT, env=env, check=True)
     for _ in range(runs):
         t0 = time.perf_counter()
-        p = subprocess.Popen(
-            [sys.executable, "-c", stmt], cwd=ROOT, env=env, preexec_fn=_pinned(cpu)
-        )
+        p = subprocess.Popen(cmd, cwd=ROOT, env=env, preexec_fn=_pinned(cpu))
         _, status, usage = os.wait4(p.pid, 0)
         walls.append(time.perf_counter() - t0)
         p.returncode = os.waitstatus_to_exitcode(status)
         if p.returncode != 0:
-            raise RuntimeError(f"start-up statement failed ({p.returncode}): {stmt}")
+            raise RuntimeError(f"start-up command failed ({p.returncode}): {cmd}")
         rss.append(usage.ru_maxrss / 1024)
         cpus.append(usage.ru_utime + usage.ru_stime)
     return {
@@ -216,6 +220,8 @@ COLUMNS = [
     "client",
     "start-up wall (CPU) s",
     "× httpx",
+    "to first answer s",
+    "× httpx",
     "RSS after import MB",
     "× httpx",
     "request wall p50 / p99 µs",
@@ -237,6 +243,7 @@ def render(results: dict[str, Any]) -> str:
     conc = results["settings"]["concurrency"]
     b_start = _get(base, "startup", "wall_s")
     b_rss = _get(base, "startup", "rss_mb")
+    b_first = _get(base, "first", "wall_s")
     b_cpu = _get(base, "seq", "cpu_p50_us")
     b_scpu = _get(base, "stream", "cpu_p50_us")
     b_async = _get(base, "async", "req_per_s")
@@ -269,6 +276,8 @@ def render(results: dict[str, Any]) -> str:
                     f"`{name}`",
                     f"{_f(start, '{:.3f}')} ({_f(_get(r, 'startup', 'cpu_s'), '{:.3f}')})",
                     _ratio(start, b_start),
+                    _f(_get(r, "first", "wall_s"), "{:.3f}"),
+                    _ratio(_get(r, "first", "wall_s"), b_first),
                     _f(rss, "{:.1f}"),
                     _ratio(rss, b_rss),
                     f"{_f(_get(seq, 'wall_p50_us'))} / {_f(_get(seq, 'wall_p99_us'))}"
@@ -466,9 +475,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name}: measuring…", file=sys.stderr, flush=True)
             try:
                 stmt = CLIENTS[name].IMPORT.replace("{cfg!r}", repr(config_path()))
-                row: dict[str, Any] = {
-                    "startup": startup(stmt, import_runs, _env(name, base_url), client_cpu)
-                }
+                env = _env(name, base_url)
+                row: dict[str, Any] = {"startup": startup(stmt, import_runs, env, client_cpu)}
+                if name not in ASYNC_ONLY:
+                    argv = ["-m", "benchmarks.first", name, base_url]
+                    row["first"] = startup("", import_runs, env, client_cpu, argv)
                 row.update(run_worker(name, base_url, mode, client_cpu, args.timeout))
             except Exception as e:  # a comparator that breaks is reported, not fatal
                 row = {"error": f"{type(e).__name__}: {e}"}
