@@ -58,10 +58,9 @@ def _json_body() -> bytes:
 
 
 def _stream_events() -> list[bytes]:
-    words = (
-        "Your order shipped yesterday from our Rotterdam warehouse and the carrier "
-        "expects to deliver it on Friday before noon at the latest ."
-    ).split()
+    text = "Your order shipped yesterday from our Rotterdam warehouse and the carrier "
+    text += "expects to deliver it on Friday before noon at the latest ."
+    words = text.split(" ")
     base = {
         "id": "chatcmpl-bench0000000000000000000002",
         "object": "chat.completion.chunk",

@@ -1,4 +1,6 @@
-"""Start-up to first answer: import, construct, one request (``python -m benchmarks.first NAME URL``).
+"""Start-up to first answer: import, construct, one request.
+
+``python -m benchmarks.first NAME URL``.
 
 Lazy imports move cost from start-up to the first call; this figure shows
 where it went, for every client alike.

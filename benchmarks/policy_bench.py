@@ -61,22 +61,46 @@ def bench_config() -> dict[str, Any]:
             "allow": {"region": ["eu"]},
             "deny": {"data_retention": ["standard"]},
         },
-        {"name": "beta-users-cheap", "when": {"user": {"in": ["b1", "b2"]}},
-         "limit": {"max_cost_usd": 0.01}},
-        {"name": "no-groq-for-finance", "when": {"tags": {"any": ["finance"]}},
-         "deny": {"provider": ["groq"]}},
-        {"name": "legal-best-quality", "when": {"metadata": {"team": "legal"}},
-         "limit": {"min_quality": 80}},
-        {"name": "json-needs-schema", "when": {"metadata": {"format": "json"}},
-         "require": ["json_schema"]},
-        {"name": "eu-customers", "when": {"metadata": {"region": "eu"}},
-         "allow": {"region": ["eu"]}},
-        {"name": "sales-budget", "when": {"tenant": "sales"},
-         "budget": {"usd": 50, "per": "day", "key": "tenant"}},
-        {"name": "no-closed-for-oss", "when": {"tags": {"any": ["oss"]}},
-         "deny": {"openness": ["closed"]}},
-        {"name": "internal-max-output", "when": {"sensitivity": ">= internal"},
-         "limit": {"max_output_tokens": 2048}},
+        {
+            "name": "beta-users-cheap",
+            "when": {"user": {"in": ["b1", "b2"]}},
+            "limit": {"max_cost_usd": 0.01},
+        },
+        {
+            "name": "no-groq-for-finance",
+            "when": {"tags": {"any": ["finance"]}},
+            "deny": {"provider": ["groq"]},
+        },
+        {
+            "name": "legal-best-quality",
+            "when": {"metadata": {"team": "legal"}},
+            "limit": {"min_quality": 80},
+        },
+        {
+            "name": "json-needs-schema",
+            "when": {"metadata": {"format": "json"}},
+            "require": ["json_schema"],
+        },
+        {
+            "name": "eu-customers",
+            "when": {"metadata": {"region": "eu"}},
+            "allow": {"region": ["eu"]},
+        },
+        {
+            "name": "sales-budget",
+            "when": {"tenant": "sales"},
+            "budget": {"usd": 50, "per": "day", "key": "tenant"},
+        },
+        {
+            "name": "no-closed-for-oss",
+            "when": {"tags": {"any": ["oss"]}},
+            "deny": {"openness": ["closed"]},
+        },
+        {
+            "name": "internal-max-output",
+            "when": {"sensitivity": ">= internal"},
+            "limit": {"max_output_tokens": 2048},
+        },
     ]
     data["rules"] = list(data["rules"]) + extra_rules
     data["routes"][ROUTE]["candidates"] = list(data["routes"][ROUTE]["candidates"]) + [

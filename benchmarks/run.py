@@ -34,6 +34,7 @@ if str(ROOT) not in sys.path:
 from benchmarks.clients import ASYNC_ONLY, CLIENTS, ENV, REQUIRES, config_path  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
+X = "\N{MULTIPLICATION SIGN}"  # the sign of every ratio in the report
 
 # name: (requests, streams, async requests, concurrency, import runs, policy n, warmup)
 MODES: dict[str, tuple[int, int, int, int, int, int, int]] = {
@@ -205,7 +206,7 @@ def _f(v: float | None, fmt: str = "{:,.0f}") -> str:
 def _ratio(v: float | None, base: float | None) -> str:
     if v is None or not base:
         return "—"
-    return f"{v / base:.2f}×"
+    return f"{v / base:.2f}{X}"
 
 
 def _get(d: dict[str, Any] | None, *path: str) -> Any:
@@ -219,19 +220,19 @@ def _get(d: dict[str, Any] | None, *path: str) -> Any:
 COLUMNS = [
     "client",
     "start-up wall (CPU) s",
-    "× httpx",
+    f"{X} httpx",
     "to first answer s",
-    "× httpx",
+    f"{X} httpx",
     "RSS after import MB",
-    "× httpx",
+    f"{X} httpx",
     "request wall p50 / p99 µs",
     "request CPU p50 / p99 µs",
-    "CPU × httpx",
+    f"CPU {X} httpx",
     "stream wall p50 / p99 µs",
     "stream CPU p50 / p99 µs",
-    "CPU × httpx",
+    f"CPU {X} httpx",
     "async req/s @{conc}",
-    "× httpx",
+    f"{X} httpx",
     "peak RSS MB",
 ]
 
@@ -287,9 +288,7 @@ def render(results: dict[str, Any]) -> str:
                     if seq
                     else "—",
                     _ratio(_get(seq, "cpu_p50_us"), b_cpu),
-                    f"{_f(_get(st, 'wall_p50_us'))} / {_f(_get(st, 'wall_p99_us'))}"
-                    if st
-                    else "—",
+                    f"{_f(_get(st, 'wall_p50_us'))} / {_f(_get(st, 'wall_p99_us'))}" if st else "—",
                     f"{_f(_get(st, 'cpu_p50_us'))} / {_f(_get(st, 'cpu_p99_us'))}" if st else "—",
                     _ratio(_get(st, "cpu_p50_us"), b_scpu),
                     _f(_get(asy, "req_per_s")),
@@ -340,11 +339,11 @@ def targets_section(results: dict[str, Any]) -> list[str]:
 
     def add(label: str, value: float | None, limit: float, higher_is_better: bool = False) -> None:
         ok = None if value is None else (value >= limit if higher_is_better else value <= limit)
-        shown = "—" if value is None else f"{value:.2f}×"
+        shown = "—" if value is None else f"{value:.2f}{X}"
         out.append(f"| {label} | {shown} | {_verdict(ok)} |")
 
     add(
-        f"start-up (import + `Router.from_file`) ≤ {TARGETS['startup']} × `import httpx`",
+        f"start-up (import + `Router.from_file`) ≤ {TARGETS['startup']} {X} `import httpx`",
         ratio(_get(rt, "startup", "wall_s"), _get(hx, "startup", "wall_s")),
         TARGETS["startup"],
     )
@@ -354,29 +353,29 @@ def targets_section(results: dict[str, Any]) -> list[str]:
         TARGETS["startup"],
     )
     add(
-        f"sequential request CPU p50 ≤ {TARGETS['cpu']} × raw httpx",
+        f"sequential request CPU p50 ≤ {TARGETS['cpu']} {X} raw httpx",
         ratio(_get(rt, "seq", "cpu_p50_us"), _get(hx, "seq", "cpu_p50_us")),
         TARGETS["cpu"],
     )
     add(
-        f"sequential stream CPU p50 ≤ {TARGETS['cpu']} × raw httpx",
+        f"sequential stream CPU p50 ≤ {TARGETS['cpu']} {X} raw httpx",
         ratio(_get(rt, "stream", "cpu_p50_us"), _get(hx, "stream", "cpu_p50_us")),
         TARGETS["cpu"],
     )
     add(
-        f"async req/s (httpx transport) ≥ {TARGETS['async']} × raw httpx",
+        f"async req/s (httpx transport) ≥ {TARGETS['async']} {X} raw httpx",
         ratio(_get(rt, "async", "req_per_s"), _get(hx, "async", "req_per_s")),
         TARGETS["async"],
         higher_is_better=True,
     )
     add(
-        f"async req/s (aiohttp transport) ≥ {TARGETS['async']} × raw httpx-aiohttp",
+        f"async req/s (aiohttp transport) ≥ {TARGETS['async']} {X} raw httpx-aiohttp",
         ratio(_get(rta, "async", "req_per_s"), _get(hxa, "async", "req_per_s")),
         TARGETS["async"],
         higher_is_better=True,
     )
     add(
-        f"RSS after import ≤ {TARGETS['rss']} × httpx alone",
+        f"RSS after import ≤ {TARGETS['rss']} {X} httpx alone",
         ratio(_get(rt, "startup", "rss_mb"), _get(hx, "startup", "rss_mb")),
         TARGETS["rss"],
     )
@@ -392,8 +391,8 @@ def targets_section(results: dict[str, Any]) -> list[str]:
         r = ratio(_get(o, "seq", "cpu_p50_us"), _get(rt, "seq", "cpu_p50_us"))
         if r is not None:
             out.append(
-                f"| `{other}` request CPU ÷ router request CPU (order of magnitude: ≥ 10×) "
-                f"| {r:.1f}× | {_verdict(r >= 10)} |"
+                f"| `{other}` request CPU ÷ router request CPU (order of magnitude: ≥ 10{X}) "
+                f"| {r:.1f}{X} | {_verdict(r >= 10)} |"
             )
     out.append("")
     return out

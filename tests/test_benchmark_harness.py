@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+X = "\N{MULTIPLICATION SIGN}"
 
 
 def _rows(md: str, header_start: str) -> list[list[str]]:
@@ -82,9 +83,9 @@ def test_results_table_is_well_formed(report: tuple[Path, str]) -> None:
     assert [r[0] for r in body] == ["`httpx`", "`router`"]
     for row in body:
         assert len(row) == len(header)
-    ratios = {r[0]: r[header.index("CPU × httpx")] for r in body}
-    assert ratios["`httpx`"] == "1.00×"
-    assert ratios["`router`"].endswith("×") and float(ratios["`router`"][:-1]) > 0
+    ratios = {r[0]: r[header.index(f"CPU {X} httpx")] for r in body}
+    assert ratios["`httpx`"] == f"1.00{X}"
+    assert ratios["`router`"].endswith(X) and float(ratios["`router`"][:-1]) > 0
 
 
 def test_targets_section_gives_a_verdict_per_target(report: tuple[Path, str]) -> None:
