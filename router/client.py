@@ -253,18 +253,27 @@ class AsyncRouter(_Facade):
         *,
         transport_factory: Any = None,
     ) -> None:
+        """``transport_factory``: ``None`` (httpx's own pool), ``"aiohttp"`` (needs
+        ``httpx-aiohttp``; much faster with many requests in flight), or a callable
+        ``(Target) -> httpx.AsyncBaseTransport``."""
+        if transport_factory == "aiohttp":
+            from .execution.transports import aiohttp_transport
+
+            transport_factory = aiohttp_transport
+        elif transport_factory is not None and not callable(transport_factory):
+            raise TypeError("transport_factory must be None, 'aiohttp' or a callable(target)")
         self._core = _Core(config)
         self._executor = AsyncExecutor(transport_factory=transport_factory)
 
     @classmethod
-    def from_file(cls, path: str | os.PathLike[str]) -> Self:
+    def from_file(cls, path: str | os.PathLike[str], *, transport_factory: Any = None) -> Self:
         """A router from a YAML config file."""
-        return cls(load_file(path))
+        return cls(load_file(path), transport_factory=transport_factory)
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Self:
+    def from_dict(cls, data: Mapping[str, Any], *, transport_factory: Any = None) -> Self:
         """A router from a config given as plain data."""
-        return cls(load_dict(data))
+        return cls(load_dict(data), transport_factory=transport_factory)
 
     async def chat(
         self,
