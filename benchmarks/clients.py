@@ -340,7 +340,7 @@ class PolicyRouter:
 
 
 class PolicyRouterAiohttp(PolicyRouter):
-    """``AsyncRouter(transport_factory=...)`` over httpx-aiohttp: async only."""
+    """``AsyncRouter(cfg, transport_factory="aiohttp")`` (httpx-aiohttp): async only."""
 
     IMPORT = "import router, httpx_aiohttp; router.AsyncRouter({cfg!r})"
 
@@ -348,14 +348,7 @@ class PolicyRouterAiohttp(PolicyRouter):
         raise NotImplementedError("async only")
 
     def _transport_factory(self) -> Any:
-        import httpx
-        from httpx_aiohttp import AiohttpTransport
-
-        def factory(target: Any) -> Any:
-            n = target.provider_config.max_connections
-            return AiohttpTransport(limits=httpx.Limits(max_connections=n))
-
-        return factory
+        return "aiohttp"
 
 
 CLIENTS: dict[str, type] = {
