@@ -150,6 +150,19 @@ def run_worker(
     return dict(json.loads(out.stdout.strip().splitlines()[-1]))
 
 
+def run_paired(base_url: str, n: int, cpu: int | None, timeout: float) -> dict[str, Any]:
+    """Router vs raw httpx, alternating calls in one process (see benchmarks/paired.py)."""
+    cmd = [sys.executable, "-m", "benchmarks.paired", "--base-url", base_url, "--n", str(n)]
+    if cpu is not None:
+        cmd += ["--cpu", str(cpu)]
+    out = subprocess.run(
+        cmd, cwd=ROOT, env=_env("router", base_url), capture_output=True, text=True, timeout=timeout
+    )
+    if out.returncode != 0:
+        raise RuntimeError((out.stderr or out.stdout).strip().splitlines()[-1])
+    return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
 def run_policy(n: int, cpu: int | None) -> dict[str, Any]:
     """The policy-alone measurement in a fresh process."""
     cmd = [sys.executable, "-m", "benchmarks.policy_bench", "--n", str(n)]
@@ -309,7 +322,19 @@ def render(results: dict[str, Any]) -> str:
             f"p50 {pol['facade']['p50_us']:.1f} µs, p99 {pol['facade']['p99_us']:.1f} µs.",
             "",
         ]
+    pr = results.get("paired")
+    if pr and "error" not in pr:
+        rq, st = pr["request"], pr["stream"]
+        lines += [
+            f"Paired (router and raw httpx calls alternating in one process, CPU p50): "
+            f"request {rq['router_cpu_p50_us']:,.0f} vs {rq['httpx_cpu_p50_us']:,.0f} µs "
+            f"(**{rq['ratio']:.2f}{X}**), stream {st['router_cpu_p50_us']:,.0f} vs "
+            f"{st['httpx_cpu_p50_us']:,.0f} µs (**{st['ratio']:.2f}{X}**).",
+            "",
+        ]
     notes = [f"- `{n}` skipped: {r['error']}" for n, r in rows.items() if "error" in r]
+    if pr and "error" in pr:
+        notes.append(f"- paired measurement failed: {pr['error']}")
     if pol and "error" in pol:
         notes.append(f"- policy measurement failed: {pol['error']}")
     for n, r in rows.items():
@@ -360,6 +385,17 @@ def targets_section(results: dict[str, Any]) -> list[str]:
     add(
         f"sequential stream CPU p50 ≤ {TARGETS['cpu']} {X} raw httpx",
         ratio(_get(rt, "stream", "cpu_p50_us"), _get(hx, "stream", "cpu_p50_us")),
+        TARGETS["cpu"],
+    )
+    pr = results.get("paired") or {}
+    add(
+        f"paired request CPU p50 ≤ {TARGETS['cpu']} {X} raw httpx (same process, alternating)",
+        _get(pr, "request", "ratio"),
+        TARGETS["cpu"],
+    )
+    add(
+        f"paired stream CPU p50 ≤ {TARGETS['cpu']} {X} raw httpx (same process, alternating)",
+        _get(pr, "stream", "ratio"),
         TARGETS["cpu"],
     )
     add(
@@ -461,8 +497,11 @@ def main(argv: list[str] | None = None) -> int:
         "clients": {},
     }
     server, base_url = start_server(server_cpu)
+    # The baseline and the router back to back, so they see the most similar conditions.
+    first = [n for n in ("httpx", "router") if n in names]
+    order = first + [n for n in names if n not in first]
     try:
-        for name in names:
+        for name in order:
             missing = [m for m in REQUIRES[name] if importlib.util.find_spec(m) is None]
             if missing:
                 results["clients"][name] = {
@@ -488,6 +527,13 @@ def main(argv: list[str] | None = None) -> int:
             if "stream_events" in row:
                 results["stream_events"] = row["stream_events"]
             results["clients"][name] = row
+        results["clients"] = {n: results["clients"][n] for n in names}
+        if "router" in names and "error" not in results["clients"]["router"]:
+            print("paired: measuring…", file=sys.stderr, flush=True)
+            try:
+                results["paired"] = run_paired(base_url, requests, client_cpu, args.timeout)
+            except Exception as e:
+                results["paired"] = {"error": f"{type(e).__name__}: {e}"}
     finally:
         server.terminate()
         server.wait(timeout=10)

@@ -388,9 +388,11 @@ class Stream(_StreamBase):
         for chunk in self._opened.head:
             yield self._take(chunk)
         self._opened.head = []
+        add = self._asm.add
         try:
             for chunk in self._opened.rest:
-                yield self._take(chunk)
+                add(chunk)
+                yield chunk
         except ProviderError as e:
             raise self._interrupted(e) from None
         self._end()
@@ -431,9 +433,11 @@ class AsyncStream(_StreamBase):
         for chunk in self._opened.head:
             yield self._take(chunk)
         self._opened.head = []
+        add = self._asm.add
         try:
             async for chunk in self._opened.rest:
-                yield self._take(chunk)
+                add(chunk)
+                yield chunk
         except ProviderError as e:
             raise self._interrupted(e) from None
         self._end()

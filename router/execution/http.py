@@ -159,8 +159,11 @@ class HttpSender(_Base):
                     raise self._error(p, t, resp)
                 decoder = p.adapter.stream_decoder()
                 try:
+                    feed = decoder.feed
                     for line in resp.iter_lines():
-                        yield from decoder.feed(line)
+                        chunks = feed(line)
+                        if chunks:  # most lines complete no chunk
+                            yield from chunks
                     yield from decoder.close()
                 except ProviderError as e:
                     raise scrub(e, t) from None
@@ -224,8 +227,9 @@ class AsyncHttpSender(_Base):
                     raise self._error(p, t, resp)
                 decoder = p.adapter.stream_decoder()
                 try:
+                    feed = decoder.feed
                     async for line in resp.aiter_lines():
-                        for chunk in decoder.feed(line):
+                        for chunk in feed(line):
                             yield chunk
                     for chunk in decoder.close():
                         yield chunk
