@@ -271,7 +271,7 @@ def render(results: dict[str, Any]) -> str:
         f"Server and client each pinned to one CPU: {results['pinning']}. "
         f"1-minute load average at start: {_f(m['loadavg_1m'], '{:.2f}')}.",
         f"Sequential: {s['requests']} requests, {s['streams']} streams "
-        f"({results.get('stream_events', '?')} SSE events each) per client; "
+        f"({results.get('stream_events', '?')} SSE data events and `[DONE]` each) per client; "
         f"async: {s['async_requests']} requests at concurrency {conc}; "
         f"start-up: median of {s['import_runs']} fresh processes.",
         "",
@@ -524,8 +524,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{name}: failed: {row['error']}", file=sys.stderr)
             if name in ASYNC_ONLY:
                 row.pop("seq", None)
-            if "stream_events" in row:
-                results["stream_events"] = row["stream_events"]
+            if name == "httpx" and "stream_events" in row:
+                results["stream_events"] = row["stream_events"]  # data events before [DONE]
             results["clients"][name] = row
         results["clients"] = {n: results["clients"][n] for n in names}
         if "router" in names and "error" not in results["clients"]["router"]:

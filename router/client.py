@@ -40,11 +40,11 @@ from .types import (
 __all__ = ["AsyncRouter", "AsyncStream", "Router", "Stream"]
 
 MessagesIn = Sequence[Message | Mapping[str, Any]]
+ContextIn = RequestContext | Mapping[str, Any] | None
 
 # Backoff jitter needs no fresh seed per call; seeding a Random from the OS
 # costs more than the rest of setting up a walk.
 _JITTER = random.Random()
-ContextIn = RequestContext | Mapping[str, Any] | None
 
 
 class _Core:
