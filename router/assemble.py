@@ -41,14 +41,18 @@ class Assembler:
         if chunk.usage is not None:
             self.usage = chunk.usage  # usage is cumulative: the last one wins
         for c in chunk.choices:
-            buf = self._choices.setdefault(c.index, _ChoiceBuf())
+            buf = self._choices.get(c.index)
+            if buf is None:
+                buf = self._choices[c.index] = _ChoiceBuf()
             d = c.delta
             if d.content:
                 buf.content.append(d.content)
             if d.refusal:
                 buf.refusal.append(d.refusal)
             for tc in d.tool_calls or ():
-                tb = buf.tools.setdefault(tc.index, _ToolBuf())
+                tb = buf.tools.get(tc.index)
+                if tb is None:
+                    tb = buf.tools[tc.index] = _ToolBuf()
                 if tc.id:
                     tb.id = tc.id
                 fn = tc.function or {}

@@ -318,10 +318,29 @@ class AsyncRouter(_Facade):
         *,
         transport_factory: Any = None,
     ) -> None:
+        """``transport_factory``: ``None`` (httpx's own pool), ``"aiohttp"`` (needs
+        ``httpx-aiohttp``; much faster with many requests in flight), or a callable
+        ``(Target) -> httpx.AsyncBaseTransport``."""
+        if transport_factory == "aiohttp":
+            from .execution.transports import aiohttp_transport
+
+            transport_factory = aiohttp_transport
+        elif transport_factory is not None and not callable(transport_factory):
+            raise TypeError("transport_factory must be None, 'aiohttp' or a callable(target)")
         self._core = _Core(config)
         self._executor = AsyncExecutor(self._core.observer, transport_factory)
         self._shadows = AsyncShadowRunner(self._core.shadow_planner, self._executor)
         self._core.shadows = self._shadows.submit
+
+    @classmethod
+    def from_file(cls, path: str | os.PathLike[str], *, transport_factory: Any = None) -> Self:
+        """A router from a YAML config file."""
+        return cls(load_file(path), transport_factory=transport_factory)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], *, transport_factory: Any = None) -> Self:
+        """A router from a config given as plain data."""
+        return cls(load_dict(data), transport_factory=transport_factory)
 
     async def chat(
         self,
@@ -437,9 +456,11 @@ class Stream(_StreamBase):
         for chunk in self._opened.head:
             yield self._take(chunk)
         self._opened.head = []
+        add = self._asm.add
         try:
             for chunk in self._opened.rest:
-                yield self._take(chunk)
+                add(chunk)
+                yield chunk
         except ProviderError as e:
             raise self._interrupted(e) from None
         self._end()
@@ -480,9 +501,11 @@ class AsyncStream(_StreamBase):
         for chunk in self._opened.head:
             yield self._take(chunk)
         self._opened.head = []
+        add = self._asm.add
         try:
             async for chunk in self._opened.rest:
-                yield self._take(chunk)
+                add(chunk)
+                yield chunk
         except ProviderError as e:
             raise self._interrupted(e) from None
         self._end()

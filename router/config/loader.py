@@ -22,6 +22,8 @@ from .schema import Config
 __all__ = ["load_config", "load_dict", "load_file", "parse_yaml"]
 
 Path_ = tuple[str | int, ...]
+# libyaml's parser when PyYAML was built with it: same nodes and marks, ~10x faster.
+_SafeLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
@@ -119,7 +121,7 @@ def _yaml_error(e: yaml.YAMLError, what: str, file: str | None) -> ConfigError:
 def parse_yaml(text: str, file: str | None = None) -> tuple[Any, _Lines]:
     """Parse YAML text into plain data plus a key-path → line map."""
     lines = _Lines()
-    loader = yaml.SafeLoader(text)
+    loader = _SafeLoader(text)
     try:
         node = loader.get_single_node()
         if node is None:

@@ -7,7 +7,6 @@ shared by every router in the process and used by one call at a time.
 
 from __future__ import annotations
 
-import asyncio
 import atexit
 import threading
 from collections.abc import AsyncIterator, Generator
@@ -138,10 +137,14 @@ class EmbeddedSender:
 
     async def acomplete(self, t: Target, request: ChatRequest) -> ChatResponse:
         """``complete`` in a worker thread."""
+        import asyncio  # imported by the async paths only: see executor._sleep
+
         return await asyncio.to_thread(self.complete, t, request)
 
     async def astream(self, t: Target, request: ChatRequest) -> AsyncIterator[ChatChunk]:
         """``stream`` driven from a worker thread, one chunk per hop."""
+        import asyncio
+
         it = self.stream(t, request)
         done = object()
         try:

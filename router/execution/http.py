@@ -10,9 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from ..errors import (
     AuthenticationError,
@@ -24,10 +22,19 @@ from ..providers import Adapter, HttpRequest, adapter_for
 from ..targets import Target
 from ..types import ChatChunk, ChatRequest, ChatResponse
 
+if TYPE_CHECKING:
+    import httpx
+
 __all__ = ["AsyncHttpSender", "HttpSender"]
+
+# httpx is imported where a request is built, not at module load: creating a
+# router (and a router whose targets are all embedded) never pays for it, and
+# after the first send each ``import httpx`` below is a dict lookup.
 
 
 def _timeout(t: Target) -> httpx.Timeout:
+    import httpx
+
     c = t.provider_config.timeout
     return httpx.Timeout(connect=c.connect_s, read=c.read_s, write=c.write_s, pool=c.pool_s)
 
@@ -40,6 +47,8 @@ def request_timeout(
 ) -> httpx.Timeout:
     """The provider's timeouts, each capped by what the deadline leaves (``cap_s``);
     the read timeout also by ``read_cap_s`` (a stream's first-token timeout)."""
+    import httpx
+
     c = t.provider_config.timeout
 
     def cap(v: float, *extra: float | None) -> float:
@@ -63,6 +72,8 @@ def _past(deadline: float | None, t: Target) -> None:
 
 
 def _limits(t: Target) -> httpx.Limits:
+    import httpx
+
     n = t.provider_config.max_connections
     return httpx.Limits(max_connections=n, max_keepalive_connections=n)
 
@@ -80,6 +91,8 @@ def scrub(err: ProviderError, t: Target) -> ProviderError:
 
 def transport_error(exc: httpx.HTTPError, t: Target) -> ProviderError:
     """A transport failure (no HTTP answer) as a provider error."""
+    import httpx
+
     if isinstance(exc, httpx.TimeoutException):
         err: ProviderError = ProviderTimeout(f"{type(exc).__name__}", code="timeout")
     else:
@@ -144,6 +157,8 @@ class HttpSender(_Base):
         self._clients: dict[str, httpx.Client] = {}
 
     def _client(self, t: Target) -> httpx.Client:
+        import httpx
+
         c = self._clients.get(t.provider)
         if c is None:
             with self._lock:
@@ -157,6 +172,8 @@ class HttpSender(_Base):
         self, t: Target, request: ChatRequest, *, timeout_s: float | None = None
     ) -> ChatResponse:
         """One non-streaming call, over by ``timeout_s`` (checked between reads)."""
+        import httpx
+
         p = self._prepare(t, request, stream=False)
         deadline = None if timeout_s is None else time.monotonic() + timeout_s
         client = self._client(t)
@@ -191,6 +208,8 @@ class HttpSender(_Base):
         The per-read timeout is capped by ``timeout_s`` and ``first_token_s``
         (a blocking read cannot be interrupted otherwise).
         """
+        import httpx
+
         p = self._prepare(t, request, stream=True)
         client = self._client(t)
         try:
@@ -206,8 +225,11 @@ class HttpSender(_Base):
                     raise self._error(p, t, resp)
                 decoder = p.adapter.stream_decoder()
                 try:
+                    feed = decoder.feed
                     for line in resp.iter_lines():
-                        yield from decoder.feed(line)
+                        chunks = feed(line)
+                        if chunks:  # most lines complete no chunk
+                            yield from chunks
                     yield from decoder.close()
                 except ProviderError as e:
                     raise scrub(e, t) from None
@@ -230,6 +252,8 @@ class AsyncHttpSender(_Base):
         self._transport_factory = transport_factory
 
     def _client(self, t: Target) -> httpx.AsyncClient:
+        import httpx
+
         c = self._clients.get(t.provider)
         if c is None:
             kw: dict[str, Any] = {"timeout": _timeout(t), "limits": _limits(t)}
@@ -243,6 +267,8 @@ class AsyncHttpSender(_Base):
         self, t: Target, request: ChatRequest, *, timeout_s: float | None = None
     ) -> ChatResponse:
         """One non-streaming call (the driver bounds its total time)."""
+        import httpx
+
         p = self._prepare(t, request, stream=False)
         try:
             resp = await self._client(t).request(
@@ -267,6 +293,8 @@ class AsyncHttpSender(_Base):
         first_token_s: float | None = None,
     ) -> AsyncIterator[ChatChunk]:
         """An async generator of chunks; closing it closes the connection."""
+        import httpx
+
         p = self._prepare(t, request, stream=True)
         client = self._client(t)
         try:
@@ -282,8 +310,9 @@ class AsyncHttpSender(_Base):
                     raise self._error(p, t, resp)
                 decoder = p.adapter.stream_decoder()
                 try:
+                    feed = decoder.feed
                     async for line in resp.aiter_lines():
-                        for chunk in decoder.feed(line):
+                        for chunk in feed(line):
                             yield chunk
                     for chunk in decoder.close():
                         yield chunk

@@ -7,8 +7,8 @@ way, and report the outcome back. Its only side effects are breaker and
 latency records in the state store.
 
 Retry behaviour is composed from tenacity's strategies (``stop``, ``retry``
-and ``wait`` objects) evaluated on a :class:`tenacity.RetryCallState` the
-walker fills in, rather than from nested loops.
+and ``wait`` objects, built in :mod:`router.execution.retry`) rather than
+from nested loops.
 
 The walker is built from a :class:`~router.policy.Decision` and can only ever
 name targets from ``decision.plan`` — policy closure by construction.
@@ -16,17 +16,11 @@ name targets from ``decision.plan`` — policy closure by construction.
 
 from __future__ import annotations
 
-import functools
 import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-
-import tenacity
-from tenacity import RetryCallState, retry_if_exception, stop_after_attempt, wait_exponential
-from tenacity.retry import retry_base
-from tenacity.stop import stop_base
-from tenacity.wait import wait_base
+from typing import TYPE_CHECKING
 
 from ..config.schema import BreakerConfig, RetryConfig, RouteConfig
 from ..errors import (
@@ -44,6 +38,9 @@ from ..targets import Target
 from ..types import Attempt
 from .breaker import Breakers, BreakerState
 from .health import Health
+
+if TYPE_CHECKING:
+    from .retry import Strategy
 
 __all__ = ["Send", "Sleep", "Step", "Walker", "retry_kind"]
 
@@ -90,77 +87,6 @@ def retry_kind(err: ProviderError) -> str:
     if isinstance(err, ProviderUnavailable):
         return "connection" if err.code == "connection" else "server_error"
     return "other"
-
-
-class _wait_jitter(wait_base):
-    """``base`` plus a random fraction of it (tenacity's ``wait_random`` is absolute)."""
-
-    def __init__(self, base: wait_base, fraction: float, rng: random.Random) -> None:
-        self.base, self.fraction, self.rng = base, fraction, rng
-
-    def __call__(self, retry_state: RetryCallState) -> float:
-        delay = self.base(retry_state)
-        return delay + self.rng.uniform(0, delay * self.fraction)
-
-
-class _wait_server_hint(wait_base):
-    """The server's ``Retry-After`` when it gave one, else ``fallback``."""
-
-    def __init__(self, fallback: wait_base) -> None:
-        self.fallback = fallback
-
-    def __call__(self, retry_state: RetryCallState) -> float:
-        hint = _hint(retry_state)
-        return hint if hint is not None else self.fallback(retry_state)
-
-
-def _hint(retry_state: RetryCallState) -> float | None:
-    outcome = retry_state.outcome
-    err = outcome.exception() if outcome is not None else None
-    return err.retry_after_s if isinstance(err, RateLimitError) else None
-
-
-@dataclass(frozen=True, slots=True)
-class _Strategy:
-    """A RetryConfig as tenacity strategy objects."""
-
-    stop: stop_base
-    retry: retry_base
-    wait: wait_base
-
-    @classmethod
-    def of(cls, cfg: RetryConfig, rng: random.Random) -> _Strategy:
-        b = cfg.backoff
-        backoff = wait_exponential(multiplier=b.initial_s, max=b.max_s, exp_base=b.multiplier)
-
-        def wanted(e: BaseException) -> bool:
-            return isinstance(e, ProviderError) and retry_kind(e) in cfg.on
-
-        def hint_acceptable(e: BaseException) -> bool:
-            # A server asking for a longer wait than the cap is fallen back from.
-            hint = e.retry_after_s if isinstance(e, RateLimitError) else None
-            return hint is None or hint <= cfg.max_retry_after_s
-
-        return cls(
-            stop=stop_after_attempt(cfg.attempts),
-            retry=retry_if_exception(wanted) & retry_if_exception(hint_acceptable),
-            wait=_wait_server_hint(_wait_jitter(backoff, b.jitter, rng)),
-        )
-
-    def delay(self, err: ProviderError, try_no: int) -> float | None:
-        """Seconds to wait before retrying after ``err`` on try ``try_no``; None: do not."""
-        state = RetryCallState(None, None, (), {})  # type: ignore[arg-type]
-        state.attempt_number = try_no
-        state.outcome = tenacity.Future.construct(try_no, err, True)
-        if not self.retry(state) or self.stop(state):
-            return None
-        return float(self.wait(state))
-
-
-@functools.lru_cache(maxsize=256)
-def _strategy_for(cfg: RetryConfig, rng: random.Random) -> _Strategy:
-    """Strategies are immutable: build them once per config, not once per request."""
-    return _Strategy.of(cfg, rng)
 
 
 class Walker:
@@ -212,9 +138,11 @@ class Walker:
         """The targets this walk may contact, in order (the Decision's plan, or its head)."""
         return self._plan
 
-    def _strategy(self, t: Target) -> _Strategy:
+    def _strategy(self, t: Target) -> Strategy:
+        from .retry import strategy_for  # on the first failure only: see retry.py
+
         cfg = self._route.retry or t.provider_config.retry or _NO_RETRY
-        return _strategy_for(cfg, self._rng)
+        return strategy_for(cfg, self._rng)
 
     @staticmethod
     def _breaker_cfg(t: Target) -> BreakerConfig | None:

@@ -21,13 +21,12 @@ a job is scheduled and awaited.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ..config.schema import RouteConfig, ShadowConfig
 from ..errors import NoEligibleTarget
@@ -40,6 +39,9 @@ from ..telemetry.observer import Observer
 from ..types import ChatRequest, ChatResponse, RequestContext, RouteInfo, Usage
 from .compare import Side, count, pair_record, save_pair
 from .hashing import unit
+
+if TYPE_CHECKING:
+    import asyncio
 
 __all__ = ["AsyncShadowRunner", "ShadowJob", "ShadowPlanner", "ShadowRunner", "sampled"]
 
@@ -285,6 +287,8 @@ class AsyncShadowRunner:
             self._planner.dropped(job)
             return False
         self._inflight[job.route] = self._inflight.get(job.route, 0) + 1
+        import asyncio  # only an AsyncRouter gets here; a blocking one never loads it
+
         task = asyncio.get_running_loop().create_task(self._run(job))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -313,6 +317,8 @@ class AsyncShadowRunner:
     async def join(self) -> None:
         """Wait for the shadows in flight."""
         while self._tasks:
+            import asyncio
+
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
     async def aclose(self) -> None:

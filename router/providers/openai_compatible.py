@@ -6,8 +6,11 @@ Server differences are :class:`~router.providers.presets.Quirks`, not code.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
+
+from pydantic import ValidationError
 
 from ..errors import ProviderError, ProviderUnavailable
 from ..types import ChatChunk, ChatRequest, ChatResponse, Usage
@@ -72,6 +75,13 @@ def stream_error(err: Any) -> ProviderError:
     return error_for_status(status, message, code, {})
 
 
+# A chunk without an error payload or a usage object maps field for field onto
+# ChatChunk, so it is validated straight from its JSON text (one pass in
+# pydantic-core instead of json.loads, a dict copy and a validation). Anything
+# else, or anything the fast path rejects, takes the general path below.
+_USAGE_OBJECT = re.compile(r'"usage"\s*:\s*\{')
+
+
 class OpenAIStreamDecoder(StreamDecoder):
     """SSE ``data:`` chunks until ``[DONE]``; an ``error`` payload raises."""
 
@@ -103,15 +113,26 @@ class OpenAIStreamDecoder(StreamDecoder):
         if data.strip() == "[DONE]":
             self._done = True
             return []
+        if '"error"' not in data and ('"usage"' not in data or not _USAGE_OBJECT.search(data)):
+            try:
+                # The validator itself: model_validate_json's wrapper costs a fifth as much again.
+                fast: ChatChunk = ChatChunk.__pydantic_validator__.validate_json(data)
+            except ValidationError:
+                pass  # malformed, or e.g. ``"created": null``: the general path decides
+            else:
+                return [self._seen(fast)]
         obj = loads_json(data, "stream chunk")
         if not isinstance(obj, dict):
             raise ProviderUnavailable("malformed stream chunk", code="malformed_response")
         if "error" in obj:
             raise stream_error(obj["error"])
-        chunk = chunk_from_dict(obj)
-        if any(c.finish_reason for c in chunk.choices):
-            self._finished = True
-        return [chunk]
+        return [self._seen(chunk_from_dict(obj))]
+
+    def _seen(self, chunk: ChatChunk) -> ChatChunk:
+        for c in chunk.choices:
+            if c.finish_reason:
+                self._finished = True
+        return chunk
 
 
 class OpenAICompatibleAdapter(Adapter):

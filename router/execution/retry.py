@@ -1,0 +1,96 @@
+"""Retry strategies: a RetryConfig as tenacity's composable ``stop``, ``retry``
+and ``wait`` objects, evaluated on a :class:`tenacity.RetryCallState` that the
+walker fills in.
+
+Imported by the walker on a call's first failure, not at ``import router``:
+tenacity loads asyncio, which a router that never fails never needs.
+"""
+
+from __future__ import annotations
+
+import functools
+import random
+from dataclasses import dataclass
+
+import tenacity
+from tenacity import RetryCallState, retry_if_exception, stop_after_attempt, wait_exponential
+from tenacity.retry import retry_base
+from tenacity.stop import stop_base
+from tenacity.wait import wait_base
+
+from ..config.schema import RetryConfig
+from ..errors import ProviderError, RateLimitError
+from .walker import retry_kind
+
+__all__ = ["Strategy", "strategy_for"]
+
+
+class _wait_jitter(wait_base):
+    """``base`` plus a random fraction of it (tenacity's ``wait_random`` is absolute)."""
+
+    def __init__(self, base: wait_base, fraction: float, rng: random.Random) -> None:
+        self.base, self.fraction, self.rng = base, fraction, rng
+
+    def __call__(self, retry_state: RetryCallState) -> float:
+        delay = self.base(retry_state)
+        return delay + self.rng.uniform(0, delay * self.fraction)
+
+
+class _wait_server_hint(wait_base):
+    """The server's ``Retry-After`` when it gave one, else ``fallback``."""
+
+    def __init__(self, fallback: wait_base) -> None:
+        self.fallback = fallback
+
+    def __call__(self, retry_state: RetryCallState) -> float:
+        hint = _hint(retry_state)
+        return hint if hint is not None else self.fallback(retry_state)
+
+
+def _hint(retry_state: RetryCallState) -> float | None:
+    outcome = retry_state.outcome
+    err = outcome.exception() if outcome is not None else None
+    return err.retry_after_s if isinstance(err, RateLimitError) else None
+
+
+@dataclass(frozen=True, slots=True)
+class Strategy:
+    """A RetryConfig as tenacity strategy objects."""
+
+    stop: stop_base
+    retry: retry_base
+    wait: wait_base
+
+    @classmethod
+    def of(cls, cfg: RetryConfig, rng: random.Random) -> Strategy:
+        b = cfg.backoff
+        backoff = wait_exponential(multiplier=b.initial_s, max=b.max_s, exp_base=b.multiplier)
+
+        def wanted(e: BaseException) -> bool:
+            return isinstance(e, ProviderError) and retry_kind(e) in cfg.on
+
+        def hint_acceptable(e: BaseException) -> bool:
+            # A server asking for a longer wait than the cap is fallen back from.
+            hint = e.retry_after_s if isinstance(e, RateLimitError) else None
+            return hint is None or hint <= cfg.max_retry_after_s
+
+        return cls(
+            stop=stop_after_attempt(cfg.attempts),
+            retry=retry_if_exception(wanted) & retry_if_exception(hint_acceptable),
+            wait=_wait_server_hint(_wait_jitter(backoff, b.jitter, rng)),
+        )
+
+    def delay(self, err: ProviderError, try_no: int) -> float | None:
+        """Seconds to wait before retrying after ``err`` on try ``try_no``; None: do not."""
+        state = RetryCallState(None, None, (), {})  # type: ignore[arg-type]
+        state.attempt_number = try_no
+        state.outcome = tenacity.Future.construct(try_no, err, True)
+        if not self.retry(state) or self.stop(state):
+            return None
+        return float(self.wait(state))
+
+
+@functools.lru_cache(maxsize=256)
+def strategy_for(cfg: RetryConfig, rng: random.Random) -> Strategy:
+    """Strategies are immutable: build them once per config, not once per request."""
+    return Strategy.of(cfg, rng)

@@ -1,0 +1,232 @@
+"""The performance fast paths give exactly what the general paths give.
+
+Stream chunks are validated straight from JSON when they carry no error and no
+usage object; the SSE parser short-cuts ``data:`` lines; the config loader uses
+libyaml when present; httpx and asyncio load only when a request needs them.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from hypothesis import given
+from hypothesis import strategies as st
+
+from router.assemble import Assembler
+from router.config import loader
+from router.errors import ConfigError, ProviderUnavailable, RateLimitError
+from router.providers.openai_compatible import OpenAIStreamDecoder, chunk_from_dict
+from router.providers.sse import SSEEvent, SSEParser
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _decode(*payloads: str) -> list[Any]:
+    dec = OpenAIStreamDecoder()
+    out = []
+    for p in payloads:
+        out += dec.feed(f"data: {p}")
+        out += dec.feed("")
+    return out
+
+
+def _chunk(**kw: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {
+        "id": "c1",
+        "object": "chat.completion.chunk",
+        "created": 1,
+        "model": "m",
+        "choices": [{"index": 0, "delta": {"content": "hi"}, "finish_reason": None}],
+    }
+    base.update(kw)
+    return base
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        _chunk(),
+        _chunk(usage=None),
+        _chunk(created=None),  # the fast path rejects null; the general path maps it to 0
+        _chunk(system_fingerprint="fp", choices=[{"index": 1, "delta": {"role": "assistant"}}]),
+        _chunk(choices=[], usage={"prompt_tokens": 9, "completion_tokens": 3}),
+        _chunk(
+            choices=[],
+            usage={
+                "prompt_tokens": 9,
+                "completion_tokens": 3,
+                "total_tokens": 12,
+                "prompt_tokens_details": {"cached_tokens": 4},
+                "completion_tokens_details": {"reasoning_tokens": 2},
+            },
+        ),
+        _chunk(
+            choices=[
+                {
+                    "index": 0,
+                    "delta": {
+                        "tool_calls": [
+                            {"index": 0, "id": "t", "function": {"name": "f", "arguments": "{"}}
+                        ]
+                    },
+                }
+            ]
+        ),
+    ],
+)
+def test_decoded_chunk_equals_general_path(payload: dict[str, Any]) -> None:
+    for text in (json.dumps(payload), json.dumps(payload, separators=(",", ":"))):
+        (got,) = _decode(text)
+        assert got == chunk_from_dict(payload)
+
+
+def test_usage_object_keeps_cached_and_reasoning_tokens_whatever_the_spacing() -> None:
+    text = (
+        '{"id":"c","choices":[],"usage" :  {"prompt_tokens":10,"completion_tokens":2,'
+        '"prompt_tokens_details":{"cached_tokens":7},'
+        '"completion_tokens_details":{"reasoning_tokens":1}}}'
+    )
+    (got,) = _decode(text)
+    u = got.usage
+    assert u is not None
+    assert (u.cached_tokens, u.reasoning_tokens, u.total_tokens) == (7, 1, 12)
+
+
+def test_error_payload_raises_even_when_it_would_validate_as_a_chunk() -> None:
+    with pytest.raises(RateLimitError):
+        _decode('{"error": {"message": "slow down", "code": "rate_limit_exceeded"}}')
+
+
+@pytest.mark.parametrize("bad", ['{"id": ', "[1, 2]", '"text"', "nan"])
+def test_malformed_chunks_are_provider_unavailable(bad: str) -> None:
+    with pytest.raises(ProviderUnavailable) as info:
+        _decode(bad)
+    assert info.value.code == "malformed_response"
+
+
+def test_content_mentioning_error_or_usage_is_still_content() -> None:
+    payload = _chunk(
+        choices=[{"index": 0, "delta": {"content": 'the "error" and "usage": {x} words'}}]
+    )
+    (got,) = _decode(json.dumps(payload))
+    assert got.delta_text == 'the "error" and "usage": {x} words'
+
+
+def test_finish_reason_seen_on_the_fast_path_lets_a_stream_end_without_done() -> None:
+    dec = OpenAIStreamDecoder()
+    stop = _chunk(choices=[{"index": 0, "delta": {}, "finish_reason": "stop"}])
+    dec.feed("data: " + json.dumps(stop))
+    dec.feed("")
+    assert dec.close() == []
+    cut = OpenAIStreamDecoder()
+    cut.feed("data: " + json.dumps(_chunk()))
+    cut.feed("")
+    with pytest.raises(ProviderUnavailable):
+        cut.close()
+
+
+text_st = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=40)
+
+
+@given(
+    content=st.one_of(st.none(), text_st),
+    finish=st.sampled_from([None, "stop", "length", "tool_calls"]),
+    usage=st.sampled_from(["absent", "null"]),
+    compact=st.booleans(),
+)
+def test_fast_path_matches_general_path(
+    content: str | None, finish: str | None, usage: str, compact: bool
+) -> None:
+    payload = _chunk(choices=[{"index": 0, "delta": {"content": content}, "finish_reason": finish}])
+    if usage == "null":
+        payload["usage"] = None
+    seps = (",", ":") if compact else (", ", ": ")
+    (got,) = _decode(json.dumps(payload, separators=seps, ensure_ascii=False))
+    assert got == chunk_from_dict(payload)
+
+
+def test_sse_data_lines_keep_their_framing() -> None:
+    p = SSEParser()
+    for line in ("data:x", "data:  two spaces", ": comment", "event: delta", "id: 7"):
+        assert p.feed(line) is None
+    ev = p.feed("")
+    assert ev == SSEEvent("delta", "x\n two spaces")
+    assert (ev.event, ev.data) == ("delta", "x\n two spaces")
+    p.feed("data")  # a field with no colon: empty data
+    assert p.feed("") == SSEEvent("message", "")
+    with pytest.raises(AttributeError):
+        ev.data = "changed"  # type: ignore[misc]
+
+
+def test_assembler_joins_choices_and_tool_fragments() -> None:
+    asm = Assembler()
+    for chunk in _decode(
+        json.dumps(
+            _chunk(
+                choices=[
+                    {"index": 1, "delta": {"content": "b"}},
+                    {
+                        "index": 0,
+                        "delta": {
+                            "tool_calls": [
+                                {
+                                    "index": 0,
+                                    "id": "t1",
+                                    "function": {"name": "f", "arguments": "{"},
+                                }
+                            ]
+                        },
+                    },
+                ]
+            )
+        ),
+        json.dumps(
+            _chunk(
+                choices=[
+                    {"index": 1, "delta": {"content": "c"}, "finish_reason": "stop"},
+                    {
+                        "index": 0,
+                        "delta": {"tool_calls": [{"index": 0, "function": {"arguments": "}"}}]},
+                        "finish_reason": "tool_calls",
+                    },
+                ]
+            )
+        ),
+    ):
+        asm.add(chunk)
+    resp = asm.response()
+    assert [c.index for c in resp.choices] == [0, 1]
+    call = resp.choices[0].message.tool_calls[0]  # type: ignore[index]
+    assert (call.id, call.function.name, call.function.arguments) == ("t1", "f", "{}")
+    assert resp.choices[1].message.content == "bc"
+    assert resp.choices[0].finish_reason == "tool_calls"
+
+
+def test_config_loader_uses_libyaml_and_still_locates_errors() -> None:
+    if getattr(yaml, "__with_libyaml__", False):
+        assert loader._SafeLoader is yaml.CSafeLoader
+    with pytest.raises(ConfigError) as info:
+        loader.parse_yaml("providers:\n  a: {kind: vllm}\n  a: {kind: vllm}\n", "r.yaml")
+    assert (info.value.file, info.value.line, info.value.key) == ("r.yaml", 3, "providers.a")
+    with pytest.raises(ConfigError) as bad:
+        loader.parse_yaml("a: 1\nx: !!python/name:os.system 1\n", "r.yaml")
+    assert bad.value.line == 2
+
+
+def test_creating_a_router_loads_neither_httpx_nor_asyncio() -> None:
+    code = (
+        "import sys, router\n"
+        "r = router.Router({'providers': {'p': {'kind': 'vllm', 'base_url': 'http://127.0.0.1:9/v1'}},"
+        " 'models': {'m': {'provider': 'p', 'model': 'x'}}})\n"
+        "print('httpx' in sys.modules, 'asyncio' in sys.modules)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.split() == ["False", "False"]
