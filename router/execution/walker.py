@@ -30,7 +30,6 @@ from tenacity.wait import wait_base
 
 from ..config.schema import BreakerConfig, RetryConfig, RouteConfig
 from ..errors import (
-    AuthenticationError,
     ContextLengthExceeded,
     InvalidRequestError,
     ProviderError,
@@ -117,7 +116,7 @@ class _wait_server_hint(wait_base):
 def _hint(retry_state: RetryCallState) -> float | None:
     outcome = retry_state.outcome
     err = outcome.exception() if outcome is not None else None
-    return err.retry_after_s if isinstance(err, RateLimitError) else None
+    return err.retry_after_s if isinstance(err, ProviderError) else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,11 +133,15 @@ class _Strategy:
         backoff = wait_exponential(multiplier=b.initial_s, max=b.max_s, exp_base=b.multiplier)
 
         def wanted(e: BaseException) -> bool:
-            return isinstance(e, ProviderError) and retry_kind(e) in cfg.on
+            if not isinstance(e, ProviderError):
+                return False
+            if e.should_retry is not None:  # the server's x-should-retry wins
+                return e.should_retry
+            return retry_kind(e) in cfg.on
 
         def hint_acceptable(e: BaseException) -> bool:
             # A server asking for a longer wait than the cap is fallen back from.
-            hint = e.retry_after_s if isinstance(e, RateLimitError) else None
+            hint = e.retry_after_s if isinstance(e, ProviderError) else None
             return hint is None or hint <= cfg.max_retry_after_s
 
         return cls(
@@ -373,6 +376,10 @@ class Walker:
         if self._stop or step.index != self._index:
             return  # a hedged straggler: the walk has moved on from it
         self._last_error = err
+        # Only retryable kinds are retried on the same target, unless the
+        # server's x-should-retry says otherwise (then even a 409 is).
+        if self._retry(t, err):
+            return
         if isinstance(err, ContextLengthExceeded):
             self._skip_to_larger(t)
             return
@@ -380,17 +387,21 @@ class Walker:
             # The request itself is wrong: no other target would accept it.
             self._stop = True
             return
-        if isinstance(err, AuthenticationError):
-            self._advance()  # credentials are per provider; the next target may differ
-            return
-        delay = self._strategy(t).delay(err, self._tries)
-        if delay is not None:
-            remaining = self._remaining()
-            if remaining is None or delay < remaining:
-                if delay > 0:
-                    self._pending_sleep = delay
-                return
+        # Credentials are per provider, and a spent target may recover
+        # elsewhere: fall back.
         self._advance()
+
+    def _retry(self, t: Target, err: ProviderError) -> bool:
+        """Schedule another try on ``t`` after ``err`` if the strategy and deadline allow."""
+        delay = self._strategy(t).delay(err, self._tries)
+        if delay is None:
+            return False
+        remaining = self._remaining()
+        if remaining is not None and delay >= remaining:
+            return False
+        if delay > 0:
+            self._pending_sleep = delay
+        return True
 
     def _advance(self) -> None:
         self._index += 1

@@ -59,9 +59,16 @@ class Fault:
         return cls("ok", text=text, delay_s=delay_s)
 
     @classmethod
-    def http(cls, status: int, code: str | None = None, message: str = "injected") -> Fault:
-        """An error status (500, 502, 503, 529, 400, 401, ...)."""
-        return cls("status", status=status, code=code, message=message)
+    def http(
+        cls,
+        status: int,
+        code: str | None = None,
+        message: str = "injected",
+        headers: dict[str, str] | None = None,
+    ) -> Fault:
+        """An error status (500, 502, 503, 529, 400, 401, ...), with extra response headers."""
+        h = tuple((headers or {}).items())
+        return cls("status", status=status, code=code, message=message, headers=h)
 
     @classmethod
     def rate_limit(
