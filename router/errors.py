@@ -94,7 +94,10 @@ class ProviderError(RouterError):
     ``status`` is the HTTP status (``None`` for transport failures),
     ``code`` the provider's error code or type, ``target`` the config name
     of the model that failed, ``attempts`` every attempt made before the
-    router gave up.
+    router gave up. ``retry_after_s`` is the delay the server asked for
+    (``retry-after-ms`` / ``Retry-After``, on any status), ``should_retry``
+    its ``x-should-retry`` verdict (``None``: it gave none); both steer the
+    retry decision, and ``should_retry`` overrides ``retryable``.
     """
 
     retryable: bool = False
@@ -108,6 +111,8 @@ class ProviderError(RouterError):
         target: str | None = None,
         provider: str | None = None,
         attempts: list[Attempt] | None = None,
+        retry_after_s: float | None = None,
+        should_retry: bool | None = None,
     ) -> None:
         self.message = message
         self.status = status
@@ -115,6 +120,10 @@ class ProviderError(RouterError):
         self.target = target
         self.provider = provider
         self.attempts: list[Attempt] = attempts or []
+        self.retry_after_s = retry_after_s
+        self.should_retry = should_retry
+        if should_retry is not None:
+            self.retryable = should_retry
         super().__init__(message)
 
     def __str__(self) -> str:
@@ -142,24 +151,16 @@ class AuthenticationError(ProviderError):
 class RateLimitError(ProviderError):
     """The provider throttled the request (429).
 
-    ``retry_after_s`` is the server's requested delay, when it gave one.
-    ``quota_exhausted`` marks a 429 that waiting will not fix.
+    ``quota_exhausted`` marks a 429 that waiting will not fix (unless the
+    server says otherwise with ``x-should-retry: true``).
     """
 
     retryable = True
 
-    def __init__(
-        self,
-        message: str,
-        *,
-        retry_after_s: float | None = None,
-        quota_exhausted: bool = False,
-        **kw: Any,
-    ) -> None:
+    def __init__(self, message: str, *, quota_exhausted: bool = False, **kw: Any) -> None:
         super().__init__(message, **kw)
-        self.retry_after_s = retry_after_s
         self.quota_exhausted = quota_exhausted
-        if quota_exhausted:
+        if quota_exhausted and self.should_retry is None:
             self.retryable = False
 
 

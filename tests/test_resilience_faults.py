@@ -77,7 +77,13 @@ def wire(request: pytest.FixtureRequest) -> str:
 
 # Every fault in both drivers over OpenAI's wire; the native wires (whose
 # adapters differ, not the drivers) once each, one in each driver, to keep the suite fast.
-WIRE_MODES = [("openai", "sync"), ("openai", "async"), ("anthropic", "sync"), ("ollama", "async")]
+WIRE_MODES = [
+    ("openai", "sync"),
+    ("openai", "async"),
+    ("anthropic", "sync"),
+    ("ollama", "async"),
+    ("gemini", "sync"),
+]
 
 
 @pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])

@@ -19,7 +19,7 @@ from tenacity.stop import stop_base
 from tenacity.wait import wait_base
 
 from ..config.schema import RetryConfig
-from ..errors import ProviderError, RateLimitError
+from ..errors import ProviderError
 from .walker import retry_kind
 
 __all__ = ["Strategy", "strategy_for"]
@@ -50,7 +50,7 @@ class _wait_server_hint(wait_base):
 def _hint(retry_state: RetryCallState) -> float | None:
     outcome = retry_state.outcome
     err = outcome.exception() if outcome is not None else None
-    return err.retry_after_s if isinstance(err, RateLimitError) else None
+    return err.retry_after_s if isinstance(err, ProviderError) else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,11 +67,15 @@ class Strategy:
         backoff = wait_exponential(multiplier=b.initial_s, max=b.max_s, exp_base=b.multiplier)
 
         def wanted(e: BaseException) -> bool:
-            return isinstance(e, ProviderError) and retry_kind(e) in cfg.on
+            if not isinstance(e, ProviderError):
+                return False
+            if e.should_retry is not None:  # the server's x-should-retry wins
+                return e.should_retry
+            return retry_kind(e) in cfg.on
 
         def hint_acceptable(e: BaseException) -> bool:
             # A server asking for a longer wait than the cap is fallen back from.
-            hint = e.retry_after_s if isinstance(e, RateLimitError) else None
+            hint = e.retry_after_s if isinstance(e, ProviderError) else None
             return hint is None or hint <= cfg.max_retry_after_s
 
         return cls(

@@ -24,7 +24,6 @@ from typing import TYPE_CHECKING
 
 from ..config.schema import BreakerConfig, RetryConfig, RouteConfig
 from ..errors import (
-    AuthenticationError,
     ContextLengthExceeded,
     InvalidRequestError,
     ProviderError,
@@ -301,6 +300,10 @@ class Walker:
         if self._stop or step.index != self._index:
             return  # a hedged straggler: the walk has moved on from it
         self._last_error = err
+        # Only retryable kinds are retried on the same target, unless the
+        # server's x-should-retry says otherwise (then even a 409 is).
+        if self._retry(t, err):
+            return
         if isinstance(err, ContextLengthExceeded):
             self._skip_to_larger(t)
             return
@@ -308,17 +311,21 @@ class Walker:
             # The request itself is wrong: no other target would accept it.
             self._stop = True
             return
-        if isinstance(err, AuthenticationError):
-            self._advance()  # credentials are per provider; the next target may differ
-            return
-        delay = self._strategy(t).delay(err, self._tries)
-        if delay is not None:
-            remaining = self._remaining()
-            if remaining is None or delay < remaining:
-                if delay > 0:
-                    self._pending_sleep = delay
-                return
+        # Credentials are per provider, and a spent target may recover
+        # elsewhere: fall back.
         self._advance()
+
+    def _retry(self, t: Target, err: ProviderError) -> bool:
+        """Schedule another try on ``t`` after ``err`` if the strategy and deadline allow."""
+        delay = self._strategy(t).delay(err, self._tries)
+        if delay is None:
+            return False
+        remaining = self._remaining()
+        if remaining is not None and delay >= remaining:
+            return False
+        if delay > 0:
+            self._pending_sleep = delay
+        return True
 
     def _advance(self) -> None:
         self._index += 1

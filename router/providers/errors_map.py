@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from email.utils import parsedate_to_datetime
+from typing import Any
 
 from ..errors import (
     AuthenticationError,
@@ -20,7 +21,7 @@ from ..errors import (
     RateLimitError,
 )
 
-__all__ = ["error_for_status", "retry_after_s"]
+__all__ = ["error_for_status", "retry_after_s", "should_retry"]
 
 _CONTEXT_MARKERS = (
     "context_length_exceeded",
@@ -61,6 +62,15 @@ def retry_after_s(headers: Mapping[str, str], now: float | None = None) -> float
     return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
+def should_retry(headers: Mapping[str, str]) -> bool | None:
+    """The server's ``x-should-retry`` verdict: ``True``/``False``, ``None`` when absent
+    or neither ``true`` nor ``false``."""
+    for k, v in headers.items():
+        if k.lower() == "x-should-retry":
+            return {"true": True, "false": False}.get(v.strip().lower())
+    return None
+
+
 def error_for_status(
     status: int,
     message: str,
@@ -69,29 +79,33 @@ def error_for_status(
     *,
     provider: str | None = None,
 ) -> ProviderError:
-    """The exception for an HTTP error ``status`` with the provider's message and code."""
+    """The exception for an HTTP error ``status`` with the provider's message and code.
+
+    Every status carries the server's retry hints (``retry_after_s``,
+    ``should_retry``): a 503 or a 529 may ask for a delay just as a 429 does.
+    """
     message = (message or f"HTTP {status}")[:_MAX_MESSAGE]
     text = f"{code or ''} {message}".lower()
+    kw: dict[str, Any] = {
+        "status": status,
+        "code": code,
+        "provider": provider,
+        "retry_after_s": retry_after_s(headers),
+        "should_retry": should_retry(headers),
+    }
     if status == 429:
         quota = any(m in text for m in _QUOTA_MARKERS)
-        return RateLimitError(
-            message,
-            retry_after_s=retry_after_s(headers),
-            quota_exhausted=quota,
-            status=status,
-            code=code,
-            provider=provider,
-        )
+        return RateLimitError(message, quota_exhausted=quota, **kw)
     if status in (401, 403):
-        return AuthenticationError(message, status=status, code=code, provider=provider)
+        return AuthenticationError(message, **kw)
     if status == 408:
-        return ProviderTimeout(message, status=status, code=code, provider=provider)
+        return ProviderTimeout(message, **kw)
     if status in (400, 404, 409, 413, 422):
         if any(m in text for m in _CONTEXT_MARKERS):
-            return ContextLengthExceeded(message, status=status, code=code, provider=provider)
-        return InvalidRequestError(message, status=status, code=code, provider=provider)
+            return ContextLengthExceeded(message, **kw)
+        return InvalidRequestError(message, **kw)
     if status >= 500:
-        return ProviderUnavailable(message, status=status, code=code, provider=provider)
+        return ProviderUnavailable(message, **kw)
     if 400 <= status < 500:
-        return InvalidRequestError(message, status=status, code=code, provider=provider)
-    return ProviderUnavailable(message, status=status, code=code, provider=provider)
+        return InvalidRequestError(message, **kw)
+    return ProviderUnavailable(message, **kw)

@@ -17,7 +17,6 @@ from wire_drivers import (
     TOOLS,
     Driver,
     FakeProvider,
-    GeminiDriver,
     Reply,
 )
 
@@ -133,7 +132,7 @@ async def test_tool_call_round_trip(client: Client, fake: FakeProvider, driver: 
     assert roles[0] == "user" and roles[-1] == "tool"
 
 
-@pytest.mark.parametrize("driver", [GeminiDriver()], ids=["gemini"])
+@pytest.mark.drivers("gemini")
 async def test_gemini_thought_signature_round_trip(client: Client, fake: FakeProvider) -> None:
     """Gemini 3 rejects a replayed function call without its signature: it must come back."""
     fake.queue("tool_calls", "tool_final")

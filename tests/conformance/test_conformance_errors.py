@@ -15,6 +15,9 @@ from router.errors import (
     RateLimitError,
 )
 
+# Error statuses are served by respx and, over a real socket, by the fault server.
+pytestmark = pytest.mark.transports("respx", "faultserver")
+
 HI = [{"role": "user", "content": "Hi"}]
 
 CASES = {
@@ -26,23 +29,17 @@ CASES = {
 }
 
 
-def _embedded(key: str) -> Reply | None:
-    """The embedded engine's own failures (it has no HTTP statuses, keys or rate limits)."""
-    if key == "context":
-        return Reply(error=ValueError("Requested tokens (4100) exceed context window of 2048"))
-    if key == "unavailable":
-        return Reply(error=RuntimeError("llama_decode returned -1"))
-    return None
+# The embedded engine's own failures (its driver declares the others unsupported).
+EMBEDDED = {
+    "context": Reply(error=ValueError("Requested tokens (4100) exceed context window of 2048")),
+    "unavailable": Reply(error=RuntimeError("llama_decode returned -1")),
+}
 
 
-@pytest.mark.parametrize("key", list(CASES))
-async def test_error_class(client: Client, fake: FakeProvider, driver: Driver, key: str) -> None:
-    if driver.kind == "embedded":
-        reply = _embedded(key)
-        if reply is None:
-            pytest.skip(f"no {key} failure exists for an in-process model")
-    else:
-        reply = fake.error_reply(key)
+@pytest.mark.cases(*CASES)
+async def test_error_class(client: Client, fake: FakeProvider, driver: Driver, case: str) -> None:
+    key = case
+    reply = EMBEDDED[key] if driver.kind == "embedded" else fake.error_reply(key)
     fake.queue(reply)
     with pytest.raises(ProviderError) as exc:
         await client.chat(HI)
@@ -63,8 +60,6 @@ async def test_error_class(client: Client, fake: FakeProvider, driver: Driver, k
 
 async def test_errors_in_streams_too(client: Client, fake: FakeProvider, driver: Driver) -> None:
     """An error status on a streaming request maps exactly as a non-streaming one."""
-    if driver.kind == "embedded":
-        pytest.skip("no HTTP status in process")
     fake.queue(fake.error_reply("rate_limit"))
     with pytest.raises(RateLimitError) as exc:
         await client.stream(HI)

@@ -4,7 +4,12 @@ A driver knows three things about one wire format, so the scenarios in
 ``test_conformance_*.py`` can be written once for all of them:
 
 * the provider block of a config that points the router at it (always a
-  127.0.0.1 base URL: respx intercepts, nothing leaves the machine);
+  127.0.0.1 base URL: respx intercepts, or the fault server answers on a
+  real socket; nothing leaves the machine);
+* which transports serve it (``respx``, ``faultserver``; ``in_process`` for
+  the embedded engine) and which scenarios exist for it at all (an
+  in-process model has no HTTP status, key or rate limit), so a scenario is
+  only ever generated where it applies;
 * its recorded replies under ``tests/fixtures/wire/<driver>/`` — the same
   conversation in every format: a greeting, two parallel tool calls, the
   answer after the tools ran, a JSON object, two streams, a stream that fails
@@ -19,6 +24,7 @@ A driver knows three things about one wire format, so the scenarios in
 
 from __future__ import annotations
 
+import copy
 import itertools
 import json
 import re
@@ -31,8 +37,11 @@ from typing import Any
 import httpx
 import respx
 
+from tests.faultserver import Fault, FaultServer
+
 WIRE = Path(__file__).resolve().parent.parent / "fixtures" / "wire"
 PORT = 18_431
+ROOT = f"http://127.0.0.1:{PORT}"
 API_KEY = "sk-test-SECRET-0123456789"
 ANTHROPIC_ID = re.compile(r"[a-zA-Z0-9_-]+")  # the pattern Anthropic enforces on tool ids
 
@@ -124,9 +133,28 @@ class Driver:
     """Whether parallel tool results travel in one wire message (a user turn)."""
     text_usage = Usage(12, 9, 6)
     stream_ext = "sse"
+    transports: tuple[str, ...] = ("respx", "faultserver")
+    unsupported: frozenset[str] = frozenset()
+    """Scenarios that cannot exist for this driver: they are not generated."""
+    root = ROOT
+    """Where the provider lives (the fault server gives each test its own path)."""
+
+    def supports(self, scenario: str) -> bool:
+        """Whether ``scenario`` (a test's name without ``test_``, or an error case) applies."""
+        return scenario not in self.unsupported
+
+    def at(self, root: str) -> Driver:
+        """This driver pointed at another server root."""
+        d = copy.copy(self)
+        d.root = root
+        return d
+
+    def url(self, pattern: str) -> str:
+        """A regex for the full request URL: the root, then ``pattern``."""
+        return rf"^{re.escape(self.root)}{pattern}$"
 
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{PORT}"
+        return self.root
 
     def provider(self) -> dict[str, Any]:
         return {"kind": self.kind, "base_url": self.base_url(), "api_key": API_KEY}
@@ -190,10 +218,10 @@ class OpenAIDriver(Driver):
     kind = "openai_compatible"
 
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{PORT}/v1"
+        return f"{self.root}/v1"
 
     def url_pattern(self) -> str:
-        return rf"^http://127\.0\.0\.1:{PORT}/v1/chat/completions$"
+        return self.url("/v1/chat/completions")
 
     def fallback_dirs(self) -> tuple[str, ...]:
         return ("openai",)
@@ -239,13 +267,10 @@ class AzureDriver(OpenAIDriver):
     model = "gpt-41-prod"  # the deployment name
 
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{PORT}"
+        return self.root
 
     def url_pattern(self) -> str:
-        return (
-            rf"^http://127\.0\.0\.1:{PORT}/openai/deployments/gpt-41-prod/chat/completions"
-            r"\?api-version=2024-10-21$"
-        )
+        return self.url(r"/openai/deployments/gpt-41-prod/chat/completions\?api-version=2024-10-21")
 
     def check_http(self, request: httpx.Request, stream: bool) -> None:
         assert request.headers["api-key"] == API_KEY
@@ -259,7 +284,7 @@ class AnthropicDriver(Driver):
     merges_tool_results = True
 
     def url_pattern(self) -> str:
-        return rf"^http://127\.0\.0\.1:{PORT}/v1/messages$"
+        return self.url("/v1/messages")
 
     def check_http(self, request: httpx.Request, stream: bool) -> None:
         assert request.headers["x-api-key"] == API_KEY
@@ -315,9 +340,8 @@ class GeminiDriver(Driver):
     merges_tool_results = True
 
     def url_pattern(self) -> str:
-        return (
-            rf"^http://127\.0\.0\.1:{PORT}/v1beta/models/gemini-2\.5-flash:"
-            r"(generateContent|streamGenerateContent\?alt=sse)$"
+        return self.url(
+            r"/v1beta/models/gemini-2\.5-flash:(generateContent|streamGenerateContent\?alt=sse)"
         )
 
     def check_http(self, request: httpx.Request, stream: bool) -> None:
@@ -382,7 +406,7 @@ class OllamaDriver(Driver):
         return {"kind": self.kind, "base_url": self.base_url()}  # a local server: no key
 
     def url_pattern(self) -> str:
-        return rf"^http://127\.0\.0\.1:{PORT}/api/chat$"
+        return self.url("/api/chat")
 
     def check_http(self, request: httpx.Request, stream: bool) -> None:
         assert "authorization" not in request.headers
@@ -429,6 +453,18 @@ class EmbeddedDriver(OpenAIDriver):
     name = "embedded"
     kind = "embedded"
     model = "/nonexistent/fake-model.gguf"
+    transports = ("in_process",)
+    # No HTTP status, key, quota or connection exists in process.
+    unsupported = frozenset(
+        {
+            "auth",
+            "rate_limit",
+            "invalid",
+            "errors_in_streams_too",
+            "truncated_stream",
+            "stream_cut_before_content_is_unavailable",
+        }
+    )
 
     def provider(self) -> dict[str, Any]:
         return {"kind": "embedded"}
@@ -465,6 +501,9 @@ class Reply:
     transform: Callable[[dict[str, Any]], dict[str, Any]] | None = None
     error: BaseException | None = None  # embedded: raise this
     fail_after: int | None = None  # embedded streams: raise ``error`` after n chunks
+    cut: bool = False
+    """A stream whose connection drops after ``body``. A real server (the fault
+    server) drops it; respx cannot, so it ends the body there cleanly."""
 
 
 def sse_records(raw: bytes) -> list[dict[str, Any]]:
@@ -494,8 +533,12 @@ class FakeProvider:
             assert self.replies, "the router sent more requests than the scenario expected"
             return self.replies.pop(0)
 
+    def sent(self) -> list[dict[str, Any]]:
+        """The request bodies the provider received, in order."""
+        return self.bodies
+
     def requests(self) -> list[Normalized]:
-        return [self.driver.normalize(b) for b in self.bodies]
+        return [self.driver.normalize(b) for b in self.sent()]
 
     # -- HTTP --------------------------------------------------------------
 
@@ -510,14 +553,29 @@ class FakeProvider:
             else bool(body.get("stream"))
         )
         self.driver.check_http(request, stream)
+        status, headers, content = self.render(reply)
+        return httpx.Response(status, headers=headers, content=content)
+
+    def render(self, reply: Reply) -> tuple[int, dict[str, str], bytes]:
+        """The status, headers and body bytes of an HTTP reply."""
         if reply.body is not None:
-            return httpx.Response(reply.status, headers=reply.headers, content=reply.body)
+            return reply.status, reply.headers, reply.body
         if reply.status != 200:
-            return httpx.Response(reply.status, headers=reply.headers, json={})
+            return reply.status, reply.headers, b"{}"
         raw = self.driver.raw(reply.fixture)
         if reply.transform is not None:
             raw = json.dumps(reply.transform(json.loads(raw))).encode()
-        return httpx.Response(200, content=raw)
+        return 200, reply.headers, raw
+
+    def is_stream(self, reply: Reply) -> bool:
+        """Whether the reply is a 200 stream (a streamed fixture, or a cut one)."""
+        if reply.cut:
+            return True
+        return reply.body is None and self.driver.fixture_path(reply.fixture).suffix != ".json"
+
+    def unused(self) -> list[Reply]:
+        """Replies queued but never asked for."""
+        return self.replies
 
     def error_reply(self, key: str) -> Reply:
         spec = self.driver.errors()[key]
@@ -547,6 +605,56 @@ class FakeProvider:
                 assert reply.error is not None
                 raise reply.error
             yield r
+
+
+_STREAM_TYPES = {"sse": "text/event-stream", "ndjson": "application/x-ndjson"}
+
+
+def frames_of(raw: bytes, ext: str) -> list[bytes]:
+    """A recorded stream split into its events (SSE) or lines (NDJSON), separators kept."""
+    sep = b"\n" if ext == "ndjson" else b"\n\n"
+    parts = raw.replace(b"\r\n", b"\n").split(sep)
+    frames = [p + sep for p in parts[:-1]]
+    return [*frames, parts[-1]] if parts[-1] else frames
+
+
+class FaultServerProvider(FakeProvider):
+    """The same replies, served over a real socket by the resilience fault server.
+
+    Each queued reply becomes a scripted ``raw`` fault of ``target``: streams
+    go out one event per HTTP chunk, and a ``cut`` reply really drops the
+    connection. Requests are read back from the server's records.
+    """
+
+    def __init__(self, driver: Driver, server: FaultServer, target: str = "c") -> None:
+        super().__init__(driver.at(f"{server.url}/{target}"))
+        self.server = server
+        self.target = target
+
+    def queue(self, *replies: Reply | str) -> None:
+        for r in replies:
+            reply = Reply(fixture=r) if isinstance(r, str) else r
+            status, headers, content = self.render(reply)
+            if self.is_stream(reply):
+                ctype = _STREAM_TYPES[self.driver.stream_ext]
+                frames = frames_of(content, self.driver.stream_ext)
+                fault = Fault.raw_stream(frames, ctype, drop=reply.cut)
+            else:
+                fault = Fault.raw(content, status, headers)
+            self.server.script(self.target, fault)
+
+    def sent(self) -> list[dict[str, Any]]:
+        out = []
+        for rec in self.server.records(self.target):
+            # Headers carrying keys are not recorded; respx mode checks those.
+            assert rec.method == "POST"
+            assert re.match(self.driver.url_pattern(), self.server.url + rec.path), rec.path
+            out.append(rec.body)
+        return out
+
+    def unused(self) -> list[Reply]:
+        n = self.server.pending(self.target)
+        return [Reply("(scripted)")] * n
 
 
 def mock_http(fake: FakeProvider) -> respx.MockRouter:

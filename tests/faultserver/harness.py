@@ -22,7 +22,12 @@ FAST_RETRY: dict[str, Any] = {
 }
 FAST_TIMEOUT: dict[str, Any] = {"connect_s": 0.5, "read_s": 0.2, "write_s": 0.5, "pool_s": 0.5}
 
-_KIND = {"openai": "openai_compatible", "anthropic": "anthropic", "ollama": "ollama"}
+_KIND = {
+    "openai": "openai_compatible",
+    "anthropic": "anthropic",
+    "ollama": "ollama",
+    "gemini": "gemini",
+}
 
 
 def wire_available(wire: str) -> bool:
@@ -56,8 +61,8 @@ def make_config(
             "timeout": timeout or FAST_TIMEOUT,
             "retry": FAST_RETRY if retry is None else retry,
         }
-        if wire == "anthropic":
-            p["api_key"] = "sk-ant-test"
+        if wire in ("anthropic", "gemini"):
+            p["api_key"] = f"sk-{wire}-test"
         if breaker is not None:
             p["breaker"] = breaker
         providers[name] = p

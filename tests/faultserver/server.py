@@ -24,7 +24,7 @@ from email.utils import formatdate
 from http import HTTPStatus
 from typing import Any
 
-from .wire import error_body, error_frame, ok_body, stream_frames, wire_for_path
+from .wire import error_body, error_frame, is_stream, ok_body, stream_frames, wire_for_path
 
 __all__ = ["Fault", "FaultServer", "Record"]
 
@@ -36,9 +36,11 @@ class Fault:
     """What the server does with one request.
 
     ``kind``: ``ok``, ``status``, ``hang``, ``reset``, ``cut``, ``malformed``,
-    ``stream_error``, ``wrong_type``, ``huge``. ``delay_s`` delays the status
-    line (a slow first byte); ``after`` is the number of content frames sent
-    before a ``cut`` or a ``stream_error``.
+    ``stream_error``, ``wrong_type``, ``huge``, ``raw``. ``delay_s`` delays the
+    status line (a slow first byte); ``after`` is the number of content frames
+    sent before a ``cut`` or a ``stream_error``. A ``raw`` fault serves given
+    bytes (recorded wire fixtures): ``body`` whole, or ``frames`` streamed one
+    chunk each, the connection dropped after them when ``drop`` is set.
     """
 
     kind: str = "ok"
@@ -50,6 +52,10 @@ class Fault:
     after: int = 0
     text: str | None = None
     size: int = 0
+    body: bytes = b""
+    frames: tuple[bytes, ...] | None = None
+    content_type: str = "application/json"
+    drop: bool = False
 
     # -- constructors, one per fault ----------------------------------------
 
@@ -59,9 +65,16 @@ class Fault:
         return cls("ok", text=text, delay_s=delay_s)
 
     @classmethod
-    def http(cls, status: int, code: str | None = None, message: str = "injected") -> Fault:
-        """An error status (500, 502, 503, 529, 400, 401, ...)."""
-        return cls("status", status=status, code=code, message=message)
+    def http(
+        cls,
+        status: int,
+        code: str | None = None,
+        message: str = "injected",
+        headers: dict[str, str] | None = None,
+    ) -> Fault:
+        """An error status (500, 502, 503, 529, 400, 401, ...), with extra response headers."""
+        h = tuple((headers or {}).items())
+        return cls("status", status=status, code=code, message=message, headers=h)
 
     @classmethod
     def rate_limit(
@@ -96,6 +109,23 @@ class Fault:
             code="context_length_exceeded",
             message="maximum context length exceeded",
         )
+
+    @classmethod
+    def raw(
+        cls,
+        body: bytes,
+        status: int = 200,
+        headers: dict[str, str] | None = None,
+        content_type: str = "application/json",
+    ) -> Fault:
+        """Exactly these bytes as a whole response body."""
+        h = tuple((headers or {}).items())
+        return cls("raw", status=status, headers=h, body=body, content_type=content_type)
+
+    @classmethod
+    def raw_stream(cls, frames: list[bytes], content_type: str, *, drop: bool = False) -> Fault:
+        """A 200 streaming ``frames``, one chunk each; ``drop``: then cut the connection."""
+        return cls("raw", frames=tuple(frames), content_type=content_type, drop=drop)
 
     @classmethod
     def hang(cls, seconds: float = _HANG_MAX_S) -> Fault:
@@ -278,6 +308,11 @@ class FaultServer:
     def count(self, target: str) -> int:
         return len(self.records(target))
 
+    def pending(self, target: str) -> int:
+        """Scripted faults ``target`` has not consumed yet."""
+        with self._lock:
+            return len(self._scripts.get(target, ()))
+
     def _next_fault(self, target: str) -> Fault:
         with self._lock:
             q = self._scripts.get(target)
@@ -346,9 +381,10 @@ class FaultServer:
             body = json.loads(raw) if raw else {}
         except ValueError:
             body = None
-        stream = bool(isinstance(body, dict) and body.get("stream", wire == "ollama"))
+        stream = wire is not None and is_stream(wire, path, body)
         fault = self._next_fault(target)
-        safe_headers = {k: v for k, v in headers.items() if k not in ("authorization", "x-api-key")}
+        secret = ("authorization", "x-api-key", "api-key", "x-goog-api-key")
+        safe_headers = {k: v for k, v in headers.items() if k not in secret}
         with self._lock:
             self._records.append(
                 Record(target, wire, method, path, safe_headers, body, stream, fault.kind)
@@ -380,6 +416,8 @@ class FaultServer:
             )
             await writer.drain()
             return True, False
+        if fault.kind == "raw":
+            return await self._raw(fault, writer)
         if fault.kind == "wrong_type":
             data = b"<html><body><h1>502 Bad Gateway</h1></body></html>\n"
             writer.write(_head(200, "text/html", length=len(data)) + data)
@@ -390,6 +428,25 @@ class FaultServer:
         if not stream:
             return await self._whole(wire, model, text, fault, writer)
         return await self._stream(wire, model, text, fault, writer)
+
+    @staticmethod
+    async def _raw(fault: Fault, writer: asyncio.StreamWriter) -> tuple[bool, bool]:
+        if fault.frames is None:
+            head = _head(
+                fault.status, fault.content_type, length=len(fault.body), extra=fault.headers
+            )
+            writer.write(head + fault.body)
+            await writer.drain()
+            return True, False
+        writer.write(_head(200, fault.content_type, extra=fault.headers))
+        for frame in fault.frames:
+            writer.write(_chunk(frame))
+            await writer.drain()
+        if fault.drop:
+            return False, True
+        writer.write(b"0\r\n\r\n")
+        await writer.drain()
+        return True, False
 
     @staticmethod
     async def _whole(

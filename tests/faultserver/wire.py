@@ -1,18 +1,28 @@
-"""Wire shapes the fault server speaks: OpenAI, Anthropic and Ollama bodies and streams."""
+"""Wire shapes the fault server speaks: OpenAI, Anthropic, Ollama and Gemini bodies and streams."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
-__all__ = ["WIRES", "error_body", "error_frame", "ok_body", "stream_frames", "wire_for_path"]
+__all__ = [
+    "WIRES",
+    "error_body",
+    "error_frame",
+    "is_stream",
+    "ok_body",
+    "stream_frames",
+    "wire_for_path",
+]
 
-WIRES = ("openai", "anthropic", "ollama")
+WIRES = ("openai", "anthropic", "ollama", "gemini")
 
 
 def wire_for_path(path: str) -> str | None:
     """Which protocol a request path speaks (``None``: unknown path)."""
     path = path.split("?", 1)[0]
+    if path.endswith((":generateContent", ":streamGenerateContent")):
+        return "gemini"
     if path.endswith("/chat/completions"):
         return "openai"
     if path.endswith("/messages"):
@@ -20,6 +30,26 @@ def wire_for_path(path: str) -> str | None:
     if path.endswith("/api/chat"):
         return "ollama"
     return None
+
+
+def is_stream(wire: str, path: str, body: Any) -> bool:
+    """Whether a request asks for a stream (Gemini says so in its URL, Ollama by default)."""
+    if wire == "gemini":
+        return ":streamGenerateContent" in path
+    return bool(isinstance(body, dict) and body.get("stream", wire == "ollama"))
+
+
+def _gemini(model: str, parts: list[dict[str, Any]], finish: bool, n: int = 0) -> dict[str, Any]:
+    cand: dict[str, Any] = {"content": {"parts": parts, "role": "model"}, "index": 0}
+    obj: dict[str, Any] = {"candidates": [cand], "modelVersion": model, "responseId": "fault"}
+    if finish:
+        cand["finishReason"] = "STOP"
+        obj["usageMetadata"] = {
+            "promptTokenCount": 5,
+            "candidatesTokenCount": n,
+            "totalTokenCount": 5 + n,
+        }
+    return obj
 
 
 def _pieces(text: str, size: int = 0) -> list[str]:
@@ -58,6 +88,8 @@ def ok_body(wire: str, model: str, text: str) -> bytes:
             "stop_sequence": None,
             "usage": {"input_tokens": 5, "output_tokens": n},
         }
+    elif wire == "gemini":
+        obj = _gemini(model, [{"text": text}], True, n)
     else:
         obj = {
             "model": model,
@@ -150,6 +182,11 @@ def stream_frames(wire: str, model: str, text: str, piece: int = 0) -> tuple[lis
         ]
         return frames, first
 
+    if wire == "gemini":
+        frames = [_sse(_gemini(model, [{"text": p}], False)) for p in pieces]
+        frames.append(_sse(_gemini(model, [{"text": ""}], True, len(pieces))))
+        return frames, 0
+
     def line(obj: dict[str, Any]) -> bytes:
         return (json.dumps(obj) + "\n").encode()
 
@@ -184,8 +221,33 @@ _ANTHROPIC_TYPES = {
 }
 
 
+_GOOGLE_STATUSES = {
+    400: "INVALID_ARGUMENT",
+    401: "UNAUTHENTICATED",
+    403: "PERMISSION_DENIED",
+    404: "NOT_FOUND",
+    429: "RESOURCE_EXHAUSTED",
+    500: "INTERNAL",
+    503: "UNAVAILABLE",
+    504: "DEADLINE_EXCEEDED",
+}
+
+
+def _google_error(status: int, message: str) -> dict[str, Any]:
+    return {
+        "error": {
+            "code": status,
+            "message": message,
+            "status": _GOOGLE_STATUSES.get(status, "UNKNOWN"),
+        }
+    }
+
+
 def error_body(wire: str, status: int, message: str, code: str | None) -> bytes:
     """An error response body in the protocol's own shape."""
+    if wire == "gemini":
+        # Google's errors carry no code of ours: say it in the message instead.
+        return json.dumps(_google_error(status, f"{code}: {message}" if code else message)).encode()
     if wire == "anthropic":
         etype = code or _ANTHROPIC_TYPES.get(status, "api_error")
         return json.dumps({"type": "error", "error": {"type": etype, "message": message}}).encode()
@@ -198,6 +260,8 @@ def error_body(wire: str, status: int, message: str, code: str | None) -> bytes:
 
 def error_frame(wire: str, message: str, code: str = "overloaded_error") -> bytes:
     """An error payload inside a 200 stream."""
+    if wire == "gemini":
+        return _sse(_google_error(503, message))
     if wire == "anthropic":
         return _sse({"type": "error", "error": {"type": code, "message": message}}, "error")
     if wire == "ollama":
