@@ -27,7 +27,9 @@ class LedgerRecord:
     when usage exceeded the pre-flight bound or the hold had expired: this
     is the quantity that bounds budget overshoot). ``outcome`` is ``ok`` or
     ``interrupted`` (a stream that stopped after content was delivered:
-    charged at the reserved worst case, flagged estimated).
+    charged at the reserved worst case, flagged estimated). ``shadow_of`` is
+    set on a shadow copy's record: the decision id of the request it copied
+    (shadow spend is real spend, reported apart by ``llm-router report``).
     """
 
     ts: float
@@ -49,6 +51,7 @@ class LedgerRecord:
     excess_usd: float = 0.0
     budgets: tuple[str, ...] = ()
     outcome: str = "ok"
+    shadow_of: str | None = None
 
     def to_json(self) -> str:
         """One JSON line."""
