@@ -82,9 +82,7 @@ def run(cfg: dict[str, Any], mode: str, n: int = 1, tenant: str = "acme") -> lis
 
     async def go() -> list[Any]:
         async with AsyncRouter.from_dict(cfg) as r:
-            return [
-                await r.chat(HI, model="support", context={"tenant": tenant}) for _ in range(n)
-            ]
+            return [await r.chat(HI, model="support", context={"tenant": tenant}) for _ in range(n)]
 
     return asyncio.run(go())
 
