@@ -205,3 +205,31 @@ def test_a_failed_shadow_leaves_no_hold(
     assert usage.spent_usd == pytest.approx(primary.cost_usd)
     assert summarise_store(store, "support", "paid-shadow")["shadow_errors"] == 1
     store.close()
+
+
+def test_shadow_spend_is_reported_apart_and_left_out_of_the_shift_report() -> None:
+    from router.accounting.report import shift_report, spend_by
+    from router.config import load_dict
+    from router.targets import resolve_targets
+
+    def rec(cost: float, shadow_of: str | None) -> LedgerRecord:
+        return LedgerRecord(
+            ts=1_800_000_000.0,
+            request_id="x",
+            route="support",
+            target="paid",
+            model="paid-model",
+            provider="paid-api",
+            zone="frontier",
+            prompt_tokens=600,
+            completion_tokens=400,
+            cost_usd=cost,
+            shadow_of=shadow_of,
+        )
+
+    records = [rec(6.0, None), rec(4.0, "d1")]
+    rows = {r.key: (r.requests, r.cost_usd) for r in spend_by(records, "traffic")}
+    assert rows == {"primary": (1, 6.0), "shadow": (1, 4.0)}
+    targets = resolve_targets(load_dict(money_config("http://127.0.0.1:9/v1")))
+    shift = shift_report(records, targets)
+    assert (shift.requests, shift.tokens, shift.cost_usd) == (1, 1000, 6.0)
