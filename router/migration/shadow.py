@@ -181,6 +181,7 @@ class ShadowPlanner:
             )
         except BudgetExceeded:
             count(self.store, job.route, model, "refused_budget")
+            log.info("shadow %s for route %s refused by budget", model, job.route)
             return None
         decision = replace(charged, route=decision.route)
         route = RouteConfig(candidates=(model,), deadline_s=job.route_config.deadline_s)
@@ -190,7 +191,10 @@ class ShadowPlanner:
 
     def release(self, call: Call) -> None:
         """Free the budget hold a shadow still has (it failed or crashed before settling)."""
-        self._budget().abandon(call)
+        try:
+            self._budget().abandon(call)
+        except Exception:  # the hold expires on its own; the runner must go on
+            log.warning("could not release the budget hold of a shadow", exc_info=True)
 
     def failed(self, job: ShadowJob, error: BaseException) -> None:
         """The shadow got no answer: count it (the caller never sees it)."""
