@@ -15,7 +15,7 @@ from types import TracebackType
 from typing import Any, Self
 
 from .accounting import amortised_cost_usd, cost_usd, estimate_text_tokens, estimate_tokens
-from .accounting.budget import EXTRA_KEY, BudgetGate
+from .accounting.budget import EXTRA_KEY, BudgetGate, cap_output_tokens
 from .assemble import Assembler
 from .config import Config, load_config, load_dict, load_file
 from .errors import NoEligibleTarget, ProviderError, StreamInterrupted
@@ -68,7 +68,11 @@ class _Core:
         self.clock: Callable[[], float] = time.time
         """Wall clock of snapshots (ramps, guard windows); tests and simulations replace it."""
         self.shadow_planner = ShadowPlanner(
-            self.policy, lambda: self.store, lambda: self.clock(), self._estimate_usage
+            self.policy,
+            lambda: self.store,
+            lambda: self.clock(),
+            self._estimate_usage,
+            budget=lambda: self.budget,
         )
         self.shadows: Callable[[Call, ChatResponse, Target], object] | None = None
 
@@ -125,7 +129,7 @@ class _Core:
         try:
             request, ctx, decision = self.decide(messages, model, context, params)
             route = self.policy.route_for(model)[1]
-            request = self._output_tokens(
+            request = cap_output_tokens(
                 request, route.max_tokens, decision.limits.max_output_tokens
             )
             # Budgets may refuse (BudgetExceeded) or narrow the plan to a subset.
@@ -144,18 +148,6 @@ class _Core:
         call.extra[EXTRA_KEY] = hold
         self.observer.request_started(call)
         return call
-
-    @staticmethod
-    def _output_tokens(
-        request: ChatRequest, route_default: int | None, ceiling: int | None
-    ) -> ChatRequest:
-        """Fill ``max_tokens`` from the route when unset; clamp it to the policy's ceiling."""
-        want = request.max_tokens or route_default
-        if ceiling is not None:
-            want = min(want, ceiling) if want is not None else ceiling
-        if want == request.max_tokens:
-            return request
-        return request.model_copy(update={"max_tokens": want})
 
     def fail(self, call: Call, error: BaseException) -> None:
         """The call ended without a response."""

@@ -49,7 +49,14 @@ from .windows import window, window_label
 if TYPE_CHECKING:
     from ..execution.call import Call
 
-__all__ = ["EXTRA_KEY", "BudgetGate", "Estimate", "Hold", "budget_key_value"]
+__all__ = [
+    "EXTRA_KEY",
+    "BudgetGate",
+    "Estimate",
+    "Hold",
+    "budget_key_value",
+    "cap_output_tokens",
+]
 
 log = logging.getLogger(__name__)
 
@@ -125,6 +132,22 @@ def _usd(x: float) -> str:
 
 def _utc(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def cap_output_tokens(
+    request: ChatRequest, route_default: int | None, ceiling: int | None
+) -> ChatRequest:
+    """``request`` with ``max_tokens`` filled from the route when unset, clamped to ``ceiling``.
+
+    The budget's worst case is priced on this cap, so every call the gate
+    admits (primary or shadow) must be sent with it.
+    """
+    want = request.max_tokens or route_default
+    if ceiling is not None:
+        want = min(want, ceiling) if want is not None else ceiling
+    if want == request.max_tokens:
+        return request
+    return request.model_copy(update={"max_tokens": want})
 
 
 class BudgetGate:
@@ -347,6 +370,7 @@ class BudgetGate:
             excess_usd=excess,
             budgets=hold.keys,
             outcome=outcome,
+            shadow_of=call.extra.get("shadow_of"),
         )
         line = rec.to_json() if self.record else None
         try:

@@ -2,18 +2,21 @@
 
 A record holds who asked, where the request went, the tokens and what they
 cost — never message content, never credentials. The ``report`` command
-aggregates them.
+aggregates them, and reads the telemetry audit log's records too
+(:meth:`LedgerRecord.from_audit`, :func:`parse_record`).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
+from datetime import datetime
 from typing import Any
 
 from ..state import StateStore
 
-__all__ = ["LedgerRecord", "read_ledger"]
+__all__ = ["LedgerRecord", "parse_record", "read_ledger"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,7 +30,9 @@ class LedgerRecord:
     when usage exceeded the pre-flight bound or the hold had expired: this
     is the quantity that bounds budget overshoot). ``outcome`` is ``ok`` or
     ``interrupted`` (a stream that stopped after content was delivered:
-    charged at the reserved worst case, flagged estimated).
+    charged at the reserved worst case, flagged estimated). ``shadow_of`` is
+    set on a shadow copy's record: the decision id of the request it copied
+    (shadow spend is real spend, reported apart by ``llm-router report``).
     """
 
     ts: float
@@ -49,6 +54,7 @@ class LedgerRecord:
     excess_usd: float = 0.0
     budgets: tuple[str, ...] = ()
     outcome: str = "ok"
+    shadow_of: str | None = None
 
     def to_json(self) -> str:
         """One JSON line."""
@@ -72,6 +78,54 @@ class LedgerRecord:
         data.setdefault("zone", "")
         data["budgets"] = tuple(data.get("budgets") or ())
         return cls(**data)
+
+    @classmethod
+    def from_audit(cls, d: Mapping[str, Any]) -> LedgerRecord | None:
+        """The spend of one telemetry audit-log record, or None when it has none.
+
+        Denied requests and requests that failed without an answer carry no
+        cost (the ledger has no record for them either). The audit log keeps
+        no user ids and no budget reservations: ``user`` stays unset and
+        ``reserved_usd``/``excess_usd`` zero. Logs written before the record
+        carried ``provider``/``model`` report the target name as the model.
+        """
+        target, cost = d.get("target"), d.get("cost_usd")
+        if d.get("outcome") != "ok" or not target or cost is None:
+            return None
+        amortised = d.get("amortised_cost_usd")
+        shadow_of = d.get("shadow_of")
+        return cls(
+            ts=datetime.fromisoformat(str(d["time"])).timestamp(),
+            request_id=str(d.get("decision_id") or ""),
+            route=str(d.get("route") or ""),
+            target=str(target),
+            model=str(d.get("model") or target),
+            provider=str(d.get("provider") or ""),
+            zone=str(d.get("zone") or ""),
+            tenant=d.get("tenant"),
+            prompt_tokens=int(d.get("input_tokens") or 0),
+            completion_tokens=int(d.get("output_tokens") or 0),
+            cached_tokens=int(d.get("cached_tokens") or 0),
+            cost_usd=float(cost),
+            amortised_cost_usd=None if amortised is None else float(amortised),
+            estimated=bool(d.get("cost_estimated")),
+            shadow_of=str(shadow_of) if shadow_of else None,
+        )
+
+
+def parse_record(d: Any) -> LedgerRecord | None:
+    """A ledger record (has ``ts``) or an audit-log record (has ``time``), as spend.
+
+    Returns None for an audit record without spend (denied, failed); raises
+    ``ValueError`` for anything else.
+    """
+    if not isinstance(d, dict):
+        raise ValueError("not a JSON object")
+    if "ts" in d:
+        return LedgerRecord.from_dict(d)
+    if "time" in d and "decision_id" in d:
+        return LedgerRecord.from_audit(d)
+    raise ValueError("neither a ledger record (ts) nor an audit-log record (time, decision_id)")
 
 
 def read_ledger(

@@ -40,7 +40,8 @@ __all__ = [
     "spend_by",
 ]
 
-DIMENSIONS = ("tenant", "user", "route", "model", "provider", "zone", "day")
+DIMENSIONS = ("tenant", "user", "route", "model", "provider", "zone", "day", "traffic")
+"""``traffic`` is ``primary`` or ``shadow`` (copies sent by a route's ``shadow``)."""
 
 
 def _day(ts: float) -> str:
@@ -52,6 +53,8 @@ def _dim(r: LedgerRecord, dim: str) -> str:
         return _day(r.ts)
     if dim == "model":
         return r.target
+    if dim == "traffic":
+        return "shadow" if r.shadow_of else "primary"
     value = getattr(r, dim)
     return str(value) if value else "-"
 
@@ -128,7 +131,10 @@ def shift_report(
     """Price the paid traffic of ``records`` on every self-hosted target of ``targets``.
 
     ``days`` defaults to the calendar days (UTC) from the first record to the last.
+    Shadow copies are left out: they duplicate traffic already counted, and
+    moving them is not the question.
     """
+    records = [r for r in records if not r.shadow_of]
     paid = [r for r in records if r.cost_usd > 0]
     free_tokens = sum(r.prompt_tokens + r.completion_tokens for r in records if r.cost_usd <= 0)
     if days is None:

@@ -102,7 +102,8 @@ def _status(args: argparse.Namespace) -> int:
                 print(
                     f"  shadow: {sh.model} at {sh.sample_pct:g}% (max {sh.max_concurrency} in "
                     f"flight): {c['pairs']} compared, {c['dropped']} dropped, "
-                    f"{c['refused']} refused by policy, {c['shadow_errors']} failed"
+                    f"{c['refused']} refused by policy, {c['refused_budget']} refused by budget, "
+                    f"{c['shadow_errors']} failed"
                 )
     finally:
         store.close()
@@ -174,12 +175,10 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _summary_text(s: dict[str, Any]) -> str:
+    from ..migration.compare import COUNTERS
+
     lines = []
-    counters = [
-        f"{s[k]} {k.replace('_', ' ')}"
-        for k in ("sampled", "dropped", "refused", "skipped_same_target", "shadow_errors")
-        if k in s
-    ]
+    counters = [f"{s[k]} {k.replace('_', ' ')}" for k in COUNTERS if k in s]
     lines.append(f"{s['pairs']} pairs compared" + ("; " + ", ".join(counters) if counters else ""))
     if s["pairs"]:
         lines.append(

@@ -1,8 +1,9 @@
 """``llm-router report``: where the money went, and what self-hosting would cost.
 
 Reads the ledger from the config's state store (or ``--state URL``) and/or
-JSON-lines files, and prints spend by tenant, route, model, zone and day,
-then the shift report.
+JSON-lines files (exported ledgers or the telemetry audit log), and prints
+spend by tenant, route, model, zone and day — and by traffic (primary vs
+shadow copies) when shadows spent anything — then the shift report.
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ def add_parser(sub: Any) -> None:
         help="spend by tenant/route/model/zone/day and the self-hosting shift report",
         description=(
             "Aggregate the spend ledger. Records come from the state store named by the "
-            "config's `state:` (or --state), and from --jsonl files (exported ledgers)."
+            "config's `state:` (or --state), and from --jsonl files (exported ledgers or "
+            "telemetry audit logs)."
         ),
     )
     p.add_argument("--config", "-c", help="router config (for its state store and targets)")
@@ -36,7 +38,7 @@ def add_parser(sub: Any) -> None:
         action="append",
         default=[],
         metavar="FILE",
-        help="ledger records, one JSON per line",
+        help="ledger or audit-log records, one JSON per line",
     )
     p.add_argument("--since", help="first day to include (YYYY-MM-DD, UTC)")
     p.add_argument("--until", help="last day to include (YYYY-MM-DD, UTC)")
@@ -63,7 +65,7 @@ def _day(text: str | None, *, end: bool = False) -> float | None:
 
 def run(args: argparse.Namespace) -> int:
     """Execute ``report``."""
-    from ..accounting.ledger import LedgerRecord, read_ledger
+    from ..accounting.ledger import LedgerRecord, parse_record, read_ledger
     from ..accounting.report import (
         DIMENSIONS,
         format_shift,
@@ -103,14 +105,18 @@ def run(args: argparse.Namespace) -> int:
             if not line.strip():
                 continue
             try:
-                rec = LedgerRecord.from_dict(json.loads(line))
-            except (ValueError, TypeError) as e:
-                raise ConfigError(f"not a ledger record: {e}", file=path, line=n) from None
+                rec = parse_record(json.loads(line))
+            except (ValueError, TypeError, KeyError) as e:
+                raise ConfigError(f"not a ledger or audit record: {e}", file=path, line=n) from None
+            if rec is None:
+                continue  # an audit record without spend (denied, failed)
             if (since is None or rec.ts >= since) and (until is None or rec.ts < until):
                 records.append(rec)
     if args.tenant is not None:
         records = [r for r in records if r.tenant == args.tenant]
     records.sort(key=lambda r: r.ts)
+    if "traffic" not in dims and any(r.shadow_of for r in records):
+        dims.append("traffic")  # shadow spend is real spend: show it apart
     if args.records:
         for r in records:
             print(r.to_json())

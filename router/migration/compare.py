@@ -37,7 +37,14 @@ _MAX_CHARS = 4000
 _file_lock = threading.Lock()
 
 # Events counted per (route, shadow model) besides compared pairs.
-COUNTERS = ("sampled", "dropped", "refused", "skipped_same_target", "shadow_errors")
+COUNTERS = (
+    "sampled",
+    "dropped",
+    "refused",
+    "refused_budget",
+    "skipped_same_target",
+    "shadow_errors",
+)
 _SUMS = (
     "pairs",
     "exact",

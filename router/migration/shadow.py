@@ -12,8 +12,13 @@ model=<shadow model>)``); either refusal means no shadow. An admitted shadow is 
 through the same executor, with a walker built from that shadow Decision, so
 it obeys the plan like any attempt, and reports to the same observer
 (tracing, audit: a shadow's Call carries ``extra["shadow_of"]``, its
-Decision a note). The result is compared with the primary (:mod:`.compare`)
-and never reaches the caller.
+Decision a note). A shadow spends money like any call, so it passes the
+same :class:`~router.accounting.budget.BudgetGate`: admitted only if its
+worst case fits every budget of the request (the primary Decision's and its
+own), settled with its actual cost in the ledger (``shadow_of`` set) or
+released on failure; a budget without room skips the copy (counted as
+``refused_budget``), never the primary. The result is compared with the
+primary (:mod:`.compare`) and never reaches the caller.
 
 Sync and async runners share :class:`ShadowPlanner`; they differ only in how
 a job is scheduled and awaited.
@@ -28,8 +33,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Protocol
 
-from ..config.schema import RouteConfig, ShadowConfig
-from ..errors import NoEligibleTarget
+from ..accounting import amortised_cost_usd
+from ..accounting.budget import EXTRA_KEY, BudgetGate, cap_output_tokens
+from ..config.schema import BudgetEffect, RouteConfig, ShadowConfig
+from ..errors import BudgetExceeded, NoEligibleTarget
 from ..execution.call import Call
 from ..execution.walker import Walker
 from ..policy import Decision, Policy, Snapshot
@@ -76,6 +83,8 @@ class ShadowJob:
     decision_id: str
     primary: Side
     primary_text: str
+    budgets: tuple[tuple[str, BudgetEffect], ...] = ()
+    """The primary Decision's budgets: matched with the route's facts, they apply to its copy."""
 
 
 class _Sync(Protocol):
@@ -99,11 +108,14 @@ class ShadowPlanner:
         store: Callable[[], StateStore],
         clock: Callable[[], float],
         fill_usage: Callable[[ChatRequest, ChatResponse], Usage],
+        *,
+        budget: Callable[[], BudgetGate],
     ) -> None:
         self.policy = policy
         self._store = store
         self._clock = clock
         self._fill_usage = fill_usage
+        self._budget = budget
 
     @property
     def store(self) -> StateStore:
@@ -134,6 +146,7 @@ class ShadowPlanner:
             decision_id=call.decision.id,
             primary=Side.of(response, target, latency),
             primary_text=response.content or "",
+            budgets=call.decision.budgets,
         )
 
     def dropped(self, job: ShadowJob) -> None:
@@ -157,11 +170,33 @@ class ShadowPlanner:
             return None
         note = f"shadow: a copy of decision {job.decision_id} (route {job.route}); never returned"
         decision = replace(decision, plan=plan, fallback=False, notes=(*decision.notes, note))
+        request = cap_output_tokens(job.request, None, decision.limits.max_output_tokens)
+        # Every budget of the request applies to its copy: the primary's
+        # (matched with the route's facts) and the shadow decision's own. The
+        # copy is keyed as the request it copies (a ``key: route`` budget
+        # counts it under the primary's route); its own route name is kept
+        # for the ledger, audit and spans.
+        budgets = tuple(dict.fromkeys((*job.budgets, *decision.budgets)))
+        try:
+            request, charged, hold = self._budget().admit(
+                request, job.context, replace(decision, route=job.route, budgets=budgets)
+            )
+        except BudgetExceeded:
+            count(self.store, job.route, model, "refused_budget")
+            log.info("shadow %s for route %s refused by budget", model, job.route)
+            return None
+        decision = replace(charged, route=decision.route)
         route = RouteConfig(candidates=(model,), deadline_s=job.route_config.deadline_s)
         walker = Walker(decision, route, deadline_s=job.context.deadline_s)
-        return Call(
-            job.request, job.context, decision, route, walker, extra={"shadow_of": job.decision_id}
-        )
+        extra = {"shadow_of": job.decision_id, EXTRA_KEY: hold}
+        return Call(request, job.context, decision, route, walker, extra=extra)
+
+    def release(self, call: Call) -> None:
+        """Free the budget hold a shadow still has (it failed or crashed before settling)."""
+        try:
+            self._budget().abandon(call)
+        except Exception:  # the hold expires on its own; the runner must go on
+            log.warning("could not release the budget hold of a shadow", exc_info=True)
 
     def failed(self, job: ShadowJob, error: BaseException) -> None:
         """The shadow got no answer: count it (the caller never sees it)."""
@@ -174,6 +209,8 @@ class ShadowPlanner:
         """Compare the shadow's answer with the primary's and keep the evidence."""
         if response.usage is None:
             response.usage = self._fill_usage(call.request, response)
+        # Money first: the copy was paid for whatever the comparison does.
+        self._budget().settle(call, response, target)
         ok = [a for a in call.walker.attempts if a.outcome == "ok"]
         side = Side.of(response, target, ok[-1].latency_s if ok else 0.0)
         # The same route facts a primary response carries, for the observers
@@ -185,6 +222,7 @@ class ShadowPlanner:
             zone=target.zone,
             attempts=list(call.walker.attempts),
             cost_usd=side.cost_usd,
+            amortised_cost_usd=amortised_cost_usd(target, response.usage),
             cost_estimated=response.usage.estimated,
             decision_id=call.decision.id,
         )
@@ -237,6 +275,7 @@ class ShadowRunner:
         return True
 
     def _run(self, job: ShadowJob) -> None:
+        call: Call | None = None
         try:
             call = self._planner.prepare(job)
             if call is None:
@@ -254,6 +293,8 @@ class ShadowRunner:
         except Exception:  # a shadow must never break anything: log and move on
             log.exception("shadow for route %s crashed", job.route)
         finally:
+            if call is not None:
+                self._planner.release(call)
             with self._lock:
                 self._inflight[job.route] -= 1
 
@@ -295,6 +336,7 @@ class AsyncShadowRunner:
         return True
 
     async def _run(self, job: ShadowJob) -> None:
+        call: Call | None = None
         try:
             call = self._planner.prepare(job)
             if call is None:
@@ -312,6 +354,8 @@ class AsyncShadowRunner:
         except Exception:
             log.exception("shadow for route %s crashed", job.route)
         finally:
+            if call is not None:
+                self._planner.release(call)
             self._inflight[job.route] -= 1
 
     async def join(self) -> None:

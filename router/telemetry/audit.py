@@ -144,6 +144,8 @@ def request_record(
         attempts.append(entry)
     route = response.route if response is not None else None
     usage = response.usage if response is not None else None
+    answered = by_name.get(route.target) if route is not None else None
+    shadow_of = call.extra.get("shadow_of")
     rec: dict[str, Any] = {
         "time": _now_iso(time.time() if now is None else now),
         "decision_id": d.id,
@@ -164,11 +166,16 @@ def request_record(
         "error": None if error is None else type(error).__name__,
         "target": route.target if route is not None else None,
         "zone": route.zone if route is not None else None,
+        "provider": route.provider if route is not None else None,
+        "model": answered.model_id if answered is not None else None,
         "attempts": attempts,
         "input_tokens": usage.prompt_tokens if usage is not None else None,
         "output_tokens": usage.completion_tokens if usage is not None else None,
+        "cached_tokens": usage.cached_tokens if usage is not None else None,
         "cost_usd": route.cost_usd if route is not None else None,
+        "amortised_cost_usd": route.amortised_cost_usd if route is not None else None,
         "cost_estimated": route.cost_estimated if route is not None else None,
+        "shadow_of": shadow_of if isinstance(shadow_of, str) else None,
         "policy_hash": policy,
     }
     return rec
@@ -202,11 +209,16 @@ def denied_record(
         "error": type(error).__name__,
         "target": None,
         "zone": None,
+        "provider": None,
+        "model": None,
         "attempts": [],
         "input_tokens": None,
         "output_tokens": None,
+        "cached_tokens": None,
         "cost_usd": None,
+        "amortised_cost_usd": None,
         "cost_estimated": None,
+        "shadow_of": None,
         "policy_hash": policy,
     }
 
