@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
@@ -58,7 +58,9 @@ class LedgerRecord:
 
     def to_json(self) -> str:
         """One JSON line."""
-        d = asdict(self)
+        # Every field is flat (``budgets`` a tuple of str): no deep copy needed,
+        # and asdict's recursive walk was the costliest step of a commit.
+        d = {f: getattr(self, f) for f in _FIELDS}
         d["budgets"] = list(self.budgets)
         return json.dumps(d, separators=(",", ":"), sort_keys=True)
 
@@ -111,6 +113,9 @@ class LedgerRecord:
             estimated=bool(d.get("cost_estimated")),
             shadow_of=str(shadow_of) if shadow_of else None,
         )
+
+
+_FIELDS = tuple(f.name for f in fields(LedgerRecord))
 
 
 def parse_record(d: Any) -> LedgerRecord | None:

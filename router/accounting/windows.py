@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
@@ -12,7 +13,14 @@ Per = Literal["minute", "hour", "day", "month"]
 
 def window(per: Per, now: float) -> tuple[float, float]:
     """The window containing ``now`` (epoch seconds): (start, end), end exclusive."""
-    t = datetime.fromtimestamp(now, UTC)
+    # Every window starts on a whole UTC minute, so all instants of one minute
+    # share their windows: compute once per minute, not once per request.
+    return _window(per, int(now // 60))
+
+
+@functools.lru_cache(maxsize=64)
+def _window(per: Per, minute: int) -> tuple[float, float]:
+    t = datetime.fromtimestamp(minute * 60, UTC)
     if per == "minute":
         start = t.replace(second=0, microsecond=0)
         end = start + timedelta(minutes=1)
@@ -37,6 +45,7 @@ def window(per: Per, now: float) -> tuple[float, float]:
 _LABEL = {"minute": "%Y-%m-%dT%H:%M", "hour": "%Y-%m-%dT%H", "day": "%Y-%m-%d", "month": "%Y-%m"}
 
 
+@functools.lru_cache(maxsize=64)
 def window_label(per: Per, start: float) -> str:
     """A readable, sortable name for the window starting at ``start``: ``2026-11-29``."""
     return datetime.fromtimestamp(start, UTC).strftime(_LABEL[per])

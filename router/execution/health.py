@@ -8,6 +8,7 @@ is the time to its first content.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Mapping
 
 from ..state.base import StateStore
@@ -19,6 +20,8 @@ _ALPHA = 0.3
 """Weight of the newest sample in the moving average."""
 _TTL_S = 3600.0
 """An hour without traffic forgets a target's latency rather than trusting old news."""
+_CACHE_S = 1.0
+"""How long one read of the averages serves the snapshots of later requests."""
 
 
 class Health:
@@ -27,6 +30,7 @@ class Health:
     def __init__(self, store: StateStore, breakers: Breakers) -> None:
         self._store = store
         self._breakers = breakers
+        self._cache: tuple[tuple[str, ...], float, Mapping[str, float]] | None = None
 
     @staticmethod
     def _key(target: str) -> str:
@@ -42,14 +46,29 @@ class Health:
         old = self._store.get(self._key(target))
         value = ms if old is None else _ALPHA * ms + (1 - _ALPHA) * float(old)
         self._store.set(self._key(target), repr(value), ttl_s=_TTL_S)
+        cached = self._cache
+        if cached is not None and target in cached[0]:
+            # This process's own news is never stale; other processes' arrive
+            # with the next read of the store.
+            self._cache = (cached[0], cached[1], {**cached[2], target: value})
 
     def latency_ms(self, targets: Iterable[str]) -> Mapping[str, float]:
-        """The average latency of each target that has one."""
+        """The average latency of each target that has one.
+
+        Read from the store at most once a second: every request takes a
+        snapshot, and on Redis each read is a round trip per target.
+        """
+        names = tuple(targets)
+        now = time.monotonic()
+        cached = self._cache
+        if cached is not None and cached[0] == names and now - cached[1] < _CACHE_S:
+            return cached[2]
         out: dict[str, float] = {}
-        for t in targets:
+        for t in names:
             v = self._store.get(self._key(t))
             if v is not None:
                 out[t] = float(v)
+        self._cache = (names, now, out)
         return out
 
     def unavailable(self, targets: Iterable[str]) -> frozenset[str]:

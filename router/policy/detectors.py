@@ -408,6 +408,30 @@ DEFAULT_DETECTORS: tuple[tuple[str, str], ...] = (
 """Detectors in force when the config gives no ``detect`` list (phone and IP are opt-in)."""
 
 
+def _literal_prefix(pattern: re.Pattern[str]) -> str:
+    """The literal text every match of ``pattern`` starts with ("" when unknown).
+
+    Read from the regex parser's tree; leading zero-width assertions (``\\b``,
+    ``^``) are skipped. Any parser trouble just means no prefilter.
+    """
+    parser = getattr(re, "_parser", None)
+    if parser is None:
+        return ""
+    try:
+        tree = parser.parse(pattern.pattern, pattern.flags)
+    except Exception:
+        return ""
+    out: list[str] = []
+    for op, arg in tree:
+        name = str(op)
+        if name == "AT" and not out:
+            continue
+        if name != "LITERAL":
+            break
+        out.append(chr(arg))
+    return "".join(out)
+
+
 def _custom(i: int, d: DetectorConfig) -> Detector:
     key = f"sensitivity.detect.{i}"
     name = d.name or d.detector
@@ -422,7 +446,19 @@ def _custom(i: int, d: DetectorConfig) -> Detector:
             raise ConfigError(f"invalid regex {d.pattern!r}: {e}", key=f"{key}.pattern") from None
         if pattern.search(""):
             raise ConfigError("the pattern matches the empty string", key=f"{key}.pattern")
-        return Detector(name, _label(name), pattern)
+        lead = _literal_prefix(pattern)
+        if not lead:
+            return Detector(name, _label(name), pattern)
+        # A literal every match starts with is a cheap substring test that
+        # skips the regex scan on the (usual) text without it.
+        fold = not d.case_sensitive
+        return Detector(
+            name,
+            _label(name),
+            pattern,
+            prefilter=(lead.lower() if fold else lead,),
+            fold_prefilter=fold,
+        )
     if d.detector == "keywords":
         words = [w for w in d.keywords or () if w.strip()]
         if not words:
