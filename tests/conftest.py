@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -131,3 +132,65 @@ def prism_server() -> Iterator[str]:
         unavailable(f"Prism did not start: {e}")
     yield f"http://127.0.0.1:{port}"
     _stop(proc)
+
+
+def _redis_answers(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5) as s:
+            s.sendall(b"PING\r\n")
+            return s.recv(16).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="session")
+def redis_base_url() -> Iterator[str]:
+    """A real Redis server: the one on 127.0.0.1:6379 if it answers, else one started here.
+
+    ``LLM_ROUTER_TEST_OWN_REDIS=1`` ignores the shared server (to test the fallback).
+    """
+    if not os.environ.get("LLM_ROUTER_TEST_OWN_REDIS") and _redis_answers(6379):
+        yield "redis://127.0.0.1:6379/0"
+        return
+    binary = shutil.which("redis-server")
+    if binary is None:
+        unavailable("redis-server is not installed")
+    port = free_port()
+    proc = subprocess.Popen(
+        [
+            str(binary),
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while not _redis_answers(port):
+            if time.monotonic() > deadline or proc.poll() is not None:
+                unavailable("redis-server did not start")
+            time.sleep(0.05)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        _stop(proc)
+
+
+@pytest.fixture
+def redis_url(redis_base_url: str) -> Iterator[str]:
+    """A redis:// URL with a key prefix of its own; its keys are deleted afterwards."""
+    import redis
+
+    prefix = f"llm-router-test-{uuid.uuid4().hex[:12]}:"
+    yield f"{redis_base_url}?prefix={prefix}"
+    client = redis.Redis.from_url(redis_base_url)
+    keys = list(client.scan_iter(match=prefix + "*", count=1000))
+    if keys:
+        client.delete(*keys)
+    client.close()

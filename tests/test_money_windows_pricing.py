@@ -129,15 +129,17 @@ def test_exact_counter_plugs_a_tokenizer() -> None:
 
 
 def _smollm_tokenizer():  # type: ignore[no-untyped-def]
-    from pathlib import Path
 
-    llama_cpp = pytest.importorskip("llama_cpp")
-    for p in (Path("models"), Path("/work/main/models")):
-        f = p / "SmolLM2-135M-Instruct.Q4_1.gguf"
-        if f.is_file():
-            llm = llama_cpp.Llama(model_path=str(f), vocab_only=True, verbose=False)
-            return lambda s: llm.tokenize(s.encode(), add_bos=False, special=False)
-    pytest.skip("SmolLM2 model file not present")
+    from tests.conftest import MODEL, unavailable
+
+    try:
+        import llama_cpp
+    except ImportError:
+        unavailable("llama-cpp-python is not installed: run scripts/install.sh")
+    if not MODEL.is_file():
+        unavailable(f"model file {MODEL} missing: run scripts/install.sh")
+    llm = llama_cpp.Llama(model_path=str(MODEL), vocab_only=True, verbose=False)
+    return lambda s: llm.tokenize(s.encode(), add_bos=False, special=False)
 
 
 SAMPLES = [

@@ -8,19 +8,14 @@ these backends expire keys on their own clocks.
 
 from __future__ import annotations
 
-import shutil
-import socket
-import subprocess
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from router import Router
 from router.config.schema import BreakerConfig
-from router.errors import ConfigError
 from router.execution.breaker import Breakers, BreakerState
 from router.state import open_store
 from router.state.base import StateStore
@@ -30,36 +25,6 @@ from tests.faultserver.harness import make_config, run
 pytest_plugins = ["tests.resilience_fixtures"]
 
 CFG = BreakerConfig(failures=2, window_s=30, cooldown_s=0.3)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture(scope="module")
-def redis_url() -> Iterator[str]:
-    binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.skip("redis-server is not installed")
-    port = _free_port()
-    proc = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        for _ in range(100):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
-                break
-            except OSError:
-                time.sleep(0.05)
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        proc.terminate()
-        proc.wait(10)
 
 
 @pytest.fixture(params=["memory", "sqlite", "redis"])
@@ -72,10 +37,7 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 def _open(url: str) -> StateStore:
-    try:
-        return open_store(url)
-    except ConfigError:
-        pytest.skip(f"no {url.split(':')[0]} store in this checkout")
+    return open_store(url)
 
 
 def _wait_for(pred: object, timeout_s: float = 5.0) -> None:

@@ -8,12 +8,11 @@ from typing import Any
 
 from router import AsyncRouter, Router
 from router.errors import ProviderError
-from router.providers import NATIVE_KINDS
 from router.types import Attempt
 
 from .server import FaultServer
 
-__all__ = ["MESSAGES", "Outcome", "make_config", "run", "wire_available"]
+__all__ = ["MESSAGES", "Outcome", "make_config", "run"]
 
 FAST_RETRY: dict[str, Any] = {
     "attempts": 2,
@@ -29,10 +28,6 @@ _KIND = {
     "gemini": "gemini",
 }
 
-
-def wire_available(wire: str) -> bool:
-    """Whether this checkout has an adapter for ``wire`` (native ones come separately)."""
-    return wire == "openai" or wire in NATIVE_KINDS
 
 
 def make_config(
