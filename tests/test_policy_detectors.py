@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -247,3 +249,44 @@ def test_shared_scan_equals_standalone_and_spans_validate(text: str) -> None:
                 assert iban_valid(found)
             elif name == "us_ssn":
                 assert ssn_valid(found)
+
+
+@pytest.mark.parametrize(
+    ("pattern", "lead"),
+    [
+        (r"PRJ-\d{4}", "PRJ-"),
+        (r"\bEMP\d{6}\b", "EMP"),
+        (r"ab?c", "a"),
+        (r"(PRJ)-\d", ""),
+        (r"a|b", ""),
+        (r"\d+x", ""),
+        (r"Straße\d", ""),  # non-ASCII literal: no prefilter rather than a wrong one
+    ],
+)
+def test_regex_literal_prefix(pattern: str, lead: str) -> None:
+    from router.policy.detectors import _literal_prefix
+
+    assert _literal_prefix(re.compile(pattern, re.IGNORECASE)) == lead
+
+
+@pytest.mark.parametrize("case_sensitive", [False, True])
+def test_prefiltered_regex_detector_still_finds_its_matches(case_sensitive: bool) -> None:
+    from router.config.schema import SensitivityConfig
+
+    cfg = SensitivityConfig.model_validate(
+        {
+            "detect": [
+                {
+                    "detector": "regex",
+                    "name": "codes",
+                    "pattern": r"\bPRJ-\d{4}\b",
+                    "level": "confidential",
+                    "case_sensitive": case_sensitive,
+                }
+            ]
+        }
+    )
+    ((det, _),) = compile_detectors(cfg)
+    assert list(det.finditer("see PRJ-1234 now")) == [(4, 12)]
+    assert bool(list(det.finditer("see prj-1234 now"))) is (not case_sensitive)
+    assert list(det.finditer("no code here")) == []

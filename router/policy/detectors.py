@@ -429,7 +429,10 @@ def _literal_prefix(pattern: re.Pattern[str]) -> str:
         if name != "LITERAL":
             break
         out.append(chr(arg))
-    return "".join(out)
+    lead = "".join(out)
+    # str.lower() and the regex engine's case folding agree on ASCII only; a
+    # prefilter that disagreed with the regex would hide a match (a leak).
+    return lead if lead.isascii() else ""
 
 
 def _custom(i: int, d: DetectorConfig) -> Detector:

@@ -29,7 +29,6 @@ _KIND = {
 }
 
 
-
 def make_config(
     server: FaultServer,
     targets: list[dict[str, Any]],
