@@ -28,9 +28,8 @@ from ..types import (
     ToolCallDelta,
     Usage,
 )
-from .base import Adapter, Endpoint, HttpRequest, StreamDecoder, loads_json
+from .base import Adapter, Endpoint, HttpRequest, SSEDecoder, StreamDecoder, loads_json
 from .errors_map import error_for_status
-from .sse import SSEParser
 from .translate import (
     arguments_object,
     arguments_text,
@@ -315,7 +314,7 @@ class AnthropicAdapter(Adapter):
         return AnthropicStreamDecoder()
 
 
-class AnthropicStreamDecoder(StreamDecoder):
+class AnthropicStreamDecoder(SSEDecoder):
     """Named SSE events (``message_start`` … ``message_stop``) as OpenAI-style chunks.
 
     Tool-use blocks become ``tool_calls`` deltas: the id and name when the
@@ -324,7 +323,7 @@ class AnthropicStreamDecoder(StreamDecoder):
     """
 
     def __init__(self) -> None:
-        self._sse = SSEParser()
+        super().__init__()
         self._id = ""
         self._model = ""
         self._usage: dict[str, Any] = {}
@@ -338,13 +337,8 @@ class AnthropicStreamDecoder(StreamDecoder):
     def done(self) -> bool:
         return self._done
 
-    def feed(self, line: str) -> list[ChatChunk]:
-        ev = self._sse.feed(line)
-        return self._event(ev.data) if ev is not None else []
-
     def close(self) -> list[ChatChunk]:
-        ev = self._sse.flush()
-        out = self._event(ev.data) if ev is not None else []
+        out = self._flush()
         if not self._finished:
             raise ProviderUnavailable("stream ended before completion", code="stream_truncated")
         return out + self._usage_chunk()
@@ -361,7 +355,7 @@ class AnthropicStreamDecoder(StreamDecoder):
         self._usage_sent = True
         return [self._chunk(usage=usage_from(self._usage))]
 
-    def _event(self, data: str) -> list[ChatChunk]:
+    def _data(self, data: str) -> list[ChatChunk]:
         obj = object_or_fail(loads_json(data, "stream event"), "stream event")
         kind = obj.get("type")
         if kind == "error":

@@ -17,8 +17,9 @@ from typing import Any
 from ..errors import ProviderError, ProviderUnavailable
 from ..types import ChatChunk, ChatRequest, ChatResponse
 from .presets import Quirks
+from .sse import SSEParser
 
-__all__ = ["Adapter", "Endpoint", "HttpRequest", "StreamDecoder", "loads_json"]
+__all__ = ["Adapter", "Endpoint", "HttpRequest", "SSEDecoder", "StreamDecoder", "loads_json"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +70,28 @@ class StreamDecoder(ABC):
     @abstractmethod
     def done(self) -> bool:
         """Whether the stream's own end marker has been seen."""
+
+
+class SSEDecoder(StreamDecoder):
+    """A decoder for Server-Sent-Events streams: subclasses handle each event's data."""
+
+    __slots__ = ("_sse",)
+
+    def __init__(self) -> None:
+        self._sse = SSEParser()
+
+    def feed(self, line: str) -> list[ChatChunk]:
+        ev = self._sse.feed(line)
+        return self._data(ev.data) if ev is not None else []
+
+    def _flush(self) -> list[ChatChunk]:
+        """Chunks of an event the server left undispatched at the end of the stream."""
+        ev = self._sse.flush()
+        return self._data(ev.data) if ev is not None else []
+
+    @abstractmethod
+    def _data(self, data: str) -> list[ChatChunk]:
+        """The chunks one event's ``data`` makes; raises for an error payload."""
 
 
 class Adapter(ABC):

@@ -40,9 +40,8 @@ from ..types import (
     ToolCallDelta,
     Usage,
 )
-from .base import Adapter, Endpoint, HttpRequest, StreamDecoder, loads_json
+from .base import Adapter, Endpoint, HttpRequest, SSEDecoder, StreamDecoder, loads_json
 from .errors_map import error_for_status
-from .sse import SSEParser
 from .translate import (
     arguments_object,
     arguments_text,
@@ -398,7 +397,7 @@ class GeminiAdapter(Adapter):
         return GeminiStreamDecoder(self._signatures)
 
 
-class GeminiStreamDecoder(StreamDecoder):
+class GeminiStreamDecoder(SSEDecoder):
     """SSE ``data:`` records, each a partial ``GenerateContentResponse``; no terminator.
 
     The stream is complete once a candidate reported its ``finishReason``;
@@ -406,7 +405,7 @@ class GeminiStreamDecoder(StreamDecoder):
     """
 
     def __init__(self, signatures: _Signatures | None = None) -> None:
-        self._sse = SSEParser()
+        super().__init__()
         self._calls = _Calls(signatures or _Signatures())
         self._tool_index: dict[int, int] = {}  # candidate -> tool calls so far
         self._id = ""
@@ -418,20 +417,15 @@ class GeminiStreamDecoder(StreamDecoder):
     def done(self) -> bool:
         return self._finished
 
-    def feed(self, line: str) -> list[ChatChunk]:
-        ev = self._sse.feed(line)
-        return self._record(ev.data) if ev is not None else []
-
     def close(self) -> list[ChatChunk]:
-        ev = self._sse.flush()
-        out = self._record(ev.data) if ev is not None else []
+        out = self._flush()
         if not self._finished:
             raise ProviderUnavailable("stream ended before completion", code="stream_truncated")
         if self._usage is not None:
             out.append(ChatChunk(id=self._id, model=self._model, usage=self._usage))
         return out
 
-    def _record(self, data: str) -> list[ChatChunk]:
+    def _data(self, data: str) -> list[ChatChunk]:
         obj = object_or_fail(loads_json(data, "stream chunk"), "stream chunk")
         if "error" in obj:
             raise _error(obj["error"], None, {})

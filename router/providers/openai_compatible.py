@@ -14,9 +14,8 @@ from pydantic import ValidationError
 
 from ..errors import ProviderError, ProviderUnavailable
 from ..types import ChatChunk, ChatRequest, ChatResponse, Usage
-from .base import Adapter, Endpoint, HttpRequest, StreamDecoder, loads_json
+from .base import Adapter, Endpoint, HttpRequest, SSEDecoder, StreamDecoder, loads_json
 from .errors_map import error_for_status
-from .sse import SSEParser
 
 __all__ = [
     "OpenAICompatibleAdapter",
@@ -82,13 +81,13 @@ def stream_error(err: Any) -> ProviderError:
 _USAGE_OBJECT = re.compile(r'"usage"\s*:\s*\{')
 
 
-class OpenAIStreamDecoder(StreamDecoder):
+class OpenAIStreamDecoder(SSEDecoder):
     """SSE ``data:`` chunks until ``[DONE]``; an ``error`` payload raises."""
 
-    __slots__ = ("_done", "_finished", "_sse")
+    __slots__ = ("_done", "_finished")
 
     def __init__(self) -> None:
-        self._sse = SSEParser()
+        super().__init__()
         self._done = False
         self._finished = False
 
@@ -96,20 +95,15 @@ class OpenAIStreamDecoder(StreamDecoder):
     def done(self) -> bool:
         return self._done
 
-    def feed(self, line: str) -> list[ChatChunk]:
-        ev = self._sse.feed(line)
-        return self._event(ev.data) if ev is not None else []
-
     def close(self) -> list[ChatChunk]:
-        ev = self._sse.flush()
-        out = self._event(ev.data) if ev is not None else []
+        out = self._flush()
         # A stream that saw finish_reason but lost [DONE] lost at most a usage
         # chunk; one that saw neither was cut mid-answer.
         if not self._done and not self._finished:
             raise ProviderUnavailable("stream ended before completion", code="stream_truncated")
         return out
 
-    def _event(self, data: str) -> list[ChatChunk]:
+    def _data(self, data: str) -> list[ChatChunk]:
         if data.strip() == "[DONE]":
             self._done = True
             return []
