@@ -167,6 +167,13 @@ def test_test_command_rejects_malformed_tests(
     tests = write(tmp_path, "tests:\n  - {message: hi, expect: {targett: x}}\n", "t.yaml")
     assert main(["test", write(tmp_path, GOOD), tests]) == 2
     assert "unknown expectation" in capsys.readouterr().err
+    odd = write(
+        tmp_path,
+        "tests:\n  - {message: hi, snapshot: {budget_left: 1}, expect: {denied: false}}\n",
+        "s.yaml",
+    )
+    assert main(["test", write(tmp_path, GOOD), odd]) == 2
+    assert "unknown snapshot key(s) ['budget_left']" in capsys.readouterr().err
 
 
 def test_models_filters(capsys: pytest.CaptureFixture[str]) -> None:

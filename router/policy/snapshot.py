@@ -23,5 +23,3 @@ class Snapshot:
     """Observed latency per target name (for ``select: fastest``)."""
     unavailable: frozenset[str] = frozenset()
     """Targets known to be down (open breakers); ranked last, not excluded."""
-    budget_remaining: Mapping[str, float] = field(default_factory=dict)
-    """Remaining USD per budget key (``rule:key-value``), where budgets apply."""

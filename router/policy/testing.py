@@ -47,6 +47,7 @@ _EXPECT_KEYS = {
     "matched_rules",
     "denied",
 }
+_SNAPSHOT_KEYS = frozenset({"now", "request_id", "latency_ms", "unavailable"})
 
 
 @dataclass
@@ -92,6 +93,14 @@ def load_cases(path: str | Path) -> list[dict[str, Any]]:
                 file=str(path),
                 key=f"{where}.expect",
             )
+        snap = c.get("snapshot") or {}
+        odd = set(snap) - _SNAPSHOT_KEYS if isinstance(snap, dict) else {"(not a mapping)"}
+        if odd:
+            raise ConfigError(
+                f"unknown snapshot key(s) {sorted(odd)}; known: {sorted(_SNAPSHOT_KEYS)}",
+                file=str(path),
+                key=f"{where}.snapshot",
+            )
         if ("message" in c) == ("messages" in c):
             raise ConfigError("give 'message' or 'messages'", file=str(path), key=where)
     return cases
@@ -109,7 +118,6 @@ def _snapshot(raw: Mapping[str, Any] | None, name: str) -> Snapshot:
         request_id=str(raw.get("request_id", name)),
         latency_ms=dict(raw.get("latency_ms") or {}),
         unavailable=frozenset(raw.get("unavailable") or ()),
-        budget_remaining=dict(raw.get("budget_remaining") or {}),
     )
 
 
