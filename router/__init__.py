@@ -32,7 +32,7 @@ from .types import (
     Usage,
 )
 
-__version__ = "0.1.0"
+from ._version import __version__
 
 __all__ = [
     "AsyncRouter",

@@ -83,8 +83,7 @@ class TestAiohttp:
             resp = await r.chat(MESSAGES)
             async with r.stream(MESSAGES) as s:
                 chunks = [c async for c in s]
-            client = r._executor.http._clients["fake"]
-            assert isinstance(client._transport, AiohttpTransport)
+            assert isinstance(r._executor.http.transports()["fake"], AiohttpTransport)
         assert resp.content == "Your order shipped yesterday and should arrive on Friday."
         assert resp.usage is not None and resp.usage.prompt_tokens == 96
         assert len(chunks) == 21

@@ -35,8 +35,8 @@ def _fds() -> int:
     return len(os.listdir("/proc/self/fd"))
 
 
-def _pool_size(client: Any) -> int:
-    pool = client._transport._pool
+def _pool_size(transport: Any) -> int:
+    pool = transport._pool
     return len(pool.connections)
 
 
@@ -54,7 +54,7 @@ def _sync_requests(cfg: dict[str, Any], n: int) -> int:
             except ProviderError:
                 errors += 1
             if i % 100 == 99:
-                for c in r._executor.http._clients.values():
+                for c in r._executor.http.transports().values():
                     assert _pool_size(c) <= 4  # kept alive, reused: no growth
     return errors
 
@@ -72,7 +72,7 @@ async def _async_requests(cfg: dict[str, Any], n: int) -> int:
                     await r.chat(MESSAGES, model="r")
             except ProviderError:
                 errors += 1
-        for c in r._executor.http._clients.values():
+        for c in r._executor.http.transports().values():
             assert _pool_size(c) <= 4
     return errors
 

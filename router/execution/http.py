@@ -1,17 +1,27 @@
-"""Sending to HTTP targets: one pooled httpx client per provider, sync and async.
+"""Sending to HTTP targets: one pooled httpx transport per provider, sync and async.
 
 The adapter does all translation (sans-IO); this module only moves bytes and
 turns transport failures into the exception tree. The functions that are not
-I/O (building, checking, decoding) are shared by both clients.
+I/O (building, checking, decoding) are shared by both senders.
+
+Requests go straight to an httpx *transport* (the connection pool), not through
+``httpx.Client``: an API call needs none of the client's cookie jar, auth
+flows, redirect handling or URL merging, and skipping them removes most of
+what a call costs over the network round trip. What the client would still
+add is done here: default headers, the JSON body, timeouts, and proxies from
+the environment (``HTTPS_PROXY``/``HTTP_PROXY``/``ALL_PROXY``/``NO_PROXY``).
 """
 
 from __future__ import annotations
 
+import json
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator
+import urllib.request
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
+from .._version import __version__
 from ..errors import (
     AuthenticationError,
     ProviderError,
@@ -25,31 +35,28 @@ from ..types import ChatChunk, ChatRequest, ChatResponse
 if TYPE_CHECKING:
     import httpx
 
-__all__ = ["AsyncHttpSender", "HttpSender"]
+__all__ = ["AsyncHttpSender", "HttpSender", "env_proxy", "timeouts"]
 
-# httpx is imported where a request is built, not at module load: creating a
-# router (and a router whose targets are all embedded) never pays for it, and
-# after the first send each ``import httpx`` below is a dict lookup.
-
-
-def _timeout(t: Target) -> httpx.Timeout:
-    import httpx
-
-    c = t.provider_config.timeout
-    return httpx.Timeout(connect=c.connect_s, read=c.read_s, write=c.write_s, pool=c.pool_s)
-
+# httpx is imported where a pool is built, not at module load: creating a
+# router (and a router whose targets are all embedded) never pays for it.
 
 _MIN_TIMEOUT_S = 0.001
 
+_DEFAULT_HEADERS = {
+    "user-agent": f"llm-policy-router/{__version__}",
+    "accept-encoding": "gzip, deflate",
+}
 
-def request_timeout(
+
+def timeouts(
     t: Target, cap_s: float | None = None, read_cap_s: float | None = None
-) -> httpx.Timeout:
-    """The provider's timeouts, each capped by what the deadline leaves (``cap_s``);
-    the read timeout also by ``read_cap_s`` (a stream's first-token timeout)."""
-    import httpx
-
+) -> dict[str, float]:
+    """The provider's timeouts (httpx's ``timeout`` extension), each capped by what
+    the deadline leaves (``cap_s``); the read timeout also by ``read_cap_s``
+    (a stream's first-token timeout)."""
     c = t.provider_config.timeout
+    if cap_s is None and read_cap_s is None:
+        return {"connect": c.connect_s, "read": c.read_s, "write": c.write_s, "pool": c.pool_s}
 
     def cap(v: float, *extra: float | None) -> float:
         for x in (cap_s, *extra):
@@ -57,12 +64,23 @@ def request_timeout(
                 v = min(v, x)
         return max(_MIN_TIMEOUT_S, v)
 
-    return httpx.Timeout(
-        connect=cap(c.connect_s),
-        read=cap(c.read_s, read_cap_s),
-        write=cap(c.write_s),
-        pool=cap(c.pool_s),
-    )
+    return {
+        "connect": cap(c.connect_s),
+        "read": cap(c.read_s, read_cap_s),
+        "write": cap(c.write_s),
+        "pool": cap(c.pool_s),
+    }
+
+
+def env_proxy(url: str) -> str | None:
+    """The proxy the environment names for ``url`` (``*_PROXY``, ``NO_PROXY``), if any."""
+    scheme, _, rest = url.partition("://")
+    host = rest.split("/", 1)[0].rsplit("@", 1)[-1]
+    proxies = urllib.request.getproxies()
+    proxy = proxies.get(scheme.lower()) or proxies.get("all")
+    if not proxy or urllib.request.proxy_bypass(host):
+        return None
+    return proxy
 
 
 def _past(deadline: float | None, t: Target) -> None:
@@ -100,6 +118,37 @@ def transport_error(exc: httpx.HTTPError, t: Target) -> ProviderError:
     return scrub(err, t)
 
 
+def _encode(http: HttpRequest) -> bytes:
+    # The same encoding httpx's ``json=`` uses: compact, UTF-8, no NaN.
+    return json.dumps(
+        http.json, ensure_ascii=False, separators=(",", ":"), allow_nan=False
+    ).encode()
+
+
+class _Pool:
+    """One provider's transport, and the parsed URLs its requests reuse."""
+
+    __slots__ = ("transport", "urls")
+
+    def __init__(self, transport: Any) -> None:
+        self.transport = transport
+        self.urls: dict[str, httpx.URL] = {}
+
+    def build(self, http: HttpRequest, timeout: dict[str, float]) -> httpx.Request:
+        import httpx
+
+        url = self.urls.get(http.url)
+        if url is None:
+            url = self.urls[http.url] = httpx.URL(http.url)
+        return httpx.Request(
+            http.method,
+            url,
+            headers={**_DEFAULT_HEADERS, **http.headers},
+            content=_encode(http),
+            extensions={"timeout": timeout},
+        )
+
+
 class _Prepared:
     __slots__ = ("adapter", "http")
 
@@ -109,11 +158,26 @@ class _Prepared:
 
 
 class _Base:
-    """Adapter lookup and request building, shared by the sync and async senders."""
+    """Adapter lookup, pools and request building, shared by the sync and async senders."""
 
-    def __init__(self) -> None:
+    def __init__(self, make_transport: Callable[[Target], Any]) -> None:
         self._adapters: dict[str, Adapter] = {}
+        self._pools: dict[str, _Pool] = {}
+        self._make_transport = make_transport
         self._lock = threading.Lock()
+
+    def _pool(self, t: Target) -> _Pool:
+        p = self._pools.get(t.provider)
+        if p is None:
+            with self._lock:
+                p = self._pools.get(t.provider)
+                if p is None:
+                    p = self._pools[t.provider] = _Pool(self._make_transport(t))
+        return p
+
+    def transports(self) -> dict[str, Any]:
+        """Provider name → the transport its requests went through (built on first use)."""
+        return {name: p.transport for name, p in self._pools.items()}
 
     def _prepare(self, t: Target, request: ChatRequest, stream: bool) -> _Prepared:
         if t.endpoint.quirks.requires_key and not t.endpoint.api_key:
@@ -132,14 +196,8 @@ class _Base:
         return _Prepared(adapter, adapter.build_request(t.endpoint, request, stream=stream))
 
     @staticmethod
-    def _error(p: _Prepared, t: Target, resp: httpx.Response) -> ProviderError:
-        return scrub(p.adapter.parse_error(resp.status_code, resp.headers, resp.content), t)
-
-    @staticmethod
-    def _raise(
-        p: _Prepared, t: Target, status: int, headers: httpx.Headers, body: bytes
-    ) -> ChatResponse:
-        raise scrub(p.adapter.parse_error(status, headers, body), t)
+    def _raise(p: _Prepared, t: Target, resp: httpx.Response, body: bytes) -> ChatResponse:
+        raise scrub(p.adapter.parse_error(resp.status_code, resp.headers, body), t)
 
     @staticmethod
     def _parse(p: _Prepared, t: Target, body: bytes) -> ChatResponse:
@@ -149,24 +207,32 @@ class _Base:
             raise scrub(e, t) from None
 
 
+def _sync_transport(t: Target) -> httpx.BaseTransport:
+    import httpx
+
+    return httpx.HTTPTransport(limits=_limits(t), proxy=env_proxy(t.endpoint.base_url))
+
+
+def _async_transport(t: Target) -> httpx.AsyncBaseTransport:
+    import httpx
+
+    return httpx.AsyncHTTPTransport(limits=_limits(t), proxy=env_proxy(t.endpoint.base_url))
+
+
 class HttpSender(_Base):
-    """Blocking sends through one pooled ``httpx.Client`` per provider."""
+    """Blocking sends through one pooled ``httpx.HTTPTransport`` per provider."""
 
     def __init__(self) -> None:
-        super().__init__()
-        self._clients: dict[str, httpx.Client] = {}
+        super().__init__(_sync_transport)
 
-    def _client(self, t: Target) -> httpx.Client:
+    def _open(self, t: Target, p: _Prepared, timeout: dict[str, float]) -> httpx.Response:
         import httpx
 
-        c = self._clients.get(t.provider)
-        if c is None:
-            with self._lock:
-                c = self._clients.get(t.provider)
-                if c is None:
-                    c = httpx.Client(timeout=_timeout(t), limits=_limits(t))
-                    self._clients[t.provider] = c
-        return c
+        pool = self._pool(t)
+        try:
+            return pool.transport.handle_request(pool.build(p.http, timeout))  # type: ignore[no-any-return]
+        except httpx.HTTPError as e:
+            raise transport_error(e, t) from None
 
     def complete(
         self, t: Target, request: ChatRequest, *, timeout_s: float | None = None
@@ -175,36 +241,20 @@ class HttpSender(_Base):
         import httpx
 
         p = self._prepare(t, request, stream=False)
-        client = self._client(t)
-        if timeout_s is None:
-            # No deadline to watch between reads: the plain (cheaper) request path.
-            try:
-                resp = client.request(
-                    p.http.method, p.http.url, headers=p.http.headers, json=p.http.json
-                )
-            except httpx.HTTPError as e:
-                raise transport_error(e, t) from None
-            if resp.status_code >= 300:
-                return self._raise(p, t, resp.status_code, resp.headers, resp.content)
-            return self._parse(p, t, resp.content)
-        deadline = time.monotonic() + timeout_s
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        resp = self._open(t, p, timeouts(t, timeout_s))
         try:
-            with client.stream(
-                p.http.method,
-                p.http.url,
-                headers=p.http.headers,
-                json=p.http.json,
-                timeout=request_timeout(t, timeout_s),
-            ) as resp:
-                body = bytearray()
-                for part in resp.iter_bytes():
-                    body += part
-                    _past(deadline, t)
+            body = b""
+            for part in resp.iter_bytes():
+                body += part
+                _past(deadline, t)
         except httpx.HTTPError as e:
             raise transport_error(e, t) from None
+        finally:
+            resp.close()
         if resp.status_code >= 300:
-            return self._raise(p, t, resp.status_code, resp.headers, bytes(body))
-        return self._parse(p, t, bytes(body))
+            return self._raise(p, t, resp, body)
+        return self._parse(p, t, body)
 
     def stream(
         self,
@@ -222,57 +272,47 @@ class HttpSender(_Base):
         import httpx
 
         p = self._prepare(t, request, stream=True)
-        client = self._client(t)
+        resp = self._open(t, p, timeouts(t, timeout_s, first_token_s))
         try:
-            with client.stream(
-                p.http.method,
-                p.http.url,
-                headers=p.http.headers,
-                json=p.http.json,
-                timeout=request_timeout(t, timeout_s, first_token_s),
-            ) as resp:
-                if resp.status_code >= 300:
-                    resp.read()
-                    raise self._error(p, t, resp)
-                decoder = p.adapter.stream_decoder()
-                try:
-                    feed = decoder.feed
-                    for line in resp.iter_lines():
-                        chunks = feed(line)
-                        if chunks:  # most lines complete no chunk
-                            yield from chunks
-                    yield from decoder.close()
-                except ProviderError as e:
-                    raise scrub(e, t) from None
+            if resp.status_code >= 300:
+                self._raise(p, t, resp, resp.read())
+            decoder = p.adapter.stream_decoder()
+            try:
+                feed = decoder.feed
+                for line in resp.iter_lines():
+                    chunks = feed(line)
+                    if chunks:  # most lines complete no chunk
+                        yield from chunks
+                yield from decoder.close()
+            except ProviderError as e:
+                raise scrub(e, t) from None
         except httpx.HTTPError as e:
             raise transport_error(e, t) from None
+        finally:
+            resp.close()
 
     def close(self) -> None:
         """Close every pooled connection."""
-        for c in self._clients.values():
-            c.close()
-        self._clients.clear()
+        for p in self._pools.values():
+            p.transport.close()
+        self._pools.clear()
 
 
 class AsyncHttpSender(_Base):
-    """Non-blocking sends through one pooled ``httpx.AsyncClient`` per provider."""
+    """Non-blocking sends through one pooled ``httpx.AsyncHTTPTransport`` per provider
+    (or what ``transport_factory(target)`` returns)."""
 
-    def __init__(self, transport_factory: Any = None) -> None:
-        super().__init__()
-        self._clients: dict[str, httpx.AsyncClient] = {}
-        self._transport_factory = transport_factory
+    def __init__(self, transport_factory: Callable[[Target], Any] | None = None) -> None:
+        super().__init__(transport_factory or _async_transport)
 
-    def _client(self, t: Target) -> httpx.AsyncClient:
+    async def _open(self, t: Target, p: _Prepared, timeout: dict[str, float]) -> httpx.Response:
         import httpx
 
-        c = self._clients.get(t.provider)
-        if c is None:
-            kw: dict[str, Any] = {"timeout": _timeout(t), "limits": _limits(t)}
-            if self._transport_factory is not None:
-                kw["transport"] = self._transport_factory(t)
-            c = httpx.AsyncClient(**kw)
-            self._clients[t.provider] = c
-        return c
+        pool = self._pool(t)
+        try:
+            return await pool.transport.handle_async_request(pool.build(p.http, timeout))  # type: ignore[no-any-return]
+        except httpx.HTTPError as e:
+            raise transport_error(e, t) from None
 
     async def complete(
         self, t: Target, request: ChatRequest, *, timeout_s: float | None = None
@@ -281,19 +321,16 @@ class AsyncHttpSender(_Base):
         import httpx
 
         p = self._prepare(t, request, stream=False)
+        resp = await self._open(t, p, timeouts(t, timeout_s))
         try:
-            resp = await self._client(t).request(
-                p.http.method,
-                p.http.url,
-                headers=p.http.headers,
-                json=p.http.json,
-                timeout=request_timeout(t, timeout_s),
-            )
+            body = await resp.aread()
         except httpx.HTTPError as e:
             raise transport_error(e, t) from None
+        finally:
+            await resp.aclose()
         if resp.status_code >= 300:
-            raise self._error(p, t, resp)
-        return self._parse(p, t, resp.content)
+            return self._raise(p, t, resp, body)
+        return self._parse(p, t, body)
 
     async def stream(
         self,
@@ -307,33 +344,27 @@ class AsyncHttpSender(_Base):
         import httpx
 
         p = self._prepare(t, request, stream=True)
-        client = self._client(t)
+        resp = await self._open(t, p, timeouts(t, timeout_s, first_token_s))
         try:
-            async with client.stream(
-                p.http.method,
-                p.http.url,
-                headers=p.http.headers,
-                json=p.http.json,
-                timeout=request_timeout(t, timeout_s, first_token_s),
-            ) as resp:
-                if resp.status_code >= 300:
-                    await resp.aread()
-                    raise self._error(p, t, resp)
-                decoder = p.adapter.stream_decoder()
-                try:
-                    feed = decoder.feed
-                    async for line in resp.aiter_lines():
-                        for chunk in feed(line):
-                            yield chunk
-                    for chunk in decoder.close():
+            if resp.status_code >= 300:
+                self._raise(p, t, resp, await resp.aread())
+            decoder = p.adapter.stream_decoder()
+            try:
+                feed = decoder.feed
+                async for line in resp.aiter_lines():
+                    for chunk in feed(line):
                         yield chunk
-                except ProviderError as e:
-                    raise scrub(e, t) from None
+                for chunk in decoder.close():
+                    yield chunk
+            except ProviderError as e:
+                raise scrub(e, t) from None
         except httpx.HTTPError as e:
             raise transport_error(e, t) from None
+        finally:
+            await resp.aclose()
 
     async def aclose(self) -> None:
         """Close every pooled connection."""
-        for c in self._clients.values():
-            await c.aclose()
-        self._clients.clear()
+        for p in self._pools.values():
+            await p.transport.aclose()
+        self._pools.clear()
