@@ -6,6 +6,7 @@
 """
 
 from . import errors
+from ._version import __version__
 from .client import AsyncRouter, AsyncStream, Router, Stream
 from .errors import (
     AuthenticationError,
@@ -31,8 +32,6 @@ from .types import (
     RouteInfo,
     Usage,
 )
-
-from ._version import __version__
 
 __all__ = [
     "AsyncRouter",

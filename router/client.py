@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import time
-import uuid
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Self
@@ -24,6 +23,7 @@ from .execution.call import Call
 from .execution.executor import AsyncExecutor, Executor, Opened
 from .execution.health import Health
 from .execution.walker import Walker
+from .ids import new_id
 from .migration import (
     AsyncShadowRunner,
     ShadowPlanner,
@@ -99,7 +99,7 @@ class _Core:
         targets = self.policy.targets
         return Snapshot(
             now=self.clock(),
-            request_id=uuid.uuid4().hex,
+            request_id=new_id(),
             latency_ms=self.health.latency_ms(targets),
             unavailable=self.health.unavailable(
                 n for n, t in targets.items() if t.provider_config.breaker is not None

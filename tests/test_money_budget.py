@@ -9,7 +9,7 @@ import pytest
 
 from router.accounting import BudgetGate, ExactCounter, read_ledger
 from router.accounting.budget import EXTRA_KEY, budget_key_value
-from router.accounting.tokens import ASSUMED_OUTPUT_TOKENS
+from router.accounting.tokens import ASSUMED_OUTPUT_TOKENS, FastCounter, estimate_tokens
 from router.config import load_dict
 from router.config.schema import BudgetEffect
 from router.errors import BudgetExceeded, ConfigError, NoEligibleTarget
@@ -92,9 +92,9 @@ def test_estimate_per_target(policy: Policy) -> None:
     )
     assert est.input_tokens == est.input_tokens_bound == 3
     assert est.output_tokens == {"paid": 10, "local": 10}
-    # paid: 3 * $1000/M + 10 * $2000/M
-    assert est.worst_case_usd["paid"] == pytest.approx(0.023)
-    assert est.worst_case_usd["local"] == 0.0
+    # paid: 3 * $1000/M + 10 * $2000/M (estimate and bound coincide here)
+    assert est.reserve_usd["paid"] == pytest.approx(0.023)
+    assert est.reserve_usd["local"] == 0.0
 
 
 def test_reserve_hold_and_commit_actual(policy: Policy) -> None:
@@ -201,8 +201,12 @@ def test_the_ceiling_is_the_policys_with_the_same_worst_case(policy: Policy) -> 
     d4 = policy.decide(request("one two three"), roomy, model="default")
     assert d4.target_names == ("paid",)
     # With the default counter both sides estimate the same input tokens.
-    hold = BudgetGate(MemoryStore()).admit(request("one two three"), TEAM, d4)[2]
-    assert hold.estimate.worst_case_usd["paid"] == pytest.approx(d4.costs["paid"])
+    req = request("one two three")
+    hold = BudgetGate(MemoryStore()).admit(req, TEAM, d4)[2]
+    assert hold.estimate is None  # no budget applies: nothing was estimated
+    gate_ = BudgetGate(MemoryStore())
+    assert gate_.estimate(req, d4.plan).input_tokens == d4.input_tokens
+    assert gate_.estimate(req, d4.plan, d4).input_tokens == d4.input_tokens
 
 
 def test_an_uncapped_request_is_capped_where_money_is_at_stake(policy: Policy) -> None:
@@ -302,3 +306,16 @@ def test_hold_outlives_the_call_deadline(policy: Policy) -> None:
     assert hold.expires_at == NOW + 360
     _, _, hold = g.admit(request(), RequestContext(tenant="a"), d)
     assert hold.expires_at == NOW + 60
+
+
+def test_policy_and_gate_count_tool_schemas_alike(policy: Policy) -> None:
+    # The gate reuses the policy's input estimate, so the two must count the same texts.
+    tools = [{"type": "function", "function": {"name": "lookup", "parameters": {"type": "object"}}}]
+    req = ChatRequest(
+        messages=[{"role": "user", "content": "find order 12"}],  # type: ignore[list-item]
+        tools=tools,
+        response_format={"type": "json_schema", "json_schema": {"name": "x", "schema": {}}},
+    )
+    d = policy.decide(req, RequestContext(), model="mixed")
+    assert d.input_tokens == FastCounter().count(req)
+    assert d.input_tokens > estimate_tokens([t for t in req.iter_text() if t], 1)

@@ -28,7 +28,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -37,6 +36,7 @@ from urllib.parse import quote
 
 from ..config.schema import BudgetEffect
 from ..errors import BudgetExceeded, ConfigError
+from ..ids import new_id
 from ..policy.decision import Decision
 from ..state import BudgetCharge, BudgetUsage, StateStore
 from ..targets import Target
@@ -64,6 +64,7 @@ EXTRA_KEY = "budget"
 """Where the gate keeps its :class:`Hold` in ``Call.extra``."""
 
 DEFAULT_HOLD_S = 900.0
+_MEMO_MAX = 1024
 _WINDOW_GRACE_S = 3600.0
 
 
@@ -71,15 +72,15 @@ _WINDOW_GRACE_S = 3600.0
 class Estimate:
     """The pre-flight estimate of one request over its planned targets.
 
-    ``worst_case_usd`` uses the input *estimate* and checks ceilings;
     ``reserve_usd`` uses the input *bound* and is held against budgets, so a
-    window cannot be overrun by an underestimated prompt.
+    window cannot be overrun by an underestimated prompt. (The worst case on
+    the input *estimate*, which the ``max_cost_usd`` ceilings check, is the
+    policy's: ``Decision.costs``.)
     """
 
     input_tokens: int
     input_tokens_bound: int
     output_tokens: Mapping[str, int]
-    worst_case_usd: Mapping[str, float]
     reserve_usd: Mapping[str, float]
 
 
@@ -91,7 +92,8 @@ class Hold:
     keys: tuple[str, ...]
     amount_usd: float
     expires_at: float
-    estimate: Estimate
+    estimate: Estimate | None
+    """``None`` when no budget applied: worked out only if the call is charged unfinished."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,34 +176,53 @@ class BudgetGate:
         self.clock = clock
         self.hold_s = hold_s
         self.record = record
+        # (rule, budget, key value, minute) → its window and charge: the same
+        # for every request of that minute, so built once.
+        self._windows: dict[tuple[str, int, str, int], _Applied] = {}
 
     # -- pre-flight --------------------------------------------------------------
 
-    def estimate(self, request: ChatRequest, plan: Sequence[Target]) -> Estimate:
-        """Token and cost estimates of ``request`` on each target of ``plan``."""
-        est = self.counter.count(request)
+    def estimate(
+        self, request: ChatRequest, plan: Sequence[Target], decision: Decision | None = None
+    ) -> Estimate:
+        """Token and cost estimates of ``request`` on each target of ``plan``.
+
+        With the default counter, the input estimate of ``decision`` (the
+        policy's, made with the same count) is reused rather than redone.
+        """
+        if decision is not None and type(self.counter) is FastCounter:
+            est = decision.input_tokens
+        else:
+            est = self.counter.count(request)
         bound = max(est, self.counter.upper_bound(request))
         out: dict[str, int] = {}
-        worst: dict[str, float] = {}
         reserve: dict[str, float] = {}
         for t in plan:
             o = output_tokens_for(t, request.max_tokens)
             out[t.name] = o
-            worst[t.name] = worst_case_cost_usd(t, est, o)
             reserve[t.name] = worst_case_cost_usd(t, bound, o)
-        return Estimate(est, bound, out, worst, reserve)
+        return Estimate(est, bound, out, reserve)
 
     def _applied(self, decision: Decision, context: RequestContext, now: float) -> list[_Applied]:
         applied = []
+        minute = int(now // 60)  # windows start on whole minutes
+        memo = self._windows
         for rule, b in decision.budgets:
             value = budget_key_value(b.key, context, decision.route)
-            start, end = window(b.per, now)
-            name = b.name or rule
-            key = f"{quote(name, safe='')}|{b.key}={quote(value, safe='')}|{b.per}|" + (
-                window_label(b.per, start)
-            )
-            charge = BudgetCharge(key, b.usd, end + _WINDOW_GRACE_S)
-            applied.append(_Applied(name, b, value, start, end, charge))
+            memo_key = (rule, id(b), value, minute)
+            a = memo.get(memo_key)
+            if a is None or a.budget is not b:
+                start, end = window(b.per, now)
+                name = b.name or rule
+                key = f"{quote(name, safe='')}|{b.key}={quote(value, safe='')}|{b.per}|" + (
+                    window_label(b.per, start)
+                )
+                charge = BudgetCharge(key, b.usd, end + _WINDOW_GRACE_S)
+                a = _Applied(name, b, value, start, end, charge)
+                if len(memo) >= _MEMO_MAX:
+                    memo.clear()
+                memo[memo_key] = a
+            applied.append(a)
         return applied
 
     def admit(
@@ -218,11 +239,13 @@ class BudgetGate:
         now = self.clock()
         # A hold must outlive the call: at least its deadline plus a margin.
         hold_s = max(self.hold_s, (context.deadline_s or 0.0) + 60.0)
-        est = self.estimate(request, decision.plan)
         applied = self._applied(decision, context, now)
-        hold_id = uuid.uuid4().hex
+        hold_id = new_id()
+        if not applied:
+            return request, decision, Hold(hold_id, (), 0.0, now + hold_s, None)
+        est = self.estimate(request, decision.plan, decision)
         amount = max(est.reserve_usd[t.name] for t in decision.plan)
-        if not applied or amount <= 0:
+        if amount <= 0:
             return request, decision, Hold(hold_id, (), 0.0, now + hold_s, est)
         charges = [a.charge for a in applied]
         res = self.store.budget_reserve(hold_id, charges, amount, now=now, hold_s=hold_s)
@@ -313,7 +336,7 @@ class BudgetGate:
                 except Exception:  # the hold expires on its own
                     log.warning("could not release budget hold %s", hold.id, exc_info=True)
             return None
-        est = hold.estimate
+        est = hold.estimate or self.estimate(call.request, call.decision.plan, call.decision)
         prompt, completion = est.input_tokens_bound, est.output_tokens.get(target.name, 0)
         charged = est.reserve_usd.get(target.name, hold.amount_usd)
         usage = Usage(prompt_tokens=prompt, completion_tokens=completion, estimated=True)

@@ -28,8 +28,10 @@ __all__ = [
     "ExactCounter",
     "FastCounter",
     "TokenCounter",
+    "estimate_extra_tokens",
     "estimate_text_tokens",
     "estimate_tokens",
+    "extra_texts",
     "request_texts",
 ]
 
@@ -58,6 +60,17 @@ def estimate_tokens(texts: Iterable[str], messages: int = 0) -> int:
 def request_texts(request: ChatRequest) -> Iterator[str]:
     """Every text a request sends to the model: messages, tool calls, tool and schema JSON."""
     yield from request.iter_text()
+    yield from extra_texts(request)
+
+
+def estimate_extra_tokens(request: ChatRequest) -> int:
+    """The estimate for :func:`extra_texts` (0 for a plain text conversation)."""
+    return estimate_tokens(extra_texts(request))
+
+
+def extra_texts(request: ChatRequest) -> Iterator[str]:
+    """What the model reads beyond :meth:`ChatRequest.iter_text`: tool names, tool and
+    schema JSON."""
     for m in request.messages:
         for tc in m.tool_calls or ():
             yield tc.function.name

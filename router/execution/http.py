@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import threading
 import time
-import urllib.request
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -74,6 +73,8 @@ def timeouts(
 
 def env_proxy(url: str) -> str | None:
     """The proxy the environment names for ``url`` (``*_PROXY``, ``NO_PROXY``), if any."""
+    import urllib.request  # ssl and http.client: not worth loading at import time
+
     scheme, _, rest = url.partition("://")
     host = rest.split("/", 1)[0].rsplit("@", 1)[-1]
     proxies = urllib.request.getproxies()

@@ -13,12 +13,14 @@ rule lists the field in ``override``.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from ..accounting.pricing import output_tokens_for, worst_case_cost_usd
-from ..accounting.tokens import estimate_tokens
+from ..accounting.tokens import estimate_extra_tokens, estimate_tokens
 from ..config.schema import (
     BudgetEffect,
     Config,
@@ -89,6 +91,10 @@ class _Rule:
     """A rule compiled against the config's targets."""
 
     name: str
+    index: int
+    """Position in the config: identifies the rule in cache keys."""
+    source: str
+    """``rule <name>``: how limits and requirements cite this rule."""
     preds: tuple[Predicate, ...]
     allow_fail: Mapping[str, str]
     """Target name → reason, for every target this rule's ``allow`` does not admit."""
@@ -123,6 +129,27 @@ class _Route:
     config: RouteConfig
     candidates: tuple[Target, ...]
     shadow: Target | None
+    quality: Mapping[str, float | None]
+    """Each candidate's (and the shadow's) quality for the route's task."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Matched:
+    """What a set of matched rules adds up to; the same for every request it matches."""
+
+    names: tuple[str, ...]
+    budgets: tuple[tuple[str, BudgetEffect], ...]
+    overrides: Mapping[str, str]
+    """Overridable field → the first matched rule that lets the context loosen it."""
+    ruled: Mapping[str, tuple[str, ...]]
+    """Target name → every reason the rules' allow/deny exclude it for."""
+    cost: float | None
+    quality: float | None
+    output: int | None
+    latency: float | None
+    required: frozenset[str]
+    sources: Mapping[str, str]
+    """Where each of the rules' limits came from (``rule <name>``)."""
 
 
 class Policy:
@@ -146,14 +173,22 @@ class Policy:
         self.detectors: tuple[tuple[Detector, int], ...] = tuple(
             (d, self._levels[lvl]) for d, lvl in compile_detectors(config.sensitivity)
         )
-        self.rules: tuple[_Rule, ...] = tuple(self._compile_rule(r) for r in config.rules)
+        self.rules: tuple[_Rule, ...] = tuple(
+            self._compile_rule(i, r) for i, r in enumerate(config.rules)
+        )
+        # Per-config memos, bounded: what a set of matched rules adds up to, and
+        # which detectors fire on a text already seen. Both are
+        # hit by every request that repeats itself (the same rules match, the
+        # system prompt and the conversation so far are sent again each turn).
+        self._summaries: dict[tuple[int, ...], _Matched] = {}
+        self._seen: dict[bytes, tuple[tuple[int, int], ...]] = {}
         self._routes: dict[str, _Route] = {
             name: self._compile_route(name, r) for name, r in config.routes.items()
         }
 
     # --- compilation -------------------------------------------------------
 
-    def _compile_rule(self, r: RuleConfig) -> _Rule:
+    def _compile_rule(self, index: int, r: RuleConfig) -> _Rule:
         preds, never = compile_matcher(r.name, r.when, self._levels)
         allow_fail: dict[str, str] = {}
         deny_hit: dict[str, str] = {}
@@ -200,6 +235,8 @@ class Policy:
         lim = r.limit
         return _Rule(
             name=r.name,
+            index=index,
+            source=f"rule {r.name}",
             preds=preds,
             allow_fail=allow_fail,
             deny_hit=deny_hit,
@@ -230,7 +267,8 @@ class Policy:
                 raise ConfigError(
                     f"model {r.shadow.model!r} is not defined", key=f"routes.{name}.shadow.model"
                 )
-        return _Route(name, r, tuple(cands), shadow)
+        quality = {t.name: t.quality_for(r.task) for t in (*cands, *([shadow] if shadow else []))}
+        return _Route(name, r, tuple(cands), shadow, quality)
 
     # --- lookups -----------------------------------------------------------
 
@@ -268,22 +306,41 @@ class Policy:
                 matched.append(r)
         return matched
 
-    def classify(self, texts: list[str]) -> tuple[int, dict[str, int]]:
-        """The highest level the detectors raise ``texts`` to (-1 if none), and counts."""
+    def classify(self, texts: Sequence[str]) -> tuple[int, dict[str, int]]:
+        """The highest level the detectors raise ``texts`` to (-1 if none), and counts.
+
+        Each text is scanned on its own (no match spans two messages). A text
+        scanned before is recognised by its digest and not scanned again: the
+        memo keeps detector counts only, never the text.
+        """
         counts: dict[str, int] = {}
         top = -1
-        if not texts or not self.detectors:
+        if not self.detectors:
             return top, counts
-        text = texts[0] if len(texts) == 1 else "\n\n".join(texts)
-        digits = has_digit(text)
-        windows: dict[int, list[tuple[int, int, int]]] = {}
-        for det, lvl in self.detectors:
-            n = det.count(text, digits, windows)
-            if n:
+        seen = self._seen
+        detectors = self.detectors
+        for text in texts:
+            key = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+            hits = seen.get(key)
+            if hits is None:
+                hits = self._scan(text)
+                _remember(seen, key, hits)
+            for i, n in hits:
+                det, lvl = detectors[i]
                 counts[det.name] = counts.get(det.name, 0) + n
                 if lvl > top:
                     top = lvl
         return top, counts
+
+    def _scan(self, text: str) -> tuple[tuple[int, int], ...]:
+        """(detector index, matches) for every detector that fires on ``text``."""
+        digits = has_digit(text)
+        windows: dict[int, list[tuple[int, int, int]]] = {}
+        return tuple(
+            (i, n)
+            for i, (det, _) in enumerate(self.detectors)
+            if (n := det.count(text, digits, windows))
+        )
 
     def decide(
         self,
@@ -304,8 +361,11 @@ class Policy:
                 f"unknown sensitivity level {declared!r}; levels: " + ", ".join(self._level_names)
             )
         texts = [t for t in request.iter_text() if t]
+        # The same count the budget gate's default counter makes (tool schemas included).
         input_tokens = estimate_tokens(texts, len(request.messages))
+        input_tokens += estimate_extra_tokens(request)
         detected, counts = self.classify(texts)
+        has_tools, has_images = request.has_tools, request.has_images
         declared_idx = self._levels[declared] if declared is not None else -1
         level = max(declared_idx, detected, self._default_level)
         facts = Facts(
@@ -316,14 +376,11 @@ class Policy:
             route=route.name,
             metadata=ctx.metadata,
             input_tokens=input_tokens,
-            has_tools=request.has_tools,
-            has_images=request.has_images,
+            has_tools=has_tools,
+            has_images=has_images,
         )
-        matched = self._match(facts)
-        overrides: dict[str, str] = {}
-        for r in matched:
-            for f in r.override:
-                overrides.setdefault(f, r.name)
+        matched = self._summary(self._match(facts))
+        overrides = matched.overrides
         notes: list[str] = []
         if "sensitivity" in overrides and declared is not None and declared_idx != level:
             # A rule lets this request declare its own level; rules are matched again on it.
@@ -336,9 +393,11 @@ class Policy:
                 facts.tenant, facts.user, facts.tags, level, facts.route, facts.metadata,
                 facts.input_tokens, facts.has_tools, facts.has_images,
             )  # fmt: skip
-            matched = self._match(facts)
+            matched = self._summary(self._match(facts))
 
-        limits = self._limits(matched, route, ctx, overrides, request)
+        limits = self._limits(
+            matched, route, ctx, overrides, (has_tools, request.wants_json_schema, has_images)
+        )
         task = rc.task
         out_req = request.max_tokens or rc.max_tokens
         if limits.max_output_tokens is not None:
@@ -348,7 +407,7 @@ class Policy:
         if route.shadow is not None and route.shadow not in candidates:
             candidates = (*candidates, route.shadow)
         admitted, excluded, costs = self._evaluate(
-            candidates, matched, limits, input_tokens, out_req, task, snap
+            candidates, matched.ruled, limits, input_tokens, out_req, task, route.quality, snap
         )
 
         shadow: tuple[Target, ...] = ()
@@ -359,7 +418,7 @@ class Policy:
                 notes.append(f"shadow {route.shadow.name} not admitted by policy: no shadow copy")
             if route.shadow not in route.candidates and route.shadow in admitted:
                 admitted.remove(route.shadow)
-        ranked = self._rank(admitted, rc, costs, task, snap)
+        ranked = self._rank(admitted, rc, costs, route.quality, snap)
         if rc.select == "weighted" and not rc.split:
             notes.append("select weighted without a split: candidates in order")
         # A split route keeps every admitted arm: the split (applied after the
@@ -373,7 +432,7 @@ class Policy:
             route=route.name,
             plan=plan,
             excluded=excluded,
-            matched_rules=tuple(r.name for r in matched),
+            matched_rules=matched.names,
             sensitivity=SensitivityResult(
                 declared=declared,
                 detected=self._level_names[detected] if detected >= 0 else None,
@@ -383,7 +442,7 @@ class Policy:
             limits=limits,
             fallback=rc.fallback,
             shadow=shadow,
-            budgets=tuple((r.name, r.budget) for r in matched if r.budget is not None),
+            budgets=matched.budgets,
             notes=tuple(notes),
             input_tokens=input_tokens,
             output_tokens=out_req,
@@ -398,35 +457,21 @@ class Policy:
 
     def _limits(
         self,
-        matched: list[_Rule],
+        matched: _Matched,
         route: _Route,
         ctx: RequestContext,
         overrides: Mapping[str, str],
-        request: ChatRequest,
+        needs: tuple[bool, bool, bool],
     ) -> Limits:
         """The tightest ceilings and floors of the matched rules, the route and the context."""
-        sources: dict[str, str] = {}
-        cost: float | None = None
-        quality: float | None = route.config.min_quality
-        if quality is not None:
-            sources["min_quality"] = f"route {route.name}"
-        output: int | None = None
-        latency: float | None = None
-        required: set[str] = set()
-        for r in matched:
-            if not r.has_limits:
-                continue
-            if r.limit_cost is not None and (cost is None or r.limit_cost < cost):
-                cost, sources["max_cost_usd"] = r.limit_cost, f"rule {r.name}"
-            if r.limit_quality is not None and (quality is None or r.limit_quality > quality):
-                quality, sources["min_quality"] = r.limit_quality, f"rule {r.name}"
-            if r.limit_output is not None and (output is None or r.limit_output < output):
-                output, sources["max_output_tokens"] = r.limit_output, f"rule {r.name}"
-            if r.limit_latency is not None and (latency is None or r.limit_latency < latency):
-                latency, sources["max_latency_ms"] = r.limit_latency, f"rule {r.name}"
-            for cap in r.require:
-                required.add(cap)
-                sources.setdefault(f"require:{cap}", f"rule {r.name}")
+        sources = dict(matched.sources)
+        cost = matched.cost
+        quality = matched.quality
+        route_q = route.config.min_quality
+        # The route's floor holds unless a rule sets a strictly higher one.
+        if route_q is not None and (quality is None or route_q >= quality):
+            quality, sources["min_quality"] = route_q, f"route {route.name}"
+        required = set(matched.required)
         if ctx.max_cost_usd is not None:
             if "max_cost_usd" in overrides:
                 cost = ctx.max_cost_usd
@@ -439,44 +484,41 @@ class Policy:
                 sources["min_quality"] = f"context (override by rule {overrides['min_quality']})"
             elif quality is None or ctx.min_quality > quality:
                 quality, sources["min_quality"] = ctx.min_quality, "context"
-        for cap, needed in (
-            ("tools", request.has_tools),
-            ("json_schema", request.wants_json_schema),
-            ("vision", request.has_images),
-        ):
+        for cap, needed in zip(("tools", "json_schema", "vision"), needs, strict=True):
             if needed:
                 required.add(cap)
                 sources.setdefault(f"require:{cap}", "request")
         return Limits(
             max_cost_usd=cost,
             min_quality=quality,
-            max_output_tokens=output,
-            max_latency_ms=latency,
+            max_output_tokens=matched.output,
+            max_latency_ms=matched.latency,
             required=frozenset(required),
             sources=sources,
         )
 
+    def _summary(self, matched: list[_Rule]) -> _Matched:
+        """What ``matched`` adds up to (memoised per set of rules)."""
+        key = tuple(r.index for r in matched)
+        summary = self._summaries.get(key)
+        if summary is None:
+            summary = _summarise(matched)
+            _remember(self._summaries, key, summary)
+        return summary
+
     @staticmethod
     def _evaluate(
         candidates: tuple[Target, ...],
-        matched: list[_Rule],
+        ruled: Mapping[str, tuple[str, ...]],
         limits: Limits,
         input_tokens: int,
         out_req: int | None,
         task: str | None,
+        quality: Mapping[str, float | None],
         snap: Snapshot,
     ) -> tuple[list[Target], dict[str, tuple[str, ...]], dict[str, float]]:
         """Admitted targets (candidate order), exclusions with every reason, worst-case costs."""
         sources = limits.sources
-        # Rule verdicts were precomputed per target; gather those of the matched rules.
-        ruled: dict[str, list[str]] = {}
-        for r in matched:
-            if r.has_deny:
-                for name, why in r.deny_hit.items():
-                    ruled.setdefault(name, []).append(why)
-            if r.has_allow:
-                for name, why in r.allow_fail.items():
-                    ruled.setdefault(name, []).append(why)
         required = limits.required
         floor = limits.min_quality
         ceiling = limits.max_cost_usd
@@ -489,7 +531,8 @@ class Policy:
             name = t.name
             if name in excluded or name in costs:
                 continue
-            reasons = list(ruled.get(name, ()))
+            why = ruled.get(name)
+            reasons = [*why] if why else []
             if required and not required <= t.capabilities:
                 for cap in sorted(required - t.capabilities):
                     reasons.append(
@@ -503,7 +546,7 @@ class Policy:
                     + " tokens"
                 )
             if floor is not None:
-                q = t.quality_for(task)
+                q = quality[name]
                 if q is None or q < floor:
                     what = f"quality[{task}]" if task else "quality"
                     shown = "unknown," if q is None else f"{q:g} <"
@@ -533,7 +576,7 @@ class Policy:
         admitted: list[Target],
         rc: RouteConfig,
         costs: Mapping[str, float],
-        task: str | None,
+        quality: Mapping[str, float | None],
         snap: Snapshot,
     ) -> list[Target]:
         """Order admitted targets by the route's ``select``; known-down targets go last."""
@@ -543,13 +586,73 @@ class Policy:
         if sel == "cheapest":
             order.sort(key=lambda t: costs[t.name])
         elif sel == "best_quality":
-            order.sort(key=lambda t: -(q if (q := t.quality_for(task)) is not None else -1.0))
+            order.sort(key=lambda t: -(q if (q := quality[t.name]) is not None else -1.0))
         elif sel == "fastest":
             inf = float("inf")
             order.sort(key=lambda t: snap.latency_ms.get(t.name, inf))
         if snap.unavailable:
             order.sort(key=lambda t: t.name in snap.unavailable)
         return order
+
+
+def _summarise(matched: list[_Rule]) -> _Matched:
+    """Combine matched rules: allows intersect, denies unite, the tightest limit wins
+    (the first rule to set it is cited)."""
+    sources: dict[str, str] = {}
+    cost: float | None = None
+    quality: float | None = None
+    output: int | None = None
+    latency: float | None = None
+    required: set[str] = set()
+    overrides: dict[str, str] = {}
+    ruled: dict[str, list[str]] = {}
+    for r in matched:
+        for f in r.override:
+            overrides.setdefault(f, r.name)
+        if r.has_deny:
+            for name, why in r.deny_hit.items():
+                ruled.setdefault(name, []).append(why)
+        if r.has_allow:
+            for name, why in r.allow_fail.items():
+                ruled.setdefault(name, []).append(why)
+        if not r.has_limits:
+            continue
+        if r.limit_cost is not None and (cost is None or r.limit_cost < cost):
+            cost, sources["max_cost_usd"] = r.limit_cost, r.source
+        if r.limit_quality is not None and (quality is None or r.limit_quality > quality):
+            quality, sources["min_quality"] = r.limit_quality, r.source
+        if r.limit_output is not None and (output is None or r.limit_output < output):
+            output, sources["max_output_tokens"] = r.limit_output, r.source
+        if r.limit_latency is not None and (latency is None or r.limit_latency < latency):
+            latency, sources["max_latency_ms"] = r.limit_latency, r.source
+        for cap in r.require:
+            required.add(cap)
+            sources.setdefault(f"require:{cap}", r.source)
+    return _Matched(
+        names=tuple(r.name for r in matched),
+        budgets=tuple((r.name, r.budget) for r in matched if r.budget is not None),
+        overrides=overrides,
+        ruled={name: tuple(whys) for name, whys in ruled.items()},
+        cost=cost,
+        quality=quality,
+        output=output,
+        latency=latency,
+        required=frozenset(required),
+        sources=sources,
+    )
+
+
+_MEMO_MAX = 4096
+
+
+def _remember(memo: dict[Any, Any], key: Any, value: Any) -> None:
+    """Store in a bounded memo, dropping the oldest entry when full."""
+    if len(memo) >= _MEMO_MAX:
+        # Another thread may have emptied or changed it meanwhile: losing an
+        # entry only costs a recomputation.
+        with contextlib.suppress(StopIteration, KeyError, RuntimeError):
+            del memo[next(iter(memo))]
+    memo[key] = value
 
 
 def _decision_id(request_id: str, route: str) -> str:
