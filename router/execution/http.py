@@ -34,12 +34,15 @@ from ..types import ChatChunk, ChatRequest, ChatResponse
 if TYPE_CHECKING:
     import httpx
 
-__all__ = ["AsyncHttpSender", "HttpSender", "env_proxy", "timeouts"]
+__all__ = ["AsyncHttpSender", "HttpSender", "LineSplitter", "env_proxy", "timeouts"]
 
 # httpx is imported where a pool is built, not at module load: creating a
 # router (and a router whose targets are all embedded) never pays for it.
 
 _MIN_TIMEOUT_S = 0.001
+
+_HEADER_SETS = 64
+"""Distinct header sets a pool keeps normalised (keys and URLs rarely vary)."""
 
 _DEFAULT_HEADERS = {
     "user-agent": f"llm-policy-router/{__version__}",
@@ -119,6 +122,44 @@ def transport_error(exc: httpx.HTTPError, t: Target) -> ProviderError:
     return scrub(err, t)
 
 
+class LineSplitter:
+    """Complete text lines out of a response's byte chunks.
+
+    Lines end at LF, CRLF or CR (as SSE and NDJSON allow) and are decoded as
+    UTF-8 only once complete, so a character split across chunks is intact.
+    Replaces httpx's ``iter_lines``, which runs three generator layers and an
+    incremental decoder per chunk.
+    """
+
+    __slots__ = ("_pending",)
+
+    def __init__(self) -> None:
+        self._pending = b""
+
+    def feed(self, chunk: bytes) -> list[str]:
+        """The lines ``chunk`` completes (terminators removed)."""
+        if self._pending:
+            chunk = self._pending + chunk
+        lines = chunk.splitlines()
+        if chunk.endswith(b"\n"):
+            self._pending = b""
+        elif chunk.endswith(b"\r"):
+            # Maybe the first half of a CRLF: wait for the next chunk to tell.
+            self._pending = lines.pop() + b"\r" if lines else b"\r"
+        else:
+            self._pending = lines.pop() if lines else b""
+        return [line.decode("utf-8", "replace") for line in lines]
+
+    def flush(self) -> list[str]:
+        """The last line, when the body did not end with a line break."""
+        rest, self._pending = self._pending, b""
+        if rest.endswith(b"\r"):  # a line ended by a lone CR: complete, even if empty
+            rest = rest[:-1]
+        elif not rest:
+            return []
+        return [rest.decode("utf-8", "replace")]
+
+
 def _encode(http: HttpRequest) -> bytes:
     # The same encoding httpx's ``json=`` uses: compact, UTF-8, no NaN.
     return json.dumps(
@@ -127,27 +168,43 @@ def _encode(http: HttpRequest) -> bytes:
 
 
 class _Pool:
-    """One provider's transport, and the parsed URLs its requests reuse."""
+    """One provider's transport, and the parsed URLs and headers its requests reuse."""
 
-    __slots__ = ("transport", "urls")
+    __slots__ = ("headers", "transport", "urls")
 
     def __init__(self, transport: Any) -> None:
         self.transport = transport
         self.urls: dict[str, httpx.URL] = {}
+        self.headers: dict[tuple[str, tuple[tuple[str, str], ...]], httpx.Headers] = {}
 
     def build(self, http: HttpRequest, timeout: dict[str, float]) -> httpx.Request:
+        """The ``httpx.Request`` for ``http``: what ``httpx.Request(content=...)`` builds,
+        with the URL parsed and the headers normalised once per distinct set."""
         import httpx
 
         url = self.urls.get(http.url)
         if url is None:
             url = self.urls[http.url] = httpx.URL(http.url)
-        return httpx.Request(
+        key = (http.url, tuple(http.headers.items()))
+        base = self.headers.get(key)
+        if base is None:
+            if len(self.headers) >= _HEADER_SETS:  # e.g. a per-request header: stop caching
+                self.headers.clear()
+            base = httpx.Headers({"host": url.netloc.decode("ascii"), **_DEFAULT_HEADERS})
+            base.update(http.headers)
+            self.headers[key] = base
+        body = _encode(http)
+        headers = httpx.Headers(base)
+        headers["content-length"] = str(len(body))
+        req = httpx.Request(
             http.method,
             url,
-            headers={**_DEFAULT_HEADERS, **http.headers},
-            content=_encode(http),
+            headers=headers,
+            stream=httpx.ByteStream(body),
             extensions={"timeout": timeout},
         )
+        req.read()  # the body is in memory: make ``request.content`` available to transports
+        return req
 
 
 class _Prepared:
@@ -278,12 +335,16 @@ class HttpSender(_Base):
             if resp.status_code >= 300:
                 self._raise(p, t, resp, resp.read())
             decoder = p.adapter.stream_decoder()
+            lines = LineSplitter()
             try:
                 feed = decoder.feed
-                for line in resp.iter_lines():
-                    chunks = feed(line)
-                    if chunks:  # most lines complete no chunk
-                        yield from chunks
+                for part in resp.iter_bytes():
+                    for line in lines.feed(part):
+                        chunks = feed(line)
+                        if chunks:  # most lines complete no chunk
+                            yield from chunks
+                for line in lines.flush():
+                    yield from feed(line)
                 yield from decoder.close()
             except ProviderError as e:
                 raise scrub(e, t) from None
@@ -350,9 +411,14 @@ class AsyncHttpSender(_Base):
             if resp.status_code >= 300:
                 self._raise(p, t, resp, await resp.aread())
             decoder = p.adapter.stream_decoder()
+            lines = LineSplitter()
             try:
                 feed = decoder.feed
-                async for line in resp.aiter_lines():
+                async for part in resp.aiter_bytes():
+                    for line in lines.feed(part):
+                        for chunk in feed(line):
+                            yield chunk
+                for line in lines.flush():
                     for chunk in feed(line):
                         yield chunk
                 for chunk in decoder.close():
