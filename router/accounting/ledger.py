@@ -60,9 +60,9 @@ class LedgerRecord:
         """One JSON line."""
         # Every field is flat (``budgets`` a tuple of str): no deep copy needed,
         # and asdict's recursive walk was the costliest step of a commit.
-        d = {f: getattr(self, f) for f in _FIELDS}
+        d = {f: getattr(self, f) for f in _SORTED_FIELDS}  # key order = sort_keys, no sort
         d["budgets"] = list(self.budgets)
-        return json.dumps(d, separators=(",", ":"), sort_keys=True)
+        return _ENCODER.encode(d)
 
     @classmethod
     def from_json(cls, line: str) -> LedgerRecord:
@@ -115,7 +115,8 @@ class LedgerRecord:
         )
 
 
-_FIELDS = tuple(f.name for f in fields(LedgerRecord))
+_SORTED_FIELDS = tuple(sorted(f.name for f in fields(LedgerRecord)))
+_ENCODER = json.JSONEncoder(separators=(",", ":"))
 
 
 def parse_record(d: Any) -> LedgerRecord | None:

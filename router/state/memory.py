@@ -113,8 +113,11 @@ class MemoryStore(StateStore):
             if refused:
                 return Reserved(False, usage, tuple(refused))
             for c in charges:
-                w = self._windows.setdefault(c.key, _Window(expires_at=c.expires_at))
-                w.expires_at = max(w.expires_at, c.expires_at)
+                w = self._windows.get(c.key)
+                if w is None:
+                    w = self._windows[c.key] = _Window(expires_at=c.expires_at)
+                elif c.expires_at > w.expires_at:
+                    w.expires_at = c.expires_at
                 w.holds[reservation] = (amount_usd, now + hold_s)
             return Reserved(True, usage)
 

@@ -50,6 +50,7 @@ _SENT = frozenset({"ok", "error", "timeout", "cancelled"})
 """Attempt outcomes of a try that was actually sent (others were skipped)."""
 
 _now = time.perf_counter
+_RECHECK_S = 1.0
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -148,6 +149,7 @@ class TracingObserver(Observer):
 
         self._tp = tracer_provider
         self._mp = meter_provider
+        self._known: tuple[tuple[bool, bool], float] = ((False, False), 0.0)
         self._tracer = trace.get_tracer(
             sc.INSTRUMENTATION_NAME, version, tracer_provider, schema_url=sc.SCHEMA_URL
         )
@@ -193,9 +195,19 @@ class TracingObserver(Observer):
     # -- switches --------------------------------------------------------------
 
     def _enabled(self) -> tuple[bool, bool]:
-        """(tracing, metering): whether anything would record right now."""
+        """(tracing, metering): whether anything would record right now.
+
+        A global provider, once installed, stays (OpenTelemetry sets it once),
+        so "both on" is final; otherwise the answer is re-checked at most every
+        ``_RECHECK_S`` seconds, because each check reads the environment. A
+        provider installed while requests flow records from within that time.
+        """
+        known, at = self._known
+        if known == (True, True) or (at and _now() - at < _RECHECK_S):
+            return known
         tracing = self._tp is not None or not _is_noop_tracer_provider(trace.get_tracer_provider())
         metering = self._mp is not None or not _is_noop_meter_provider(metrics.get_meter_provider())
+        self._known = ((tracing, metering), _now())
         return tracing, metering
 
     @property
