@@ -17,19 +17,51 @@ __all__ = ["MemoryStore"]
 LEDGER_MAX = 100_000
 
 
+_INF = float("inf")
+
+
 @dataclass(slots=True)
 class _Window:
+    """One budget window: spend, and the holds of calls in flight.
+
+    The held total and the earliest expiry are kept up to date, so that a
+    reservation costs the same with one call in flight or hundreds.
+    """
+
     spent: float = 0.0
-    expires_at: float = float("inf")
+    expires_at: float = _INF
     holds: dict[str, tuple[float, float]] = field(default_factory=dict)
+    held: float = 0.0
+    next_expiry: float = _INF
 
     def purge(self, now: float) -> None:
-        dead = [rid for rid, (_, exp) in self.holds.items() if exp <= now]
-        for rid in dead:
-            del self.holds[rid]
+        if now < self.next_expiry:
+            return
+        holds = self.holds
+        for rid in [rid for rid, (_, exp) in holds.items() if exp <= now]:
+            del holds[rid]
+        # Recomputed, not decremented: no float drift survives a purge.
+        self.held = sum(a for a, _ in holds.values())
+        self.next_expiry = min((exp for _, exp in holds.values()), default=_INF)
+
+    def hold(self, reservation: str, amount: float, expires_at: float) -> None:
+        old = self.holds.get(reservation)
+        if old is not None:
+            self.held -= old[0]
+        self.holds[reservation] = (amount, expires_at)
+        self.held += amount
+        if expires_at < self.next_expiry:
+            self.next_expiry = expires_at
+
+    def release(self, reservation: str) -> bool:
+        item = self.holds.pop(reservation, None)
+        if item is None:
+            return False
+        self.held = self.held - item[0] if self.holds else 0.0
+        return True
 
     def usage(self) -> BudgetUsage:
-        return BudgetUsage(self.spent, sum(a for a, _ in self.holds.values()), len(self.holds))
+        return BudgetUsage(self.spent, max(0.0, self.held), len(self.holds))
 
 
 class MemoryStore(StateStore):
@@ -118,7 +150,7 @@ class MemoryStore(StateStore):
                     w = self._windows[c.key] = _Window(expires_at=c.expires_at)
                 elif c.expires_at > w.expires_at:
                     w.expires_at = c.expires_at
-                w.holds[reservation] = (amount_usd, now + hold_s)
+                w.hold(reservation, amount_usd, now + hold_s)
             return Reserved(True, usage)
 
     def budget_commit(
@@ -138,7 +170,7 @@ class MemoryStore(StateStore):
                     # The window itself was forgotten: keep the spend for its
                     # remaining life, which we no longer know; a day is ample.
                     w = self._windows[key] = _Window(expires_at=now + 86_400)
-                found.append(w.holds.pop(reservation, None) is not None)
+                found.append(w.release(reservation))
                 w.spent += amount_usd
             if record is not None:
                 self._ledger.append((now, record))
@@ -149,7 +181,7 @@ class MemoryStore(StateStore):
             for key in keys:
                 w = self._windows.get(key)
                 if w is not None:
-                    w.holds.pop(reservation, None)
+                    w.release(reservation)
 
     def budget_usage(self, key: str, *, now: float) -> BudgetUsage:
         with self._lock:
