@@ -34,7 +34,8 @@ __all__ = [
 class _Wire(BaseModel):
     """Base of the OpenAI-shaped types: unknown fields from a server are ignored."""
 
-    model_config = ConfigDict(extra="ignore")
+    # Schemas are built at first use: creating a router never pays for them.
+    model_config = ConfigDict(extra="ignore", defer_build=True)
 
 
 class FunctionCall(_Wire):
@@ -59,7 +60,7 @@ class Message(BaseModel):
     ``None`` for an assistant turn that only calls tools.
     """
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     role: Literal["system", "developer", "user", "assistant", "tool"]
     content: str | list[dict[str, Any]] | None = None
@@ -95,6 +96,8 @@ class Usage(_Wire):
 class Attempt(BaseModel):
     """One try of one target: what happened and how long it took."""
 
+    model_config = ConfigDict(defer_build=True)
+
     target: str
     outcome: str
     """``ok``, ``error``, ``timeout``, ``breaker_open``, ``skipped``, ``cancelled``."""
@@ -108,6 +111,8 @@ class Attempt(BaseModel):
 
 class RouteInfo(BaseModel):
     """Where a request went: the chosen target, every attempt, the cost."""
+
+    model_config = ConfigDict(defer_build=True)
 
     route: str
     target: str
@@ -207,7 +212,7 @@ class RequestContext(BaseModel):
     quality floor and lower the cost ceiling, never the reverse.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     tenant: str | None = None
     user: str | None = None
@@ -242,7 +247,7 @@ PARAM_NAMES = frozenset(
 class ChatRequest(BaseModel):
     """A validated chat call: the messages plus OpenAI chat parameters."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     messages: list[Message] = Field(min_length=1)
     max_tokens: int | None = Field(default=None, gt=0)

@@ -219,14 +219,33 @@ def test_config_loader_uses_libyaml_and_still_locates_errors() -> None:
     assert bad.value.line == 2
 
 
-def test_creating_a_router_loads_neither_httpx_nor_asyncio() -> None:
+def test_creating_a_router_loads_neither_httpx_nor_asyncio_nor_opentelemetry() -> None:
     code = (
         "import sys, router\n"
         "r = router.Router({'providers': {'p': {'kind': 'vllm', 'base_url': 'http://127.0.0.1:9/v1'}},"
         " 'models': {'m': {'provider': 'p', 'model': 'x'}}})\n"
-        "print('httpx' in sys.modules, 'asyncio' in sys.modules)\n"
+        "print('httpx' in sys.modules, 'asyncio' in sys.modules,"
+        " any(m.startswith('opentelemetry') for m in sys.modules))\n"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
     )
-    assert out.stdout.split() == ["False", "False"]
+    assert out.stdout.split() == ["False", "False", "False"]
+
+
+def test_the_stream_fast_path_works_before_any_schema_is_built() -> None:
+    # Models build their schemas at first use; the first chunk of a fresh
+    # process goes straight to the validator, which must build itself then.
+    code = (
+        "from router.providers.openai_compatible import OpenAIStreamDecoder\n"
+        "from router.types import ChatChunk\n"
+        "assert type(ChatChunk.__pydantic_validator__).__name__ != 'SchemaValidator'\n"
+        "d = OpenAIStreamDecoder()\n"
+        'd.feed(\'data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"m",'
+        '"choices":[{"index":0,"delta":{"content":"hi"}}]}\')\n'
+        "print(d.feed('')[0].choices[0].delta.content)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == "hi"

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+from pathlib import Path
+
 import httpx
 import pytest
 import respx
@@ -22,6 +27,7 @@ from tests.telemetry_support import (
 
 pytest_plugins = ["tests.telemetry_fixtures"]
 
+ROOT = Path(__file__).resolve().parent.parent
 MSG = [{"role": "user", "content": "Say hi"}]
 
 
@@ -262,3 +268,37 @@ def test_hedged_try_that_loses_is_cancelled_not_failed(otel: Otel) -> None:
     route = otel.span("route default")
     assert [e.name for e in route.events] == [sc.EVENT_HEDGE]
     assert otel.points(sc.METRIC_FALLBACKS) == []
+
+
+def test_tracing_starts_once_opentelemetry_is_in_use() -> None:
+    """A router made before OpenTelemetry is loaded traces once a provider is installed."""
+    code = """
+import json, sys, httpx, respx, router
+cfg, url, reply = json.loads(sys.stdin.read())
+r = router.Router(cfg)
+assert not any(m.startswith("opentelemetry") for m in sys.modules)
+assert type(r._core.observer).__name__ == "DeferredObserver"
+with respx.mock:
+    respx.post(url).mock(return_value=httpx.Response(200, json=reply))
+    r.chat([{"role": "user", "content": "before"}])  # nothing can record yet
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    trace.set_tracer_provider(provider)
+    r.chat([{"role": "user", "content": "after"}])
+print(" ".join(sorted(s.name.split()[0] for s in exporter.get_finished_spans())))
+"""
+    payload = json.dumps([make_config(), LOCAL_URL, completion("smol-135m")])
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        input=payload,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert out.stdout.split() == ["chat", "route"]

@@ -19,8 +19,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from opentelemetry import trace
-
 from ..config.schema import GuardConfig, RouteConfig
 from ..state.base import StateStore
 from ..types import Attempt
@@ -149,6 +147,8 @@ def _trip(store: StateStore, route_name: str, g: GuardConfig, reason: str, now: 
         g.model,
         reason,
     )
+    from opentelemetry import trace  # only here: a router need not load OpenTelemetry
+
     trace.get_current_span().add_event(
         "llm_router.migration.guard_tripped",
         {"llm_router.route": route_name, "llm_router.arm": g.model, "llm_router.reason": reason},
