@@ -65,6 +65,10 @@ class _Core:
         self.observer = observer_for(
             self.config, (t.endpoint.api_key or "" for t in self.policy.targets.values())
         )
+        self._target_names = tuple(self.policy.targets)
+        self._with_breaker = tuple(
+            n for n, t in self.policy.targets.items() if t.provider_config.breaker is not None
+        )
         self.clock: Callable[[], float] = time.time
         """Wall clock of snapshots (ramps, guard windows); tests and simulations replace it."""
         self.shadow_planner = ShadowPlanner(
@@ -96,14 +100,11 @@ class _Core:
         return RequestContext.model_validate(context)
 
     def snapshot(self) -> Snapshot:
-        targets = self.policy.targets
         return Snapshot(
             now=self.clock(),
             request_id=new_id(),
-            latency_ms=self.health.latency_ms(targets),
-            unavailable=self.health.unavailable(
-                n for n, t in targets.items() if t.provider_config.breaker is not None
-            ),
+            latency_ms=self.health.latency_ms(self._target_names),
+            unavailable=self.health.unavailable(self._with_breaker),
         )
 
     def decide(

@@ -9,7 +9,7 @@ is the time to its first content.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 
 from ..state.base import StateStore
 from .breaker import Breakers, BreakerState
@@ -21,6 +21,7 @@ _ALPHA = 0.3
 _TTL_S = 3600.0
 """An hour without traffic forgets a target's latency rather than trusting old news."""
 _CACHE_S = 1.0
+_NONE: frozenset[str] = frozenset()
 """How long one read of the averages serves the snapshots of later requests."""
 
 
@@ -71,6 +72,8 @@ class Health:
         self._cache = (names, now, out)
         return out
 
-    def unavailable(self, targets: Iterable[str]) -> frozenset[str]:
+    def unavailable(self, targets: Collection[str]) -> frozenset[str]:
         """Targets whose breaker is open right now."""
+        if not targets:  # no target has a breaker: the common case
+            return _NONE
         return frozenset(t for t in targets if self._breakers.state(t) is BreakerState.OPEN)
