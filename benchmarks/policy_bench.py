@@ -2,8 +2,13 @@
 
 The config is the router benchmark's (``configs/router.yaml``: 10 targets,
 20 rules) plus 10 more targets and 10 more rules, built here as config data
-and validated like any config. Also timed: the facade's whole non-I/O path
-per call (validate the call, snapshot, decide, set up the walk).
+and validated like any config. ``decide`` is timed twice: on the same
+message every call (as a conversation's history and system prompt are sent
+again each turn, so the detectors' memo answers), and on a message never
+seen before (every detector scans it). Also timed: the facade's whole
+non-I/O path per call (validate the call, snapshot, decide, reserve against
+budgets, set up the walk, then parse a canned reply, settle and write the
+ledger record).
 
 ``python -m benchmarks.policy_bench [--n 5000]`` prints one JSON object.
 """
@@ -139,11 +144,37 @@ def run(n: int) -> dict[str, Any]:
     snapshot = Snapshot(now=1767225600.0, request_id="bench")
     decision = policy.decide(request, context, snapshot, model=ROUTE)
 
+    fresh = [
+        ChatRequest.model_validate(
+            {
+                "messages": [
+                    {"role": "system", "content": SYSTEM},
+                    # Same length, new text: the detectors' memo cannot answer.
+                    {"role": "user", "content": f"{i:08d} " + message_2kb()[9:]},
+                ],
+                "max_tokens": 128,
+            }
+        )
+        for i in range(n + min(200, n))
+    ]
+    unseen = iter(fresh)
+
     r = router.Router(config)
     core = r._core
+    from router.providers.openai_compatible import OpenAICompatibleAdapter
+
+    from router.execution.walker import Send
+
+    from .fake_server import _json_body
+
+    adapter, body = OpenAICompatibleAdapter(), _json_body()
 
     def facade() -> None:
-        core.start(messages, ROUTE, CONTEXT, {"max_tokens": 128})
+        call = core.start(messages, ROUTE, CONTEXT, {"max_tokens": 128})
+        step = call.walker.next()
+        assert isinstance(step, Send)
+        call.walker.succeeded(step, 0.001, final=True)
+        core.finish(call, adapter.parse_response(body), step.target)
 
     return {
         "targets": len(config.models),
@@ -151,6 +182,9 @@ def run(n: int) -> dict[str, Any]:
         "message_bytes": len(message_2kb().encode()),
         "plan": [t.name for t in decision.plan],
         "decide": _time(lambda: policy.decide(request, context, snapshot, model=ROUTE), n),
+        "decide_unseen": _time(
+            lambda: policy.decide(next(unseen), context, snapshot, model=ROUTE), n
+        ),
         "facade": _time(facade, n),
     }
 

@@ -25,6 +25,7 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 from ..config.schema import DetectorConfig, SensitivityConfig
 from ..errors import ConfigError
@@ -80,6 +81,11 @@ class Detector:
     window_min: int = 0
     """Fewest digits a window must hold to contain a match (13 for a card, 9 for an
     SSN): windows such as dates and times are skipped without running ``pattern``."""
+    min_digits: int = 0
+    """Fewest ASCII digits the whole text must hold for a match to be possible."""
+    shape: bytes = b""
+    """A run of character classes every match contains, in the text's :func:`shape`
+    (``AA00`` for an IBAN: two capitals, two digits); tested before any regex."""
 
     def finditer(self, text: str) -> Iterator[tuple[int, int]]:
         """Spans ``(start, end)`` of validated matches in ``text``."""
@@ -91,7 +97,7 @@ class Detector:
         self,
         text: str,
         digits: bool | None = None,
-        windows: dict[int, list[tuple[int, int, int]]] | None = None,
+        windows: dict[int, Any] | None = None,
     ) -> int:
         """How many validated matches ``text`` holds.
 
@@ -105,20 +111,22 @@ class Detector:
             n += 1
         return n
 
-    def _scan(
-        self, text: str, windows: dict[int, list[tuple[int, int, int]]] | None
-    ) -> Iterator[tuple[int, int]]:
+    def _scan(self, text: str, windows: dict[int, Any] | None) -> Iterator[tuple[int, int]]:
         if self.gate and not any(map(text.__contains__, self.gate)):
             return
         if self.prefilter:
             hay = text.lower() if self.fold_prefilter else text
             if not any(p in hay for p in self.prefilter):
                 return
+        if self.min_digits or self.shape:
+            shaped, ndigits = _shape_of(text, windows)
+            if ndigits < self.min_digits or self.shape not in shaped:
+                return
         if self.window is None:
             yield from self._matches(text, 0, len(text))
             return
         key = id(self.window)
-        spans = windows.get(key) if windows is not None else None
+        spans: list[tuple[int, int, int]] | None = windows.get(key) if windows is not None else None
         if spans is None:
             count = text.count
             spans = [
@@ -148,6 +156,31 @@ class Detector:
 
     def __repr__(self) -> str:
         return f"Detector({self.name!r}, label={self.label!r})"
+
+
+# --- per-text facts shared by detectors -------------------------------------
+
+_SHAPES = bytes.maketrans(
+    bytes(range(65, 91)) + bytes(range(97, 123)) + b"0123456789",
+    b"A" * 26 + b"a" * 26 + b"0" * 10,
+)
+_SHAPE_KEY = 0  # its slot in the per-text cache (the others are ids of patterns: never 0)
+
+
+def shape(text: str) -> bytes:
+    """``text`` with ASCII capitals as ``A``, small letters as ``a``, digits as ``0``
+    (anything else non-ASCII as ``?``): byte-level tests on it run at C speed."""
+    return text.encode("ascii", "replace").translate(_SHAPES)
+
+
+def _shape_of(text: str, cache: dict[int, Any] | None) -> tuple[bytes, int]:
+    hit = cache.get(_SHAPE_KEY) if cache is not None else None
+    if hit is None:
+        shaped = shape(text)
+        hit = (shaped, shaped.count(b"0"))
+        if cache is not None:
+            cache[_SHAPE_KEY] = hit
+    return hit
 
 
 # --- validators -------------------------------------------------------------
@@ -359,6 +392,7 @@ def _builtin() -> dict[str, Detector]:
             needs_digit=True,
             window=digit_run,
             window_min=13,
+            min_digits=13,
         ),
         "us_ssn": Detector(
             "us_ssn",
@@ -368,8 +402,11 @@ def _builtin() -> dict[str, Detector]:
             needs_digit=True,
             window=digit_run,
             window_min=9,
+            min_digits=9,
         ),
-        "iban": Detector("iban", "IBAN", re.compile(_IBAN), refine=_iban_spans, needs_digit=True),
+        "iban": Detector(
+            "iban", "IBAN", re.compile(_IBAN), refine=_iban_spans, needs_digit=True, shape=b"AA00"
+        ),
         "ip_address": Detector(
             "ip_address",
             "IP",

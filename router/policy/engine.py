@@ -13,7 +13,6 @@ rule lists the field in ``override``.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -335,7 +334,7 @@ class Policy:
     def _scan(self, text: str) -> tuple[tuple[int, int], ...]:
         """(detector index, matches) for every detector that fires on ``text``."""
         digits = has_digit(text)
-        windows: dict[int, list[tuple[int, int, int]]] = {}
+        windows: dict[int, Any] = {}
         return tuple(
             (i, n)
             for i, (det, _) in enumerate(self.detectors)
@@ -646,12 +645,14 @@ _MEMO_MAX = 4096
 
 
 def _remember(memo: dict[Any, Any], key: Any, value: Any) -> None:
-    """Store in a bounded memo, dropping the oldest entry when full."""
+    """Store in a bounded memo; a full memo starts over.
+
+    Starting over costs a few recomputations; evicting one entry at a time
+    from a plain dict would leave its front full of deleted slots that every
+    later eviction has to walk past.
+    """
     if len(memo) >= _MEMO_MAX:
-        # Another thread may have emptied or changed it meanwhile: losing an
-        # entry only costs a recomputation.
-        with contextlib.suppress(StopIteration, KeyError, RuntimeError):
-            del memo[next(iter(memo))]
+        memo.clear()
     memo[key] = value
 
 
