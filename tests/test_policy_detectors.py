@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
 import pytest
@@ -16,6 +17,7 @@ from router.policy.detectors import (
     has_digit,
     iban_valid,
     luhn_valid,
+    shape,
     ssn_valid,
 )
 
@@ -290,3 +292,21 @@ def test_prefiltered_regex_detector_still_finds_its_matches(case_sensitive: bool
     assert list(det.finditer("see PRJ-1234 now")) == [(4, 12)]
     assert bool(list(det.finditer("see prj-1234 now"))) is (not case_sensitive)
     assert list(det.finditer("no code here")) == []
+
+
+@given(
+    st.lists(
+        st.sampled_from([*_PIECES, "GB82WEST12345698765432", "é", "Ab12", "AB", "12"]),
+        max_size=12,
+    ).map("".join)
+)
+@settings(max_examples=300, deadline=None)
+def test_shape_gates_never_hide_a_match(text: str) -> None:
+    # The gates are only a shortcut: with them off, every detector finds the same spans.
+    for name, d in builtin_detectors().items():
+        ungated = dataclasses.replace(d, shape=b"", min_digits=0)
+        assert list(d.finditer(text)) == list(ungated.finditer(text)), name
+
+
+def test_shape_maps_classes_and_keeps_positions() -> None:
+    assert shape("DE89 x-9é") == b"AA00 a-0?"

@@ -38,6 +38,7 @@ __all__ = [
     "compile_detectors",
     "iban_valid",
     "luhn_valid",
+    "shape",
     "ssn_valid",
 ]
 
