@@ -161,9 +161,8 @@ def run(n: int) -> dict[str, Any]:
 
     r = router.Router(config)
     core = r._core
-    from router.providers.openai_compatible import OpenAICompatibleAdapter
-
     from router.execution.walker import Send
+    from router.providers.openai_compatible import OpenAICompatibleAdapter
 
     from .fake_server import _json_body
 

@@ -261,7 +261,7 @@ class AsyncExecutor:
 
     async def _complete_once(self, step: Send, request: ChatRequest) -> ChatResponse:
         t = step.target
-        async with _bounded(step, step.timeout_s, "deadline"):
+        async with _Bounded(step, step.timeout_s, "deadline"):
             if t.kind == "embedded":
                 return await self.embedded.acomplete(t, request)
             return await self.http.complete(t, request, timeout_s=step.timeout_s)
@@ -278,7 +278,7 @@ class AsyncExecutor:
         limit, code = _first_token_limit(step)
         head: list[ChatChunk] = []
         try:
-            async with _bounded(step, limit, code):
+            async with _Bounded(step, limit, code):
                 async for chunk in it:
                     head.append(chunk)
                     if has_content(chunk):
@@ -403,19 +403,36 @@ class AsyncExecutor:
         await self.http.aclose()
 
 
-@contextlib.asynccontextmanager
-async def _bounded(step: Send, seconds: float | None, code: str) -> AsyncIterator[None]:
-    """Bound a block's total time; its expiry is the step's ProviderTimeout."""
-    if seconds is None:
-        yield
-        return
-    import asyncio
+class _Bounded:
+    """Bound a block's total time; its expiry is the step's ProviderTimeout.
 
-    try:
-        async with asyncio.timeout(max(seconds, 0.0)):
-            yield
-    except TimeoutError:
-        raise _timed_out(step, code, seconds) from None
+    A class rather than an ``asynccontextmanager``: it wraps every try, and a
+    generator-based manager costs several times as much to enter and leave.
+    """
+
+    __slots__ = ("_cm", "code", "seconds", "step")
+
+    def __init__(self, step: Send, seconds: float | None, code: str) -> None:
+        self.step, self.seconds, self.code = step, seconds, code
+        self._cm: Any = None
+
+    async def __aenter__(self) -> None:
+        if self.seconds is not None:
+            import asyncio
+
+            self._cm = asyncio.timeout(max(self.seconds, 0.0))
+            await self._cm.__aenter__()
+
+    async def __aexit__(self, et: type[BaseException] | None, e: Any, tb: Any) -> None:
+        cm = self._cm
+        if cm is None:
+            return
+        try:
+            await cm.__aexit__(et, e, tb)
+        except TimeoutError:
+            raise _timed_out(self.step, self.code, self.seconds or 0.0) from None
+        if et is not None and issubclass(et, TimeoutError):
+            raise _timed_out(self.step, self.code, self.seconds or 0.0) from None
 
 
 async def _sleep(seconds: float) -> None:
