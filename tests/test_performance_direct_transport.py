@@ -6,6 +6,7 @@ splitting of streamed bodies, and the memos and ids of the hot path.
 
 from __future__ import annotations
 
+import gzip
 import json
 import multiprocessing
 import re
@@ -14,7 +15,9 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import httpx
 import pytest
+import respx
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -217,3 +220,35 @@ def test_ids_are_unique_and_a_forked_child_draws_a_new_prefix() -> None:
     child = q.get(timeout=10)
     p.join(timeout=10)
     assert child[:16] != new_id()[:16]
+
+
+@respx.mock
+def test_gzip_bodies_are_decoded_for_replies_and_streams() -> None:
+    url = "http://127.0.0.1:9/v1/chat/completions"
+    events = [
+        {
+            "id": "c1",
+            "object": "chat.completion.chunk",
+            "created": 1,
+            "model": "m",
+            "choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": None}],
+        }
+        for piece in ("Hel", "lo")
+    ]
+    sse = "".join(f"data: {json.dumps(e)}\r\n\r\n" for e in events) + "data: [DONE]\r\n\r\n"
+    gz = {"content-encoding": "gzip"}
+    respx.post(url).mock(
+        side_effect=[
+            httpx.Response(200, headers=gz, content=gzip.compress(json.dumps(REPLY).encode())),
+            httpx.Response(
+                200,
+                headers={**gz, "content-type": "text/event-stream"},
+                content=gzip.compress(sse.encode()),
+            ),
+        ]
+    )
+    with Router(_config("http://127.0.0.1:9/v1")) as r:
+        assert r.chat([{"role": "user", "content": "hi"}], model="m").content == "ok"
+        with r.stream([{"role": "user", "content": "hi"}], model="m") as s:
+            text = "".join(c.delta_text for c in s)
+    assert text == "Hello"

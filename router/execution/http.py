@@ -337,14 +337,12 @@ class HttpSender(_Base):
             decoder = p.adapter.stream_decoder()
             lines = LineSplitter()
             try:
-                feed = decoder.feed
+                decode = decoder.feed_lines
                 for part in resp.iter_bytes():
-                    for line in lines.feed(part):
-                        chunks = feed(line)
-                        if chunks:  # most lines complete no chunk
-                            yield from chunks
-                for line in lines.flush():
-                    yield from feed(line)
+                    chunks = decode(lines.feed(part))
+                    if chunks:  # a read may end mid-event
+                        yield from chunks
+                yield from decode(lines.flush())
                 yield from decoder.close()
             except ProviderError as e:
                 raise scrub(e, t) from None
@@ -413,14 +411,12 @@ class AsyncHttpSender(_Base):
             decoder = p.adapter.stream_decoder()
             lines = LineSplitter()
             try:
-                feed = decoder.feed
+                decode = decoder.feed_lines
                 async for part in resp.aiter_bytes():
-                    for line in lines.feed(part):
-                        for chunk in feed(line):
-                            yield chunk
-                for line in lines.flush():
-                    for chunk in feed(line):
+                    for chunk in decode(lines.feed(part)):
                         yield chunk
+                for chunk in decode(lines.flush()):
+                    yield chunk
                 for chunk in decoder.close():
                     yield chunk
             except ProviderError as e:

@@ -66,6 +66,13 @@ class StreamDecoder(ABC):
     def close(self) -> list[ChatChunk]:
         """Signal the end of the byte stream; return any final chunks."""
 
+    def feed_lines(self, lines: list[str]) -> list[ChatChunk]:
+        """Decode several lines at once (what one read of the body completed)."""
+        out: list[ChatChunk] = []
+        for line in lines:
+            out += self.feed(line)
+        return out
+
     @property
     @abstractmethod
     def done(self) -> bool:
@@ -83,6 +90,16 @@ class SSEDecoder(StreamDecoder):
     def feed(self, line: str) -> list[ChatChunk]:
         ev = self._sse.feed(line)
         return self._data(ev.data) if ev is not None else []
+
+    def feed_lines(self, lines: list[str]) -> list[ChatChunk]:
+        # The per-line loop of every stream: one call per read, not one per line.
+        out: list[ChatChunk] = []
+        feed = self._sse.feed
+        for line in lines:
+            ev = feed(line)
+            if ev is not None:
+                out += self._data(ev.data)
+        return out
 
     def _flush(self) -> list[ChatChunk]:
         """Chunks of an event the server left undispatched at the end of the stream."""
