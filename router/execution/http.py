@@ -339,10 +339,15 @@ class HttpSender(_Base):
             try:
                 decode = decoder.feed_lines
                 for part in resp.iter_bytes():
-                    chunks = decode(lines.feed(part))
+                    chunks, err = decode(lines.feed(part))
                     if chunks:  # a read may end mid-event
                         yield from chunks
-                yield from decode(lines.flush())
+                    if err is not None:
+                        raise err
+                chunks, err = decode(lines.flush())
+                yield from chunks
+                if err is not None:
+                    raise err
                 yield from decoder.close()
             except ProviderError as e:
                 raise scrub(e, t) from None
@@ -413,10 +418,16 @@ class AsyncHttpSender(_Base):
             try:
                 decode = decoder.feed_lines
                 async for part in resp.aiter_bytes():
-                    for chunk in decode(lines.feed(part)):
+                    chunks, err = decode(lines.feed(part))
+                    for chunk in chunks:
                         yield chunk
-                for chunk in decode(lines.flush()):
+                    if err is not None:
+                        raise err
+                chunks, err = decode(lines.flush())
+                for chunk in chunks:
                     yield chunk
+                if err is not None:
+                    raise err
                 for chunk in decoder.close():
                     yield chunk
             except ProviderError as e:

@@ -66,12 +66,17 @@ class StreamDecoder(ABC):
     def close(self) -> list[ChatChunk]:
         """Signal the end of the byte stream; return any final chunks."""
 
-    def feed_lines(self, lines: list[str]) -> list[ChatChunk]:
-        """Decode several lines at once (what one read of the body completed)."""
+    def feed_lines(self, lines: list[str]) -> tuple[list[ChatChunk], ProviderError | None]:
+        """Decode the lines one read of the body completed: the chunks they make, and
+        the error a line carried, if any — which the caller raises only after
+        delivering the chunks that came before it (lines after it are dropped)."""
         out: list[ChatChunk] = []
         for line in lines:
-            out += self.feed(line)
-        return out
+            try:
+                out += self.feed(line)
+            except ProviderError as e:
+                return out, e
+        return out, None
 
     @property
     @abstractmethod
@@ -91,15 +96,18 @@ class SSEDecoder(StreamDecoder):
         ev = self._sse.feed(line)
         return self._data(ev.data) if ev is not None else []
 
-    def feed_lines(self, lines: list[str]) -> list[ChatChunk]:
+    def feed_lines(self, lines: list[str]) -> tuple[list[ChatChunk], ProviderError | None]:
         # The per-line loop of every stream: one call per read, not one per line.
         out: list[ChatChunk] = []
         feed = self._sse.feed
         for line in lines:
             ev = feed(line)
             if ev is not None:
-                out += self._data(ev.data)
-        return out
+                try:
+                    out += self._data(ev.data)
+                except ProviderError as e:
+                    return out, e
+        return out, None
 
     def _flush(self) -> list[ChatChunk]:
         """Chunks of an event the server left undispatched at the end of the stream."""
