@@ -42,6 +42,11 @@ MODES: dict[str, tuple[int, int, int, int, int, int, int]] = {
     "quick": (300, 100, 1000, 64, 3, 2000, 20),
     "smoke": (5, 3, 20, 4, 1, 50, 2),
 }
+ROUNDS = {"full": 3, "quick": 3, "smoke": 1}
+"""Each client's request, stream and async figures are measured in this many rounds,
+interleaved with the other clients' (the requests split between them), and each figure
+is the median of its rounds: a machine that slows down for a while then weighs on
+every client alike instead of on whichever one was running."""
 
 TARGETS = {
     "startup": 2.0,
@@ -129,10 +134,17 @@ def startup(
 
 
 def run_worker(
-    name: str, base_url: str, mode: tuple[int, ...], cpu: int | None, timeout: float
+    name: str,
+    base_url: str,
+    mode: tuple[int, ...],
+    cpu: int | None,
+    timeout: float,
+    rounds: int = 1,
 ) -> dict[str, Any]:
-    """One client's measurements in a fresh process."""
+    """One client's measurements in a fresh process (``1/rounds`` of the mode's work)."""
     requests, streams, areqs, conc, _, _, warmup = mode
+    requests, streams = max(1, requests // rounds), max(1, streams // rounds)
+    areqs = max(conc, areqs // rounds)
     cmd = [
         sys.executable, "-m", "benchmarks.worker",
         "--client", name, "--base-url", base_url,
@@ -148,6 +160,30 @@ def run_worker(
         tail = (out.stderr or out.stdout).strip().splitlines()[-3:]
         raise RuntimeError(" / ".join(tail) or f"exit {out.returncode}")
     return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+_SUMMED = frozenset({"n", "errors"})
+
+
+def merge_rounds(rounds: list[dict[str, Any]]) -> dict[str, Any]:
+    """One client's rounds as one result: the median of each figure (counts summed)."""
+    out = _merge(rounds)
+    if len(rounds) > 1:
+        out["rounds"] = len(rounds)
+    return out
+
+
+def _merge(parts: list[dict[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, first in parts[0].items():
+        values = [p[key] for p in parts if key in p]
+        if isinstance(first, dict):
+            out[key] = _merge(values)
+        elif isinstance(first, int | float) and not isinstance(first, bool):
+            out[key] = sum(values) if key in _SUMMED else statistics.median(values)
+        else:
+            out[key] = first
+    return out
 
 
 def run_paired(base_url: str, n: int, cpu: int | None, timeout: float) -> dict[str, Any]:
@@ -273,6 +309,8 @@ def render(results: dict[str, Any]) -> str:
         f"Sequential: {s['requests']} requests, {s['streams']} streams "
         f"({results.get('stream_events', '?')} SSE data events and `[DONE]` each) per client; "
         f"async: {s['async_requests']} requests at concurrency {conc}; "
+        f"each in {s.get('rounds', 1)} round(s) interleaved with the other clients "
+        f"(every figure is the median of its rounds); "
         f"start-up: median of {s['import_runs']} fresh processes.",
         "",
         "| " + " | ".join(c.format(conc=conc) for c in COLUMNS) + " |",
@@ -523,7 +561,10 @@ def main(argv: list[str] | None = None) -> int:
     # The baseline and the router back to back, so they see the most similar conditions.
     first = [n for n in ("httpx", "router") if n in names]
     order = first + [n for n in names if n not in first]
+    rounds = ROUNDS[mode_name]
+    results["settings"]["rounds"] = rounds
     try:
+        measured: dict[str, list[dict[str, Any]]] = {}
         for name in order:
             missing = [m for m in REQUIRES[name] if importlib.util.find_spec(m) is None]
             if missing:
@@ -533,7 +574,7 @@ def main(argv: list[str] | None = None) -> int:
                 }
                 print(f"{name}: skipped (missing {', '.join(missing)})", file=sys.stderr)
                 continue
-            print(f"{name}: measuring…", file=sys.stderr, flush=True)
+            print(f"{name}: start-up…", file=sys.stderr, flush=True)
             try:
                 stmt = CLIENTS[name].IMPORT.replace("{cfg!r}", repr(config_path()))
                 env = _env(name, base_url)
@@ -541,15 +582,29 @@ def main(argv: list[str] | None = None) -> int:
                 if name not in ASYNC_ONLY:
                     argv = ["-m", "benchmarks.first", name, base_url]
                     row["first"] = startup("", import_runs, env, client_cpu, argv)
-                row.update(run_worker(name, base_url, mode, client_cpu, args.timeout))
+                measured[name] = []
             except Exception as e:  # a comparator that breaks is reported, not fatal
                 row = {"error": f"{type(e).__name__}: {e}"}
                 print(f"{name}: failed: {row['error']}", file=sys.stderr)
+            results["clients"][name] = row
+        for i in range(rounds):
+            for name in [n for n in order if n in measured]:
+                print(f"{name}: round {i + 1} of {rounds}…", file=sys.stderr, flush=True)
+                try:
+                    measured[name].append(
+                        run_worker(name, base_url, mode, client_cpu, args.timeout, rounds)
+                    )
+                except Exception as e:
+                    results["clients"][name] = {"error": f"{type(e).__name__}: {e}"}
+                    print(f"{name}: failed: {e}", file=sys.stderr)
+                    del measured[name]
+        for name, parts in measured.items():
+            row = results["clients"][name]
+            row.update(merge_rounds(parts))
             if name in ASYNC_ONLY:
                 row.pop("seq", None)
             if name == "httpx" and "stream_events" in row:
                 results["stream_events"] = row["stream_events"]  # data events before [DONE]
-            results["clients"][name] = row
         results["clients"] = {n: results["clients"][n] for n in names}
         if "router" in names and "error" not in results["clients"]["router"]:
             print("paired: measuring…", file=sys.stderr, flush=True)

@@ -96,3 +96,16 @@ def test_targets_section_gives_a_verdict_per_target(report: tuple[Path, str]) ->
     for target, _measured, verdict in body:
         assert verdict in {"met", "**not met**", "—"}, (target, verdict)
     assert any("policy decision" in r[0] for r in body)
+
+
+def test_rounds_merge_to_medians_with_counts_summed() -> None:
+    from benchmarks.run import merge_rounds
+
+    rounds = [
+        {"client": "x", "seq": {"n": 10, "cpu_p50_us": v}, "async": {"errors": 1, "req_per_s": r}}
+        for v, r in ((300.0, 900.0), (100.0, 1000.0), (200.0, 50.0))
+    ]
+    merged = merge_rounds(rounds)
+    assert merged["client"] == "x" and merged["rounds"] == 3
+    assert merged["seq"] == {"n": 30, "cpu_p50_us": 200.0}
+    assert merged["async"] == {"errors": 3, "req_per_s": 900.0}
