@@ -302,14 +302,15 @@ class HttpSender(_Base):
         deadline = None if timeout_s is None else time.monotonic() + timeout_s
         resp = self._open(t, p, timeouts(t, timeout_s))
         try:
-            body = b""
+            parts = []
             for part in resp.iter_bytes():
-                body += part
+                parts.append(part)
                 _past(deadline, t)
         except httpx.HTTPError as e:
             raise transport_error(e, t) from None
         finally:
             resp.close()
+        body = b"".join(parts)
         if resp.status_code >= 300:
             return self._raise(p, t, resp, body)
         return self._parse(p, t, body)
