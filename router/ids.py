@@ -24,7 +24,8 @@ def _reseed() -> None:
 
 
 _reseed()
-os.register_at_fork(after_in_child=_reseed)
+if hasattr(os, "register_at_fork"):  # POSIX only; elsewhere processes are spawned, not forked
+    os.register_at_fork(after_in_child=_reseed)
 
 
 def new_id() -> str:
