@@ -160,6 +160,15 @@ class LineSplitter:
         return [rest.decode("utf-8", "replace")]
 
 
+def _emitted(read: tuple[list[ChatChunk], ProviderError | None]) -> Iterator[ChatChunk]:
+    """The chunks one read of a stream made, then the error a line of it carried (if
+    any): shared by the sync and async streams, so both deliver before they fail."""
+    chunks, err = read
+    yield from chunks
+    if err is not None:
+        raise err
+
+
 def _encode(http: HttpRequest) -> bytes:
     # The same encoding httpx's ``json=`` uses: compact, UTF-8, no NaN.
     return json.dumps(
@@ -340,15 +349,8 @@ class HttpSender(_Base):
             try:
                 decode = decoder.feed_lines
                 for part in resp.iter_bytes():
-                    chunks, err = decode(lines.feed(part))
-                    if chunks:  # a read may end mid-event
-                        yield from chunks
-                    if err is not None:
-                        raise err
-                chunks, err = decode(lines.flush())
-                yield from chunks
-                if err is not None:
-                    raise err
+                    yield from _emitted(decode(lines.feed(part)))
+                yield from _emitted(decode(lines.flush()))
                 yield from decoder.close()
             except ProviderError as e:
                 raise scrub(e, t) from None
@@ -419,16 +421,10 @@ class AsyncHttpSender(_Base):
             try:
                 decode = decoder.feed_lines
                 async for part in resp.aiter_bytes():
-                    chunks, err = decode(lines.feed(part))
-                    for chunk in chunks:
+                    for chunk in _emitted(decode(lines.feed(part))):
                         yield chunk
-                    if err is not None:
-                        raise err
-                chunks, err = decode(lines.flush())
-                for chunk in chunks:
+                for chunk in _emitted(decode(lines.flush())):
                     yield chunk
-                if err is not None:
-                    raise err
                 for chunk in decoder.close():
                     yield chunk
             except ProviderError as e:
