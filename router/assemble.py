@@ -9,14 +9,14 @@ from .types import ChatChunk, ChatResponse, Choice, ChoiceMessage, FunctionCall,
 __all__ = ["Assembler"]
 
 
-@dataclass
+@dataclass(slots=True, eq=False)
 class _ToolBuf:
     id: str = ""
     name: str = ""
     arguments: list[str] = field(default_factory=list)
 
 
-@dataclass
+@dataclass(slots=True, eq=False)
 class _ChoiceBuf:
     content: list[str] = field(default_factory=list)
     refusal: list[str] = field(default_factory=list)

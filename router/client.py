@@ -11,7 +11,7 @@ import os
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from types import TracebackType
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 from .accounting import amortised_cost_usd, cost_usd, estimate_text_tokens, estimate_tokens
 from .accounting.budget import EXTRA_KEY, BudgetGate, cap_output_tokens
@@ -24,13 +24,7 @@ from .execution.executor import AsyncExecutor, Executor, Opened
 from .execution.health import Health
 from .execution.walker import Walker
 from .ids import new_id
-from .migration import (
-    AsyncShadowRunner,
-    ShadowPlanner,
-    ShadowRunner,
-    record_outcome,
-    route_traffic,
-)
+from .migration import record_outcome, route_traffic
 from .policy import Decision, Policy, Snapshot
 from .state import open_store
 from .targets import Target
@@ -45,6 +39,9 @@ from .types import (
     RouteInfo,
     Usage,
 )
+
+if TYPE_CHECKING:
+    from .migration.shadow import AsyncShadowRunner, ShadowPlanner, ShadowRunner
 
 __all__ = ["AsyncRouter", "AsyncStream", "Router", "Stream"]
 
@@ -71,13 +68,18 @@ class _Core:
         )
         self.clock: Callable[[], float] = time.time
         """Wall clock of snapshots (ramps, guard windows); tests and simulations replace it."""
-        self.shadow_planner = ShadowPlanner(
-            self.policy,
-            lambda: self.store,
-            lambda: self.clock(),
-            self._estimate_usage,
-            budget=lambda: self.budget,
-        )
+        self.shadow_planner: ShadowPlanner | None = None
+        """Set only when a route has a shadow: the shadow machinery loads on demand."""
+        if any(r.shadow is not None for r in self.config.routes.values()):
+            from .migration.shadow import ShadowPlanner
+
+            self.shadow_planner = ShadowPlanner(
+                self.policy,
+                lambda: self.store,
+                lambda: self.clock(),
+                self._estimate_usage,
+                budget=lambda: self.budget,
+            )
         self.shadows: Callable[[Call, ChatResponse, Target], object] | None = None
 
     def request(self, messages: MessagesIn, params: Mapping[str, Any]) -> ChatRequest:
@@ -257,10 +259,14 @@ class Router(_Facade):
     def __init__(self, config: Config | Mapping[str, Any] | str | os.PathLike[str]) -> None:
         self._core = _Core(config)
         self._executor = Executor(self._core.observer)
-        self._shadows = ShadowRunner(
-            self._core.shadow_planner, self._executor, dict(self._core.config.routes)
-        )
-        self._core.shadows = self._shadows.submit
+        self._shadows: ShadowRunner | None = None
+        if self._core.shadow_planner is not None:
+            from .migration.shadow import ShadowRunner
+
+            self._shadows = ShadowRunner(
+                self._core.shadow_planner, self._executor, dict(self._core.config.routes)
+            )
+            self._core.shadows = self._shadows.submit
 
     def chat(
         self,
@@ -292,7 +298,8 @@ class Router(_Facade):
 
     def close(self) -> None:
         """Let shadows in flight finish, then close pooled connections."""
-        self._shadows.close()
+        if self._shadows is not None:
+            self._shadows.close()
         self._executor.close()
 
     def __enter__(self) -> Self:
@@ -322,8 +329,12 @@ class AsyncRouter(_Facade):
             raise TypeError("transport_factory must be None, 'aiohttp' or a callable(target)")
         self._core = _Core(config)
         self._executor = AsyncExecutor(self._core.observer, transport_factory)
-        self._shadows = AsyncShadowRunner(self._core.shadow_planner, self._executor)
-        self._core.shadows = self._shadows.submit
+        self._shadows: AsyncShadowRunner | None = None
+        if self._core.shadow_planner is not None:
+            from .migration.shadow import AsyncShadowRunner
+
+            self._shadows = AsyncShadowRunner(self._core.shadow_planner, self._executor)
+            self._core.shadows = self._shadows.submit
 
     @classmethod
     def from_file(cls, path: str | os.PathLike[str], *, transport_factory: Any = None) -> Self:
@@ -365,7 +376,8 @@ class AsyncRouter(_Facade):
 
     async def aclose(self) -> None:
         """Let shadows in flight finish, then close pooled connections."""
-        await self._shadows.aclose()
+        if self._shadows is not None:
+            await self._shadows.aclose()
         await self._executor.aclose()
 
     async def __aenter__(self) -> Self:

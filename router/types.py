@@ -6,8 +6,8 @@ openai SDK reads the same attributes; the router adds ``route`` (where the
 request went and why) and a few conveniences (``content``, ``delta_text``).
 """
 
-from __future__ import annotations
-
+# Annotations stay objects (no ``from __future__ import annotations``): pydantic
+# then need not evaluate strings when it builds each model at import.
 from collections.abc import Iterator, Mapping
 from typing import Any, Literal
 

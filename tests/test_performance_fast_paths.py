@@ -219,18 +219,54 @@ def test_config_loader_uses_libyaml_and_still_locates_errors() -> None:
     assert bad.value.line == 2
 
 
-def test_creating_a_router_loads_neither_httpx_nor_asyncio_nor_opentelemetry() -> None:
-    code = (
-        "import sys, router\n"
-        "r = router.Router({'providers': {'p': {'kind': 'vllm', 'base_url': 'http://127.0.0.1:9/v1'}},"
-        " 'models': {'m': {'provider': 'p', 'model': 'x'}}})\n"
-        "print('httpx' in sys.modules, 'asyncio' in sys.modules,"
-        " any(m.startswith('opentelemetry') for m in sys.modules))\n"
+# Loaded only by what a config or a call uses: a plain router must start without them.
+_LAZY_MODULES = (
+    "httpx",
+    "asyncio",
+    "opentelemetry",
+    "concurrent.futures",  # hedging
+    "router.catalog",  # models naming a catalog entry
+    "router.migration.shadow",
+    "router.migration.split",
+    "router.migration.guard",
+    "router.migration.compare",
+)
+
+
+def _loaded_after(code: str) -> dict[str, bool]:
+    probe = (
+        f"import sys\n{code}\n"
+        f"names = {_LAZY_MODULES!r}\n"
+        "print(*[any(m == n or m.startswith(n + '.') for m in sys.modules) for n in names])\n"
     )
     out = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+        [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True
     )
-    assert out.stdout.split() == ["False", "False", "False"]
+    return dict(zip(_LAZY_MODULES, (w == "True" for w in out.stdout.split()), strict=True))
+
+
+def test_creating_a_router_loads_nothing_a_plain_config_does_not_use() -> None:
+    loaded = _loaded_after(
+        "import router\n"
+        "r = router.Router({'providers': {'p': {'kind': 'vllm', 'base_url': 'http://127.0.0.1:9/v1'}},"
+        " 'models': {'m': {'provider': 'p', 'model': 'x'}},"
+        " 'sensitivity': {'detect': [{'detector': 'email', 'level': 'confidential'}]}})"
+    )
+    assert not any(loaded.values()), [n for n, v in loaded.items() if v]
+
+
+def test_a_config_that_uses_migration_and_the_catalog_loads_them() -> None:
+    # The converse: laziness must not skip what the config does use.
+    loaded = _loaded_after(
+        "import router\n"
+        "r = router.Router({'providers': {'p': {'kind': 'vllm', 'base_url': 'http://127.0.0.1:9/v1'},"
+        " 'o': {'kind': 'openai', 'api_key': 'k'}},"
+        " 'models': {'m': {'provider': 'p', 'model': 'x'}, 'n': {'provider': 'p', 'model': 'y'},"
+        " 'g': {'provider': 'o', 'model': 'gpt-4.1-mini', 'catalog': 'gpt-4.1-mini@openai'}},"
+        " 'routes': {'default': {'candidates': ['m', 'n'],"
+        " 'shadow': {'model': 'n', 'sample_pct': 10}}}})"
+    )
+    assert loaded["router.catalog"] and loaded["router.migration.shadow"]
 
 
 def test_the_stream_fast_path_works_before_any_schema_is_built() -> None:

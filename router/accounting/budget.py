@@ -96,7 +96,7 @@ class Hold:
     """``None`` when no budget applied: worked out only if the call is charged unfinished."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, eq=False)
 class _Applied:
     rule: str
     budget: BudgetEffect

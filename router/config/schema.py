@@ -6,10 +6,10 @@ with its location rather than a silently ignored setting. Matchers are data
 only: nothing in a config is ever evaluated as code.
 """
 
-from __future__ import annotations
-
+# Annotations stay objects (no ``from __future__ import annotations``): pydantic
+# then need not evaluate strings when it builds each model at import.
 from datetime import UTC, date, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import (
     BaseModel,
@@ -46,7 +46,7 @@ __all__ = [
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 RetryOn = Literal["rate_limit", "server_error", "timeout", "connection"]
@@ -192,7 +192,7 @@ class SensitivityConfig(_Strict):
     detect: tuple[DetectorConfig, ...] | None = None
 
     @model_validator(mode="after")
-    def _levels_known(self) -> SensitivityConfig:
+    def _levels_known(self) -> Self:
         if len(set(self.levels)) != len(self.levels):
             raise ValueError("sensitivity levels must be unique")
         if self.default not in self.levels:
@@ -314,7 +314,7 @@ class RampConfig(_Strict):
     _start_utc = field_validator("start", "end", mode="before")(_utc)
 
     @model_validator(mode="after")
-    def _ordered(self) -> RampConfig:
+    def _ordered(self) -> Self:
         if self.end <= self.start:
             raise ValueError("ramp end must be after its start")
         return self
@@ -332,7 +332,7 @@ class GuardConfig(_Strict):
     min_samples: int = Field(default=50, ge=1)
 
     @model_validator(mode="after")
-    def _has_threshold(self) -> GuardConfig:
+    def _has_threshold(self) -> Self:
         if self.max_ratio is None and self.max_value is None:
             raise ValueError("a guard needs max_ratio (against the baseline) or max_value")
         return self
@@ -368,7 +368,7 @@ class RouteConfig(_Strict):
     shadow: ShadowConfig | None = None
 
     @model_validator(mode="after")
-    def _has_candidates(self) -> RouteConfig:
+    def _has_candidates(self) -> Self:
         if not self.candidates and not self.split:
             raise ValueError("a route needs candidates or a split")
         arms = [a.model for a in self.split or ()]

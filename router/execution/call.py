@@ -13,7 +13,7 @@ from .walker import Walker
 __all__ = ["Call"]
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class Call:
     """A request, its context, its Decision and the walker executing it.
 

@@ -13,7 +13,6 @@ import contextlib
 import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -28,6 +27,7 @@ from .walker import Send, Sleep
 
 if TYPE_CHECKING:
     import asyncio
+    from concurrent.futures import Future, ThreadPoolExecutor
 
 __all__ = ["AsyncExecutor", "Executor", "Opened", "has_content"]
 
@@ -45,7 +45,7 @@ def has_content(chunk: ChatChunk) -> bool:
     )
 
 
-@dataclass
+@dataclass(slots=True, eq=False)
 class Opened:
     """A stream that has produced its first content: the buffered head and the rest."""
 
@@ -189,6 +189,9 @@ class Executor:
         A blocking call cannot be interrupted: a losing try runs on in its
         worker thread until its own timeout, and a stream it opened is closed.
         """
+        # Hedging is opt-in: its thread machinery loads only when a route uses it.
+        from concurrent.futures import FIRST_COMPLETED, wait
+
         obs, walker = self.observer, call.walker
         pool = self._hedge_pool()
         running: dict[Future[R], tuple[Send, Any, float]] = {}
@@ -237,6 +240,8 @@ class Executor:
     def _hedge_pool(self) -> ThreadPoolExecutor:
         with self._pool_lock:  # shadow traffic may share this executor from another thread
             if self._pool is None:
+                from concurrent.futures import ThreadPoolExecutor
+
                 self._pool = ThreadPoolExecutor(_HEDGE_WORKERS, thread_name_prefix="router-hedge")
             return self._pool
 

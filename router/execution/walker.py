@@ -44,7 +44,7 @@ if TYPE_CHECKING:
 __all__ = ["Send", "Sleep", "Step", "Walker", "retry_kind"]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, eq=False)
 class Send:
     """Try ``target`` (its ``try_no``-th try).
 
@@ -61,7 +61,7 @@ class Send:
     hedge: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Sleep:
     """Wait before the next try."""
 

@@ -8,19 +8,22 @@ through :class:`ShadowRunner` / :class:`AsyncShadowRunner`.
 
 from __future__ import annotations
 
+import importlib
 import logging
+from typing import TYPE_CHECKING, Any
 
-from ..config.schema import RouteConfig
-from ..execution.call import Call
-from ..policy.decision import Decision
-from ..policy.snapshot import Snapshot
-from ..state.base import StateStore
-from ..types import RequestContext
-from .compare import similarity, summarise_log, summarise_store
-from .guard import evaluate, guard_status, record_attempts, resume, tripped_arms
-from .ramp import arm_weights, ramp_pct
-from .shadow import AsyncShadowRunner, ShadowPlanner, ShadowRunner, sampled
-from .split import apply_split, pick, sticky_key
+if TYPE_CHECKING:
+    from ..config.schema import RouteConfig
+    from ..execution.call import Call
+    from ..policy.decision import Decision
+    from ..policy.snapshot import Snapshot
+    from ..state.base import StateStore
+    from ..types import RequestContext
+    from .compare import similarity, summarise_log, summarise_store
+    from .guard import evaluate, guard_status, record_attempts, resume, tripped_arms
+    from .ramp import arm_weights, ramp_pct
+    from .shadow import AsyncShadowRunner, ShadowPlanner, ShadowRunner, sampled
+    from .split import apply_split, pick, sticky_key
 
 __all__ = [
     "AsyncShadowRunner",
@@ -46,6 +49,37 @@ __all__ = [
 
 log = logging.getLogger("router.migration")
 
+# A router whose routes use no split, guard or shadow never loads the
+# submodules: they are imported on first use (PEP 562), which keeps start-up short.
+_LAZY = {
+    "AsyncShadowRunner": "shadow",
+    "ShadowPlanner": "shadow",
+    "ShadowRunner": "shadow",
+    "sampled": "shadow",
+    "apply_split": "split",
+    "pick": "split",
+    "sticky_key": "split",
+    "arm_weights": "ramp",
+    "ramp_pct": "ramp",
+    "evaluate": "guard",
+    "guard_status": "guard",
+    "record_attempts": "guard",
+    "resume": "guard",
+    "tripped_arms": "guard",
+    "similarity": "compare",
+    "summarise_log": "compare",
+    "summarise_store": "compare",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
 
 def route_traffic(
     store: StateStore,
@@ -57,6 +91,9 @@ def route_traffic(
     """Apply the route's split (ramp and guard state included) to a policy Decision."""
     if route is None or not route.split:
         return decision
+    from .guard import tripped_arms
+    from .split import apply_split
+
     try:
         disabled = tripped_arms(store, decision.route, route)
     except Exception as e:
@@ -75,6 +112,8 @@ def record_outcome(store: StateStore, call: Call, now: float) -> None:
     """Count a finished call's attempts for its route's guard (never raises)."""
     if call.route.guard is None:
         return
+    from .guard import record_attempts
+
     try:
         record_attempts(store, call.decision.route, call.route, call.walker.attempts, now)
     except Exception as e:

@@ -24,7 +24,7 @@ import ipaddress
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Any
 
 from ..config.schema import DetectorConfig, SensitivityConfig
@@ -34,6 +34,7 @@ __all__ = [
     "BUILTIN_NAMES",
     "DEFAULT_DETECTORS",
     "Detector",
+    "builtin_detector",
     "builtin_detectors",
     "compile_detectors",
     "iban_valid",
@@ -380,58 +381,69 @@ _CREDENTIAL = (
 _DIGIT_RUN = r"[0-9][0-9 -]{8,}[0-9]"
 
 
-def _builtin() -> dict[str, Detector]:
-    digit_run = re.compile(_DIGIT_RUN)
-    return {
-        "email": Detector("email", "EMAIL", re.compile(_EMAIL), prefilter=("@",)),
-        "phone": Detector("phone", "PHONE", re.compile(_PHONE), _phone_valid, needs_digit=True),
-        "payment_card": Detector(
-            "payment_card",
-            "CARD",
-            re.compile(_CARD),
-            refine=_card_spans,
-            needs_digit=True,
-            window=digit_run,
-            window_min=13,
-            min_digits=13,
-        ),
-        "us_ssn": Detector(
-            "us_ssn",
-            "SSN",
-            re.compile(_SSN),
-            ssn_valid,
-            needs_digit=True,
-            window=digit_run,
-            window_min=9,
-            min_digits=9,
-        ),
-        "iban": Detector(
-            "iban", "IBAN", re.compile(_IBAN), refine=_iban_spans, needs_digit=True, shape=b"AA00"
-        ),
-        "ip_address": Detector(
-            "ip_address",
-            "IP",
-            re.compile(f"{_IPV4}|{_IPV6}"),
-            _ip_valid,
-            prefilter=(".", ":"),
-            needs_digit=True,
-        ),
-        "credential": Detector(
-            "credential",
-            "CREDENTIAL",
-            re.compile(_CREDENTIAL),
-            # Few, short substrings that every credential shape contains ("IA" covers
-            # AKIA/ASIA, "_" the GitHub tokens, "-----" PEM): each test is a C-speed scan.
-            prefilter=("sk-", "IA", "_", "xox", "Iz", "eyJ", "-----"),
-            gate="-_IJ",
-        ),
-    }
+def _digit_run() -> re.Pattern[str]:
+    return re.compile(_DIGIT_RUN)  # re's own cache shares it between card and SSN
 
 
-@lru_cache(maxsize=1)
+# One factory per built-in detector: a config compiles only the patterns it uses.
+_BUILTIN: dict[str, Callable[[], Detector]] = {
+    "email": lambda: Detector("email", "EMAIL", re.compile(_EMAIL), prefilter=("@",)),
+    "phone": lambda: Detector("phone", "PHONE", re.compile(_PHONE), _phone_valid, needs_digit=True),
+    "payment_card": lambda: Detector(
+        "payment_card",
+        "CARD",
+        re.compile(_CARD),
+        refine=_card_spans,
+        needs_digit=True,
+        window=_digit_run(),
+        window_min=13,
+        min_digits=13,
+    ),
+    "us_ssn": lambda: Detector(
+        "us_ssn",
+        "SSN",
+        re.compile(_SSN),
+        ssn_valid,
+        needs_digit=True,
+        window=_digit_run(),
+        window_min=9,
+        min_digits=9,
+    ),
+    "iban": lambda: Detector(
+        "iban", "IBAN", re.compile(_IBAN), refine=_iban_spans, needs_digit=True, shape=b"AA00"
+    ),
+    "ip_address": lambda: Detector(
+        "ip_address",
+        "IP",
+        re.compile(f"{_IPV4}|{_IPV6}"),
+        _ip_valid,
+        prefilter=(".", ":"),
+        needs_digit=True,
+    ),
+    "credential": lambda: Detector(
+        "credential",
+        "CREDENTIAL",
+        re.compile(_CREDENTIAL),
+        # Few, short substrings that every credential shape contains ("IA" covers
+        # AKIA/ASIA, "_" the GitHub tokens, "-----" PEM): each test is a C-speed scan.
+        prefilter=("sk-", "IA", "_", "xox", "Iz", "eyJ", "-----"),
+        gate="-_IJ",
+    ),
+}
+
+
+@cache
+def builtin_detector(name: str) -> Detector:
+    """The built-in detector ``name``, compiled on first use (import stays cheap).
+
+    Raises ``KeyError`` for a name not in :data:`BUILTIN_NAMES`.
+    """
+    return _BUILTIN[name]()
+
+
 def builtin_detectors() -> dict[str, Detector]:
-    """Each built-in detector by name, compiled on first use (import stays cheap)."""
-    return _builtin()
+    """Every built-in detector by name (each compiled once, on first use)."""
+    return {name: builtin_detector(name) for name in _BUILTIN}
 
 
 BUILTIN_NAMES = ("email", "phone", "payment_card", "us_ssn", "iban", "ip_address", "credential")
@@ -532,19 +544,18 @@ def compile_detectors(cfg: SensitivityConfig) -> list[tuple[Detector, str]]:
     Raises :class:`ConfigError` for an unknown detector or a bad pattern.
     The result is cached per config; treat it as read-only.
     """
-    builtin = builtin_detectors()
     if cfg.detect is None:
-        return [(builtin[n], lvl) for n, lvl in DEFAULT_DETECTORS if lvl in cfg.levels]
+        return [(builtin_detector(n), lvl) for n, lvl in DEFAULT_DETECTORS if lvl in cfg.levels]
     out: list[tuple[Detector, str]] = []
     names: set[str] = set()
     for i, d in enumerate(cfg.detect):
-        if d.detector in builtin:
+        if d.detector in _BUILTIN:
             if d.pattern or d.keywords:
                 raise ConfigError(
                     f"built-in detector {d.detector!r} takes no pattern or keywords",
                     key=f"sensitivity.detect.{i}",
                 )
-            det = builtin[d.detector]
+            det = builtin_detector(d.detector)
             if d.name and d.name != d.detector:
                 det = dataclasses.replace(det, name=d.name)
         else:

@@ -85,7 +85,7 @@ def _fmt(values: frozenset[str]) -> str:
     return "[" + ", ".join(sorted(values)) + "]"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, eq=False)
 class _Rule:
     """A rule compiled against the config's targets."""
 
@@ -120,7 +120,7 @@ class _Rule:
         return True
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, eq=False)
 class _Route:
     """A route with its candidate targets looked up once."""
 
@@ -132,7 +132,7 @@ class _Route:
     """Each candidate's (and the shadow's) quality for the route's task."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, eq=False)
 class _Matched:
     """What a set of matched rules adds up to; the same for every request it matches."""
 
@@ -161,9 +161,13 @@ class Policy:
     def __init__(self, config: Config, targets: Mapping[str, Target] | None = None) -> None:
         self.config = config
         if targets is None:
-            from ..catalog import LazyCatalog
+            catalog = None
+            if any(m.catalog for m in config.models.values()):
+                # Only then is the catalog module (and later its data file) loaded.
+                from ..catalog import LazyCatalog
 
-            targets = resolve_targets(config, LazyCatalog())
+                catalog = LazyCatalog()
+            targets = resolve_targets(config, catalog)
         self.targets: dict[str, Target] = dict(targets)
         levels = config.sensitivity.levels
         self._levels = {lvl: i for i, lvl in enumerate(levels)}

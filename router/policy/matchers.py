@@ -20,7 +20,7 @@ from ..errors import ConfigError
 __all__ = ["Facts", "Predicate", "compile_matcher", "parse_comparison"]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, eq=False)
 class Facts:
     """What rules may look at, gathered once per request."""
 

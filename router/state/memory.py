@@ -20,7 +20,7 @@ LEDGER_MAX = 100_000
 _INF = float("inf")
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class _Window:
     """One budget window: spend, and the holds of calls in flight.
 
