@@ -23,9 +23,10 @@ from hypothesis import strategies as st
 
 from router import Router, __version__
 from router.config import load_dict
-from router.execution.http import LineSplitter, env_proxy
+from router.execution.http import env_proxy
 from router.ids import new_id
 from router.policy import Policy
+from router.providers.lines import LineSplitter
 from router.types import ChatRequest
 
 REPLY = {

@@ -8,6 +8,7 @@ libyaml when present; httpx and asyncio load only when a request needs them.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -15,14 +16,16 @@ from typing import Any
 
 import pytest
 import yaml
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from router.assemble import Assembler
 from router.config import loader
 from router.errors import ConfigError, ProviderUnavailable, RateLimitError
+from router.providers.base import SSEDecoder
 from router.providers.openai_compatible import OpenAIStreamDecoder, chunk_from_dict
 from router.providers.sse import SSEEvent, SSEParser
+from router.types import ChatChunk
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -162,6 +165,93 @@ def test_sse_data_lines_keep_their_framing() -> None:
     assert p.feed("") == SSEEvent("message", "")
     with pytest.raises(AttributeError):
         ev.data = "changed"  # type: ignore[misc]
+
+
+class _Recorder(SSEDecoder):
+    """Records each event's data; data ``boom`` is an error payload."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: list[str] = []
+
+    @property
+    def done(self) -> bool:
+        return False
+
+    def close(self) -> list[ChatChunk]:
+        return self._flush()
+
+    def _data(self, data: str) -> list[ChatChunk]:
+        if data == "boom":
+            raise RateLimitError("in-stream error")
+        self.seen.append(data)
+        return [ChatChunk(id=data)]
+
+
+def _by_reads(body: bytes, cuts: list[int]) -> tuple[list[str], list[str], bool]:
+    dec = _Recorder()
+    points = sorted({c for c in cuts if 0 < c < len(body)})
+    ids: list[str] = []
+    for a, b in zip([0, *points], [*points, len(body)], strict=True):
+        chunks, err = dec.feed_bytes(body[a:b])
+        ids += [c.id for c in chunks]
+        if err is not None:
+            return ids, dec.seen, True
+    chunks, err = dec.flush_bytes()
+    ids += [c.id for c in chunks]
+    if err is not None:
+        return ids, dec.seen, True
+    return _closed(dec, ids)
+
+
+def _closed(dec: _Recorder, ids: list[str]) -> tuple[list[str], list[str], bool]:
+    try:
+        return ids + [c.id for c in dec.close()], dec.seen, False
+    except RateLimitError:
+        return ids, dec.seen, True
+
+
+def _by_lines(body: bytes) -> tuple[list[str], list[str], bool]:
+    dec = _Recorder()
+    lines = re.split(r"\r\n|\r|\n", body.decode("utf-8", "replace"))
+    if not lines[-1]:
+        lines.pop()
+    chunks, err = dec.feed_lines(lines)
+    ids = [c.id for c in chunks]
+    if err is not None:
+        return ids, dec.seen, True
+    return _closed(dec, ids)
+
+
+_sse_line = st.one_of(
+    st.builds(lambda v: f"data: {v}", st.sampled_from(["a", "b c", "", "boom", "{}", "é"])),
+    st.sampled_from(["data:x", "event: delta", ": keep-alive", "id: 7", "data", "", ""]),
+)
+
+
+@example(lines=["data: a", "data: b", ""], ends=["\n"] * 12, cuts=[])
+@example(lines=["data: a", ": note", "", "data: b", ""], ends=["\n"] * 12, cuts=[])
+@example(lines=["data: ab", ""], ends=["\n"] * 12, cuts=[3])  # a line split across reads
+@example(lines=["data: a", "data: b", ""], ends=["\n"] * 12, cuts=[8])  # an event split
+@given(
+    lines=st.lists(_sse_line, max_size=12),
+    ends=st.lists(st.sampled_from(["\n", "\n", "\n", "\r\n", "\r", ""]), min_size=12, max_size=12),
+    cuts=st.lists(st.integers(min_value=0, max_value=200), max_size=6),
+)
+def test_sse_bytes_decode_as_their_lines_whatever_the_reads(
+    lines: list[str], ends: list[str], cuts: list[int]
+) -> None:
+    # The whole-event shortcut of feed_bytes must give exactly what line-by-line
+    # parsing gives: the same events, the same error at the same place.
+    body = "".join(line + end for line, end in zip(lines, ends, strict=False)).encode()
+    assert _by_reads(body, cuts) == _by_lines(body)
+
+
+def test_sse_bytes_shortcut_reads_whole_events_and_stops_at_an_error() -> None:
+    dec = _Recorder()
+    chunks, err = dec.feed_bytes(b"data: a\n\ndata: b\n\n\n\ndata: boom\n\ndata: c\n\n")
+    assert [c.id for c in chunks] == ["a", "b"]
+    assert isinstance(err, RateLimitError)
 
 
 def test_assembler_joins_choices_and_tool_fragments() -> None:

@@ -34,7 +34,7 @@ from ..types import ChatChunk, ChatRequest, ChatResponse
 if TYPE_CHECKING:
     import httpx
 
-__all__ = ["AsyncHttpSender", "HttpSender", "LineSplitter", "env_proxy", "timeouts"]
+__all__ = ["AsyncHttpSender", "HttpSender", "env_proxy", "timeouts"]
 
 # httpx is imported where a pool is built, not at module load: creating a
 # router (and a router whose targets are all embedded) never pays for it.
@@ -120,44 +120,6 @@ def transport_error(exc: httpx.HTTPError, t: Target) -> ProviderError:
     else:
         err = ProviderUnavailable(f"{type(exc).__name__}", code="connection")
     return scrub(err, t)
-
-
-class LineSplitter:
-    """Complete text lines out of a response's byte chunks.
-
-    Lines end at LF, CRLF or CR (as SSE and NDJSON allow) and are decoded as
-    UTF-8 only once complete, so a character split across chunks is intact.
-    Replaces httpx's ``iter_lines``, which runs three generator layers and an
-    incremental decoder per chunk.
-    """
-
-    __slots__ = ("_pending",)
-
-    def __init__(self) -> None:
-        self._pending = b""
-
-    def feed(self, chunk: bytes) -> list[str]:
-        """The lines ``chunk`` completes (terminators removed)."""
-        if self._pending:
-            chunk = self._pending + chunk
-        lines = chunk.splitlines()
-        if chunk.endswith(b"\n"):
-            self._pending = b""
-        elif chunk.endswith(b"\r"):
-            # Maybe the first half of a CRLF: wait for the next chunk to tell.
-            self._pending = lines.pop() + b"\r" if lines else b"\r"
-        else:
-            self._pending = lines.pop() if lines else b""
-        return [line.decode("utf-8", "replace") for line in lines]
-
-    def flush(self) -> list[str]:
-        """The last line, when the body did not end with a line break."""
-        rest, self._pending = self._pending, b""
-        if rest.endswith(b"\r"):  # a line ended by a lone CR: complete, even if empty
-            rest = rest[:-1]
-        elif not rest:
-            return []
-        return [rest.decode("utf-8", "replace")]
 
 
 def _emitted(read: tuple[list[ChatChunk], ProviderError | None]) -> Iterator[ChatChunk]:
@@ -345,12 +307,11 @@ class HttpSender(_Base):
             if resp.status_code >= 300:
                 self._raise(p, t, resp, resp.read())
             decoder = p.adapter.stream_decoder()
-            lines = LineSplitter()
             try:
-                decode = decoder.feed_lines
+                decode = decoder.feed_bytes
                 for part in resp.iter_bytes():
-                    yield from _emitted(decode(lines.feed(part)))
-                yield from _emitted(decode(lines.flush()))
+                    yield from _emitted(decode(part))
+                yield from _emitted(decoder.flush_bytes())
                 yield from decoder.close()
             except ProviderError as e:
                 raise scrub(e, t) from None
@@ -417,13 +378,12 @@ class AsyncHttpSender(_Base):
             if resp.status_code >= 300:
                 self._raise(p, t, resp, await resp.aread())
             decoder = p.adapter.stream_decoder()
-            lines = LineSplitter()
             try:
-                decode = decoder.feed_lines
+                decode = decoder.feed_bytes
                 async for part in resp.aiter_bytes():
-                    for chunk in _emitted(decode(lines.feed(part))):
+                    for chunk in _emitted(decode(part)):
                         yield chunk
-                for chunk in _emitted(decode(lines.flush())):
+                for chunk in _emitted(decoder.flush_bytes()):
                     yield chunk
                 for chunk in decoder.close():
                     yield chunk

@@ -16,6 +16,7 @@ from typing import Any
 
 from ..errors import ProviderError, ProviderUnavailable
 from ..types import ChatChunk, ChatRequest, ChatResponse
+from .lines import LineSplitter
 from .presets import Quirks
 from .sse import SSEParser
 
@@ -51,12 +52,17 @@ class HttpRequest:
 
 
 class StreamDecoder(ABC):
-    """Turns a response stream, fed one text line at a time, into chunks.
+    """Turns a response stream, fed as the body's bytes or one text line at a time,
+    into chunks.
 
     ``feed`` raises a :class:`ProviderError` for an error payload inside the
     stream (such payloads are failures, never content); ``close`` raises
     :class:`ProviderUnavailable` when the stream stopped before its end.
+    Subclasses that define ``__init__`` call ``super().__init__()``.
     """
+
+    def __init__(self) -> None:
+        self._lines = LineSplitter()
 
     @abstractmethod
     def feed(self, line: str) -> list[ChatChunk]:
@@ -78,6 +84,16 @@ class StreamDecoder(ABC):
                 return out, e
         return out, None
 
+    def feed_bytes(self, data: bytes) -> tuple[list[ChatChunk], ProviderError | None]:
+        """Decode one read of the body (any cut of the bytes): as :meth:`feed_lines`
+        for the lines it completes."""
+        return self.feed_lines(self._lines.feed(data))
+
+    def flush_bytes(self) -> tuple[list[ChatChunk], ProviderError | None]:
+        """Decode the last line when the body did not end with a line break; call
+        once the body has ended, before :meth:`close`."""
+        return self.feed_lines(self._lines.flush())
+
     @property
     @abstractmethod
     def done(self) -> bool:
@@ -90,7 +106,29 @@ class SSEDecoder(StreamDecoder):
     __slots__ = ("_sse",)
 
     def __init__(self) -> None:
+        super().__init__()
         self._sse = SSEParser()
+
+    def feed_bytes(self, data: bytes) -> tuple[list[ChatChunk], ProviderError | None]:
+        # Nearly every read of a chat stream is whole events of one ``data: `` line
+        # each, LF-terminated: those are cut out of the bytes directly. Anything
+        # else (CR line ends, a line or event split across reads, comments, named
+        # or multi-line events) takes the line-by-line path, which these equal.
+        if self._lines.pending or self._sse.pending or b"\r" in data or not data.endswith(b"\n\n"):
+            return self.feed_lines(self._lines.feed(data))
+        out: list[ChatChunk] = []
+        for block in data[:-2].split(b"\n\n"):
+            if block.startswith(b"data: ") and b"\n" not in block:
+                try:
+                    out += self._data(block[6:].decode("utf-8", "replace"))
+                except ProviderError as e:
+                    return out, e
+            else:
+                chunks, err = self.feed_lines([*block.decode("utf-8", "replace").split("\n"), ""])
+                out += chunks
+                if err is not None:
+                    return out, err
+        return out, None
 
     def feed(self, line: str) -> list[ChatChunk]:
         ev = self._sse.feed(line)

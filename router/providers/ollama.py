@@ -221,6 +221,7 @@ class OllamaStreamDecoder(StreamDecoder):
     """NDJSON: one JSON object per line until the ``done: true`` line."""
 
     def __init__(self) -> None:
+        super().__init__()
         self._done = False
         self._tools = 0
         self._id = ""

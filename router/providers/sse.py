@@ -27,6 +27,11 @@ class SSEParser:
         self._event = ""
         self._data: list[str] = []
 
+    @property
+    def pending(self) -> bool:
+        """Whether an event has started (a data or event line) and not been dispatched."""
+        return bool(self._data or self._event)
+
     def feed(self, line: str) -> SSEEvent | None:
         """Consume one line; return the event it completes, if any."""
         if not line:
