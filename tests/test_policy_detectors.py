@@ -296,16 +296,26 @@ def test_prefiltered_regex_detector_still_finds_its_matches(case_sensitive: bool
 
 @given(
     st.lists(
-        st.sampled_from([*_PIECES, "GB82WEST12345698765432", "é", "Ab12", "AB", "12"]),
+        st.sampled_from(
+            [*_PIECES, "GB82WEST12345698765432", "é", "Ab12", "AB", "12", "\u0664", "\uff14", "€1 "]
+        ),
         max_size=12,
     ).map("".join)
 )
 @settings(max_examples=300, deadline=None)
 def test_shape_gates_never_hide_a_match(text: str) -> None:
-    # The gates are only a shortcut: with them off, every detector finds the same spans.
+    # The gates and the windows (scanned on the shape) are only shortcuts: with
+    # them off, every detector finds the same spans in the text itself.
     for name, d in builtin_detectors().items():
-        ungated = dataclasses.replace(d, shape=b"", min_digits=0)
+        ungated = dataclasses.replace(d, shape=b"", min_digits=0, window=None, window_min=0)
         assert list(d.finditer(text)) == list(ungated.finditer(text)), name
+
+
+def test_card_window_on_the_shape_reports_positions_in_the_text() -> None:
+    card = builtin_detectors()["payment_card"]
+    text = "Ünïcödé № ٤٤ then 4111 1111 1111 1111, ok"
+    start = text.index("4111")
+    assert list(card.finditer(text)) == [(start, start + 19)]
 
 
 def test_shape_maps_classes_and_keeps_positions() -> None:
