@@ -19,6 +19,7 @@ import importlib.util
 import json
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
@@ -31,6 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from benchmarks import instructions  # noqa: E402
 from benchmarks.clients import ASYNC_ONLY, CLIENTS, ENV, REQUIRES, config_path  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
@@ -42,6 +44,8 @@ MODES: dict[str, tuple[int, int, int, int, int, int, int]] = {
     "quick": (300, 100, 1000, 64, 3, 2000, 20),
     "smoke": (5, 3, 20, 4, 1, 50, 2),
 }
+INSTRUCTION_CALLS = {"full": 200, "quick": 50, "smoke": 3}
+"""Calls counted per client and mode under valgrind (which runs code about 50 times slower)."""
 ROUNDS = {"full": 3, "quick": 3, "smoke": 1}
 """Each client's request, stream and async figures are measured in this many rounds,
 interleaved with the other clients' (the requests split between them), and each figure
@@ -375,7 +379,22 @@ def render(results: dict[str, Any]) -> str:
             f"{st['httpx_cpu_p50_us']:,.0f} µs (**{st['ratio']:.2f}{X}**).",
             "",
         ]
+    ins = results.get("instructions")
+    if ins and "error" not in ins:
+        c, s, u = ins["call"], ins["stream"], ins["startup"]
+        lines += [
+            f"Instructions (valgrind; the machine's load cannot move them; {ins['n']} calls, "
+            f"a process's start and warm-up subtracted): request {c['router']:,.0f} vs "
+            f"{c['httpx']:,.0f} (**{c['ratio']:.2f}{X}**), stream {s['router']:,.0f} vs "
+            f"{s['httpx']:,.0f} (**{s['ratio']:.2f}{X}**), start-up {u['router'] / 1e6:,.0f}M "
+            f"vs {u['httpx'] / 1e6:,.0f}M (**{u['ratio']:.2f}{X}**). An instruction is not a "
+            "unit of time (a cache miss costs far more than an add): these say how much work "
+            "each client does, the timed figures what it costs here.",
+            "",
+        ]
     notes = [f"- `{n}` skipped: {r['error']}" for n, r in rows.items() if "error" in r]
+    if ins and "error" in ins:
+        notes.append(f"- instruction count failed: {ins['error']}")
     if pr and "error" in pr:
         notes.append(f"- paired measurement failed: {pr['error']}")
     if pol and "error" in pol:
@@ -526,6 +545,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out-dir", type=Path, default=RESULTS)
     ap.add_argument("--no-policy", action="store_true", help="skip the policy-alone measurement")
     ap.add_argument("--timeout", type=float, default=900, help="seconds per client process")
+    ap.add_argument(
+        "--instructions",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="count instructions per request under valgrind (default: in the full run, "
+        "when valgrind is installed; adds about four minutes)",
+    )
     args = ap.parse_args(argv)
 
     mode_name = "smoke" if args.smoke else "quick" if args.quick else "full"
@@ -612,6 +638,17 @@ def main(argv: list[str] | None = None) -> int:
                 results["paired"] = run_paired(base_url, requests, client_cpu, args.timeout)
             except Exception as e:
                 results["paired"] = {"error": f"{type(e).__name__}: {e}"}
+        count = args.instructions
+        if count is None:
+            count = mode_name == "full" and shutil.which("valgrind") is not None
+        if count and "router" in names:
+            print("instructions: counting under valgrind…", file=sys.stderr, flush=True)
+            try:
+                results["instructions"] = instructions.measure(
+                    base_url, INSTRUCTION_CALLS[mode_name], _env("router", base_url)
+                )
+            except Exception as e:
+                results["instructions"] = {"error": f"{type(e).__name__}: {e}"}
     finally:
         server.terminate()
         server.wait(timeout=10)

@@ -8,6 +8,8 @@ test asserts.
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -109,3 +111,33 @@ def test_rounds_merge_to_medians_with_counts_summed() -> None:
     assert merged["client"] == "x" and merged["rounds"] == 3
     assert merged["seq"] == {"n": 30, "cpu_p50_us": 200.0}
     assert merged["async"] == {"errors": 3, "req_per_s": 900.0}
+
+
+@pytest.mark.skipif(shutil.which("valgrind") is None, reason="valgrind is not installed")
+def test_instruction_counter_counts_the_work_a_program_does() -> None:
+    from benchmarks.instructions import count
+
+    env = {**os.environ, "PYTHONHASHSEED": "0"}
+    idle = count(["-c", "pass"], env)
+    busy = count(["-c", "sum(range(300_000))"], env)
+    # A loop of 300,000 additions runs millions of instructions more than nothing.
+    assert idle > 1_000_000
+    assert busy - idle > 3_000_000
+
+
+def test_report_gives_instruction_ratios_when_counted(report: tuple[Path, str]) -> None:
+    from benchmarks.run import render
+
+    out, _ = report
+    data = json.loads((out / "latest.json").read_text(encoding="utf-8"))
+    data["instructions"] = {
+        "n": 200,
+        "call": {"httpx": 2_000_000.0, "router": 2_100_000.0, "ratio": 1.05},
+        "stream": {"httpx": 4_000_000.0, "router": 4_400_000.0, "ratio": 1.1},
+        "startup": {"httpx": 400e6, "router": 900e6, "ratio": 2.25},
+    }
+    md = render(data)
+    assert f"request 2,100,000 vs 2,000,000 (**1.05{X}**)" in md
+    assert f"start-up 900M vs 400M (**2.25{X}**)" in md
+    data["instructions"] = {"error": "RuntimeError: valgrind is not installed"}
+    assert "instruction count failed: RuntimeError: valgrind is not installed" in render(data)
