@@ -46,7 +46,7 @@ MODES: dict[str, tuple[int, int, int, int, int, int, int]] = {
 }
 INSTRUCTION_CALLS = {"full": 200, "quick": 50, "smoke": 3}
 """Calls counted per client and mode under valgrind (which runs code about 50 times slower)."""
-ROUNDS = {"full": 3, "quick": 3, "smoke": 1}
+ROUNDS = {"full": 5, "quick": 3, "smoke": 1}
 """Each client's request, stream and async figures are measured in this many rounds,
 interleaved with the other clients' (the requests split between them), and each figure
 is the median of its rounds: a machine that slows down for a while then weighs on
@@ -369,6 +369,15 @@ def render(results: dict[str, Any]) -> str:
             f"p50 {pol['facade']['p50_us']:.1f} µs, p99 {pol['facade']['p99_us']:.1f} µs.",
             "",
         ]
+    rounds = _round_ratios(rows.get("httpx") or {}, rows.get("router") or {})
+    if rounds:
+        lines += [
+            "Router ÷ raw httpx CPU p50 in each round (their processes ran back to back): "
+            + "; ".join(f"{k} " + ", ".join(f"{r:.2f}" for r in v) for k, v in rounds.items())
+            + ". Two processes in one round see nearly the same machine; the machine "
+            "itself may move between rounds.",
+            "",
+        ]
     pr = results.get("paired")
     if pr and "error" not in pr:
         rq, st = pr["request"], pr["stream"]
@@ -407,6 +416,17 @@ def render(results: dict[str, Any]) -> str:
         lines += ["Notes:", *notes, ""]
     lines += targets_section(results)
     return "\n".join(lines) + "\n"
+
+
+def _round_ratios(hx: dict[str, Any], rt: dict[str, Any]) -> dict[str, list[float]]:
+    """Router ÷ httpx per round, for requests and streams (empty without round data)."""
+    a, b = hx.get("round_p50s") or {}, rt.get("round_p50s") or {}
+    names = {"seq": "request", "stream": "stream"}
+    return {
+        names[k]: [r / h for h, r in zip(a[k], b[k], strict=False) if h]
+        for k in names
+        if a.get(k) and b.get(k)
+    }
 
 
 def _verdict(ok: bool | None) -> str:
@@ -627,6 +647,10 @@ def main(argv: list[str] | None = None) -> int:
         for name, parts in measured.items():
             row = results["clients"][name]
             row.update(merge_rounds(parts))
+            # Each round's p50s too (in the JSON): they show how much the machine moved.
+            row["round_p50s"] = {
+                k: [p[k]["cpu_p50_us"] for p in parts if k in p] for k in ("seq", "stream")
+            }
             if name in ASYNC_ONLY:
                 row.pop("seq", None)
             if name == "httpx" and "stream_events" in row:

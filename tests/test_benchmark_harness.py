@@ -66,6 +66,9 @@ def test_writes_latest_timestamped_and_json(report: tuple[Path, str]) -> None:
         assert "error" not in row, row
         assert row["seq"]["n"] == 5 and row["stream"]["n"] == 3
         assert row["async"]["errors"] == 0
+    for name in ("httpx", "router"):
+        assert [len(v) for v in data["clients"][name]["round_p50s"].values()] == [1, 1]
+    assert "Router ÷ raw httpx CPU p50 in each round" in md
     # 20 content chunks plus the usage chunk (then [DONE]).
     assert data["stream_events"] == 21
     assert data["policy"]["targets"] == 20 and data["policy"]["rules"] == 30
