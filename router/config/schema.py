@@ -46,6 +46,7 @@ __all__ = [
 
 
 class _Strict(BaseModel):
+    # Validators are built on first validation, as one schema for the whole config.
     model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 

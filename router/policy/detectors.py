@@ -397,8 +397,10 @@ _CREDENTIAL = (
 _DIGIT_RUN = rb"0[0 -]{8,}0"
 
 
+@cache
 def _digit_run() -> re.Pattern[bytes]:
-    return re.compile(_DIGIT_RUN)  # re's own cache shares it between card and SSN
+    # One object for card and SSN: the per-text window cache is keyed by its id.
+    return re.compile(_DIGIT_RUN)
 
 
 # One factory per built-in detector: a config compiles only the patterns it uses.
