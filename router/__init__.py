@@ -10,6 +10,7 @@ from ._version import __version__
 from .client import AsyncRouter, AsyncStream, Router, Stream
 from .errors import (
     AuthenticationError,
+    BudgetExceeded,
     ConfigError,
     ContextLengthExceeded,
     InvalidRequestError,
@@ -18,7 +19,9 @@ from .errors import (
     ProviderTimeout,
     ProviderUnavailable,
     RateLimitError,
+    RequestError,
     RouterError,
+    StreamConsumed,
     StreamInterrupted,
     UnknownRoute,
 )
@@ -38,6 +41,7 @@ __all__ = [
     "AsyncStream",
     "Attempt",
     "AuthenticationError",
+    "BudgetExceeded",
     "ChatChunk",
     "ChatResponse",
     "ConfigError",
@@ -51,10 +55,12 @@ __all__ = [
     "ProviderUnavailable",
     "RateLimitError",
     "RequestContext",
+    "RequestError",
     "RouteInfo",
     "Router",
     "RouterError",
     "Stream",
+    "StreamConsumed",
     "StreamInterrupted",
     "UnknownRoute",
     "Usage",

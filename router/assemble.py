@@ -20,7 +20,8 @@ class _ToolBuf:
 class _ChoiceBuf:
     content: list[str] = field(default_factory=list)
     refusal: list[str] = field(default_factory=list)
-    tools: dict[int, _ToolBuf] = field(default_factory=dict)
+    tools: dict[int, list[_ToolBuf]] = field(default_factory=dict)
+    """Tool calls by stream index; the last of a list is the one fragments extend."""
     finish_reason: str | None = None
 
 
@@ -38,6 +39,8 @@ class Assembler:
         """Fold one chunk in."""
         if not self.id and chunk.id:
             self.id, self.model, self.created = chunk.id, chunk.model, chunk.created
+        elif chunk.model:
+            self.model = chunk.model  # the latest name: a server-side fallback renames it
         if chunk.usage is not None:
             self.usage = chunk.usage  # usage is cumulative: the last one wins
         for c in chunk.choices:
@@ -50,10 +53,16 @@ class Assembler:
             if d.refusal:
                 buf.refusal.append(d.refusal)
             for tc in d.tool_calls or ():
-                tb = buf.tools.get(tc.index)
-                if tb is None:
-                    tb = buf.tools[tc.index] = _ToolBuf()
+                calls = buf.tools.get(tc.index)
+                if calls is None:
+                    calls = buf.tools[tc.index] = [_ToolBuf()]
+                tb = calls[-1]
                 if tc.id:
+                    if tb.id and tc.id != tb.id:
+                        # Another call on the same index: a server that sends no index
+                        # (Gemini's OpenAI-compatible API) keeps calls apart by id only.
+                        tb = _ToolBuf()
+                        calls.append(tb)
                     tb.id = tc.id
                 fn = tc.function or {}
                 if fn.get("name"):
@@ -78,13 +87,17 @@ class Assembler:
                 ToolCall(
                     id=tb.id, function=FunctionCall(name=tb.name, arguments="".join(tb.arguments))
                 )
-                for _, tb in sorted(buf.tools.items())
+                for _, same_index in sorted(buf.tools.items())
+                for tb in same_index
             ]
             choices.append(
                 Choice(
                     index=idx,
                     message=ChoiceMessage(
-                        content="".join(buf.content) if buf.content or not calls else None,
+                        # No text beside tool calls or a refusal is None, as OpenAI gives it.
+                        content="".join(buf.content)
+                        if buf.content or not (calls or buf.refusal)
+                        else None,
                         refusal="".join(buf.refusal) or None,
                         tool_calls=calls or None,
                     ),

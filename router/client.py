@@ -13,11 +13,19 @@ from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
+from pydantic import ValidationError
+
 from .accounting import amortised_cost_usd, cost_usd, estimate_text_tokens, estimate_tokens
 from .accounting.budget import EXTRA_KEY, BudgetGate, cap_output_tokens
 from .assemble import Assembler
 from .config import Config, load_config, load_dict, load_file
-from .errors import NoEligibleTarget, ProviderError, StreamInterrupted
+from .errors import (
+    NoEligibleTarget,
+    ProviderError,
+    StreamConsumed,
+    StreamInterrupted,
+    request_error,
+)
 from .execution.breaker import Breakers
 from .execution.call import Call
 from .execution.executor import AsyncExecutor, Executor, Opened
@@ -91,7 +99,10 @@ class _Core:
             )
         if isinstance(messages, str | bytes) or not isinstance(messages, Sequence):
             raise TypeError("messages must be a list of message dicts or router.Message")
-        return ChatRequest(messages=list(messages), **params)  # type: ignore[arg-type]
+        try:
+            return ChatRequest(messages=list(messages), **params)  # type: ignore[arg-type]
+        except ValidationError as e:
+            raise request_error(e) from None
 
     @staticmethod
     def context(context: ContextIn) -> RequestContext:
@@ -99,7 +110,10 @@ class _Core:
             return RequestContext()
         if isinstance(context, RequestContext):
             return context
-        return RequestContext.model_validate(context)
+        try:
+            return RequestContext.model_validate(context)
+        except ValidationError as e:
+            raise request_error(e, "context") from None
 
     def snapshot(self) -> Snapshot:
         return Snapshot(
@@ -397,6 +411,7 @@ class _StreamBase:
         self._opened: Opened | None = None
         self._response: ChatResponse | None = None
         self._ended = False
+        self._read = False
 
     @property
     def decision(self) -> Decision:
@@ -414,8 +429,20 @@ class _StreamBase:
         self._asm.add(chunk)
         return chunk
 
+    def _begin(self) -> None:
+        # A stream is read once: reading it again would finish its call again
+        # (a second settlement, audit record, guard count and shadow copy).
+        if self._read or self._ended:
+            raise StreamConsumed(
+                "this stream was already iterated or closed; a stream is read once "
+                "(its assembled reply is .response)"
+            )
+        self._read = True
+
     def _end(self) -> None:
         assert self._opened is not None
+        if self._ended:  # closed or failed while it was being read: it ended then
+            return
         self._ended = True
         self._response = self._core.finish(self._call, self._asm.response(), self._opened.target)
 
@@ -456,6 +483,7 @@ class Stream(_StreamBase):
         self.close()
 
     def __iter__(self) -> Iterator[ChatChunk]:
+        self._begin()
         self.__enter__()
         assert self._opened is not None
         for chunk in self._opened.head:
@@ -501,6 +529,7 @@ class AsyncStream(_StreamBase):
         await self.aclose()
 
     async def __aiter__(self) -> AsyncIterator[ChatChunk]:
+        self._begin()
         await self.__aenter__()
         assert self._opened is not None
         for chunk in self._opened.head:

@@ -23,7 +23,9 @@ __all__ = [
     "ProviderTimeout",
     "ProviderUnavailable",
     "RateLimitError",
+    "RequestError",
     "RouterError",
+    "StreamConsumed",
     "StreamInterrupted",
     "UnknownRoute",
 ]
@@ -66,6 +68,35 @@ class ConfigError(RouterError, ValueError):
             where = f"line {self.line}: "
         key = f"{self.key}: " if self.key else ""
         return f"{where}{key}{self.message}"
+
+
+class RequestError(RouterError, ValueError):
+    """A call's own arguments are malformed: nothing was decided or sent.
+
+    ``field`` names the offending field (``messages[2].content[0].text``).
+    The message never quotes the value: a malformed part may hold the very
+    data the policy protects.
+    """
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        self.field = field
+        super().__init__(f"{field}: {message}" if field else message)
+
+
+def request_error(error: Any, root: str = "") -> RequestError:
+    """A :class:`RequestError` for a pydantic ``ValidationError``, without the input.
+
+    pydantic's own text quotes the offending value (``input_value=…``), which
+    may be the very data the policy protects; this keeps only where and what.
+    """
+    problems: list[str] = []
+    for item in error.errors(include_input=False, include_url=False):
+        loc = "".join(
+            f"[{p}]" if isinstance(p, int) else (f".{p}" if i or root else str(p))
+            for i, p in enumerate(item.get("loc", ()))
+        )
+        problems.append(f"{root}{loc or ''}: {item.get('msg', 'invalid')}")
+    return RequestError("; ".join(problems) or "invalid request")
 
 
 class NoEligibleTarget(RouterError):
@@ -192,3 +223,12 @@ class StreamInterrupted(ProviderError):
     def __init__(self, message: str, *, text: str = "", **kw: Any) -> None:
         super().__init__(message, **kw)
         self.text = text
+
+
+class StreamConsumed(RouterError, RuntimeError):
+    """A stream was iterated a second time, or after it was closed.
+
+    A stream is read once, and its request finished (settled, audited,
+    shadowed) once, when that reading ends; the assembled reply stays
+    available as ``stream.response``.
+    """

@@ -407,6 +407,12 @@ class AnthropicStreamDecoder(SSEDecoder):
             ]
         if block.get("type") == "text" and block.get("text"):
             return [self._chunk(Delta(content=str(block["text"])))]
+        if block.get("type") == "fallback":
+            # Server-side fallback: the model named in ``to`` writes what follows (a
+            # reply names it as its ``model``; a stream's message_start cannot).
+            to = block.get("to")
+            if isinstance(to, Mapping) and to.get("model"):
+                self._model = str(to["model"])
         return []
 
     def _block_delta(self, index: int, delta: Mapping[str, Any]) -> list[ChatChunk]:

@@ -119,6 +119,8 @@ class SSEDecoder(StreamDecoder):
         out: list[ChatChunk] = []
         for block in data[:-2].split(b"\n\n"):
             if block.startswith(b"data: ") and b"\n" not in block:
+                if len(block) == 6:
+                    continue  # empty data: no chunk, as in ``feed``
                 try:
                     out += self._data(block[6:].decode("utf-8", "replace"))
                 except ProviderError as e:
@@ -132,7 +134,8 @@ class SSEDecoder(StreamDecoder):
 
     def feed(self, line: str) -> list[ChatChunk]:
         ev = self._sse.feed(line)
-        return self._data(ev.data) if ev is not None else []
+        # An event with empty data carries nothing (a keep-alive of some servers).
+        return self._data(ev.data) if ev is not None and ev.data else []
 
     def feed_lines(self, lines: list[str]) -> tuple[list[ChatChunk], ProviderError | None]:
         # The per-line loop of every stream: one call per read, not one per line.
@@ -140,7 +143,7 @@ class SSEDecoder(StreamDecoder):
         feed = self._sse.feed
         for line in lines:
             ev = feed(line)
-            if ev is not None:
+            if ev is not None and ev.data:  # empty data: nothing, as in ``feed``
                 try:
                     out += self._data(ev.data)
                 except ProviderError as e:
@@ -150,7 +153,7 @@ class SSEDecoder(StreamDecoder):
     def _flush(self) -> list[ChatChunk]:
         """Chunks of an event the server left undispatched at the end of the stream."""
         ev = self._sse.flush()
-        return self._data(ev.data) if ev is not None else []
+        return self._data(ev.data) if ev is not None and ev.data else []
 
     @abstractmethod
     def _data(self, data: str) -> list[ChatChunk]:

@@ -6,6 +6,7 @@ error body and calls :func:`error_for_status`.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Mapping
 from email.utils import parsedate_to_datetime
@@ -36,23 +37,35 @@ _QUOTA_MARKERS = ("insufficient_quota", "quota exceeded", "exceeded your current
 _MAX_MESSAGE = 500
 
 
+def _usable(delay: float) -> bool:
+    # ``nan`` (which ``max(0.0, nan)`` turns into 0), ``inf`` and negative delays are
+    # no hint at all: never "retry at once".
+    return math.isfinite(delay) and delay >= 0
+
+
 def retry_after_s(headers: Mapping[str, str], now: float | None = None) -> float | None:
     """The delay a server asked for: ``retry-after-ms``, then ``Retry-After``
-    (seconds or an HTTP date). ``None`` when absent or unreadable."""
+    (seconds or an HTTP date). ``None`` when absent, unreadable or not a finite,
+    non-negative number."""
     lower = {k.lower(): v for k, v in headers.items()}
     ms = lower.get("retry-after-ms")
     if ms is not None:
         try:
-            return max(0.0, float(ms) / 1000.0)
+            delay = float(ms) / 1000.0
         except ValueError:
             pass
+        else:
+            if _usable(delay):
+                return delay
     ra = lower.get("retry-after")
     if ra is None:
         return None
     try:
-        return max(0.0, float(ra))
+        delay = float(ra)
     except ValueError:
         pass
+    else:
+        return delay if _usable(delay) else None
     try:
         when = parsedate_to_datetime(ra)
     except (TypeError, ValueError, IndexError):

@@ -12,7 +12,7 @@ error can arrive as an ``{"error": ...}`` line after a 200.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from ..errors import ProviderError, ProviderUnavailable
@@ -73,9 +73,12 @@ def _created(obj: Mapping[str, Any]) -> int:
         # Ollama sends nanoseconds; fromisoformat takes at most microseconds.
         head, dot, frac = raw.partition(".")
         if dot:
-            digits = "".join(c for c in frac if c.isdigit())
-            raw = f"{head}.{digits[:6]}{frac[len(digits) :]}"
-        return int(datetime.fromisoformat(raw.replace("Z", "+00:00")).timestamp())
+            # Only the digits up to the offset (``-07:00`` has digits too) are the fraction.
+            n = len(frac) - len(frac.lstrip("0123456789"))
+            raw = f"{head}.{frac[: min(n, 6)]}{frac[n:]}"
+        when = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+        # A time without an offset is UTC, never the local time of this machine.
+        return int((when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp())
     except ValueError:
         return 0
 

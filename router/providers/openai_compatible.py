@@ -16,6 +16,7 @@ from ..errors import ProviderError, ProviderUnavailable
 from ..types import ChatChunk, ChatRequest, ChatResponse, Usage
 from .base import Adapter, Endpoint, HttpRequest, SSEDecoder, StreamDecoder, loads_json
 from .errors_map import error_for_status
+from .translate import arguments_text
 
 __all__ = [
     "OpenAICompatibleAdapter",
@@ -43,23 +44,74 @@ def usage_from_dict(u: Mapping[str, Any] | None) -> Usage | None:
     )
 
 
+def _text_parts(parts: list[Any]) -> str | None:
+    """Content sent as a list of parts (Mistral's reasoning models: ``thinking`` and
+    ``text`` chunks) as its text; thinking is not part of the answer."""
+    texts = [
+        str(p.get("text") or "")
+        for p in parts
+        if isinstance(p, Mapping) and p.get("type") == "text"
+    ]
+    return "".join(texts) if texts else None
+
+
+def _tool_call(tc: Any) -> Any:
+    fn = tc.get("function") if isinstance(tc, Mapping) else None
+    if isinstance(fn, Mapping) and not isinstance(fn.get("arguments"), str | None):
+        # TGI sends the arguments as a JSON value, not as the JSON text of one.
+        return {**tc, "function": {**fn, "arguments": arguments_text(fn["arguments"])}}
+    return tc
+
+
+def _conform(choices: Any, key: str) -> Any:
+    """``choices`` with each ``message``/``delta`` read as OpenAI's schema means it:
+    list content as its text, tool-call arguments as a JSON string."""
+    if not isinstance(choices, list):
+        return choices
+    out = []
+    for c in choices:
+        m = c.get(key) if isinstance(c, Mapping) else None
+        if isinstance(m, Mapping):
+            m = dict(m)
+            if isinstance(m.get("content"), list):
+                m["content"] = _text_parts(m["content"])
+            if isinstance(m.get("tool_calls"), list):
+                m["tool_calls"] = [_tool_call(tc) for tc in m["tool_calls"]]
+            c = {**c, key: m}
+        out.append(c)
+    return out
+
+
+def _malformed(what: str) -> ProviderUnavailable:
+    # The validation details are not kept: they quote the reply's content.
+    return ProviderUnavailable(f"{what} does not fit the OpenAI schema", code="malformed_response")
+
+
 def response_from_dict(d: Mapping[str, Any]) -> ChatResponse:
     """A ``chat.completion`` object as :class:`ChatResponse`."""
     data = dict(d)
-    data["usage"] = usage_from_dict(d.get("usage"))
-    data.pop("route", None)
-    if data.get("created") is None:
-        data["created"] = 0
-    return ChatResponse.model_validate(data)
+    try:
+        data["usage"] = usage_from_dict(d.get("usage"))
+        data.pop("route", None)
+        if data.get("created") is None:
+            data["created"] = 0
+        data["choices"] = _conform(data.get("choices", []), "message")
+        return ChatResponse.model_validate(data)
+    except (ValueError, TypeError, AttributeError):  # ValidationError is a ValueError
+        raise _malformed("response") from None
 
 
 def chunk_from_dict(d: Mapping[str, Any]) -> ChatChunk:
     """A ``chat.completion.chunk`` object as :class:`ChatChunk`."""
     data = dict(d)
-    data["usage"] = usage_from_dict(d.get("usage"))
-    if data.get("created") is None:
-        data["created"] = 0
-    return ChatChunk.model_validate(data)
+    try:
+        data["usage"] = usage_from_dict(d.get("usage"))
+        if data.get("created") is None:
+            data["created"] = 0
+        data["choices"] = _conform(data.get("choices", []), "delta")
+        return ChatChunk.model_validate(data)
+    except (ValueError, TypeError, AttributeError):  # ValidationError is a ValueError
+        raise _malformed("stream chunk") from None
 
 
 def stream_error(err: Any) -> ProviderError:
@@ -74,11 +126,13 @@ def stream_error(err: Any) -> ProviderError:
     return error_for_status(status, message, code, {})
 
 
-# A chunk without an error payload or a usage object maps field for field onto
-# ChatChunk, so it is validated straight from its JSON text (one pass in
-# pydantic-core instead of json.loads, a dict copy and a validation). Anything
-# else, or anything the fast path rejects, takes the general path below.
+# A chunk without an error payload, a usage object or tool-call arguments sent
+# as a JSON value maps field for field onto ChatChunk, so it is validated
+# straight from its JSON text (one pass in pydantic-core instead of json.loads,
+# a dict copy and a validation). Anything else, or anything the fast path
+# rejects, takes the general path below.
 _USAGE_OBJECT = re.compile(r'"usage"\s*:\s*\{')
+_ARGUMENTS_VALUE = re.compile(r'"arguments"\s*:\s*[^\s"n]')
 
 
 class OpenAIStreamDecoder(SSEDecoder):
@@ -107,7 +161,11 @@ class OpenAIStreamDecoder(SSEDecoder):
         if data.strip() == "[DONE]":
             self._done = True
             return []
-        if '"error"' not in data and ('"usage"' not in data or not _USAGE_OBJECT.search(data)):
+        if (
+            '"error"' not in data
+            and ('"usage"' not in data or not _USAGE_OBJECT.search(data))
+            and ('"arguments"' not in data or not _ARGUMENTS_VALUE.search(data))
+        ):
             try:
                 # The validator itself: model_validate_json's wrapper costs a fifth as much again.
                 fast: ChatChunk = ChatChunk.__pydantic_validator__.validate_json(data)
@@ -118,7 +176,7 @@ class OpenAIStreamDecoder(SSEDecoder):
         obj = loads_json(data, "stream chunk")
         if not isinstance(obj, dict):
             raise ProviderUnavailable("malformed stream chunk", code="malformed_response")
-        if "error" in obj:
+        if obj.get("error"):  # ``"error": null`` (or empty) is no error, as in openai-python
             raise stream_error(obj["error"])
         return [self._seen(chunk_from_dict(obj))]
 
@@ -171,7 +229,7 @@ class OpenAICompatibleAdapter(Adapter):
         obj = loads_json(body)
         if not isinstance(obj, dict):
             raise ProviderUnavailable("response is not a JSON object", code="malformed_response")
-        if "error" in obj and "choices" not in obj:
+        if obj.get("error") and "choices" not in obj:
             raise stream_error(obj["error"])
         if "choices" not in obj:
             raise ProviderUnavailable("response has no choices", code="malformed_response")
