@@ -20,7 +20,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from router import Router
+from router import NoEligibleTarget, Router
 from router.config.defaults import default_config
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -87,6 +87,94 @@ def config(port: int) -> dict[str, Any]:
     return cfg
 
 
+SSN = "536-22-1234"
+# 4111 1111 1111 1111 in full-width digits (U+FF10..U+FF19).
+FULL_WIDTH_CARD = "4111 1111 1111 1111".translate({c: c + 0xFEE0 for c in range(48, 58)})
+ASK = {"role": "user", "content": "Summarise the ticket."}
+DISGUISED: list[tuple[str, list[dict[str, Any]], dict[str, Any]]] = [
+    (
+        "card in full-width digits",
+        [
+            {
+                "role": "user",
+                "content": FULL_WIDTH_CARD,
+            }
+        ],
+        {},
+    ),
+    (
+        "SSN with en dashes and a zero-width space",
+        [{"role": "user", "content": "536\u201322\u2013\u200b1234"}],
+        {},
+    ),
+    (
+        "SSN split across two text parts",
+        [
+            {
+                "role": "user",
+                "content": [
+                    {"type": "text", "text": "SSN 536-22-"},
+                    {"type": "text", "text": "1234"},
+                ],
+            }
+        ],
+        {},
+    ),
+    (
+        "email escaped inside tool-call arguments",
+        [
+            ASK,
+            {
+                "role": "assistant",
+                "tool_calls": [
+                    {
+                        "id": "c1",
+                        "type": "function",
+                        "function": {
+                            "name": "mail",
+                            "arguments": '{"to": "jane\\u0040example.com"}',
+                        },
+                    }
+                ],
+            },
+        ],
+        {},
+    ),
+    (
+        "SSN in a tool's description",
+        [ASK],
+        {
+            "tools": [
+                {
+                    "type": "function",
+                    "function": {"name": "lookup", "description": f"default {SSN}"},
+                }
+            ]
+        },
+    ),
+    (
+        "API key glued to a variable name",
+        [{"role": "user", "content": "OPENAI_KEY=sk-abcdefghijklmnopqrstuvwx12"}],
+        {},
+    ),
+    (
+        "email in the image URL's query string",
+        [
+            {
+                "role": "user",
+                "content": [
+                    {
+                        "type": "image_url",
+                        "image_url": {"url": "https://cdn.test/a.png?u=jane%40example.com"},
+                    }
+                ],
+            }
+        ],
+        {},
+    ),
+]
+
+
 def main() -> None:
     server = ThreadingHTTPServer(("127.0.0.1", 0), FrontierStub)
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -107,6 +195,19 @@ def main() -> None:
             resp = router.chat(secret, temperature=0)
             assert resp.route is not None and resp.route.zone == "local"
             print(f"-> answered by {resp.route.target} (zone {resp.route.zone})")
+
+            print("\n== disguised, split and tucked-away confidential data ==")
+            for what, messages, params in DISGUISED:
+                try:
+                    decision = router.explain(messages, **params)
+                except NoEligibleTarget as refused:
+                    # Tools and images need a model that takes them; the local one does not, so
+                    # the request is refused rather than sent to the frontier.
+                    assert refused.decision.sensitivity.level == "confidential", what
+                    print(f"{what:48s} -> refused (no local target can take it)")
+                    continue
+                print(f"{what:48s} -> {', '.join(decision.target_names)}")
+                assert decision.target_names == ("smollm2",), what
     finally:
         server.shutdown()
 

@@ -196,15 +196,24 @@ def test_classification_memo_is_bounded() -> None:
     assert policy.classify(["mail me: x@example.com"])[1] == {"email": 1}
 
 
-def test_classification_is_per_message() -> None:
+def test_classification_joins_only_messages_an_adapter_merges() -> None:
     policy = _policy()
-    req = ChatRequest(
+    # Consecutive user turns are one turn on Anthropic's and Gemini's wire.
+    merged = ChatRequest(
         messages=[  # type: ignore[list-item]
             {"role": "user", "content": "ann@"},
             {"role": "user", "content": "example.com"},
         ]
     )
-    assert policy.decide(req, model="m").sensitivity.detectors == {}
+    assert policy.decide(merged, model="m").sensitivity.detectors == {"email": 1}
+    # A user turn and the assistant's reply are apart on every wire.
+    apart = ChatRequest(
+        messages=[  # type: ignore[list-item]
+            {"role": "user", "content": "ann@"},
+            {"role": "assistant", "content": "example.com"},
+        ]
+    )
+    assert policy.decide(apart, model="m").sensitivity.detectors == {}
 
 
 def _child_id(q: Any) -> None:

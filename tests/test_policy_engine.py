@@ -9,7 +9,7 @@ import pytest
 
 from router import Router
 from router.config.schema import Config
-from router.errors import ConfigError, NoEligibleTarget, UnknownRoute
+from router.errors import ConfigError, NoEligibleTarget, RequestError, UnknownRoute
 from router.policy import Policy, Snapshot, decide
 from router.types import ChatRequest, RequestContext
 from tests.policy_fixtures import base_config, config, msg, policy, request
@@ -283,8 +283,11 @@ def test_sensitivity_override_lets_a_trusted_rule_lower_it() -> None:
 
 
 def test_unknown_declared_level_is_refused() -> None:
-    with pytest.raises(NoEligibleTarget, match="unknown sensitivity level"):
+    with pytest.raises(RequestError, match="unknown sensitivity level") as e:
         policy().decide(request(), RequestContext(sensitivity="secret"))
+    # The caller's mistake: a ValueError naming the levels, not a policy denial.
+    assert isinstance(e.value, ValueError) and not isinstance(e.value, NoEligibleTarget)
+    assert "confidential" in str(e.value) and e.value.field == "context.sensitivity"
 
 
 def test_custom_detector_raises_to_its_level() -> None:

@@ -139,3 +139,36 @@ def test_capture_on_redacts(otel: Otel, mock: respx.MockRouter) -> None:
     out = json.loads(str(chat.attributes[sc.OUTPUT_MESSAGES]))
     assert out[0]["parts"][0]["content"] == "Reply to [EMAIL] with [CREDENTIAL]"
     assert out[0]["finish_reason"] == "stop"
+
+
+def test_capture_redacts_normalised_text_and_tool_call_ids(
+    otel: Otel, mock: respx.MockRouter
+) -> None:
+    mock.post(LOCAL_URL).mock(return_value=httpx.Response(200, json=completion("smol-135m", "ok")))
+    r = Router(make_config(capture_content=True))
+    obs = TracingObserver(
+        r.config, tracer_provider=otel.tracer_provider, meter_provider=otel.meter_provider
+    )
+    r._core.observer = r._executor.observer = obs
+    call = {
+        "id": "call_536-22-1234",
+        "type": "function",
+        "function": {"name": "lookup", "arguments": '{"to": "jane\\u0040example.com"}'},
+    }
+    r.chat(
+        [
+            # An SSN in en dashes, a card in full-width digits: the same spans the
+            # policy detects are hidden.
+            {
+                "role": "user",
+                "content": "ssn 536\u201322\u20131234, card \uff14\uff11\uff11\uff11"
+                " \uff11\uff11\uff11\uff11 \uff11\uff11\uff11\uff11 \uff11\uff11\uff11\uff11",
+            },
+            {"role": "assistant", "tool_calls": [call]},
+            {"role": "tool", "tool_call_id": "call_536-22-1234", "content": "done"},
+        ]
+    )
+    captured = str(otel.span("chat smol-135m").attributes[sc.INPUT_MESSAGES])
+    for leak in ("1234", "\uff11", "jane", "536"):
+        assert leak not in captured, leak
+    assert "[SSN]" in captured and "[CARD]" in captured and "[EMAIL]" in captured

@@ -183,6 +183,8 @@ class DetectorConfig(_Strict):
     pattern: str | None = None
     keywords: tuple[str, ...] | None = None
     case_sensitive: bool = False
+    countries: tuple[str, ...] | None = None
+    """For ``national_id``: ISO 3166 codes of the identifiers to find (default: all)."""
 
 
 class SensitivityConfig(_Strict):

@@ -29,6 +29,7 @@ from typing import Any
 
 from ..config.schema import DetectorConfig, SensitivityConfig
 from ..errors import ConfigError
+from .normalize import normalize, variants
 
 __all__ = [
     "BUILTIN_NAMES",
@@ -39,6 +40,7 @@ __all__ = [
     "compile_detectors",
     "iban_valid",
     "luhn_valid",
+    "scan_forms",
     "shape",
     "ssn_valid",
 ]
@@ -88,15 +90,47 @@ class Detector:
     SSN): windows such as dates and times are skipped without running ``pattern``."""
     min_digits: int = 0
     """Fewest ASCII digits the whole text must hold for a match to be possible."""
-    shape: bytes = b""
-    """A run of character classes every match contains, in the text's :func:`shape`
-    (``AA00`` for an IBAN: two capitals, two digits); tested before any regex."""
+    shape: tuple[bytes, ...] = ()
+    """Runs of character classes of which every match contains one, in the text's
+    :func:`shape` (``AA00`` for an IBAN: two letters, two digits); tested before any regex."""
+    lower_prefilter: tuple[str, ...] = ()
+    """Lower-case substrings tested against the lower-cased text, beside ``prefilter``
+    (a match is possible when either finds one): words matched case-insensitively."""
+    extend_left: frozenset[str] = frozenset()
+    """Characters a match extends over to its left, at most ``extend_max`` of them
+    (an email is found at its ``@`` and grows over its local part): patterns then
+    start at a rare character instead of at every letter."""
+    extend_max: int = 0
+    parts: tuple[Detector, ...] = ()
+    """Detectors this one is the union of, each behind its own cheap tests (the
+    credential shapes): its spans are theirs, merged; ``pattern`` is unused."""
+    block: tuple[str, re.Pattern[str]] | None = None
+    """``(opening, closing)``: in :meth:`finditer`, a match that starts with ``opening``
+    runs through the next match of ``closing`` (or to the end of the text), so
+    redaction covers a whole PEM block, not just its header line."""
+    raw: bool = False
+    """Also scan the text as written, not only its normalised forms (user-written
+    patterns may rely on what normalisation changes: tabs, case of a digit script)."""
 
     def finditer(self, text: str) -> Iterator[tuple[int, int]]:
         """Spans ``(start, end)`` of validated matches in ``text``."""
         if self.needs_digit and not has_digit(text):
             return
-        yield from self._scan(text, None)
+        spans = self._union(text, None) if self.parts else self._scan(text, None)
+        if self.block is None:
+            yield from spans
+            return
+        opening, closing = self.block
+        # The next closing match after a position, found once per region: many
+        # openings without a closing cost one scan, not one each.
+        found: tuple[int, int] = (-1, -1)  # (searched from, end of the closing match or -1)
+        for a, b in spans:
+            if text.startswith(opening, a):
+                if not (found[0] != -1 and found[0] <= b and (found[1] == -1 or found[1] > b)):
+                    m = closing.search(text, b)
+                    found = (b, m.end() if m else -1)
+                b = len(text) if found[1] == -1 else found[1]
+            yield a, b
 
     def count(
         self,
@@ -111,21 +145,54 @@ class Detector:
         """
         if self.needs_digit and not (has_digit(text) if digits is None else digits):
             return 0
+        if self.parts:
+            return len(self._union(text, windows))
         n = 0
         for _ in self._scan(text, windows):
             n += 1
         return n
 
+    def _union(self, text: str, windows: dict[int, Any] | None) -> list[tuple[int, int]]:
+        """The parts' spans, sorted, overlapping ones merged (a bearer JWT is one match)."""
+        spans: list[tuple[int, int]] = []
+        has = text.__contains__
+        for part in self.parts:
+            # The gate inline: most parts stop here, before a generator is made.
+            if part.gate and not any(map(has, part.gate)):
+                continue
+            spans.extend(part._scan(text, windows))
+        if len(spans) < 2:
+            return spans
+        spans.sort()
+        out = [spans[0]]
+        for a, b in spans[1:]:
+            if a < out[-1][1]:
+                if b > out[-1][1]:
+                    out[-1] = (out[-1][0], b)
+            else:
+                out.append((a, b))
+        return out
+
     def _scan(self, text: str, windows: dict[int, Any] | None) -> Iterator[tuple[int, int]]:
         if self.gate and not any(map(text.__contains__, self.gate)):
             return
-        if self.prefilter:
-            hay = _lower_of(text, windows) if self.fold_prefilter else text
-            if not any(p in hay for p in self.prefilter):
-                return
+        if self.prefilter or self.lower_prefilter:
+            # str.lower() and the regex engine's case folding agree on ASCII only:
+            # a folded test must not hide a match in other text, so there it is skipped.
+            folds = self.fold_prefilter or bool(self.lower_prefilter)
+            if text.isascii() or not folds:
+                hay = _lower_of(text, windows) if self.fold_prefilter else text
+                found = any(p in hay for p in self.prefilter)
+                if not found and self.lower_prefilter:
+                    low = _lower_of(text, windows)
+                    found = any(p in low for p in self.lower_prefilter)
+                if not found:
+                    return
         if self.min_digits or self.shape or self.window is not None:
             shaped, ndigits = _shape_of(text, windows)
-            if ndigits < self.min_digits or self.shape not in shaped:
+            if ndigits < self.min_digits:
+                return
+            if self.shape and not any(s in shaped for s in self.shape):
                 return
         if self.window is None:
             yield from self._matches(text, 0, len(text))
@@ -151,13 +218,23 @@ class Detector:
         check = self.validate
         refine = self.refine
         g = self.group
+        grow = self.extend_left
         for m in self.pattern.finditer(text, pos, end):
             if refine is not None:
                 base = m.start(g)
                 for a, b in refine(m.group(g)):
                     yield base + a, base + b
-            elif check is None or check(m.group(g)):
-                yield m.span(g)
+                continue
+            a, b = m.span(g)
+            if grow:
+                # Bounded walk: at most extend_max characters per match.
+                stop = max(0, a - self.extend_max)
+                while a > stop and text[a - 1] in grow:
+                    a -= 1
+                if a == m.start(g):
+                    continue
+            if check is None or check(text[a:b]):
+                yield a, b
 
     def __repr__(self) -> str:
         return f"Detector({self.name!r}, label={self.label!r})"
@@ -167,7 +244,7 @@ class Detector:
 
 _SHAPES = bytes.maketrans(
     bytes(range(65, 91)) + bytes(range(97, 123)) + b"0123456789",
-    b"A" * 26 + b"a" * 26 + b"0" * 10,
+    b"A" * 52 + b"0" * 10,
 )
 # Slots in the per-text cache (its other keys are ids of patterns: never 0 or 1).
 _SHAPE_KEY = 0
@@ -175,8 +252,8 @@ _LOWER_KEY = 1
 
 
 def shape(text: str) -> bytes:
-    """``text`` with ASCII capitals as ``A``, small letters as ``a``, digits as ``0``
-    (anything else non-ASCII as ``?``): byte-level tests on it run at C speed."""
+    """``text`` with ASCII letters as ``A`` and digits as ``0`` (anything non-ASCII
+    as ``?``), one byte per character: byte-level tests on it run at C speed."""
     return text.encode("ascii", "replace").translate(_SHAPES)
 
 
@@ -198,6 +275,23 @@ def _lower_of(text: str, cache: dict[int, Any] | None) -> str:
         if cache is not None:
             cache[_LOWER_KEY] = hit
     return hit
+
+
+def scan_forms(text: str, raw: bool = True) -> list[tuple[str, bool]]:
+    """The forms of ``text`` detectors scan, each flagged normalised or not.
+
+    Every decoded form (:func:`~router.policy.normalize.variants`) is
+    normalised (:func:`~router.policy.normalize.normalize`); with ``raw``, the
+    forms as written are added where they differ, for detectors with ``raw``
+    set (user-written patterns).
+    """
+    out: list[tuple[str, bool]] = []
+    for form in variants(text):
+        norm = normalize(form)
+        out.append((norm, True))
+        if raw and norm != form:
+            out.append((form, False))
+    return out
 
 
 # --- validators -------------------------------------------------------------
@@ -233,52 +327,29 @@ def luhn_valid(number: str) -> bool:
     return bool(digits) and _luhn_digits(digits)
 
 
-# Issuer prefixes of the card networks people actually carry (Visa, Mastercard incl.
-# the 2-series, Amex, Discover, JCB, Diners, UnionPay, Maestro). A Luhn-valid number
-# with another prefix is more often an id or order number than a card.
-_CARD_PREFIX = re.compile(r"4|5[1-5]|2[2-7]|3[47]|3[068]|35|6[0245]|62|5[06-9]")
-
-
-_DIGIT_GROUP = re.compile(r"[0-9]+")
+_DIGIT_GROUP = re.compile(r"[0-9]++")
 
 
 def _card_spans(run: str) -> list[tuple[int, int]]:
     """Card numbers inside a run of digit groups (single spaces or dashes between).
 
-    A card starts at a group boundary and ends at one, holds 13-19 digits, has a
-    card-network prefix and passes Luhn. The longest valid candidate from each
-    start wins; so "4111 1111 1111 1111 12/29" yields the card, not 18 digits.
+    A card starts at a group boundary and ends at one, and is a number a card
+    network issues (:mod:`router.policy.cards`: its ranges and lengths, 12 to
+    19 digits, and Luhn). The longest valid candidate from each start wins; so
+    "4111 1111 1111 1111 12/29" yields the card, not 18 digits.
     """
-    groups = [(m.start(), m.end(), m.group()) for m in _DIGIT_GROUP.finditer(run)]
-    out: list[tuple[int, int]] = []
-    i, n = 0, len(groups)
-    while i < n:
-        best = None
-        digits = ""
-        first = groups[i][2]
-        # Most starts fail the network prefix; test it before building candidates.
-        if len(first) < 2 or _CARD_PREFIX.match(first) is not None:
-            for j in range(i, n):
-                digits += groups[j][2]
-                if len(digits) > 19:
-                    break
-                if len(digits) >= 13 and _card_digits_valid(digits):
-                    best = j
-        if best is None:
-            i += 1
-        else:
-            out.append((groups[i][0], groups[best][1]))
-            i = best + 1
-    return out
+    # The network tables are built on first use: importing the router stays cheap.
+    from .cards import card_spans
+
+    found = [m.span() for m in _DIGIT_GROUP.finditer(run)]
+    return [(found[a][0], found[b][1]) for a, b in card_spans([run[x:y] for x, y in found])]
 
 
 def _card_digits_valid(digits: str) -> bool:
-    return (
-        13 <= len(digits) <= 19
-        and digits.count(digits[0]) != len(digits)
-        and _CARD_PREFIX.match(digits) is not None
-        and _luhn_digits(digits)
-    )
+    # The network tables are built on first use: importing the router stays cheap.
+    from .cards import card_digits_valid
+
+    return card_digits_valid(digits)
 
 
 def _card_valid(s: str) -> bool:
@@ -297,39 +368,33 @@ def ssn_valid(s: str) -> bool:
     return digits not in {"078051120", "219099999", "123456789"}
 
 
-# IBAN length per country (ISO 13616 registry), for the countries that issue them.
-_IBAN_LENGTH = {
-    "AD": 24, "AE": 23, "AL": 28, "AT": 20, "AZ": 28, "BA": 20, "BE": 16, "BG": 22,
-    "BH": 22, "BR": 29, "BY": 28, "CH": 21, "CR": 22, "CY": 28, "CZ": 24, "DE": 22,
-    "DK": 18, "DO": 28, "EE": 20, "EG": 29, "ES": 24, "FI": 18, "FO": 18, "FR": 27,
-    "GB": 22, "GE": 22, "GI": 23, "GL": 18, "GR": 27, "GT": 28, "HR": 21, "HU": 28,
-    "IE": 22, "IL": 23, "IQ": 23, "IS": 26, "IT": 27, "JO": 30, "KW": 30, "KZ": 20,
-    "LB": 28, "LC": 32, "LI": 21, "LT": 20, "LU": 20, "LV": 21, "MC": 27, "MD": 24,
-    "ME": 22, "MK": 19, "MR": 27, "MT": 31, "MU": 30, "NL": 18, "NO": 15, "PK": 24,
-    "PL": 28, "PS": 29, "PT": 25, "QA": 29, "RO": 24, "RS": 22, "SA": 24, "SC": 31,
-    "SE": 24, "SI": 19, "SK": 24, "SM": 27, "ST": 25, "SV": 28, "TL": 23, "TN": 24,
-    "TR": 26, "UA": 29, "VA": 22, "VG": 24, "XK": 20,
-}  # fmt: skip
+@cache
+def _iban_lengths() -> dict[str, int]:
+    """IBAN length per country, from python-stdnum's copy of the ISO 13616 registry."""
+    from stdnum import numdb
+
+    out: dict[str, int] = {}
+    # Entries are (length, low, high, {"bban": "8!n10!n", ...}, sub-entries).
+    for _, low, high, info, _ in numdb.get("iban").prefixes:
+        bban = info.get("bban", "")
+        if low == high and len(low) == 2 and bban:
+            out[low.upper()] = 4 + sum(int(n) for n in re.findall(r"([0-9]+)!?[acen]", bban))
+    return out
 
 
 def iban_valid(s: str) -> bool:
-    """Country length and the ISO 7064 mod-97 checksum."""
-    iban = s.replace(" ", "").upper()
-    if _IBAN_LENGTH.get(iban[:2]) != len(iban):
-        return False
-    rearranged = iban[4:] + iban[:4]
-    try:
-        number = int("".join(str(int(c, 36)) for c in rearranged))
-    except ValueError:
-        return False
-    return number % 97 == 1
+    """A registered country's IBAN: its length and BBAN structure, the ISO 7064 mod-97
+    checksum and the country's own check where it has one (python-stdnum)."""
+    from stdnum import iban
+
+    return bool(iban.is_valid(s.replace(" ", "").upper()))
 
 
 def _iban_spans(run: str) -> list[tuple[int, int]]:
     """The IBAN at the start of ``run``: as many characters as its country's IBAN has,
     ending at a group boundary, with a valid checksum (an uppercase word that
     follows the IBAN is not part of it)."""
-    want = _IBAN_LENGTH.get(run[:2])
+    want = _iban_lengths().get(run[:2].upper())
     if want is None:
         return []
     seen = 0
@@ -358,15 +423,62 @@ def _ip_valid(s: str) -> bool:
     return not (addr.is_unspecified or addr.is_loopback)
 
 
+def _email_valid(s: str) -> bool:
+    # The domain's last label is a top-level domain: letters (any script), or an
+    # internationalised one in its ASCII form (xn--…).
+    tld = s.rpartition(".")[2]
+    return (2 <= len(tld) <= 63 and tld.isalpha()) or tld.lower().startswith("xn--")
+
+
+def _has_digit_and_letter(s: str) -> bool:
+    return has_digit(s) and any(c.isalpha() for c in s)
+
+
+def _basic_valid(token: str) -> bool:
+    # HTTP Basic credentials are base64 of "user:password".
+    import base64
+    import binascii
+
+    try:
+        decoded = base64.b64decode(token + "=" * (-len(token) % 4), validate=True)
+    except (binascii.Error, ValueError):
+        return False
+    return b":" in decoded and decoded.isascii()
+
+
+def _credential_valid(s: str) -> bool:
+    """Checks for the credential shapes that prose could imitate."""
+    head = s[:6].lower()
+    if head.startswith(("rk-", "pk-")):
+        return _has_digit_and_letter(s[3:])  # kebab-case words are not keys
+    if head.startswith("bearer"):
+        return _has_digit_and_letter(s[7:])
+    if head.startswith("basic"):
+        return _basic_valid(s[6:].rstrip("="))
+    if head.startswith("author"):
+        return _has_digit_and_letter(s.rpartition(" ")[2]) or _basic_valid(
+            s.rpartition(" ")[2].rstrip("=")
+        )
+    return True
+
+
 # --- built-in detectors -----------------------------------------------------
 
-# Patterns start with a character class and check their left boundary with a
-# lookbehind *after* it: sre then skips non-candidate positions quickly.
-# A run of 13+ digits with single separators; _card_spans finds the cards in it.
-_CARD = r"[0-9](?<![0-9][0-9])(?<![0-9][ -][0-9])(?:[ -]?[0-9]){12,}(?![0-9])"
+# Every pattern runs on normalised text (single spaces, ASCII digits and dashes)
+# and in time linear in it: unbounded repeats are possessive (no backtracking
+# into them) and each alternative starts at a literal or behind a lookbehind
+# that rejects starts inside a run the previous start already covered.
+# tests/test_policy_linear.py checks both on every built-in pattern.
+
+# A run of 12+ digits with single separators; _card_spans finds the cards in it.
+_CARD = r"[0-9](?<![0-9][0-9])(?<![0-9][ -][0-9])(?:[ -]?+[0-9]){11,}+"
 _SSN = r"[0-9](?<![0-9-][0-9])[0-9]{2}([- ])[0-9]{2}\1[0-9]{4}(?![0-9-])"
-_IBAN = r"[A-Z](?<![A-Za-z0-9][A-Z])[A-Z][0-9]{2}(?: ?[A-Z0-9]){11,30}(?![A-Za-z0-9])"
-_EMAIL = r"(?<![\w.+-])[\w.+-]{1,64}@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,24}\b"
+_IBAN = r"[A-Za-z](?<![A-Za-z0-9][A-Za-z])[A-Za-z][0-9]{2}(?: ?[A-Za-z0-9]){11,30}(?![A-Za-z0-9])"
+# Found at its "@": the local part is grown leftwards (Detector.extend_left).
+_EMAIL = r"@(?<=[\w.+-]@)[\w-]++(?:\.[\w-]++)++"
+_EMAIL_LOCAL = frozenset(
+    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.+-!#$%&'*/=?^`{|}~"
+)
 _PHONE = (
     r"(?<![\w+])(?:"
     r"\+[1-9][0-9]{6,14}"  # E.164
@@ -378,23 +490,105 @@ _PHONE = (
 )
 _IPV4 = r"[0-9](?<![0-9.][0-9])[0-9]{0,2}(?:\.[0-9]{1,3}){3}(?![0-9.])"
 _IPV6 = r"(?<![\w:])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![\w:])"
-_CREDENTIAL = (
-    r"\bsk-(?:proj-|ant-(?:api\d\d-)?|live_|test_)?[A-Za-z0-9_-]{20,}"  # OpenAI, Anthropic, Stripe
-    r"|\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"  # AWS access key id
-    r"|\bgh[pousr]_[A-Za-z0-9]{36,}\b"  # GitHub tokens
-    r"|\bgithub_pat_[A-Za-z0-9_]{40,}\b"
-    r"|\bxox[abposr]-[A-Za-z0-9-]{10,}"  # Slack
-    r"|\bAIza[0-9A-Za-z_-]{35}\b"  # Google API key
-    r"|\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"  # JWT
-    r"|-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----"  # PEM private key, through its END line
-    r"(?:[\s\S]*?-----END (?:[A-Z0-9]+ )*PRIVATE KEY-----)?"
-)
 
+
+@dataclass(frozen=True, slots=True)
+class CredentialShape:
+    """One credential shape: its regex and the cheap tests that gate it."""
+
+    what: str
+    pattern: str
+    """Starts with the shape's literal (the regex engine then skips to it at C
+    speed); the left boundary is a lookbehind placed after that literal."""
+    gate: str = ""
+    """Characters of which one must occur (single-character searches)."""
+    needles: tuple[str, ...] = ()
+    """Substrings of which one must occur, as written."""
+    words: tuple[str, ...] = ()
+    """Lower-case words of which one must occur in the lower-cased text."""
+
+
+# Keys may be glued to a variable name (OPENAI_KEY=sk-…, AWS_KEY_AKIA…): the left
+# boundary is any character but a letter or digit, "_" included.
+CREDENTIAL_PATTERNS: tuple[CredentialShape, ...] = (
+    CredentialShape(
+        "openai/anthropic key", r"sk-(?<![A-Za-z0-9]...)[A-Za-z0-9_-]{20,}+", "-", ("sk-",)
+    ),
+    CredentialShape(
+        "restricted/public key",
+        r"[rp]k-(?<![A-Za-z0-9]...)[A-Za-z0-9_-]{16,}+",
+        "-",
+        ("rk-", "pk-"),
+    ),
+    CredentialShape(
+        "stripe key",
+        r"[srp]k_(?:live|test)_(?<![A-Za-z0-9]........)[A-Za-z0-9]{10,}+",
+        "_",
+        ("k_live_", "k_test_"),
+    ),
+    CredentialShape(
+        "aws access key id",
+        r"A[KSB]IA(?<![A-Za-z0-9]....)[0-9A-Z]{16}(?![0-9A-Za-z])",
+        "I",
+        ("IA",),
+    ),
+    CredentialShape("github token", r"gh[pousr]_(?<![A-Za-z0-9]....)[A-Za-z0-9]{30,}+", "_"),
+    CredentialShape(
+        "github fine-grained token",
+        r"github_pat_(?<![A-Za-z0-9]...........)[A-Za-z0-9_]{30,}+",
+        "_",
+    ),
+    CredentialShape(
+        "slack token", r"xox[abposr]-(?<![A-Za-z0-9].....)[A-Za-z0-9-]{10,}+", "-", ("xox",)
+    ),
+    CredentialShape(
+        "google api key",
+        r"AIza(?<![A-Za-z0-9]....)[0-9A-Za-z_-]{35}(?![0-9A-Za-z_-])",
+        "I",
+        ("AIza",),
+    ),
+    # Header and payload suffice: they carry the claims; the signature may be cut off.
+    CredentialShape(
+        "jwt",
+        r"eyJ(?<![A-Za-z0-9_-]...)[A-Za-z0-9_-]{8,4096}+\.eyJ[A-Za-z0-9_-]{8,}+"
+        r"(?:\.[A-Za-z0-9_-]++)?+",
+        "J",
+        ("eyJ",),
+    ),
+    # The header line alone: what follows it is the key (redaction runs to END).
+    CredentialShape(
+        "private key",
+        r"-----BEGIN (?:[A-Z0-9]{1,20} ){0,4}PRIVATE KEY(?: BLOCK)?-----",
+        "-",
+        ("-----BEGIN",),
+    ),
+    CredentialShape(
+        "bearer token or basic credentials",
+        r"(?:(?i:bearer)(?<![A-Za-z0-9]......) [A-Za-z0-9._~+/-]{16,}+"
+        r"|(?i:basic)(?<![A-Za-z0-9].....) [A-Za-z0-9+/]{8,}+)",
+        words=("bearer", "basic"),
+    ),
+    CredentialShape(
+        "authorization header",
+        r"(?i:authorization)(?<![A-Za-z0-9].............)[\"']? ?[:=] ?[\"']?"
+        r"(?:[A-Za-z]{1,20} )?[A-Za-z0-9._~+/=-]{8,}+",
+        ":=",
+        words=("authorization",),
+    ),
+    CredentialShape("url credentials", r"://[^\s/:@]{1,64}:[^\s/@]{1,128}@", ":", ("://",)),
+)
+"""Credential shapes: one list for detection and for span redaction."""
+
+_PRIVATE_KEY_END = r"-----END (?:[A-Z0-9]{1,20} ){0,4}PRIVATE KEY(?: BLOCK)?-----"
+
+
+# Where an IBAN can start, on the shape: two letters, two digits, more to come.
+_IBAN_WINDOW = rb"AA00[ A0]{11,40}"
 
 # Runs of digits with single-character separators: every card number and SSN
 # lies inside one, and prose holds few, so one scan serves both detectors. It
 # runs on the shape, where every ASCII digit is ``0``.
-_DIGIT_RUN = rb"0[0 -]{8,}0"
+_DIGIT_RUN = rb"0(?:[ -]?+0){8,}+"
 
 
 @cache
@@ -405,7 +599,15 @@ def _digit_run() -> re.Pattern[bytes]:
 
 # One factory per built-in detector: a config compiles only the patterns it uses.
 _BUILTIN: dict[str, Callable[[], Detector]] = {
-    "email": lambda: Detector("email", "EMAIL", re.compile(_EMAIL), prefilter=("@",)),
+    "email": lambda: Detector(
+        "email",
+        "EMAIL",
+        re.compile(_EMAIL),
+        _email_valid,
+        prefilter=("@",),
+        extend_left=_EMAIL_LOCAL,
+        extend_max=64,
+    ),
     "phone": lambda: Detector("phone", "PHONE", re.compile(_PHONE), _phone_valid, needs_digit=True),
     "payment_card": lambda: Detector(
         "payment_card",
@@ -414,8 +616,8 @@ _BUILTIN: dict[str, Callable[[], Detector]] = {
         refine=_card_spans,
         needs_digit=True,
         window=_digit_run(),
-        window_min=13,
-        min_digits=13,
+        window_min=12,
+        min_digits=12,
     ),
     "us_ssn": lambda: Detector(
         "us_ssn",
@@ -428,7 +630,13 @@ _BUILTIN: dict[str, Callable[[], Detector]] = {
         min_digits=9,
     ),
     "iban": lambda: Detector(
-        "iban", "IBAN", re.compile(_IBAN), refine=_iban_spans, needs_digit=True, shape=b"AA00"
+        "iban",
+        "IBAN",
+        re.compile(_IBAN),
+        refine=_iban_spans,
+        needs_digit=True,
+        shape=(b"AA00",),
+        window=re.compile(_IBAN_WINDOW),
     ),
     "ip_address": lambda: Detector(
         "ip_address",
@@ -441,11 +649,20 @@ _BUILTIN: dict[str, Callable[[], Detector]] = {
     "credential": lambda: Detector(
         "credential",
         "CREDENTIAL",
-        re.compile(_CREDENTIAL),
-        # Few, short substrings that every credential shape contains ("IA" covers
-        # AKIA/ASIA, "_" the GitHub tokens, "-----" PEM): each test is a C-speed scan.
-        prefilter=("sk-", "IA", "_", "xox", "Iz", "eyJ", "-----"),
-        gate="-_IJ",
+        re.compile(r"(?!)"),
+        parts=tuple(
+            Detector(
+                "credential",
+                "CREDENTIAL",
+                re.compile(c.pattern),
+                _credential_valid,
+                gate=c.gate,
+                prefilter=c.needles,
+                lower_prefilter=c.words,
+            )
+            for c in CREDENTIAL_PATTERNS
+        ),
+        block=("-----BEGIN", re.compile(_PRIVATE_KEY_END)),
     ),
 }
 
@@ -519,7 +736,7 @@ def _custom(i: int, d: DetectorConfig) -> Detector:
             raise ConfigError("the pattern matches the empty string", key=f"{key}.pattern")
         lead = _literal_prefix(pattern)
         if not lead:
-            return Detector(name, _label(name), pattern)
+            return Detector(name, _label(name), pattern, raw=True)
         # A literal every match starts with is a cheap substring test that
         # skips the regex scan on the (usual) text without it.
         fold = not d.case_sensitive
@@ -529,14 +746,18 @@ def _custom(i: int, d: DetectorConfig) -> Detector:
             pattern,
             prefilter=(lead.lower() if fold else lead,),
             fold_prefilter=fold,
+            raw=True,
         )
     if d.detector == "keywords":
-        words = [w for w in d.keywords or () if w.strip()]
+        # Keywords are matched in the normalised text, so they are normalised too
+        # (a full-width or tab-separated keyword in the config still matches).
+        words = sorted({normalize(w) for w in d.keywords or ()} - {""}, key=len, reverse=True)
         if not words:
             raise ConfigError("a keywords detector needs a non-empty 'keywords' list", key=key)
         if d.pattern:
             raise ConfigError("a keywords detector takes no 'pattern'", key=key)
-        alts = "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
+        # Any run of whitespace between a keyword's words (normalised text has one space).
+        alts = "|".join(r"\s++".join(map(re.escape, w.split(" "))) for w in words)
         flags = 0 if d.case_sensitive else re.IGNORECASE
         pattern = re.compile(rf"(?<!\w)(?:{alts})(?!\w)", flags)
         pre = tuple(words) if d.case_sensitive else tuple(w.lower() for w in words)
@@ -544,10 +765,23 @@ def _custom(i: int, d: DetectorConfig) -> Detector:
             name, _label(name), pattern, prefilter=pre, fold_prefilter=not d.case_sensitive
         )
     raise ConfigError(
-        f"unknown detector {d.detector!r}; built-in: {', '.join(BUILTIN_NAMES)}, "
+        f"unknown detector {d.detector!r}; built-in: {', '.join(BUILTIN_NAMES)}, national_id, "
         "or 'regex' / 'keywords'",
         key=f"{key}.detector",
     )
+
+
+def _national_id(countries: tuple[str, ...] | None, name: str | None, key: str) -> Detector:
+    # Loaded only for a config that asks for national identifiers.
+    from .national_ids import SUPPORTED_COUNTRIES, national_id_detector
+
+    codes = tuple(SUPPORTED_COUNTRIES) if countries is None else countries
+    if not codes:
+        raise ConfigError("'countries' is empty", key=key)
+    try:
+        return national_id_detector(codes, name=name or "national_id")
+    except ValueError as e:
+        raise ConfigError(str(e), key=key) from None
 
 
 def _label(name: str) -> str:
@@ -567,7 +801,19 @@ def compile_detectors(cfg: SensitivityConfig) -> list[tuple[Detector, str]]:
     out: list[tuple[Detector, str]] = []
     names: set[str] = set()
     for i, d in enumerate(cfg.detect):
-        if d.detector in _BUILTIN:
+        if d.countries is not None and d.detector != "national_id":
+            raise ConfigError(
+                "'countries' applies to the national_id detector only",
+                key=f"sensitivity.detect.{i}.countries",
+            )
+        if d.detector == "national_id":
+            if d.pattern or d.keywords:
+                raise ConfigError(
+                    "built-in detector 'national_id' takes no pattern or keywords",
+                    key=f"sensitivity.detect.{i}",
+                )
+            det = _national_id(d.countries, d.name, f"sensitivity.detect.{i}.countries")
+        elif d.detector in _BUILTIN:
             if d.pattern or d.keywords:
                 raise ConfigError(
                     f"built-in detector {d.detector!r} takes no pattern or keywords",

@@ -6,9 +6,10 @@ target each rule's ``allow``/``deny`` admits, the reasons an exclusion will
 cite — is computed once in :class:`Policy`; a decision only evaluates
 predicates over the request's facts and walks the route's candidates.
 
-Combination (DESIGN.md): allows intersect, denies unite, deny wins, the
+Combination (docs/policy.md): allows intersect, denies unite, deny wins, the
 tightest limit wins, and a request's context only tightens unless a matching
-rule lists the field in ``override``.
+rule lists the field in ``override``. Classification reads everything the
+request carries (:mod:`router.policy.canonical`), in one normalised spelling.
 """
 
 from __future__ import annotations
@@ -27,11 +28,12 @@ from ..config.schema import (
     RuleConfig,
     TrustFilter,
 )
-from ..errors import ConfigError, NoEligibleTarget, UnknownRoute
+from ..errors import ConfigError, NoEligibleTarget, RequestError, UnknownRoute
 from ..targets import Target, resolve_targets
 from ..types import ChatRequest, RequestContext
+from .canonical import scan_texts
 from .decision import Decision, Limits, SensitivityResult
-from .detectors import Detector, compile_detectors, has_digit
+from .detectors import Detector, compile_detectors, has_digit, scan_forms
 from .matchers import Facts, Predicate, compile_matcher
 from .snapshot import Snapshot
 
@@ -176,6 +178,8 @@ class Policy:
         self.detectors: tuple[tuple[Detector, int], ...] = tuple(
             (d, self._levels[lvl]) for d, lvl in compile_detectors(config.sensitivity)
         )
+        # Whether any detector also scans texts as written (user-written patterns).
+        self._raw = any(d.raw for d, _ in self.detectors)
         self.rules: tuple[_Rule, ...] = tuple(
             self._compile_rule(i, r) for i, r in enumerate(config.rules)
         )
@@ -312,9 +316,11 @@ class Policy:
     def classify(self, texts: Sequence[str]) -> tuple[int, dict[str, int]]:
         """The highest level the detectors raise ``texts`` to (-1 if none), and counts.
 
-        Each text is scanned on its own (no match spans two messages). A text
-        scanned before is recognised by its digest and not scanned again: the
-        memo keeps detector counts only, never the text.
+        Each text is scanned on its own, in its normalised and decoded forms
+        (:func:`scan_forms`); joins across parts arrive as texts of their own
+        (:func:`scan_texts`). A text scanned before is recognised by its
+        digest and not scanned again: the memo keeps detector counts only,
+        never the text.
         """
         counts: dict[str, int] = {}
         top = -1
@@ -336,14 +342,22 @@ class Policy:
         return top, counts
 
     def _scan(self, text: str) -> tuple[tuple[int, int], ...]:
-        """(detector index, matches) for every detector that fires on ``text``."""
-        digits = has_digit(text)
-        windows: dict[int, Any] = {}
-        return tuple(
-            (i, n)
-            for i, (det, _) in enumerate(self.detectors)
-            if (n := det.count(text, digits, windows))
-        )
+        """(detector index, matches) for every detector that fires on ``text``.
+
+        A detector's count is its largest over the text's forms, so a match
+        seen in two forms counts once.
+        """
+        best: dict[int, int] = {}
+        for form, normalised in scan_forms(text, raw=self._raw):
+            digits = has_digit(form)
+            windows: dict[int, Any] = {}
+            for i, (det, _) in enumerate(self.detectors):
+                if not normalised and not det.raw:
+                    continue
+                n = det.count(form, digits, windows)
+                if n > best.get(i, 0):
+                    best[i] = n
+        return tuple(sorted(best.items()))
 
     def decide(
         self,
@@ -360,14 +374,15 @@ class Policy:
         rc = route.config
         declared = ctx.sensitivity
         if declared is not None and declared not in self._levels:
-            raise NoEligibleTarget(
-                f"unknown sensitivity level {declared!r}; levels: " + ", ".join(self._level_names)
+            # The caller's mistake, not a policy denial: nothing is counted as denied.
+            raise RequestError(
+                f"unknown sensitivity level {declared!r}; levels: " + ", ".join(self._level_names),
+                field="context.sensitivity",
             )
-        texts = [t for t in request.iter_text() if t]
         # The same count the budget gate's default counter makes (tool schemas included).
-        input_tokens = estimate_tokens(texts, len(request.messages))
+        input_tokens = estimate_tokens([t for t in request.iter_text() if t], len(request.messages))
         input_tokens += estimate_extra_tokens(request)
-        detected, counts = self.classify(texts)
+        detected, counts = self.classify(scan_texts(request))
         has_tools, has_images = request.has_tools, request.has_images
         declared_idx = self._levels[declared] if declared is not None else -1
         level = max(declared_idx, detected, self._default_level)

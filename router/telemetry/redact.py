@@ -13,7 +13,6 @@ any object that has ``name``, ``label`` and ``finditer``.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
@@ -80,33 +79,23 @@ def redact(text: str, detectors: Iterable[Detector]) -> str:
     return "".join(out)
 
 
-# API-key shapes; deliberately broad: a false positive only hides a word of a
-# captured prompt, a false negative leaks a key into a tracing backend.
-_CREDENTIAL = re.compile(
-    r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?(?:-----END [A-Z ]*PRIVATE KEY-----|\Z)"
-    r"|\b(?:sk|pk|rk)-[A-Za-z0-9_\-]{16,}"
-    r"|\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"
-    r"|\bgh[pousr]_[A-Za-z0-9]{30,}"
-    r"|\bgithub_pat_[A-Za-z0-9_]{30,}"
-    r"|\bxox[abprs]-[A-Za-z0-9\-]{10,}"
-    r"|\bAIza[0-9A-Za-z_\-]{35}"
-    r"|\beyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}"
-    r"|(?i:\bbearer\s+)[A-Za-z0-9._~+/\-]{16,}=*",
-    re.DOTALL,
-)
-
-
 @dataclass(frozen=True, slots=True)
 class CredentialDetector:
-    """Built-in API-key shapes (``sk-…``, ``AKIA…``, ``ghp_…``, JWTs, PEM keys, bearer)."""
+    """The policy engine's built-in credential detector (one list of shapes for both).
+
+    ``sk-…``, ``AKIA…``, ``ghp_…``, Stripe, Slack and Google keys, JWTs, PEM
+    and PGP private key blocks, bearer and basic authorization, credentials
+    in URLs: :data:`router.policy.detectors.CREDENTIAL_PATTERNS`.
+    """
 
     name: str = "credential"
     label: str = "CREDENTIAL"
 
     def finditer(self, text: str) -> Iterator[tuple[int, int]]:
         """Offsets of every credential-shaped substring."""
-        for m in _CREDENTIAL.finditer(text):
-            yield m.span()
+        from ..policy.detectors import builtin_detector
+
+        return builtin_detector("credential").finditer(text)
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,22 +115,27 @@ class LiteralDetector:
                 start = text.find(s, start + 1)
 
 
-def policy_detectors(cfg: SensitivityConfig) -> list[Detector] | None:
-    """The policy engine's compiled detectors, or ``None`` when it offers none.
+def policy_detectors(cfg: SensitivityConfig) -> list[Detector]:
+    """The policy engine's compiled detectors for ``cfg``.
 
-    Imported lazily: the detectors live in ``router.policy.detectors``, and
-    redaction must keep working (credential-only) where that module is absent.
+    Imported here, not at module load, so that a router which never captures
+    content never compiles them; a failure to load them is an error, never a
+    silent fall-back to fewer detectors (content capture fails closed).
     """
-    try:
-        from ..policy.detectors import compile_detectors  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        return None
-    compiled = compile_detectors(cfg)
-    return [d for d, _level in compiled]
+    from ..policy.detectors import compile_detectors
+
+    return [d for d, _level in compile_detectors(cfg)]
 
 
 class Redactor:
-    """Applies the policy's detectors plus the always-on credential detectors."""
+    """Applies the policy's detectors plus the always-on credential detectors.
+
+    Text is matched in the same normalised, decoded form the policy engine
+    classifies (:func:`router.policy.detectors.scan_forms`): a card number in
+    full-width digits or an email behind ``\\u0040`` is redacted as surely as
+    it is classified. A text with nothing to redact is returned as written;
+    one with something is returned in that normalised form, redacted.
+    """
 
     def __init__(self, detectors: Sequence[Detector], secrets: Iterable[str] = ()) -> None:
         keep = tuple(sorted({s for s in secrets if s}, key=len, reverse=True))
@@ -152,15 +146,24 @@ class Redactor:
 
     @classmethod
     def for_sensitivity(cls, cfg: SensitivityConfig, secrets: Iterable[str] = ()) -> Redactor:
-        """A redactor with the policy's detectors; credential-only when they are unavailable."""
-        found = policy_detectors(cfg)
-        r = cls(found or (), secrets)
-        r.source = "policy" if found is not None else "builtin"
+        """A redactor with the policy's detectors."""
+        r = cls(policy_detectors(cfg), secrets)
+        r.source = "policy"
         return r
 
     source: str = "explicit"
-    """Where the detectors came from: ``policy``, ``builtin`` (credentials only), ``explicit``."""
+    """Where the detectors came from: ``policy`` or ``explicit``."""
 
     def __call__(self, text: str) -> str:
         """``text`` redacted."""
-        return redact(text, self.detectors)
+        from ..policy.detectors import scan_forms
+
+        # The most decoded normalised form is scanned first: what it shows is
+        # what a model reads. Forms as written follow, for user patterns.
+        forms = scan_forms(text)
+        normalised = [f for f, norm in forms if norm]
+        for form in (normalised[-1], *(f for f, norm in forms if not norm)):
+            out = redact(form, self.detectors)
+            if out != form:
+                return out
+        return text

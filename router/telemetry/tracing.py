@@ -217,8 +217,6 @@ class TracingObserver(Observer):
             from .redact import Redactor
 
             self._redactor = Redactor.for_sensitivity(self._sensitivity, self._secrets)
-            if self._redactor.source == "builtin":
-                log.info("content capture: no policy detectors; redacting credentials only")
         return self._redactor
 
     # -- attribute helpers -------------------------------------------------------
@@ -306,7 +304,13 @@ class TracingObserver(Observer):
         red = self.redactor
         parts: list[dict[str, Any]] = []
         if m.role == "tool":
-            return [{"type": "tool_call_response", "id": m.tool_call_id, "response": red(m.text())}]
+            return [
+                {
+                    "type": "tool_call_response",
+                    "id": red(m.tool_call_id or ""),
+                    "response": red(m.text()),
+                }
+            ]
         text = m.text()
         if text:
             parts.append({"type": "text", "content": red(text)})
@@ -314,8 +318,8 @@ class TracingObserver(Observer):
             parts.append(
                 {
                     "type": "tool_call",
-                    "id": tc.id,
-                    "name": tc.function.name,
+                    "id": red(tc.id),
+                    "name": red(tc.function.name),
                     "arguments": red(tc.function.arguments),
                 }
             )
@@ -347,8 +351,8 @@ class TracingObserver(Observer):
                 parts.append(
                     {
                         "type": "tool_call",
-                        "id": tc.id,
-                        "name": tc.function.name,
+                        "id": red(tc.id),
+                        "name": red(tc.function.name),
                         "arguments": red(tc.function.arguments),
                     }
                 )

@@ -1,0 +1,188 @@
+"""Every text a request can carry to a target: what the detectors must scan.
+
+Adapters build their wire bodies from one canonical form, the validated
+:class:`~router.types.ChatRequest`. Instead of listing the fields that may
+hold data, :func:`scan_texts` walks all of it — messages, content parts
+with whatever keys they hold, tool calls, tools, ``response_format``,
+``tool_choice``, ``stop``, ``user`` and every numeric parameter — so a field
+added to the request type, or a key a caller slips into a content part, is
+scanned without anyone remembering to list it.
+
+Adapters also *join* what the caller kept apart: a message's text parts
+(``Message.text()``), consecutive same-role turns (Anthropic and Gemini
+merge them into one turn; a tool result is a user turn there), system
+messages. A value split across two parts is whole on the wire. So besides
+each text on its own, the scanner gets each multi-part message joined, and a
+window of :data:`JOIN_WINDOW` characters either side of every boundary
+between consecutive messages that an adapter may merge. A split value is
+found when neither side holds more than that of it; every built-in
+detector's match is shorter, but for a JWT with a header over 128
+characters or an email with a very long domain.
+
+Every string is also checked for lone surrogates, which no adapter could
+encode: a :class:`~router.errors.RequestError` before anything is sent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+from ..errors import RequestError
+from ..types import ChatRequest, Message
+
+__all__ = ["JOIN_WINDOW", "scan_texts"]
+
+JOIN_WINDOW = 128
+"""Characters kept on each side of a boundary between two message texts."""
+
+_SEP = "\n|\n"
+"""Joins the small structural strings into one text: it breaks every pattern
+(no detector matches across ``|``), so joining adds no match the parts lack."""
+
+# The turn each role's text lands in, on the wire of the adapters that merge turns.
+_TURN = {
+    "system": "system",
+    "developer": "system",
+    "user": "user",
+    "tool": "user",
+    "assistant": "assistant",
+}
+
+_PARAMS = ("max_tokens", "temperature", "top_p", "seed", "stop", "user", "tool_choice")
+
+
+def scan_texts(request: ChatRequest) -> list[str]:
+    """The texts to scan for ``request``: message texts, joins across parts, everything else.
+
+    Raises :class:`RequestError` for a string that is not valid Unicode (a lone
+    surrogate), naming the field.
+    """
+    texts: list[str] = []
+    other: list[str] = []  # every other string, joined into one text at the end
+    flow: list[str] = []  # texts of consecutive messages an adapter may merge
+    turn = ""
+    for i, m in enumerate(request.messages):
+        role = _TURN[m.role]
+        if role != turn:
+            if len(flow) > 1:
+                texts.extend(_windows(flow))
+            flow = []
+            turn = role
+        _message(m, i, texts, flow, other)
+    for name in _PARAMS:
+        value = getattr(request, name)
+        if value is not None:
+            _walk(value, name, other)
+    if request.tools is not None:
+        _walk(request.tools, "tools", other)
+    if request.response_format is not None:
+        _walk(request.response_format, "response_format", other)
+    if len(flow) > 1:
+        texts.extend(_windows(flow))
+    if other:
+        texts.append(_SEP.join(other))
+    return texts
+
+
+def _message(m: Message, i: int, texts: list[str], flow: list[str], other: list[str]) -> None:
+    where = f"messages[{i}]"
+    content = m.content
+    if isinstance(content, str):
+        if content:
+            _check(content, f"{where}.content")
+            texts.append(content)
+            flow.append(content)
+    elif content:
+        parts: list[str] = []
+        for j, part in enumerate(content):
+            at = f"{where}.content[{j}]"
+            for key, value in part.items():
+                _check(key, at)
+                if key == "text" and isinstance(value, str):
+                    if value:
+                        _check(value, f"{at}.text")
+                        texts.append(value)
+                        if part.get("type") == "text":
+                            parts.append(value)
+                    continue
+                other.append(key)
+                _walk(value, f"{at}.{key}", other)
+        if len(parts) > 1:
+            # What Message.text() — and every adapter that joins parts — sends.
+            texts.append("".join(parts))
+        if parts:
+            flow.append("".join(parts))
+    for j, tc in enumerate(m.tool_calls or ()):
+        at = f"{where}.tool_calls[{j}]"
+        args = tc.function.arguments
+        if args:
+            _check(args, f"{at}.function.arguments")
+            texts.append(args)
+            flow.append(args)
+        for field, value in (("id", tc.id), ("function.name", tc.function.name)):
+            _check(value, f"{at}.{field}")
+            other.append(value)
+    for field, value in (("name", m.name), ("tool_call_id", m.tool_call_id)):
+        if value:
+            _check(value, f"{where}.{field}")
+            other.append(value)
+
+
+def _walk(value: Any, where: str, out: list[str]) -> None:
+    """Append every string in ``value`` (keys included; numbers as written) to ``out``."""
+    stack: list[tuple[Any, str]] = [(value, where)]
+    while stack:
+        v, at = stack.pop()
+        if isinstance(v, str):
+            _check(v, at)
+            out.append(v)
+        elif isinstance(v, Mapping):
+            for k, item in v.items():
+                key = str(k)
+                _check(key, at)
+                out.append(key)
+                stack.append((item, f"{at}.{key}"))
+        elif isinstance(v, Sequence) and not isinstance(v, bytes | bytearray):
+            stack.extend((item, f"{at}[{n}]") for n, item in enumerate(v))
+        elif isinstance(v, bool) or v is None:
+            continue
+        elif isinstance(v, int | float):
+            out.append(repr(v))
+        else:
+            # Anything else is sent as whatever JSON makes of it; scan its text.
+            out.append(str(v))
+
+
+def _check(text: str, where: str) -> None:
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            raise RequestError(
+                "the text holds a lone surrogate (not valid Unicode); no target can be sent it",
+                field=where,
+            ) from None
+
+
+def _windows(flow: Sequence[str]) -> Iterator[str]:
+    """Text either side of each boundary between consecutive message texts.
+
+    Windows that overlap merge into one, so many short parts cost no more than
+    their joined length.
+    """
+    joined = "".join(flow)
+    size = len(joined)
+    start = end = -1
+    pos = 0
+    for piece in flow[:-1]:
+        pos += len(piece)
+        lo, hi = max(0, pos - JOIN_WINDOW), min(size, pos + JOIN_WINDOW)
+        if lo <= end:
+            end = hi
+            continue
+        if end > start:
+            yield joined[start:end]
+        start, end = lo, hi
+    if end > start:
+        yield joined[start:end]
