@@ -57,7 +57,7 @@ def _run_mixed(path: Path, mock: respx.MockRouter) -> Router:
     with r.stream(MSG) as s:
         list(s)  # 4: stream
     with pytest.raises(NoEligibleTarget):
-        r.chat(MSG, context={"sensitivity": "top-secret"})  # 5: denied
+        r.chat(MSG, model="big", context={"sensitivity": "confidential"})  # 5: denied
     return r
 
 

@@ -1,6 +1,6 @@
 """The configuration language, as pydantic models.
 
-Sections follow DESIGN.md: providers, models, sensitivity, rules, routes,
+Sections follow docs/architecture.md: providers, models, sensitivity, rules, routes,
 state, telemetry. Every model forbids unknown keys, so a typo is an error
 with its location rather than a silently ignored setting. Matchers are data
 only: nothing in a config is ever evaluated as code.
@@ -406,6 +406,15 @@ class TelemetryConfig(_Strict):
     enabled: bool = True
     capture_content: bool = False
     audit_log: str | None = None
+    audit_key: SecretStr | None = None
+    """HMAC key of the audit log (write it as ``${VAR}``); masked in reprs and dumps."""
+
+    @field_validator("audit_key")
+    @classmethod
+    def _key_length(cls, v: SecretStr | None) -> SecretStr | None:
+        if v is not None and len(v.get_secret_value()) < 16:
+            raise ValueError("audit_key must be at least 16 characters (e.g. 32 random bytes, hex)")
+        return v
 
 
 class Config(_Strict):

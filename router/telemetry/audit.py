@@ -6,11 +6,23 @@ actually went (every contacted target with its trust attributes: zone,
 region, provider, …), with the cost and the hash of the policy in force. It
 never holds message content, API keys or provider error text.
 
-Records are chained: each carries the hash of the previous record (``prev``)
-and its own hash over its canonical JSON (``hash``), plus a sequence number.
-Editing, reordering, deleting or truncating a line breaks the chain where it
-happened. Deleting lines *at the end* leaves a valid shorter chain; keep the
-head hash printed by ``llm-router audit verify`` somewhere else to detect that.
+Every line is the record's *canonical* JSON (:func:`canonical`: keys sorted,
+no spaces, UTF-8 without escapes for non-ASCII, no NaN or Infinity); the
+verifier parses each line's raw bytes, refuses duplicate keys, a byte-order
+mark, invalid UTF-8 and trailing data, and requires the line to equal the
+canonical re-serialisation of what it parsed, byte for byte. So a line has one
+meaning whatever JSON reader looks at it.
+
+Records are chained: each carries the hash of the previous record (``prev``),
+a sequence number (``seq``) and its own SHA-256 over its canonical JSON
+(``hash``). That detects damage, but anyone who can write the file can rewrite
+a line and recompute every later link. With ``telemetry.audit_key`` set, each
+record also carries ``mac``: HMAC-SHA256 under that key of the canonical JSON
+of the record without ``mac`` and ``hash`` (so it covers ``prev`` and ``seq``);
+``hash`` then covers ``mac`` too. Without the key nobody can re-chain an
+edited, deleted or reordered line. Lines removed *at the end* still leave a
+valid shorter chain: note the head hash or sequence number printed by
+``llm-router audit verify`` elsewhere and pass it back to detect that.
 
 Writes are safe across threads (a lock) and processes (``O_APPEND`` plus an
 exclusive ``flock`` while the previous hash is read and the line written).
@@ -19,8 +31,11 @@ exclusive ``flock`` while the previous hash is read and the line written).
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
+import math
 import os
+import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -45,10 +60,13 @@ __all__ = [
     "GENESIS",
     "AuditLog",
     "Finding",
+    "Refused",
     "VerifyReport",
     "canonical",
     "denied_record",
+    "parse_line",
     "policy_hash",
+    "record_mac",
     "request_record",
     "verify_log",
 ]
@@ -69,13 +87,57 @@ _TRUST_FIELDS = (
 )
 
 
+_RESERVED = frozenset({"v", "seq", "prev", "mac", "hash"})
+"""Keys the log sets itself; a record handed to :meth:`AuditLog.append` may not hold them."""
+
+_BOM = b"\xef\xbb\xbf"
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def canonical(obj: Any) -> bytes:
-    """The canonical JSON bytes of ``obj`` (sorted keys, no spaces, UTF-8)."""
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    """The canonical JSON bytes of ``obj``: the one serialisation the log accepts.
+
+    Keys sorted, separators ``,`` and ``:`` without spaces, non-ASCII written
+    as UTF-8 (not ``\\u`` escapes), Python's shortest float repr, and no NaN or
+    Infinity (``ValueError``; so is a string with an unpaired surrogate).
+    """
+    return json.dumps(
+        obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    ).encode("utf-8")
 
 
 def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+def record_mac(key: bytes, record: Mapping[str, Any]) -> str:
+    """HMAC-SHA256 under ``key`` of ``record``'s canonical JSON without ``mac`` and ``hash``."""
+    body = {k: v for k, v in record.items() if k not in ("mac", "hash")}
+    return hmac.new(key, canonical(body), hashlib.sha256).hexdigest()
+
+
+def _key_bytes(key: str | bytes | None) -> bytes | None:
+    if key is None:
+        return None
+    out = key.encode("utf-8") if isinstance(key, str) else bytes(key)
+    if not out:
+        raise ValueError("the audit key is empty")
+    return out
+
+
+def _scrub(obj: Any) -> Any:
+    """``obj`` with what JSON cannot carry replaced: non-finite numbers by None,
+    unpaired surrogates by U+FFFD (so such a record is still written)."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, str):
+        return _SURROGATE.sub("\ufffd", obj)
+    if isinstance(obj, Mapping):
+        return {_scrub(k): _scrub(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_scrub(v) for v in obj]
+    return obj
 
 
 def _strip_userinfo(url: Any) -> Any:
@@ -227,17 +289,44 @@ def denied_record(
 
 
 class AuditLog:
-    """An append-only, hash-chained JSONL file."""
+    """An append-only, hash-chained JSONL file; MAC'd when given a key.
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    ``key`` (the ``telemetry.audit_key``) is kept private: it is not in the
+    repr, and no error or log line of the writer shows it.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], key: str | bytes | None = None) -> None:
         self.path = os.fspath(path)
+        self.__key = _key_bytes(key)
         self._lock = threading.Lock()
         # What this process last wrote: (file size after it, seq, hash). When
         # the file still has that size no other process wrote since.
         self._tail: tuple[int, int, str] | None = None
 
+    @property
+    def keyed(self) -> bool:
+        """Whether records get a ``mac``."""
+        return self.__key is not None
+
+    def __repr__(self) -> str:
+        return f"AuditLog({self.path!r}, keyed={self.keyed})"
+
+    def _seal(self, rec: dict[str, Any]) -> bytes:
+        """Add ``mac`` (when keyed) and ``hash`` to ``rec``; its canonical line."""
+        if self.__key is not None:
+            rec["mac"] = record_mac(self.__key, rec)
+        rec["hash"] = _sha256(canonical(rec))
+        return canonical(rec)
+
     def append(self, record: Mapping[str, Any]) -> dict[str, Any]:
-        """Chain ``record`` to the log's last line, write it, and return it as written."""
+        """Chain ``record`` to the log's last line, write it, and return it as written.
+
+        A value JSON cannot carry (NaN, an infinity, an unpaired surrogate) is
+        written as null or U+FFFD rather than losing the record.
+        """
+        clash = _RESERVED.intersection(record)
+        if clash:
+            raise ValueError(f"record holds keys the log sets itself: {sorted(clash)}")
         with self._lock:
             fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
             try:
@@ -250,10 +339,14 @@ class AuditLog:
                 else:
                     seq, prev, torn = _last_link(self.path, size)
                 rec = {"v": FORMAT_VERSION, "seq": seq + 1, **record, "prev": prev}
-                rec["hash"] = _sha256(canonical(rec))
-                line = (b"\n" if torn else b"") + canonical(rec) + b"\n"
-                os.write(fd, line)
-                self._tail = (size + len(line), seq + 1, rec["hash"])
+                try:
+                    line = self._seal(rec)
+                except ValueError:
+                    rec = _scrub({k: v for k, v in rec.items() if k not in ("mac", "hash")})
+                    line = self._seal(rec)
+                data = (b"\n" if torn else b"") + line + b"\n"
+                os.write(fd, data)
+                self._tail = (size + len(data), seq + 1, rec["hash"])
                 return rec
             finally:
                 os.close(fd)  # closing releases the flock
@@ -312,7 +405,15 @@ class VerifyReport:
 
     records: int = 0
     head: str = GENESIS
+    seq: int = 0
+    """The last record's sequence number (0 for an empty log)."""
+    macs: int = 0
+    """Records that carry a ``mac``."""
+    keyed: bool = False
+    """Whether a key was given, so every record's ``mac`` was checked."""
     findings: list[Finding] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    """What the verification could not establish (no key, no expected head, …)."""
     unchecked_rules: dict[str, str] = field(default_factory=dict)
     """Rules whose conditions or effects cannot be re-checked from the log, with why."""
 
@@ -320,6 +421,11 @@ class VerifyReport:
     def ok(self) -> bool:
         """No integrity break and no policy violation (warnings allowed)."""
         return not any(f.kind in ("chain", "violation") for f in self.findings)
+
+    @property
+    def authenticated(self) -> bool:
+        """Intact and every record's MAC checked with the key: not rewritten without it."""
+        return self.keyed and self.records > 0 and self.ok and self.macs == self.records
 
 
 Pred = Callable[[Mapping[str, Any]], bool]
@@ -442,14 +548,99 @@ def _violations(rec: Mapping[str, Any], checks: Iterable[_Check]) -> Iterator[st
                 yield f"{who} breaks rule {c.rule.name!r}: {why}"
 
 
+class Refused(ValueError):
+    """A line that is not one canonical JSON record (see :func:`parse_line`)."""
+
+
+def _unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in pairs:
+        if k in out:
+            raise Refused(f"duplicate key {k[:40]!r} (readers disagree on which one counts)")
+        out[k] = v
+    return out
+
+
+def _no_constant(name: str) -> Any:
+    raise Refused(f"non-standard JSON value {name}")
+
+
+def parse_line(raw: bytes) -> dict[str, Any]:
+    """The record on one line (without its newline), checked byte for byte.
+
+    Raises :class:`Refused` for a byte-order mark, invalid UTF-8, anything but
+    one JSON object, duplicate keys, NaN or Infinity, trailing data, and a line
+    that is not exactly :func:`canonical` of what it parses to (other key
+    order, spacing, escapes or number spelling).
+    """
+    if raw.startswith(_BOM):
+        raise Refused("starts with a byte-order mark")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise Refused("not valid UTF-8") from None
+    try:
+        rec = json.loads(text, object_pairs_hook=_unique, parse_constant=_no_constant)
+    except json.JSONDecodeError as e:
+        if e.msg == "Extra data":
+            raise Refused("trailing data after the record") from None
+        raise Refused("not a JSON record (truncated or altered)") from None
+    except RecursionError:
+        raise Refused("not a JSON record (nested too deeply)") from None
+    except Refused:
+        raise
+    except ValueError:  # e.g. an integer beyond Python's digit limit
+        raise Refused("not a JSON record (a value cannot be read)") from None
+    if not isinstance(rec, dict):
+        raise Refused("not a JSON object")
+    try:
+        same = canonical(rec) == raw
+    except ValueError:
+        same = False
+    if not same:
+        raise Refused(
+            "not in canonical form (key order, spacing, escapes or number spelling "
+            "differ from what the writer produces: re-serialised or altered)"
+        )
+    return rec
+
+
+def _shape(rec: Mapping[str, Any]) -> str | None:
+    """What is wrong with the chain fields of ``rec``, or None."""
+    if rec.get("v") != FORMAT_VERSION or type(rec.get("v")) is not int:
+        return f"unknown format version {rec.get('v')!r}"
+    if type(rec.get("seq")) is not int:
+        return "seq is not an integer"
+    for name in ("prev", "hash"):
+        if not isinstance(rec.get(name), str) or not _HEX64.fullmatch(rec[name]):
+            return f"{name} is not a SHA-256 hex digest"
+    if "mac" in rec and (not isinstance(rec["mac"], str) or not _HEX64.fullmatch(rec["mac"])):
+        return "mac is not an HMAC-SHA256 hex digest"
+    return None
+
+
 def verify_log(
-    path: str | os.PathLike[str], config: Config | None = None, *, expect_head: str | None = None
+    path: str | os.PathLike[str],
+    config: Config | None = None,
+    *,
+    expect_head: str | None = None,
+    expect_seq: int | None = None,
+    key: str | bytes | None = None,
 ) -> VerifyReport:
-    """Check a log's hash chain and, with ``config``, every record against its policy."""
-    report = VerifyReport()
+    """Check a log's lines, hash chain and MACs and, with ``config``, every record's policy.
+
+    ``key`` defaults to ``config.telemetry.audit_key``; with a key every record
+    must carry a matching ``mac``. ``expect_head`` (a record hash noted
+    earlier) must be in the chain and ``expect_seq`` (a sequence number noted
+    earlier) reached, which detects lines removed from the end.
+    """
+    if key is None and config is not None and config.telemetry.audit_key is not None:
+        key = config.telemetry.audit_key.get_secret_value()
+    secret = _key_bytes(key)
+    report = VerifyReport(keyed=secret is not None)
     checks = _checks(config, report) if config is not None else []
     current = policy_hash(config) if config is not None else None
-    prev, seq, lineno = GENESIS, 0, 0
+    prev, seq, lineno, matched, head_seen = GENESIS, 0, 0, 0, False
     add = report.findings.append
     with open(path, "rb") as f:
         data = f.read()
@@ -460,17 +651,28 @@ def verify_log(
         add(Finding(len(lines), "chain", "last line is truncated (no newline at its end)"))
     for lineno, raw in enumerate(lines, 1):
         try:
-            rec = json.loads(raw)
-            if not isinstance(rec, dict):
-                raise ValueError("not an object")
-        except ValueError:
-            add(Finding(lineno, "chain", "not a JSON record (truncated or altered)"))
+            rec = parse_line(raw)
+        except Refused as e:
+            add(Finding(lineno, "chain", str(e)))
             prev, seq = "?", -1
             continue
         report.records += 1
+        shape = _shape(rec)
+        if shape is not None:
+            add(Finding(lineno, "chain", shape))
         body = {k: v for k, v in rec.items() if k != "hash"}
         if rec.get("hash") != _sha256(canonical(body)):
             add(Finding(lineno, "chain", "record hash does not match its content (altered)"))
+        if "mac" in rec:
+            report.macs += 1
+        if secret is not None:
+            mac = rec.get("mac")
+            if not isinstance(mac, str):
+                add(Finding(lineno, "chain", "no MAC (written without the key, or stripped)"))
+            elif hmac.compare_digest(mac, record_mac(secret, rec)):
+                matched += 1
+            else:
+                add(Finding(lineno, "chain", "MAC does not match (altered, or the wrong key)"))
         if prev != "?" and rec.get("prev") != prev:
             add(
                 Finding(
@@ -480,23 +682,60 @@ def verify_log(
                     "reordered or altered)",
                 )
             )
-        if seq >= 0 and rec.get("seq") != seq + 1:
-            add(Finding(lineno, "chain", f"sequence {rec.get('seq')} follows {seq}"))
-        prev = str(rec.get("hash"))
         got = rec.get("seq")
-        seq = got if isinstance(got, int) else -1
+        if seq >= 0 and got != seq + 1:
+            add(Finding(lineno, "chain", f"sequence {got!r} follows {seq}"))
+        prev = str(rec.get("hash"))
+        seq = got if type(got) is int else -1
+        if seq >= 0:
+            report.seq = seq
+        head_seen = head_seen or prev == expect_head
         if current is not None and rec.get("policy_hash") != current:
             add(Finding(lineno, "warning", "written under a different policy than --config"))
         for v in _violations(rec, checks):
             add(Finding(lineno, "violation", v))
     report.head = prev
-    if expect_head is not None and prev != expect_head:
+    if expect_head is not None and not head_seen:
         add(
             Finding(
                 lineno,
                 "chain",
-                f"log ends at hash {prev[:16]}…, expected {expect_head[:16]}… "
+                f"the expected head {expect_head[:16]}… is not in the chain "
+                "(lines removed from the end, or the log was rewritten)",
+            )
+        )
+    if expect_seq is not None and report.seq < expect_seq:
+        add(
+            Finding(
+                lineno,
+                "chain",
+                f"log ends at seq {report.seq}, expected at least {expect_seq} "
                 "(lines removed from the end?)",
             )
         )
+    _notes(report, matched, tail=expect_head is not None or expect_seq is not None)
     return report
+
+
+def _notes(report: VerifyReport, matched: int, *, tail: bool) -> None:
+    note = report.notes.append
+    if report.keyed:
+        if report.macs and not matched:
+            note("no record's MAC matches: is it the key the log was written with?")
+    elif report.macs:
+        note(
+            f"{report.macs} of {report.records} record(s) carry a MAC but no key was given: "
+            "only the structure and hash chain were checked, which anyone who can write "
+            "the file can recompute (give the key: --key-env VAR or a --config with "
+            "telemetry.audit_key)"
+        )
+    elif report.records:
+        note(
+            "records carry no MAC: the hash chain detects damage, not a writer who rewrites "
+            "lines and recomputes the chain (set telemetry.audit_key for a MAC'd log)"
+        )
+    if not tail and report.records:
+        note(
+            "lines removed from the end are not detectable without a sequence number "
+            "or head noted elsewhere (--expect-seq N, --expect-head HASH)"
+        )

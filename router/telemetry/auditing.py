@@ -23,12 +23,14 @@ log = logging.getLogger("router.telemetry")
 class AuditObserver(Observer):
     """Appends a hash-chained record to ``path`` when a request ends or is denied.
 
-    A failed write is logged (path and error class) and does not fail the
-    request: observer hooks never raise.
+    With ``telemetry.audit_key`` set, every record carries an HMAC under that
+    key. A failed write is logged (path and error class, never the key) and
+    does not fail the request: observer hooks never raise.
     """
 
     def __init__(self, config: Config, path: str | os.PathLike[str]) -> None:
-        self.log = AuditLog(path)
+        key = config.telemetry.audit_key
+        self.log = AuditLog(path, key=key.get_secret_value() if key is not None else None)
         self.policy_hash = policy_hash(config)
 
     def request_ended(
