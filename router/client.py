@@ -19,9 +19,11 @@ from .accounting import amortised_cost_usd, cost_usd, estimate_text_tokens, esti
 from .accounting.budget import EXTRA_KEY, BudgetGate, cap_output_tokens
 from .assemble import Assembler
 from .config import Config, load_config, load_dict, load_file
+from .credentials import scrub_error
 from .errors import (
     NoEligibleTarget,
     ProviderError,
+    RouterError,
     StreamConsumed,
     StreamInterrupted,
     request_error,
@@ -67,9 +69,12 @@ class _Core:
         self.budget = BudgetGate(self.store)
         self.breakers = Breakers(self.store)
         self.health = Health(self.store, self.breakers)
-        self.observer = observer_for(
-            self.config, (t.endpoint.api_key or "" for t in self.policy.targets.values())
-        )
+        found = {s for t in self.policy.targets.values() for s in t.secrets}
+        if self.config.telemetry.audit_key is not None:
+            found.add(self.config.telemetry.audit_key.get_secret_value())
+        self.secrets = tuple(sorted(found, key=lambda s: (-len(s), s)))
+        """Every configured secret of every provider, longest first."""
+        self.observer = observer_for(self.config, self.secrets)
         self._target_names = tuple(self.policy.targets)
         self._with_breaker = tuple(
             n for n, t in self.policy.targets.items() if t.provider_config.breaker is not None
@@ -168,6 +173,8 @@ class _Core:
 
     def fail(self, call: Call, error: BaseException) -> None:
         """The call ended without a response."""
+        if isinstance(error, RouterError):  # whatever target's secret it holds
+            scrub_error(error, self.secrets)
         call.walker.abandoned()
         self.budget.abandon(call)
         record_outcome(self.store, call, self.clock())

@@ -13,6 +13,7 @@ from typing import Any, NamedTuple
 
 from .accounting.tokens import ASSUMED_OUTPUT_TOKENS
 from .config.schema import Config, CostConfig, ModelConfig, PriceConfig, ProviderConfig
+from .credentials import provider_secrets
 from .errors import ConfigError
 from .providers.base import Endpoint
 from .providers.presets import PRESETS, Quirks
@@ -75,6 +76,9 @@ class Target:
     endpoint: Endpoint = field(repr=False)
     provider_config: ProviderConfig = field(repr=False)
     api_key_env: str | None = None
+    secrets: tuple[str, ...] = field(default=(), repr=False, compare=False)
+    """Every configured secret of the provider (:func:`router.credentials.provider_secrets`):
+    what errors and telemetry are scrubbed of."""
 
     def quality_for(self, task: str | None) -> float | None:
         """The quality score for ``task``, else the default score, else ``None``."""
@@ -177,6 +181,7 @@ def _resolve(name: str, m: ModelConfig, p: ProviderConfig, catalog: Mapping[str,
         endpoint=endpoint,
         provider_config=p,
         api_key_env=env_name,
+        secrets=provider_secrets(endpoint.api_key, endpoint.headers, endpoint.base_url),
     )
 
 

@@ -20,6 +20,8 @@ from pydantic import (
     model_validator,
 )
 
+from ..credentials import mask_url
+
 __all__ = [
     "BackoffConfig",
     "BudgetEffect",
@@ -121,8 +123,11 @@ class ProviderConfig(_Strict):
     data_retention: Retention | None = None
 
     def __repr_args__(self) -> Any:
-        # SecretStr already masks the key; headers may hold one too.
+        # SecretStr already masks the key; headers may hold one too, and base_url
+        # in its userinfo or query (router.credentials lists them all).
         for k, v in super().__repr_args__():
+            if k == "base_url":
+                v = mask_url(v)
             yield (k, "{…}" if k == "headers" and v else v)
 
 
@@ -429,6 +434,11 @@ class Config(_Strict):
     routes: dict[str, RouteConfig] = Field(default_factory=dict)
     state: str = "memory"
     telemetry: TelemetryConfig = TelemetryConfig()
+
+    def __repr_args__(self) -> Any:
+        # A state store URL (redis://:password@host) may carry a password.
+        for k, v in super().__repr_args__():
+            yield (k, mask_url(v) if k == "state" else v)
 
     def reference_problems(self) -> list[tuple[tuple[str | int, ...], str]]:
         """Names that point nowhere, each with the key path where it stands."""

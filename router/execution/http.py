@@ -21,6 +21,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from .._version import __version__
+from ..credentials import scrub_error
 from ..errors import (
     AuthenticationError,
     ProviderError,
@@ -101,11 +102,9 @@ def _limits(t: Target) -> httpx.Limits:
 
 
 def scrub(err: ProviderError, t: Target) -> ProviderError:
-    """Tag an error with its target and make sure the key never rides along."""
-    key = t.endpoint.api_key
-    if key and key in err.message:
-        err.message = err.message.replace(key, "***")
-        err.args = (err.message,)
+    """Tag an error with its target and scrub every configured secret of its provider
+    (key, header values, URL userinfo and query values) from all it renders."""
+    scrub_error(err, t.secrets)
     err.target = t.name
     err.provider = t.provider_name
     return err

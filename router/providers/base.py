@@ -11,9 +11,10 @@ from __future__ import annotations
 import json
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
+from ..credentials import mask_url
 from ..errors import ProviderError, ProviderUnavailable
 from ..types import ChatChunk, ChatRequest, ChatResponse
 from .lines import LineSplitter
@@ -27,8 +28,9 @@ __all__ = ["Adapter", "Endpoint", "HttpRequest", "SSEDecoder", "StreamDecoder", 
 class Endpoint:
     """Everything an adapter needs to address one target.
 
-    The API key and headers are excluded from the repr so an endpoint can be
-    logged or shown in a traceback without leaking a secret.
+    The API key and headers are excluded from the repr, and ``base_url`` is shown
+    with its userinfo and query values masked, so an endpoint can be logged or
+    shown in a traceback without leaking a secret.
     """
 
     base_url: str
@@ -40,15 +42,32 @@ class Endpoint:
     extra_body: Mapping[str, Any] = field(default_factory=dict)
     default_max_tokens: int | None = None
 
+    def __repr__(self) -> str:
+        return _masked_repr(self, "base_url")
+
 
 @dataclass(frozen=True, slots=True)
 class HttpRequest:
-    """A request to send; ``headers`` may hold a key and are kept out of the repr."""
+    """A request to send; ``headers`` may hold a key and are kept out of the repr,
+    ``url`` is shown with its userinfo and query values masked."""
 
     method: str
     url: str
     headers: dict[str, str] = field(repr=False)
     json: dict[str, Any]
+
+    def __repr__(self) -> str:
+        return _masked_repr(self, "url")
+
+
+def _masked_repr(obj: Any, url_field: str) -> str:
+    """The dataclass repr of ``obj``, with its ``url_field`` through :func:`mask_url`."""
+    shown = []
+    for f in fields(obj):
+        if f.repr:
+            value = getattr(obj, f.name)
+            shown.append(f"{f.name}={mask_url(value) if f.name == url_field else value!r}")
+    return f"{type(obj).__name__}({', '.join(shown)})"
 
 
 class StreamDecoder(ABC):

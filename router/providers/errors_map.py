@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from email.utils import parsedate_to_datetime
 from typing import Any
 
+from ..credentials import CUT
 from ..errors import (
     AuthenticationError,
     ContextLengthExceeded,
@@ -97,7 +98,9 @@ def error_for_status(
     Every status carries the server's retry hints (``retry_after_s``,
     ``should_retry``): a 503 or a 529 may ask for a delay just as a 429 does.
     """
-    message = (message or f"HTTP {status}")[:_MAX_MESSAGE]
+    message = message or f"HTTP {status}"
+    if len(message) > _MAX_MESSAGE:  # marked, so a secret cut in two is still found
+        message = message[:_MAX_MESSAGE] + CUT
     text = f"{code or ''} {message}".lower()
     kw: dict[str, Any] = {
         "status": status,
