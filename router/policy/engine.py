@@ -26,11 +26,11 @@ from ..config.schema import (
     Config,
     RouteConfig,
     RuleConfig,
-    TrustFilter,
 )
 from ..errors import ConfigError, NoEligibleTarget, RequestError, UnknownRoute
 from ..targets import Target, resolve_targets
 from ..types import ChatRequest, RequestContext
+from . import trust
 from .canonical import scan_texts
 from .decision import Decision, Limits, SensitivityResult
 from .detectors import Detector, compile_detectors, has_digit, scan_forms
@@ -44,43 +44,6 @@ _EMPTY_CONTEXT = RequestContext()
 
 OVERRIDABLE = frozenset({"sensitivity", "max_cost_usd", "min_quality"})
 """Context fields a rule's ``override`` may let a request loosen."""
-
-_FILTER_FIELDS = (
-    "zone",
-    "region",
-    "provider",
-    "model",
-    "license",
-    "openness",
-    "origin",
-    "data_retention",
-)
-_ENUMS = {
-    "openness": frozenset(
-        {"closed", "open_weights_restricted", "open_weights_permissive", "fully_open"}
-    ),
-    "data_retention": frozenset({"none", "zero", "standard"}),
-}
-
-
-def _target_values(t: Target, field: str) -> frozenset[str]:
-    """The values of ``t`` a trust filter compares on ``field`` (case-folded)."""
-    if field == "provider":
-        raw: tuple[str | None, ...] = (t.provider, t.kind)
-    elif field == "model":
-        raw = (t.name, t.model_id)
-    else:
-        raw = (getattr(t, field),)
-    return frozenset(v.casefold() for v in raw if v)
-
-
-def _filter_fields(f: TrustFilter) -> list[tuple[str, frozenset[str]]]:
-    out = []
-    for name in _FILTER_FIELDS:
-        values = getattr(f, name)
-        if values is not None:
-            out.append((name, frozenset(v.casefold() for v in values)))
-    return out
 
 
 def _fmt(values: frozenset[str]) -> str:
@@ -202,35 +165,33 @@ class Policy:
         for effect, f in (("allow", r.allow), ("deny", r.deny)):
             if f is None:
                 continue
-            fields = _filter_fields(f)
+            fields = trust.filter_fields(f)
             if not fields:
                 raise ConfigError(
                     f"rule {r.name!r}: empty {effect}", key=f"rules.{r.name}.{effect}"
                 )
             for name, values in fields:
-                bad = values - _ENUMS[name] if name in _ENUMS else frozenset()
-                if bad:
+                known = trust.ENUMS.get(name)
+                bad = values - known if known is not None else frozenset()
+                if known is not None and bad:
                     raise ConfigError(
-                        f"rule {r.name!r}: unknown {name} {_fmt(bad)}; known: {_fmt(_ENUMS[name])}",
+                        f"rule {r.name!r}: unknown {name} {_fmt(bad)}; known: {_fmt(known)}",
                         key=f"rules.{r.name}.{effect}.{name}",
                     )
             for t in self.targets.values():
+                attrs = trust.attributes(t)
                 if effect == "allow":
-                    # Every listed attribute must admit the target; a missing one does not.
-                    for name, values in fields:
-                        have = _target_values(t, name)
-                        if have.isdisjoint(values):
-                            shown = _fmt(have) if have else "unset"
-                            allow_fail[t.name] = (
-                                f"rule {r.name}: allow {name} {_fmt(values)}, target has {shown}"
-                            )
-                            break
+                    failed = trust.allow_failure(fields, attrs)
+                    if failed is not None:
+                        name, allowed, have = failed
+                        shown = _fmt(have) if have else "unset"
+                        allow_fail[t.name] = (
+                            f"rule {r.name}: allow {name} {_fmt(allowed)}, target has {shown}"
+                        )
                 else:
-                    for name, values in fields:
-                        hit = _target_values(t, name) & values
-                        if hit:
-                            deny_hit[t.name] = f"rule {r.name}: deny {name} {_fmt(hit)}"
-                            break
+                    hit = trust.deny_hit(fields, attrs)
+                    if hit is not None:
+                        deny_hit[t.name] = f"rule {r.name}: deny {hit[0]} {_fmt(hit[1])}"
         override = frozenset(r.override or ())
         bad_override = override - OVERRIDABLE
         if bad_override:

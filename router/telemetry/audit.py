@@ -44,11 +44,12 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
+from ..policy import trust
+
 if TYPE_CHECKING:
     from ..config.schema import Config, Matcher, RuleConfig, TrustFilter
     from ..errors import NoEligibleTarget
     from ..execution.call import Call
-    from ..targets import Target
     from ..types import ChatResponse
 
 try:  # POSIX; elsewhere only the in-process lock protects the chain.
@@ -74,18 +75,6 @@ __all__ = [
 FORMAT_VERSION = 1
 GENESIS = "0" * 64
 """The ``prev`` of the first record of a log."""
-
-_TRUST_FIELDS = (
-    "zone",
-    "region",
-    "provider",
-    "model",
-    "data_retention",
-    "license",
-    "openness",
-    "origin",
-)
-
 
 _RESERVED = frozenset({"v", "seq", "prev", "mac", "hash"})
 """Keys the log sets itself; a record handed to :meth:`AuditLog.append` may not hold them."""
@@ -166,22 +155,6 @@ def policy_hash(config: Config) -> str:
 # -- building records --------------------------------------------------------
 
 
-def _trust(t: Target) -> dict[str, Any]:
-    return {
-        "target": t.name,
-        "provider": t.provider,
-        "kind": t.kind,
-        "provider_name": t.provider_name,
-        "model": t.model_id,
-        "zone": t.zone,
-        "region": t.region,
-        "data_retention": t.data_retention,
-        "license": t.license,
-        "openness": t.openness,
-        "origin": t.origin,
-    }
-
-
 def _now_iso(now: float) -> str:
     stamp = datetime.fromtimestamp(now, UTC).isoformat(timespec="milliseconds")
     return stamp.replace("+00:00", "Z")
@@ -201,7 +174,9 @@ def request_record(
     attempts = []
     for a in call.walker.attempts:
         t = by_name.get(a.target)
-        entry: dict[str, Any] = _trust(t) if t is not None else {"target": a.target, "zone": a.zone}
+        entry: dict[str, Any] = (
+            trust.attributes(t) if t is not None else {"target": a.target, "zone": a.zone}
+        )
         entry.update(outcome=a.outcome, status=a.status, error=a.error)
         attempts.append(entry)
     route = response.route if response is not None else None
@@ -222,7 +197,7 @@ def request_record(
         "has_tools": call.request.has_tools,
         "has_images": call.request.has_images,
         "stream": call.stream,
-        "plan": [_trust(t) for t in d.plan],
+        "plan": [trust.attributes(t) for t in d.plan],
         "excluded": len(d.excluded),
         "outcome": "ok" if response is not None else "error",
         "error": None if error is None else type(error).__name__,
@@ -473,44 +448,20 @@ def _compile_when(
     return test, None
 
 
-def _values(attempt: Mapping[str, Any], name: str) -> frozenset[str]:
-    """What a trust filter compares on ``name``, as the engine does (case-folded)."""
-    raw: tuple[Any, ...]
-    if name == "provider":
-        raw = (attempt.get("provider"), attempt.get("kind"))
-    elif name == "model":
-        raw = (attempt.get("target"), attempt.get("model"))
-    else:
-        raw = (attempt.get(name),)
-    return frozenset(str(v).casefold() for v in raw if v)
-
-
-def _filter_fields(f: TrustFilter) -> list[tuple[str, frozenset[str]]]:
-    out = []
-    for name in _TRUST_FIELDS:
-        values = getattr(f, name)
-        if values is not None:
-            out.append((name, frozenset(v.casefold() for v in values)))
-    return out
-
-
 def _allow_failure(f: TrustFilter, attempt: Mapping[str, Any]) -> str | None:
     """Why ``allow`` does not admit the target (every listed field must), or None."""
-    for name, values in _filter_fields(f):
-        have = _values(attempt, name)
-        if have.isdisjoint(values):
-            shown = sorted(have) if have else "unset"
-            return f"allows {name} in {sorted(values)}, target has {shown}"
-    return None
+    failed = trust.allow_failure(trust.filter_fields(f), attempt)
+    if failed is None:
+        return None
+    name, allowed, have = failed
+    shown = sorted(have) if have else "unset"
+    return f"allows {name} in {sorted(allowed)}, target has {shown}"
 
 
 def _deny_hit(f: TrustFilter, attempt: Mapping[str, Any]) -> str | None:
     """Which ``deny`` field the target hits (any one excludes it), or None."""
-    for name, values in _filter_fields(f):
-        hit = _values(attempt, name) & values
-        if hit:
-            return f"denies {name} {sorted(hit)}"
-    return None
+    hit = trust.deny_hit(trust.filter_fields(f), attempt)
+    return None if hit is None else f"denies {hit[0]} {sorted(hit[1])}"
 
 
 @dataclass(frozen=True, slots=True)
