@@ -9,45 +9,17 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any
 
 from .accounting.tokens import ASSUMED_OUTPUT_TOKENS
 from .config.schema import Config, CostConfig, ModelConfig, PriceConfig, ProviderConfig
 from .credentials import provider_secrets
 from .errors import ConfigError
 from .providers.base import Endpoint
-from .providers.presets import PRESETS, Quirks
+from .providers.presets import NATIVE, PRESETS, known_kinds
 
-__all__ = ["NATIVE_DEFAULTS", "NativeDefaults", "Target", "resolve_targets"]
+__all__ = ["Target", "resolve_targets"]
 
-
-class NativeDefaults(NamedTuple):
-    """Defaults for a kind that is not an OpenAI-compatible preset."""
-
-    zone: str
-    provider_name: str
-    """The ``gen_ai.provider.name`` telemetry reports."""
-    api_key_env: str | None = None
-    quirks: Quirks = Quirks()
-    needs_base_url: bool = False
-    """No official host to default to (the adapter supplies one otherwise)."""
-
-
-NATIVE_DEFAULTS: dict[str, NativeDefaults] = {
-    "embedded": NativeDefaults("local", "llama.cpp"),
-    "anthropic": NativeDefaults(
-        "frontier", "anthropic", "ANTHROPIC_API_KEY", Quirks(requires_key=True)
-    ),
-    "gemini": NativeDefaults("frontier", "gcp.gemini", "GEMINI_API_KEY", Quirks(requires_key=True)),
-    "ollama": NativeDefaults("local", "ollama"),
-    "azure_openai": NativeDefaults(
-        "frontier",
-        "azure.ai.openai",
-        "AZURE_OPENAI_API_KEY",
-        Quirks(max_tokens_field="max_completion_tokens", requires_key=True),
-        needs_base_url=True,
-    ),
-}
 
 _ALL_CAPS = frozenset({"tools", "json_schema", "vision", "streaming"})
 
@@ -134,8 +106,8 @@ def _resolve(name: str, m: ModelConfig, p: ProviderConfig, catalog: Mapping[str,
             raise ConfigError(
                 f"provider kind {p.kind!r} needs a base_url", key=f"providers.{m.provider}.base_url"
             )
-    elif p.kind in NATIVE_DEFAULTS:
-        native = NATIVE_DEFAULTS[p.kind]
+    elif p.kind in NATIVE:
+        native = NATIVE[p.kind]
         zone_default, provider_name = native.zone, native.provider_name
         base_url = p.base_url or ""
         env_name = p.api_key_env or native.api_key_env
@@ -145,9 +117,8 @@ def _resolve(name: str, m: ModelConfig, p: ProviderConfig, catalog: Mapping[str,
                 f"provider kind {p.kind!r} needs a base_url", key=f"providers.{m.provider}.base_url"
             )
     else:
-        known = sorted([*PRESETS, *NATIVE_DEFAULTS])
         raise ConfigError(
-            f"unknown provider kind {p.kind!r}; known: {', '.join(known)}",
+            f"unknown provider kind {p.kind!r}; known: {', '.join(known_kinds())}",
             key=f"providers.{m.provider}.kind",
         )
     endpoint = Endpoint(

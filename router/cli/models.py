@@ -49,14 +49,12 @@ def run(args: argparse.Namespace) -> int:
             )
     else:
         from ..catalog import load_catalog
-        from ..providers.presets import PRESETS
-        from ..targets import NATIVE_DEFAULTS
+        from ..providers.presets import NATIVE, PRESETS
 
         def zone_of(kind: str) -> str | None:
-            if kind in PRESETS:
-                return PRESETS[kind].zone
-            if kind in NATIVE_DEFAULTS:
-                return NATIVE_DEFAULTS[kind][0]
+            known = PRESETS.get(kind) or NATIVE.get(kind)
+            if known is not None:
+                return known.zone
             return "local" if kind == "huggingface" else None
 
         for key, e in load_catalog().items():

@@ -5,34 +5,34 @@ from __future__ import annotations
 from importlib import import_module
 
 from .base import Adapter, Endpoint, HttpRequest, StreamDecoder
-from .presets import PRESETS, Preset, Quirks
+from .presets import NATIVE, PRESETS, Native, Preset, Quirks, known_kinds
 
 __all__ = [
-    "NATIVE_KINDS",
+    "NATIVE",
     "PRESETS",
     "Adapter",
     "Endpoint",
     "HttpRequest",
+    "Native",
     "Preset",
     "Quirks",
     "StreamDecoder",
     "adapter_for",
+    "known_kinds",
 ]
-
-# Native wire protocols: kind -> (module, class). Imported on first use so a
-# router that only talks to OpenAI-compatible servers never loads the others.
-NATIVE_KINDS: dict[str, tuple[str, str]] = {
-    "anthropic": (".anthropic", "AnthropicAdapter"),
-    "gemini": (".gemini", "GeminiAdapter"),
-    "ollama": (".ollama", "OllamaAdapter"),
-    "azure_openai": (".azure_openai", "AzureOpenAIAdapter"),
-}
 
 
 def adapter_for(kind: str, provider_name: str | None = None) -> Adapter:
-    """The adapter for a provider ``kind`` (a native protocol or a preset name)."""
-    if kind in NATIVE_KINDS:
-        module, cls = NATIVE_KINDS[kind]
+    """The adapter for a provider ``kind`` (a native protocol or a preset name).
+
+    Native adapters are imported on first use, so a router that only talks to
+    OpenAI-compatible servers never loads the others.
+    """
+    native = NATIVE.get(kind)
+    if native is not None:
+        if native.adapter is None:
+            raise KeyError(kind)  # the embedded engine speaks no wire protocol
+        module, cls = native.adapter
         adapter: Adapter = getattr(import_module(module, __name__), cls)()
         return adapter
     preset = PRESETS.get(kind)

@@ -1,15 +1,19 @@
-"""Presets: OpenAI-compatible servers described as data, not code.
+"""Every provider kind, described as data: the one registry of kinds.
 
-A new OpenAI-compatible server is one entry here: its default base URL, the
-environment variable its key is read from, the zone it defaults to, the
-name telemetry gives it, and its known quirks.
+:data:`PRESETS` are OpenAI-compatible servers: a new one is one entry here
+(its default base URL, the environment variable its key is read from, the
+zone it defaults to, the name telemetry gives it, its known quirks).
+:data:`NATIVE` are the kinds with a wire protocol of their own (and the
+in-process ``embedded`` engine): the adapter class that speaks it, and the
+same defaults. Config validation, target resolution, adapter lookup and the
+CLI all read these two tables; :func:`known_kinds` lists both.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["PRESETS", "Preset", "Quirks"]
+__all__ = ["NATIVE", "PRESETS", "Native", "Preset", "Quirks", "known_kinds"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,3 +167,59 @@ PRESETS: dict[str, Preset] = {
         ),
     )
 }
+
+
+@dataclass(frozen=True, slots=True)
+class Native:
+    """A kind with its own wire protocol (or none: the in-process engine)."""
+
+    name: str
+    zone: str
+    provider_name: str
+    """The ``gen_ai.provider.name`` telemetry reports."""
+    api_key_env: str | None = None
+    quirks: Quirks = Quirks()
+    needs_base_url: bool = False
+    """No official host to default to (the adapter supplies one otherwise)."""
+    adapter: tuple[str, str] | None = None
+    """``(module, class)`` of its adapter in ``router.providers``, imported on first
+    use; ``None`` for ``embedded``, which runs in process."""
+
+
+NATIVE: dict[str, Native] = {
+    n.name: n
+    for n in (
+        Native("embedded", "local", "llama.cpp"),
+        Native(
+            "anthropic",
+            "frontier",
+            "anthropic",
+            "ANTHROPIC_API_KEY",
+            _KEYED,
+            adapter=(".anthropic", "AnthropicAdapter"),
+        ),
+        Native(
+            "gemini",
+            "frontier",
+            "gcp.gemini",
+            "GEMINI_API_KEY",
+            _KEYED,
+            adapter=(".gemini", "GeminiAdapter"),
+        ),
+        Native("ollama", "local", "ollama", adapter=(".ollama", "OllamaAdapter")),
+        Native(
+            "azure_openai",
+            "frontier",
+            "azure.ai.openai",
+            "AZURE_OPENAI_API_KEY",
+            Quirks(max_tokens_field="max_completion_tokens", requires_key=True),
+            needs_base_url=True,
+            adapter=(".azure_openai", "AzureOpenAIAdapter"),
+        ),
+    )
+}
+
+
+def known_kinds() -> list[str]:
+    """Every provider kind a config may name, sorted."""
+    return sorted([*PRESETS, *NATIVE])
