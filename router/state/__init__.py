@@ -5,15 +5,19 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import ConfigError
+from .aio import AsyncMemoryStore, AsyncStateStore, open_async_store
 from .base import BudgetCharge, BudgetUsage, Reserved, StateStore
 from .memory import MemoryStore
 
 __all__ = [
+    "AsyncMemoryStore",
+    "AsyncStateStore",
     "BudgetCharge",
     "BudgetUsage",
     "MemoryStore",
     "Reserved",
     "StateStore",
+    "open_async_store",
     "open_store",
     "sqlite_path",
 ]

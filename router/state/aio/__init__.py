@@ -1,0 +1,40 @@
+"""Async state stores: :class:`~router.state.StateStore`'s operations as coroutines.
+
+For ``AsyncRouter``: the same shared state (breakers, budgets, migration
+guards, ledger) and the same data layout as the sync stores, without I/O on
+the event loop. ``open_async_store(url)`` takes the URLs ``open_store``
+takes; see docs/state.md for each backend's threading or pool model.
+"""
+
+from __future__ import annotations
+
+from ...errors import ConfigError
+from .base import AsyncStateStore
+from .memory import AsyncMemoryStore
+
+__all__ = ["AsyncMemoryStore", "AsyncStateStore", "open_async_store"]
+
+
+def open_async_store(url: str, *, max_connections: int | None = None) -> AsyncStateStore:
+    """The async store a config's ``state:`` names: ``memory``, ``sqlite://…`` or ``redis://…``.
+
+    ``max_connections`` sizes the Redis connection pool (the URL's
+    ``?max_connections=`` wins over it; 64 when neither says); the other
+    backends ignore it.
+    """
+    from .. import sqlite_path
+
+    if url == "memory":
+        return AsyncMemoryStore()
+    if url.startswith("sqlite://"):
+        from .sqlite import AsyncSQLiteStore
+
+        return AsyncSQLiteStore(sqlite_path(url))
+    if url.startswith(("redis://", "rediss://", "unix://")):
+        from .redis import DEFAULT_MAX_CONNECTIONS, AsyncRedisStore
+
+        return AsyncRedisStore(url, max_connections=max_connections or DEFAULT_MAX_CONNECTIONS)
+    raise ConfigError(
+        f"unsupported state store {url!r}; use memory, sqlite:///path or redis://host:port/db",
+        key="state",
+    )

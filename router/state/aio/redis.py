@@ -1,0 +1,205 @@
+"""The async Redis store: ``redis.asyncio`` over one bounded connection pool.
+
+The same Lua scripts, key names and URL handling as the sync
+:class:`~router.state.redis.RedisStore` (they live there, once): the two
+stores read and write the same data and can share a server and a prefix.
+Every operation is one round trip, as on the sync store: one command, one
+``EVALSHA`` or one ``MULTI``/``EXEC`` pipeline (reading a long ledger takes
+one ``XRANGE`` per batch). A script the server does not know yet (fresh
+server, restart, ``SCRIPT FLUSH``) costs one extra ``SCRIPT LOAD`` round
+trip, once per script and connection that meets it.
+
+Concurrency is bounded by one :class:`redis.asyncio.BlockingConnectionPool`
+of ``max_connections`` (64 unless given, or the URL's
+``?max_connections=``): up to that many operations are on the wire at once,
+and further callers wait for a free connection (up to ``pool_timeout_s``,
+then :class:`redis.exceptions.ConnectionError`) instead of failing, as the
+plain pool would with "Too many connections".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from ...errors import ConfigError
+from .. import redis as _sync
+from ..base import EPSILON_USD, BudgetCharge, BudgetUsage, Reserved
+from .base import AsyncStateStore
+
+__all__ = ["DEFAULT_MAX_CONNECTIONS", "AsyncRedisStore"]
+
+DEFAULT_MAX_CONNECTIONS = 64
+
+
+class AsyncRedisStore(AsyncStateStore):
+    """State in Redis 7, shared by many processes on many hosts; never blocks the loop."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        prefix: str | None = None,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
+        pool_timeout_s: float | None = 30.0,
+        client: Any = None,
+    ) -> None:
+        try:
+            import redis.asyncio as aioredis
+            from redis.exceptions import ResponseError
+        except ImportError as e:  # pragma: no cover - depends on the environment
+            raise ConfigError(
+                "state: redis:// needs the redis package: pip install 'llm-policy-router[redis]'",
+                key="state",
+            ) from e
+        self._owns_pool = client is None
+        if client is None:
+            conn_url, _ = _sync._split_url(url)
+            pool = aioredis.BlockingConnectionPool.from_url(
+                conn_url,
+                max_connections=max_connections,
+                timeout=pool_timeout_s,
+                decode_responses=True,
+            )
+            client = aioredis.Redis(connection_pool=pool)
+        self._redis: Any = client
+        self._error = ResponseError
+        # RedisStore is the one home of this backend's layout: URL prefix,
+        # key names, repr and the Lua scripts. Built around the asyncio
+        # client, it registers awaitable scripts; only those and its key
+        # helpers are used here, never its blocking methods.
+        self._layout = _sync.RedisStore(url, prefix=prefix, client=client)
+        self.prefix: str = self._layout.prefix
+
+    def __repr__(self) -> str:
+        # Host only: the URL may carry a password.
+        return f"Async{self._layout!r}"
+
+    @property
+    def _client(self) -> Any:
+        self._check_open()
+        return self._redis
+
+    # -- key/value -------------------------------------------------------------
+
+    async def get(self, key: str) -> str | None:
+        v = await self._client.get(self._layout._k(key))
+        return None if v is None else str(v)
+
+    async def set(self, key: str, value: str, ttl_s: float | None = None) -> None:
+        k = self._layout._k(key)
+        if ttl_s is None:
+            await self._client.set(k, value)
+        elif ttl_s <= 0:
+            await self._client.delete(k)
+        else:
+            await self._client.set(k, value, px=int(_sync._ttl_ms(ttl_s)))
+
+    async def set_if_absent(self, key: str, value: str, ttl_s: float | None = None) -> bool:
+        self._check_open()
+        keys, args = [self._layout._k(key)], [value, _sync._ttl_ms(ttl_s)]
+        return bool(await self._layout._set_if_absent(keys=keys, args=args))
+
+    async def incr(self, key: str, amount: float = 1.0, ttl_s: float | None = None) -> float:
+        self._check_open()
+        keys, args = [self._layout._k(key)], [repr(float(amount)), _sync._ttl_ms(ttl_s)]
+        try:
+            total = await self._layout._incr(keys=keys, args=args)
+        except self._error as e:
+            raise ValueError(f"value at {key!r} is not a number") from e
+        return float(total)
+
+    async def delete(self, key: str) -> None:
+        await self._client.delete(self._layout._k(key))
+
+    # -- budgets -----------------------------------------------------------------
+
+    async def budget_reserve(
+        self,
+        reservation: str,
+        charges: Sequence[BudgetCharge],
+        amount_usd: float,
+        *,
+        now: float,
+        hold_s: float,
+    ) -> Reserved:
+        self._check_open()
+        keys: list[str] = []
+        args: list[str] = [
+            reservation,
+            repr(float(amount_usd)),
+            repr(now),
+            repr(now + hold_s),
+            repr(EPSILON_USD),
+        ]
+        for c in charges:
+            keys.extend(self._layout._wk(c.key))
+            args.extend((repr(float(c.limit_usd)), repr(c.expires_at)))
+        ok, out, refused = await self._layout._reserve(keys=keys, args=args)
+        usage = {
+            c.key: BudgetUsage(float(s), float(h), int(n))
+            for c, (s, h, n) in zip(charges, out, strict=True)
+        }
+        return Reserved(bool(ok), usage, tuple(charges[i - 1].key for i in refused))
+
+    async def budget_commit(
+        self,
+        reservation: str,
+        keys: Sequence[str],
+        amount_usd: float,
+        *,
+        now: float,
+        record: str | None = None,
+    ) -> tuple[bool, ...]:
+        self._check_open()
+        rkeys = [k for key in keys for k in self._layout._wk(key)] + [self._layout._ledger]
+        args = [
+            reservation,
+            repr(float(amount_usd)),
+            repr(now),
+            repr(_sync._FORGOTTEN_WINDOW_S),
+            "0" if record is None else "1",
+            record or "",
+        ]
+        return tuple(bool(f) for f in await self._layout._commit(keys=rkeys, args=args))
+
+    async def budget_release(self, reservation: str, keys: Sequence[str]) -> None:
+        client = self._client
+        if keys:
+            pipe = client.pipeline(transaction=True)
+            for key in keys:
+                pipe.hdel(self._layout._wk(key)[1], reservation)
+            await pipe.execute()
+
+    async def budget_usage(self, key: str, *, now: float) -> BudgetUsage:
+        self._check_open()
+        s, h, n = await self._layout._usage(keys=list(self._layout._wk(key)), args=[repr(now)])
+        return BudgetUsage(float(s), float(h), int(n))
+
+    # -- ledger --------------------------------------------------------------------
+
+    async def ledger_append(self, record: str, *, ts: float) -> None:
+        await self._client.xadd(self._layout._ledger, {"ts": repr(ts), "r": record})
+
+    async def ledger_read(
+        self, since: float | None = None, until: float | None = None
+    ) -> list[str]:
+        client, stream = self._client, self._layout._ledger
+        out: list[str] = []
+        start = "-"
+        while True:
+            batch_size = _sync._LEDGER_BATCH
+            batch = await client.xrange(stream, min=start, max="+", count=batch_size)
+            for _id, fields in batch:
+                ts = float(fields["ts"])
+                if (since is None or ts >= since) and (until is None or ts < until):
+                    out.append(fields["r"])
+            if len(batch) < batch_size:
+                return out
+            start = "(" + batch[-1][0]
+
+    async def _release(self) -> None:
+        if self._owns_pool:
+            await self._redis.aclose(close_connection_pool=True)
+        else:
+            await self._redis.aclose()
