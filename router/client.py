@@ -240,13 +240,17 @@ class _Facade:
 
     @classmethod
     def from_file(cls, path: str | os.PathLike[str]) -> Self:
-        """A router from a YAML config file."""
-        return cls(load_file(path))
+        """A router from a YAML config file; every config problem at file:line."""
+        from .config.loader import construct
+
+        return construct(cls, load_file(path), str(path))
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Self:
-        """A router from a config given as plain data."""
-        return cls(load_dict(data))
+        """A router from a config given as plain data; every config problem at once."""
+        from .config.loader import construct
+
+        return construct(cls, load_dict(data))
 
     @property
     def config(self) -> Config:
@@ -359,13 +363,19 @@ class AsyncRouter(_Facade):
 
     @classmethod
     def from_file(cls, path: str | os.PathLike[str], *, transport_factory: Any = None) -> Self:
-        """A router from a YAML config file."""
-        return cls(load_file(path), transport_factory=transport_factory)
+        """A router from a YAML config file; every config problem at file:line."""
+        from .config.loader import construct
+
+        return construct(
+            lambda c: cls(c, transport_factory=transport_factory), load_file(path), str(path)
+        )
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], *, transport_factory: Any = None) -> Self:
-        """A router from a config given as plain data."""
-        return cls(load_dict(data), transport_factory=transport_factory)
+        """A router from a config given as plain data; every config problem at once."""
+        from .config.loader import construct
+
+        return construct(lambda c: cls(c, transport_factory=transport_factory), load_dict(data))
 
     async def chat(
         self,

@@ -8,6 +8,8 @@ import sys
 import time
 from typing import Any
 
+from ._args import finite_float, positive_int
+
 __all__ = ["add_parser"]
 
 
@@ -19,8 +21,8 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--model", "-m", default="default", help="route or model name")
     p.add_argument("--system", help="a system prompt")
     p.add_argument("--stream", action="store_true", help="print tokens as they arrive")
-    p.add_argument("--max-tokens", type=int, default=None)
-    p.add_argument("--temperature", type=float, default=0.0)
+    p.add_argument("--max-tokens", type=positive_int, default=None)
+    p.add_argument("--temperature", type=finite_float, default=0.0)
     p.add_argument("--tenant")
     p.add_argument("--user")
     p.add_argument("--sensitivity")

@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
+from collections.abc import Mapping
 from typing import Any
+
+from ._args import key_value, non_negative_float, positive_int, read_json
 
 __all__ = ["add_parser"]
 
@@ -20,10 +22,17 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--user")
     p.add_argument("--sensitivity", help="declared sensitivity level")
     p.add_argument("--tag", action="append", default=[], help="a context tag (repeatable)")
-    p.add_argument("--max-cost", type=float, help="per-request cost ceiling in USD")
-    p.add_argument("--min-quality", type=float)
-    p.add_argument("--max-tokens", type=int)
-    p.add_argument("--meta", action="append", default=[], metavar="K=V", help="context metadata")
+    p.add_argument("--max-cost", type=non_negative_float, help="per-request cost ceiling in USD")
+    p.add_argument("--min-quality", type=non_negative_float)
+    p.add_argument("--max-tokens", type=positive_int)
+    p.add_argument(
+        "--meta",
+        action="append",
+        default=[],
+        type=key_value,
+        metavar="K=V",
+        help="context metadata",
+    )
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--message", help="the user message")
     src.add_argument(
@@ -33,21 +42,40 @@ def add_parser(sub: Any) -> None:
     p.set_defaults(func=run)
 
 
+def _request_file(path: str) -> tuple[dict[str, Any], dict[str, Any], str | None]:
+    """The chat body, the context and the model of a ``--file`` request."""
+    from ..errors import ConfigError
+
+    body = read_json(path, "request")
+    if not isinstance(body, dict):
+        raise ConfigError(
+            "expected a JSON object: {messages: [...], <chat params>..., context: {...}}",
+            file=path,
+        )
+    ctx = body.pop("context", None)
+    if ctx is not None and not isinstance(ctx, Mapping):
+        raise ConfigError("must be a JSON object", file=path, key="context")
+    model = body.pop("model", None)
+    if model is not None and not isinstance(model, str):
+        raise ConfigError("must be a string", file=path, key="model")
+    return body, dict(ctx or {}), model
+
+
 def run(args: argparse.Namespace) -> int:
     """Execute ``explain``: 0 when a plan exists, 1 when the request is refused."""
-    from ..config import load_file
-    from ..errors import NoEligibleTarget
-    from ..policy import Policy, Snapshot
+    from pydantic import ValidationError
+
+    from ..config.loader import load_policy
+    from ..errors import NoEligibleTarget, request_error
+    from ..policy import Snapshot
     from ..types import ChatRequest, RequestContext
 
     body: dict[str, Any]
     ctx_raw: dict[str, Any] = {}
     if args.file:
-        body = json.loads(Path(args.file).read_text(encoding="utf-8"))
-        ctx_raw = dict(body.pop("context", None) or {})
-        file_model = body.pop("model", None)
+        body, ctx_raw, file_model = _request_file(args.file)
         if file_model and args.model == "default":
-            args.model = str(file_model)
+            args.model = file_model
     else:
         body = {"messages": [{"role": "user", "content": args.message}]}
     if args.max_tokens:
@@ -62,16 +90,21 @@ def run(args: argparse.Namespace) -> int:
         if value is not None:
             ctx_raw[key] = value
     if args.tag:
-        ctx_raw["tags"] = [*ctx_raw.get("tags", []), *args.tag]
+        tags = ctx_raw.get("tags") or []
+        ctx_raw["tags"] = [*(tags if isinstance(tags, list) else [tags]), *args.tag]
     if args.meta:
-        meta = dict(ctx_raw.get("metadata") or {})
-        for kv in args.meta:
-            k, _, v = kv.partition("=")
-            meta[k] = v
-        ctx_raw["metadata"] = meta
-    request = ChatRequest.model_validate(body)
-    ctx = RequestContext.model_validate(ctx_raw)
-    policy = Policy(load_file(args.config))
+        meta = ctx_raw.get("metadata") or {}
+        if isinstance(meta, Mapping):  # else validation says what is wrong with it
+            ctx_raw["metadata"] = {**meta, **dict(args.meta)}
+    try:
+        request = ChatRequest.model_validate(body)
+    except ValidationError as e:
+        raise request_error(e) from None
+    try:
+        ctx = RequestContext.model_validate(ctx_raw)
+    except ValidationError as e:
+        raise request_error(e, "context") from None
+    _, policy = load_policy(args.config)
     status = 0
     try:
         decision = policy.decide(request, ctx, Snapshot(request_id="explain"), model=args.model)

@@ -12,6 +12,7 @@ from .. import state as _state
 from ..config import Config, load_file
 from ..config.schema import RouteConfig
 from ..errors import ConfigError, UnknownRoute
+from ._args import store_errors
 
 __all__ = ["add_parser"]
 
@@ -58,6 +59,7 @@ def _memory_warning(cfg: Config) -> None:
         )
 
 
+@store_errors()
 def _status(args: argparse.Namespace) -> int:
     from ..migration import arm_weights, guard_status, ramp_pct, tripped_arms
     from ..migration.compare import summarise_store
@@ -110,6 +112,7 @@ def _status(args: argparse.Namespace) -> int:
     return 0
 
 
+@store_errors()
 def _resume(args: argparse.Namespace) -> int:
     from ..migration import resume, tripped_arms
 
@@ -137,6 +140,7 @@ def _resume(args: argparse.Namespace) -> int:
     return 0
 
 
+@store_errors()
 def _report(args: argparse.Namespace) -> int:
     from ..migration import summarise_log, summarise_store
 
@@ -154,7 +158,15 @@ def _report(args: argparse.Namespace) -> int:
             entry: dict[str, Any] = {"shadow": sh.model, "sample_pct": sh.sample_pct}
             entry["store"] = summarise_store(store, name, sh.model)
             if sh.log:
-                entry["log"] = {"path": sh.log, **summarise_log(sh.log, name)}
+                try:
+                    entry["log"] = {"path": sh.log, **summarise_log(sh.log, name)}
+                except (OSError, UnicodeDecodeError) as err:
+                    why = "not UTF-8 text" if isinstance(err, UnicodeDecodeError) else err.strerror
+                    raise ConfigError(
+                        f"cannot read the shadow log: {why}",
+                        file=sh.log,
+                        key=f"routes.{name}.shadow.log",
+                    ) from None
             out[name] = entry
     finally:
         store.close()

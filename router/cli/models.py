@@ -29,10 +29,9 @@ def run(args: argparse.Namespace) -> int:
     """Execute ``models``."""
     rows: list[dict[str, Any]] = []
     if args.config:
-        from ..config import load_file
-        from ..policy import Policy
+        from ..config.loader import load_policy
 
-        for t in Policy(load_file(args.config)).targets.values():
+        for t in load_policy(args.config)[1].targets.values():
             rows.append(
                 {
                     "name": t.name,

@@ -10,10 +10,14 @@ from __future__ import annotations
 
 import argparse
 import json
-from dataclasses import asdict
+from dataclasses import asdict, fields
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from ._args import positive_int, store_errors
+
+if TYPE_CHECKING:
+    from ..accounting.ledger import LedgerRecord
 
 __all__ = ["add_parser"]
 
@@ -46,26 +50,56 @@ def add_parser(sub: Any) -> None:
     p.add_argument(
         "--by", default=_DEFAULT_BY, help=f"dimensions, comma-separated (default {_DEFAULT_BY})"
     )
-    p.add_argument("--days", type=int, help="days the traffic spans (default: from the records)")
+    p.add_argument(
+        "--days", type=positive_int, help="days the traffic spans (default: from the records)"
+    )
     p.add_argument("--no-shift", action="store_true", help="leave out the shift report")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument("--records", action="store_true", help="print the raw records as JSON lines")
     p.set_defaults(func=run)
 
 
-def _day(text: str | None, *, end: bool = False) -> float | None:
+def _day(text: str | None, option: str, *, end: bool = False) -> float | None:
+    from ..errors import ConfigError
+
     if text is None:
         return None
     try:
         d = datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=UTC)
     except ValueError:
-        raise SystemExit(f"error: {text!r} is not a date (YYYY-MM-DD)") from None
+        raise ConfigError(f"{text!r} is not a date (YYYY-MM-DD)", key=option) from None
     return (d + timedelta(days=1)).timestamp() if end else d.timestamp()
+
+
+# What each field of a ledger record must hold, by its annotation.
+_FIELD_TYPES: dict[str, tuple[type, ...]] = {
+    "float": (int, float),
+    "float | None": (int, float, type(None)),
+    "int": (int,),
+    "str": (str,),
+    "str | None": (str, type(None)),
+    "bool": (bool,),
+}
+
+
+def _check_record(rec: LedgerRecord) -> None:
+    """ValueError naming the first field a JSON line gave the wrong type."""
+    for f in fields(rec):
+        value = getattr(rec, f.name)
+        want = _FIELD_TYPES.get(str(f.type))
+        if f.name == "budgets":
+            ok = all(isinstance(b, str) for b in value)
+        elif want is None:
+            continue
+        else:
+            ok = isinstance(value, want) and not (bool not in want and isinstance(value, bool))
+        if not ok:
+            raise ValueError(f"field {f.name!r} has the wrong type ({type(value).__name__})")
 
 
 def run(args: argparse.Namespace) -> int:
     """Execute ``report``."""
-    from ..accounting.ledger import LedgerRecord, parse_record, read_ledger
+    from ..accounting.ledger import parse_record, read_ledger
     from ..accounting.report import (
         DIMENSIONS,
         format_shift,
@@ -74,12 +108,15 @@ def run(args: argparse.Namespace) -> int:
         spend_by,
     )
     from ..config import load_file
+    from ..config.loader import read_text
     from ..errors import ConfigError
     from ..state import open_store
     from ..targets import resolve_targets
 
-    since, until = _day(args.since), _day(args.until, end=True)
+    since, until = _day(args.since, "--since"), _day(args.until, "--until", end=True)
     dims = [d.strip() for d in args.by.split(",") if d.strip()]
+    if not dims:
+        raise ConfigError(f"name at least one dimension: {', '.join(DIMENSIONS)}", key="--by")
     for d in dims:
         if d not in DIMENSIONS:
             raise ConfigError(f"unknown dimension {d!r}; use {', '.join(DIMENSIONS)}", key="--by")
@@ -95,19 +132,25 @@ def run(args: argparse.Namespace) -> int:
                 "redis to report on it from here",
                 key="state",
             )
-        store = open_store(state)
-        try:
-            records.extend(read_ledger(store, since, until))
-        finally:
-            store.close()
+        with store_errors():
+            store = open_store(state)
+            try:
+                records.extend(read_ledger(store, since, until))
+            finally:
+                store.close()
     for path in args.jsonl:
-        for n, line in enumerate(Path(path).read_text().splitlines(), 1):
+        for n, line in enumerate(read_text(path, "records").splitlines(), 1):
             if not line.strip():
                 continue
             try:
                 rec = parse_record(json.loads(line))
-            except (ValueError, TypeError, KeyError) as e:
-                raise ConfigError(f"not a ledger or audit record: {e}", file=path, line=n) from None
+                if rec is not None:
+                    _check_record(rec)
+            except (ValueError, TypeError, KeyError, RecursionError) as e:
+                why = "nested too deeply" if isinstance(e, RecursionError) else e
+                raise ConfigError(
+                    f"not a ledger or audit record: {why}", file=path, line=n
+                ) from None
             if rec is None:
                 continue  # an audit record without spend (denied, failed)
             if (since is None or rec.ts >= since) and (until is None or rec.ts < until):

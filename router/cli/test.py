@@ -5,7 +5,11 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ..policy import Policy
+    from ..policy.testing import CaseResult
 
 __all__ = ["add_parser"]
 
@@ -21,16 +25,14 @@ def add_parser(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Execute ``test``: 0 when every case passes, 1 otherwise."""
-    from ..config import load_file
-    from ..policy import Policy
-    from ..policy.testing import run_file
+    from ..config.loader import load_policy
 
     t0 = time.perf_counter()
-    policy = Policy(load_file(args.config))
+    _, policy = load_policy(args.config)
     passed = failed = 0
     failures: list[tuple[str, str, list[str], str]] = []
     for path in args.tests:
-        results = run_file(policy, path)
+        results = _run_file(policy, path)
         marks = "".join("." if r.passed else "F" for r in results)
         if not args.verbose:
             print(f"{path} {marks}")
@@ -56,3 +58,24 @@ def run(args: argparse.Namespace) -> int:
     print(f"\n{'=' * 20} {summary or 'no tests'} in {elapsed:.2f}s {'=' * 20}")
     sys.stdout.flush()
     return 1 if failed or not passed else 0
+
+
+def _run_file(policy: Policy, path: str) -> list[CaseResult]:
+    """Every case of a tests file; a file that cannot be read, or a case too
+    malformed to run, is a :class:`ConfigError` naming the file (and case)."""
+    from ..config.loader import read_text
+    from ..errors import ConfigError
+    from ..policy.testing import load_cases, run_case
+
+    read_text(path, "tests")  # unreadable or not UTF-8: say so, naming the file
+    results = []
+    for i, case in enumerate(load_cases(path)):
+        try:
+            results.append(run_case(policy, case, i))
+        except (ValueError, TypeError, AttributeError, KeyError) as e:
+            raise ConfigError(
+                f"malformed case {case.get('name') or i!r}: {type(e).__name__}: {e}",
+                file=path,
+                key=f"tests.{i}",
+            ) from None
+    return results

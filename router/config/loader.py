@@ -1,17 +1,20 @@
 """Loading a config document: YAML with line numbers, ``${VAR}`` interpolation,
 validation, and errors that name file, line and key.
 
-YAML is read with the safe loader's composer only (no tags, no constructors
-that build objects), so no document can execute anything.
+YAML is read from the safe loader's parser events: no tag is accepted (not
+even a standard one), so no document can build an object or execute
+anything; aliases are counted against :data:`MAX_ALIAS_NODES` and nesting
+against :data:`MAX_DEPTH`, so no document can exhaust memory or the stack.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import yaml
 from pydantic import ValidationError
@@ -19,17 +22,37 @@ from pydantic import ValidationError
 from ..errors import ConfigError
 from .schema import Config
 
-__all__ = ["load_config", "load_dict", "load_file", "parse_yaml"]
+if TYPE_CHECKING:
+    from ..policy import Policy
+
+__all__ = [
+    "MAX_ALIAS_NODES",
+    "MAX_DEPTH",
+    "UnreadableConfig",
+    "construct",
+    "line_of",
+    "load_config",
+    "load_dict",
+    "load_file",
+    "load_policy",
+    "locate",
+    "parse_yaml",
+    "policy_error",
+    "policy_problems",
+    "read_text",
+]
 
 Path_ = tuple[str | int, ...]
-# libyaml's parser when PyYAML was built with it: same nodes and marks, ~10x faster.
+_T = TypeVar("_T")
+# libyaml's parser when PyYAML was built with it: same events and marks, ~10x faster.
 _SafeLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _STR_TAG = "tag:yaml.org,2002:str"
+_MERGE_TAG = "tag:yaml.org,2002:merge"
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
 class _Lines:
-    """Key path → line number, recorded while building plain data from YAML nodes."""
+    """Key path → line number, recorded while building plain data from YAML events."""
 
     def __init__(self) -> None:
         self.lines: dict[Path_, int] = {}
@@ -43,53 +66,250 @@ class _Lines:
         return None
 
 
-def _build(
-    node: yaml.Node, path: Path_, lines: _Lines, loader: yaml.SafeLoader, file: str | None
-) -> Any:
-    lines.lines.setdefault(path, node.start_mark.line + 1)
-    if isinstance(node, yaml.MappingNode):
-        out: dict[str, Any] = {}
-        for knode, vnode in node.value:
-            if knode.tag == "tag:yaml.org,2002:merge":
-                raise ConfigError(
-                    "YAML merge keys are not supported", file=file, line=knode.start_mark.line + 1
-                )
-            key = _scalar(knode, loader, file)
-            if not isinstance(key, str | int | float | bool):
-                raise ConfigError(
-                    "mapping keys must be scalars", file=file, line=knode.start_mark.line + 1
-                )
-            skey = str(key)
-            if skey in out:
-                raise ConfigError(
-                    "duplicate key",
-                    file=file,
-                    line=knode.start_mark.line + 1,
-                    key=".".join(map(str, (*path, skey))),
-                )
-            lines.lines[(*path, skey)] = knode.start_mark.line + 1
-            out[skey] = _build(vnode, (*path, skey), lines, loader, file)
-        return out
-    if isinstance(node, yaml.SequenceNode):
-        return [_build(v, (*path, i), lines, loader, file) for i, v in enumerate(node.value)]
-    value = _scalar(node, loader, file)
-    if isinstance(value, str):
-        return _interpolate(value, file, node.start_mark.line + 1, path)
+# An alias repeats its anchor's whole subtree, so a few lines of YAML can stand
+# for billions of nodes ("billion laughs"). Every alias adds the number of nodes
+# (mappings, sequences and scalars) its anchor expands to to a running total for
+# the document; past MAX_ALIAS_NODES the document is refused. Hand-written
+# configs that share a provider block or a list through anchors stay far below.
+MAX_ALIAS_NODES = 100_000
+"""Most nodes all aliases of one document may expand to, together."""
+
+# Deeper nesting than any config needs would only exhaust the interpreter's
+# stack further on (validation, copies); aliases count with what they expand to.
+MAX_DEPTH = 100
+"""Most mappings and sequences nested inside one another."""
+
+
+class _Open:
+    """A mapping or sequence whose end event has not come yet."""
+
+    __slots__ = ("anchor", "first", "height", "key", "path", "size", "value")
+
+    def __init__(self, value: dict[str, Any] | list[Any], path: Path_, anchor: str | None) -> None:
+        self.value = value
+        self.path = path
+        self.anchor = anchor
+        self.first = 0  # where its lines start in the builder's log (anchored ones only)
+        self.size = 1  # nodes, aliases expanded
+        self.height = 1  # nesting levels, aliases expanded
+        self.key: str | None = None  # a mapping's key still waiting for its value
+
+
+class _Anchor:
+    """What an alias to an anchor copies: the value, its size and its lines."""
+
+    __slots__ = ("height", "lines", "size", "value")
+
+    def __init__(self, value: Any, size: int, height: int, lines: list[tuple[Path_, int]]) -> None:
+        self.value = value
+        self.size = size
+        self.height = height
+        self.lines = lines  # paths relative to the anchored node
+
+
+def _copy(value: Any) -> Any:
+    # Depth is bounded by MAX_DEPTH, size by MAX_ALIAS_NODES.
+    if isinstance(value, dict):
+        return {k: _copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_copy(v) for v in value]
     return value
 
 
-def _scalar(node: yaml.Node, loader: yaml.SafeLoader, file: str | None) -> Any:
-    if not isinstance(node, yaml.ScalarNode):
-        raise ConfigError("expected a scalar", file=file, line=node.start_mark.line + 1)
-    # Only the standard YAML types are built; any other tag is refused.
-    if not node.tag.startswith("tag:yaml.org,2002:"):
-        raise ConfigError(
-            f"YAML tag {node.tag!r} is not allowed", file=file, line=node.start_mark.line + 1
+class _Builder:
+    """Plain data and line numbers straight from the parser's events.
+
+    Working on events rather than on composed nodes keeps what nodes lose:
+    whether a tag was written (every tag is refused, even a standard one)
+    and where each alias stands. The loop is iterative, so nesting cannot
+    exhaust the stack, and aliases are counted before anything is copied.
+    """
+
+    def __init__(self, loader: Any, file: str | None) -> None:
+        self.loader = loader
+        self.file = file
+        self.lines = _Lines()
+        self.anchors: dict[str, _Anchor] = {}
+        self.stack: list[_Open] = []
+        self.expanded = 0
+        self.log: list[tuple[Path_, int]] = []  # lines set while an anchored node is open
+        self.recording = 0
+
+    def error(self, message: str, mark: Any, key: Path_ | None = None) -> ConfigError:
+        return ConfigError(
+            message,
+            file=self.file,
+            line=mark.line + 1 if mark is not None else None,
+            key=".".join(map(str, key)) if key else None,
         )
-    if node.tag == _STR_TAG:
-        # Most of a config's scalars; the constructor's generic path costs far more.
-        return node.value
-    return loader.construct_object(node)
+
+    def set_line(self, path: Path_, line: int, *, replace: bool = True) -> None:
+        if replace:
+            self.lines.lines[path] = line
+        else:
+            line = self.lines.lines.setdefault(path, line)
+        if self.recording:
+            self.log.append((path, line))
+
+    def no_tag(self, event: Any) -> None:
+        if event.tag is not None:
+            raise self.error(f"YAML tag {event.tag!r} is not allowed", event.start_mark)
+
+    def document(self) -> Any:
+        """The single document of the stream, as plain data."""
+        loader = self.loader
+        loader.get_event()  # stream start
+        if loader.check_event(yaml.StreamEndEvent):
+            raise ConfigError("the document is empty", file=self.file)
+        loader.get_event()  # document start
+        value = self.value()
+        loader.get_event()  # document end
+        if not loader.check_event(yaml.StreamEndEvent):
+            raise self.error(
+                "a config is one YAML document; another one starts here",
+                loader.peek_event().start_mark,
+            )
+        return value
+
+    def value(self) -> Any:
+        loader, stack = self.loader, self.stack
+        while True:
+            event = loader.get_event()
+            kind = type(event)
+            parent = stack[-1] if stack else None
+            if parent is not None and parent.key is None and type(parent.value) is dict:
+                if kind is yaml.MappingEndEvent:
+                    value, size, height = self.close()
+                else:
+                    self.key(parent, event)
+                    continue
+            elif kind is yaml.SequenceEndEvent:
+                value, size, height = self.close()
+            else:
+                path = self.child_path(parent)
+                if kind is yaml.MappingStartEvent or kind is yaml.SequenceStartEvent:
+                    self.open(event, path)
+                    continue
+                if kind is yaml.AliasEvent:
+                    value, size, height = self.alias(event, path)
+                else:
+                    value, size, height = self.scalar(event, path), 1, 0
+                    if event.anchor is not None:
+                        line = self.lines.lines.get(path, event.start_mark.line + 1)
+                        self.anchors[event.anchor] = _Anchor(value, 1, 0, [((), line)])
+            parent = stack[-1] if stack else None
+            if parent is None:
+                return value
+            parent.size += size
+            if height >= parent.height:
+                parent.height = height + 1
+            container = parent.value
+            if type(container) is list:
+                container.append(value)
+            else:
+                assert isinstance(container, dict) and parent.key is not None
+                container[parent.key] = value
+                parent.key = None
+
+    def child_path(self, parent: _Open | None) -> Path_:
+        if parent is None:
+            return ()
+        if isinstance(parent.value, dict):
+            assert parent.key is not None
+            return (*parent.path, parent.key)
+        return (*parent.path, len(parent.value))
+
+    def open(self, event: Any, path: Path_) -> None:
+        self.no_tag(event)
+        if len(self.stack) + 1 > MAX_DEPTH:
+            raise self.error(f"nested more than {MAX_DEPTH} levels deep", event.start_mark, path)
+        frame = _Open({} if isinstance(event, yaml.MappingStartEvent) else [], path, event.anchor)
+        if event.anchor is not None:
+            if not self.recording:
+                self.log.clear()
+            self.recording += 1
+            frame.first = len(self.log)
+        self.set_line(path, event.start_mark.line + 1, replace=False)
+        self.stack.append(frame)
+
+    def close(self) -> tuple[Any, int, int]:
+        frame = self.stack.pop()
+        if frame.anchor is not None:
+            n = len(frame.path)
+            rel = [(p[n:], line) for p, line in self.log[frame.first :]]
+            self.anchors[frame.anchor] = _Anchor(frame.value, frame.size, frame.height, rel)
+            self.recording -= 1
+        return frame.value, frame.size, frame.height
+
+    def alias(self, event: Any, path: Path_) -> tuple[Any, int, int]:
+        name = event.anchor
+        where = event.start_mark
+        if any(f.anchor == name for f in self.stack):
+            raise self.error(f"recursive YAML alias *{name}: it stands inside &{name}", where)
+        anchor = self.anchors.get(name)
+        if anchor is None:
+            raise self.error(f"YAML alias *{name} names no anchor defined before it", where)
+        self.expanded += anchor.size
+        if self.expanded > MAX_ALIAS_NODES:
+            raise self.error(
+                f"YAML aliases expand to more than {MAX_ALIAS_NODES} nodes "
+                "(the limit, which stops alias bombs)",
+                where,
+            )
+        if len(self.stack) + anchor.height > MAX_DEPTH:
+            raise self.error(f"nested more than {MAX_DEPTH} levels deep", where, path)
+        self.set_line(path, where.line + 1, replace=False)
+        for rel, line in anchor.lines:
+            if rel:
+                self.set_line((*path, *rel), line, replace=False)
+        return _copy(anchor.value), anchor.size, anchor.height
+
+    def scalar(self, event: Any, path: Path_) -> Any:
+        self.no_tag(event)
+        line = event.start_mark.line + 1
+        self.set_line(path, line, replace=False)
+        value = self.construct(event)
+        if isinstance(value, str):
+            return _interpolate(value, self.file, line, path)
+        return value
+
+    def construct(self, event: Any) -> Any:
+        # Only untagged scalars reach here: the resolver gives the standard type.
+        if not event.implicit[0]:
+            return event.value  # quoted: a string
+        tag = self.loader.resolve(yaml.ScalarNode, event.value, event.implicit)
+        if tag == _STR_TAG:
+            # Most of a config's scalars; the constructor's generic path costs far more.
+            return event.value
+        if tag == _MERGE_TAG:  # ``<<``: a merge key (refused in key()), else just text
+            return event.value
+        node = yaml.ScalarNode(tag, event.value, event.start_mark, event.end_mark, event.style)
+        return self.loader.construct_object(node)
+
+    def key(self, parent: _Open, event: Any) -> None:
+        mark = event.start_mark
+        if type(event) is yaml.ScalarEvent:
+            self.no_tag(event)
+            if event.implicit[0] and event.value == "<<":
+                raise self.error("YAML merge keys are not supported", mark)
+            key = self.construct(event)
+        elif isinstance(event, yaml.AliasEvent):
+            anchor = self.anchors.get(event.anchor or "")
+            if anchor is None:
+                raise self.error(
+                    f"YAML alias *{event.anchor} names no anchor defined before it", mark
+                )
+            key = anchor.value
+        else:
+            raise self.error("mapping keys must be scalars", mark)
+        if not isinstance(key, str | int | float | bool):
+            raise self.error("mapping keys must be scalars", mark)
+        skey = str(key)
+        assert isinstance(parent.value, dict)
+        if skey in parent.value:
+            raise self.error("duplicate key", mark, (*parent.path, skey))
+        self.set_line((*parent.path, skey), mark.line + 1)
+        parent.key = skey
 
 
 def _interpolate(value: str, file: str | None, line: int | None, path: Path_) -> str:
@@ -113,26 +333,32 @@ def _interpolate(value: str, file: str | None, line: int | None, path: Path_) ->
     return _VAR.sub(sub, value)
 
 
-def _yaml_error(e: yaml.YAMLError, what: str, file: str | None) -> ConfigError:
+def _yaml_error(e: yaml.YAMLError, what: str, file: str | None, text: str) -> ConfigError:
     mark = getattr(e, "problem_mark", None)
-    return ConfigError(
-        f"{what}: {getattr(e, 'problem', None) or e}",
-        file=file,
-        line=(mark.line + 1) if mark else None,
-    )
+    line = (mark.line + 1) if mark else None
+    if isinstance(e, yaml.reader.ReaderError):
+        # A character YAML does not allow (control characters): only a position.
+        line = text.count("\n", 0, e.position) + 1
+        ch = e.character
+        shown = f" (U+{ch:04X})" if isinstance(ch, int) else ""
+        return ConfigError(f"{what}: {e.reason}{shown}", file=file, line=line)
+    return ConfigError(f"{what}: {getattr(e, 'problem', None) or e}", file=file, line=line)
 
 
 def parse_yaml(text: str, file: str | None = None) -> tuple[Any, _Lines]:
-    """Parse YAML text into plain data plus a key-path → line map."""
-    lines = _Lines()
+    """Parse YAML text into plain data plus a key-path → line map.
+
+    Refused, each as a :class:`ConfigError` with its line: any tag, merge
+    keys, duplicate keys, non-scalar keys, more than one document, recursive
+    or undefined aliases, aliases expanding past :data:`MAX_ALIAS_NODES`
+    nodes, nesting deeper than :data:`MAX_DEPTH`.
+    """
     loader = _SafeLoader(text)
+    builder = _Builder(loader, file)
     try:
-        node = loader.get_single_node()
-        if node is None:
-            raise ConfigError("the document is empty", file=file)
-        return _build(node, (), lines, loader, file), lines
+        return builder.document(), builder.lines
     except yaml.YAMLError as e:
-        raise _yaml_error(e, "invalid YAML", file) from None
+        raise _yaml_error(e, "invalid YAML", file, text) from None
     finally:
         loader.dispose()
 
@@ -181,15 +407,251 @@ def _validate(data: Any, file: str | None, lines: _Lines | None) -> Config:
     return config
 
 
-def load_file(path: str | os.PathLike[str]) -> Config:
-    """Read and validate a YAML config file."""
+class UnreadableConfig(ConfigError):
+    """The file could not be read at all (missing, a directory, no permission).
+
+    A command line tells this misuse apart from a file that reads but is wrong.
+    """
+
+
+def read_text(path: str | os.PathLike[str], what: str = "config") -> str:
+    """The text of a UTF-8 file (a leading BOM dropped).
+
+    :class:`UnreadableConfig` when the file cannot be read, :class:`ConfigError`
+    with the line of the first bad byte when it is not UTF-8 (a binary file).
+    """
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        raw = p.read_bytes()
     except OSError as e:
-        raise ConfigError(f"cannot read config: {e.strerror}", file=str(p)) from None
-    data, lines = parse_yaml(text, str(p))
-    return _validate(data, str(p), lines)
+        raise UnreadableConfig(
+            f"cannot read the {what} file: {e.strerror or e}", file=str(p)
+        ) from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = raw.count(b"\n", 0, e.start) + 1
+        column = e.start - (raw.rfind(b"\n", 0, e.start) + 1) + 1
+        raise ConfigError(
+            f"the {what} file is not UTF-8 text: byte 0x{raw[e.start]:02x} at column {column}",
+            file=str(p),
+            line=line,
+        ) from None
+    return text.removeprefix("\ufeff")
+
+
+def _read(path: str | os.PathLike[str]) -> tuple[Config, Any, _Lines]:
+    file = str(path)
+    data, lines = parse_yaml(read_text(path), file)
+    return _validate(data, file, lines), data, lines
+
+
+def load_file(path: str | os.PathLike[str]) -> Config:
+    """Read and validate a YAML config file."""
+    return _read(path)[0]
+
+
+def load_policy(path: str | os.PathLike[str]) -> tuple[Config, Policy]:
+    """Read a config file and compile its policy.
+
+    Every problem — schema, references, and those only compiling finds (a
+    bad regex, an unknown enum value or provider kind) — comes in one
+    :class:`ConfigError`, each located at file:line where the key has one.
+    """
+    from ..policy import Policy
+
+    config, data, lines = _read(path)
+    try:
+        return config, Policy(config)
+    except ConfigError as e:
+        raise policy_error(e, config, str(path), data=data, lines=lines) from None
+
+
+def line_of(key: str, data: Any, lines: _Lines) -> int | None:
+    """The line of a dotted key such as ``models.gpt-4.1.provider`` or ``rules.<name>.when``.
+
+    Names may hold dots: each step takes the longest name that matches. A
+    list item is named by its index or, for rules, by its ``name``. Past
+    the last step that matches, the closest ancestor's line stands in.
+    """
+    path: list[str | int] = []
+    node, rest = data, key
+    while rest:
+        step: str | int | None = None
+        taken = ""
+        if isinstance(node, dict):
+            names = [k for k in node if rest == k or rest.startswith(k + ".")]
+            if names:
+                step = taken = max(names, key=len)
+        elif isinstance(node, list):
+            head = rest.split(".", 1)[0]
+            if head.isdigit() and int(head) < len(node):
+                step, taken = int(head), head
+            else:
+                named = [
+                    (i, item["name"])
+                    for i, item in enumerate(node)
+                    if isinstance(item, dict)
+                    and isinstance(item.get("name"), str)
+                    and (rest == item["name"] or rest.startswith(item["name"] + "."))
+                ]
+                if named:
+                    step, taken = max(named, key=lambda n: len(n[1]))
+        if step is None:
+            break
+        path.append(step)
+        node = node[step]
+        rest = rest[len(taken) + 1 :]
+    return lines.find(tuple(path))
+
+
+def locate(
+    error: ConfigError, file: str | None, data: Any = None, lines: _Lines | None = None
+) -> ConfigError:
+    """``error`` with every problem's file, and line (from its key) where missing."""
+    problems = []
+    for p in error.problems or [error]:
+        line = p.line
+        if line is None and p.key and lines is not None:
+            line = line_of(p.key, data, lines)
+        problems.append(ConfigError(p.message, file=p.file or file, line=line, key=p.key))
+    first = problems[0]
+    return ConfigError(
+        first.message, file=first.file, line=first.line, key=first.key, problems=problems
+    )
+
+
+# Compiling stops at the first problem. To find the others, the part it names
+# is taken out and the rest compiled again, until it compiles or a problem
+# names no part that can be taken out. A model taken out takes the routes that
+# send to it along (they would only fail for its absence).
+_MAX_ROUNDS = 50
+
+
+def policy_problems(config: Config) -> list[ConfigError]:
+    """Every problem compiling ``config``'s policy finds (none: it compiles)."""
+    from ..policy import Policy
+
+    problems: list[ConfigError] = []
+    detectors = list(range(len(config.sensitivity.detect or ())))  # original indices left
+    work = config
+    for round_ in range(_MAX_ROUNDS):
+        try:
+            Policy(work)
+            break
+        except ConfigError as e:
+            found = e.problems or [e]
+        except Exception:
+            # Only a config with parts taken out can get here: what it would
+            # still find is not worth hiding the problems found so far.
+            if round_ == 0:
+                raise
+            break
+        problems.extend(_renumber(p, detectors) for p in found)
+        smaller = _without(work, found[0].key, detectors)
+        if smaller is None:
+            break
+        work = smaller
+    return problems
+
+
+def policy_error(
+    error: ConfigError,
+    config: Config,
+    file: str | None,
+    *,
+    data: Any = None,
+    lines: _Lines | None = None,
+) -> ConfigError:
+    """``error`` (raised building a router or policy from ``config``) with every
+    policy problem, located in ``file`` (re-read for lines unless given)."""
+    problems = policy_problems(config) or [error]
+    if file is not None and lines is None:
+        with contextlib.suppress(ConfigError):  # the file changed since: no lines then
+            data, lines = parse_yaml(read_text(file), file)
+    first = problems[0]
+    return locate(
+        ConfigError(
+            first.message, file=first.file, line=first.line, key=first.key, problems=problems
+        ),
+        file,
+        data,
+        lines,
+    )
+
+
+def construct(build: Callable[[Config], _T], config: Config, file: str | None = None) -> _T:
+    """``build(config)``; a :class:`ConfigError` it raises comes back with every
+    policy problem of ``config``, located in ``file`` (``Router.from_file``)."""
+    try:
+        return build(config)
+    except ConfigError as e:
+        raise policy_error(e, config, file) from None
+
+
+def _renumber(p: ConfigError, detectors: list[int]) -> ConfigError:
+    """``p`` with a detector index of the reduced list mapped back to the config's."""
+    parts = (p.key or "").split(".")
+    if len(parts) >= 3 and parts[:2] == ["sensitivity", "detect"] and parts[2].isdigit():
+        i = int(parts[2])
+        if i < len(detectors):
+            parts[2] = str(detectors[i])
+            return ConfigError(p.message, file=p.file, line=p.line, key=".".join(parts))
+    return p
+
+
+def _without(config: Config, key: str | None, detectors: list[int]) -> Config | None:
+    """``config`` without the part ``key`` names; None when it names none."""
+    parts = (key or "").split(".")
+    section = parts[0]
+    rest = ".".join(parts[1:])
+    update: dict[str, Any] = {}
+    gone_models: set[str] = set()
+    if section == "sensitivity" and len(parts) >= 3 and parts[1] == "detect":
+        i = int(parts[2]) if parts[2].isdigit() else -1
+        detect = list(config.sensitivity.detect or ())
+        if not 0 <= i < len(detect):
+            return None
+        del detect[i]
+        del detectors[i]
+        update["sensitivity"] = config.sensitivity.model_copy(update={"detect": tuple(detect)})
+    elif section == "rules":
+        rules = [r for r in config.rules if not _names(rest, r.name)]
+        if len(rules) == len(config.rules):
+            return None
+        update["rules"] = type(config.rules)(rules)
+    elif section == "routes":
+        routes = {n: r for n, r in config.routes.items() if not _names(rest, n)}
+        if len(routes) == len(config.routes):
+            return None
+        update["routes"] = routes
+    elif section == "models":
+        gone_models = {n for n in config.models if _names(rest, n)}
+    elif section == "providers":
+        gone = {n for n in config.providers if _names(rest, n)}
+        if not gone:
+            return None
+        update["providers"] = {n: p for n, p in config.providers.items() if n not in gone}
+        gone_models = {n for n, m in config.models.items() if m.provider in gone}
+    else:
+        return None
+    if section in ("models", "providers"):
+        if section == "models" and not gone_models:
+            return None
+        update["models"] = {n: m for n, m in config.models.items() if n not in gone_models}
+        routes = update.get("routes", config.routes)
+        update["routes"] = {
+            n: r
+            for n, r in routes.items()
+            if gone_models.isdisjoint(r.all_models())
+            and (r.shadow is None or r.shadow.model not in gone_models)
+        }
+    return config.model_copy(update=update)
+
+
+def _names(rest: str, name: str) -> bool:
+    """Whether the rest of a dotted key starts with ``name`` (names may hold dots)."""
+    return rest == name or rest.startswith(name + ".")
 
 
 def load_dict(data: Mapping[str, Any]) -> Config:
