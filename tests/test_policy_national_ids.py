@@ -385,3 +385,27 @@ def test_a_long_run_offers_at_most_one_candidate(text: str) -> None:
     # quadratic (each is a bounded amount of work).
     pattern = detector(*sorted(SUPPORTED_COUNTRIES)).pattern
     assert sum(1 for _ in pattern.finditer(text)) <= 1
+
+
+def test_validate_lists_the_countries_in_force_and_supported(
+    tmp_path: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from router.cli import main
+
+    cfg = tmp_path / "nid.yaml"
+    cfg.write_text(
+        "providers: {p: {kind: vllm}}\n"
+        "models: {m: {provider: p, model: x}}\n"
+        "routes: {default: {candidates: [m]}}\n"
+        "sensitivity:\n"
+        "  detect:\n"
+        "    - {detector: national_id, countries: [FR, it], level: confidential}\n"
+    )
+    assert main(["validate", str(cfg)]) == 0
+    out = capsys.readouterr().out
+    assert "national_id (confidential): fr, it" in out
+    assert "supported: " + ", ".join(sorted(SUPPORTED_COUNTRIES)) in out
+    cfg.write_text(cfg.read_text().replace("[FR, it]", "[fr, xx]"))
+    assert main(["validate", str(cfg)]) == 1
+    err = capsys.readouterr().err
+    assert "unknown national_id country 'xx'" in err and ":6:" in err

@@ -42,4 +42,20 @@ def run(args: argparse.Namespace) -> int:
         f"{args.config}: ok ({len(config.models)} models, {len(config.rules)} rules, "
         f"{len(config.routes)} routes, {len(warnings)} warning(s))"
     )
+    _national_ids(config)
     return 1 if args.strict and warnings else 0
+
+
+def _national_ids(config: Any) -> None:
+    """Which national identifiers each ``national_id`` detector finds, and which exist."""
+    detectors = [d for d in config.sensitivity.detect or () if d.detector == "national_id"]
+    if not detectors:
+        return
+    from ..policy.national_ids import SUPPORTED_COUNTRIES
+
+    for d in detectors:
+        codes = (
+            sorted(c.lower() for c in d.countries) if d.countries else sorted(SUPPORTED_COUNTRIES)
+        )
+        print(f"  {d.name or 'national_id'} ({d.level}): {', '.join(codes)}")
+    print(f"  national_id countries supported: {', '.join(sorted(SUPPORTED_COUNTRIES))}")
