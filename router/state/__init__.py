@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..errors import ConfigError
-from .aio import AsyncMemoryStore, AsyncStateStore, open_async_store
 from .base import BudgetCharge, BudgetUsage, Reserved, StateStore
 from .memory import MemoryStore
+
+if TYPE_CHECKING:
+    from .aio import AsyncMemoryStore, AsyncStateStore, open_async_store
 
 __all__ = [
     "AsyncMemoryStore",
@@ -21,6 +24,15 @@ __all__ = [
     "open_store",
     "sqlite_path",
 ]
+
+
+def __getattr__(name: str) -> object:
+    # The async stores load asyncio and a thread pool: only for code that asks.
+    if name in ("AsyncMemoryStore", "AsyncStateStore", "open_async_store"):
+        from . import aio
+
+        return getattr(aio, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def sqlite_path(url: str) -> Path:

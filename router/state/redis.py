@@ -241,6 +241,20 @@ class RedisStore(StateStore):
         now: float,
         hold_s: float,
     ) -> Reserved:
+        keys, args = self._reserve_call(reservation, charges, amount_usd, now, hold_s)
+        return self._reserved(charges, self._reserve(keys=keys, args=args))
+
+    # The arguments of the budget scripts and the reading of their replies, shared
+    # with the async store (router.state.aio.redis), which runs the same scripts.
+
+    def _reserve_call(
+        self,
+        reservation: str,
+        charges: Sequence[BudgetCharge],
+        amount_usd: float,
+        now: float,
+        hold_s: float,
+    ) -> tuple[list[str], list[str]]:
         keys: list[str] = []
         args: list[str] = [
             reservation,
@@ -252,12 +266,35 @@ class RedisStore(StateStore):
         for c in charges:
             keys.extend(self._wk(c.key))
             args.extend((repr(float(c.limit_usd)), repr(c.expires_at)))
-        ok, out, refused = self._reserve(keys=keys, args=args)
+        return keys, args
+
+    @staticmethod
+    def _reserved(charges: Sequence[BudgetCharge], reply: Any) -> Reserved:
+        ok, out, refused = reply
         usage = {
             c.key: BudgetUsage(float(s), float(h), int(n))
             for c, (s, h, n) in zip(charges, out, strict=True)
         }
         return Reserved(bool(ok), usage, tuple(charges[i - 1].key for i in refused))
+
+    def _commit_call(
+        self,
+        reservation: str,
+        keys: Sequence[str],
+        amount_usd: float,
+        now: float,
+        record: str | None,
+    ) -> tuple[list[str], list[str]]:
+        rkeys = [k for key in keys for k in self._wk(key)] + [self._ledger]
+        args = [
+            reservation,
+            repr(float(amount_usd)),
+            repr(now),
+            repr(_FORGOTTEN_WINDOW_S),
+            "0" if record is None else "1",
+            record or "",
+        ]
+        return rkeys, args
 
     def budget_commit(
         self,
@@ -268,15 +305,7 @@ class RedisStore(StateStore):
         now: float,
         record: str | None = None,
     ) -> tuple[bool, ...]:
-        rkeys = [k for key in keys for k in self._wk(key)] + [self._ledger]
-        args = [
-            reservation,
-            repr(float(amount_usd)),
-            repr(now),
-            repr(_FORGOTTEN_WINDOW_S),
-            "0" if record is None else "1",
-            record or "",
-        ]
+        rkeys, args = self._commit_call(reservation, keys, amount_usd, now, record)
         return tuple(bool(f) for f in self._commit(keys=rkeys, args=args))
 
     def budget_release(self, reservation: str, keys: Sequence[str]) -> None:

@@ -24,7 +24,7 @@ from typing import Any
 
 from ...errors import ConfigError
 from .. import redis as _sync
-from ..base import EPSILON_USD, BudgetCharge, BudgetUsage, Reserved
+from ..base import BudgetCharge, BudgetUsage, Reserved
 from .base import AsyncStateStore
 
 __all__ = ["DEFAULT_MAX_CONNECTIONS", "AsyncRedisStore"]
@@ -124,23 +124,9 @@ class AsyncRedisStore(AsyncStateStore):
         hold_s: float,
     ) -> Reserved:
         self._check_open()
-        keys: list[str] = []
-        args: list[str] = [
-            reservation,
-            repr(float(amount_usd)),
-            repr(now),
-            repr(now + hold_s),
-            repr(EPSILON_USD),
-        ]
-        for c in charges:
-            keys.extend(self._layout._wk(c.key))
-            args.extend((repr(float(c.limit_usd)), repr(c.expires_at)))
-        ok, out, refused = await self._layout._reserve(keys=keys, args=args)
-        usage = {
-            c.key: BudgetUsage(float(s), float(h), int(n))
-            for c, (s, h, n) in zip(charges, out, strict=True)
-        }
-        return Reserved(bool(ok), usage, tuple(charges[i - 1].key for i in refused))
+        layout = self._layout
+        keys, args = layout._reserve_call(reservation, charges, amount_usd, now, hold_s)
+        return layout._reserved(charges, await layout._reserve(keys=keys, args=args))
 
     async def budget_commit(
         self,
@@ -152,15 +138,7 @@ class AsyncRedisStore(AsyncStateStore):
         record: str | None = None,
     ) -> tuple[bool, ...]:
         self._check_open()
-        rkeys = [k for key in keys for k in self._layout._wk(key)] + [self._layout._ledger]
-        args = [
-            reservation,
-            repr(float(amount_usd)),
-            repr(now),
-            repr(_sync._FORGOTTEN_WINDOW_S),
-            "0" if record is None else "1",
-            record or "",
-        ]
+        rkeys, args = self._layout._commit_call(reservation, keys, amount_usd, now, record)
         return tuple(bool(f) for f in await self._layout._commit(keys=rkeys, args=args))
 
     async def budget_release(self, reservation: str, keys: Sequence[str]) -> None:
