@@ -39,6 +39,7 @@ from .policy import Decision, Policy, Snapshot
 from .state import open_store
 from .targets import Target
 from .telemetry import observer_for
+from .telemetry.audit_writer import AuditHold, awaits_audit
 from .types import (
     PARAM_NAMES,
     ChatChunk,
@@ -322,10 +323,13 @@ class Router(_Facade):
         return Stream(self, self._core.start(messages, model, context, params, stream=True))
 
     def close(self) -> None:
-        """Let shadows in flight finish, then close pooled connections."""
+        """Let shadows in flight finish, close pooled connections, flush the audit log."""
         if self._shadows is not None:
             self._shadows.close()
-        self._executor.close()
+        try:
+            self._executor.close()
+        finally:
+            self._core.observer.close()
 
     def __enter__(self) -> Self:
         return self
@@ -377,6 +381,7 @@ class AsyncRouter(_Facade):
 
         return construct(lambda c: cls(c, transport_factory=transport_factory), load_dict(data))
 
+    @awaits_audit  # its audit record is queued with put_async: a full queue waits, off the loop
     async def chat(
         self,
         messages: MessagesIn,
@@ -406,10 +411,13 @@ class AsyncRouter(_Facade):
         return AsyncStream(self, self._core.start(messages, model, context, params, stream=True))
 
     async def aclose(self) -> None:
-        """Let shadows in flight finish, then close pooled connections."""
+        """Let shadows in flight finish, close pooled connections, flush the audit log."""
         if self._shadows is not None:
             await self._shadows.aclose()
-        await self._executor.aclose()
+        try:
+            await self._executor.aclose()
+        finally:
+            await self._core.observer.aclose()
 
     async def __aenter__(self) -> Self:
         return self
@@ -531,6 +539,7 @@ class AsyncStream(_StreamBase):
         super().__init__(router._core, call)
         self._executor = router._executor
 
+    @awaits_audit
     async def __aenter__(self) -> Self:
         if self._opened is None:
             try:
@@ -559,8 +568,10 @@ class AsyncStream(_StreamBase):
                 yield chunk
         except ProviderError as e:
             raise self._interrupted(e) from None
-        self._end()
+        async with AuditHold():
+            self._end()
 
+    @awaits_audit
     async def aclose(self) -> None:
         """Stop reading and release the connection."""
         if self._opened is not None:

@@ -73,6 +73,7 @@ def keyed_log(tmp_path: Path, mock: respx.MockRouter) -> Path:
     mock.post(LOCAL_URL).mock(return_value=httpx.Response(200, json=completion("smol-135m")))
     for tenant in ("acme", "globex", "initech", "umbrella", "hooli"):
         r.chat(MSG, context={"tenant": tenant})
+    r._core.observer.flush()  # a background thread writes the log
     report = verify_log(log, r.config)  # the config's key is used
     assert report.ok and report.authenticated, report.findings
     assert report.records == report.macs == report.seq == 5
@@ -353,6 +354,7 @@ def test_failed_write_logs_no_key(tmp_path: Path, caplog: pytest.LogCaptureFixtu
     obs = AuditObserver(cfg, tmp_path)  # a directory: the write fails
     with caplog.at_level(logging.DEBUG, logger="router"):
         obs.request_denied("default", _Ctx(), _Denied())  # type: ignore[arg-type]
+        obs.close()  # the background writer fails, logs and stops
     assert "audit record not written" in caplog.text
     assert KEY not in caplog.text and KEY not in repr(obs.log)
 

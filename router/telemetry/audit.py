@@ -25,7 +25,10 @@ valid shorter chain: note the head hash or sequence number printed by
 ``llm-router audit verify`` elsewhere and pass it back to detect that.
 
 Writes are safe across threads (a lock) and processes (``O_APPEND`` plus an
-exclusive ``flock`` while the previous hash is read and the line written).
+exclusive ``flock`` while the previous hash is read and the line written). The
+router does not call :meth:`AuditLog.append` on the request path: it hands
+records to :class:`~router.telemetry.audit_writer.AuditWriter`, one background
+thread per file.
 """
 
 from __future__ import annotations
@@ -64,6 +67,7 @@ __all__ = [
     "Refused",
     "VerifyReport",
     "canonical",
+    "check_record",
     "denied_record",
     "parse_line",
     "policy_hash",
@@ -299,9 +303,17 @@ class AuditLog:
         A value JSON cannot carry (NaN, an infinity, an unpaired surrogate) is
         written as null or U+FFFD rather than losing the record.
         """
-        clash = _RESERVED.intersection(record)
-        if clash:
-            raise ValueError(f"record holds keys the log sets itself: {sorted(clash)}")
+        return self.append_many((record,))[0]
+
+    def append_many(self, records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        """Chain and write ``records`` in order, under one lock and one ``write``.
+
+        Nothing is written when any record cannot be serialised.
+        """
+        for record in records:
+            check_record(record)
+        if not records:
+            return []
         with self._lock:
             fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
             try:
@@ -313,18 +325,34 @@ class AuditLog:
                     seq, prev = self._tail[1], self._tail[2]
                 else:
                     seq, prev, torn = _last_link(self.path, size)
-                rec = {"v": FORMAT_VERSION, "seq": seq + 1, **record, "prev": prev}
-                try:
-                    line = self._seal(rec)
-                except ValueError:
-                    rec = _scrub({k: v for k, v in rec.items() if k not in ("mac", "hash")})
-                    line = self._seal(rec)
-                data = (b"\n" if torn else b"") + line + b"\n"
-                os.write(fd, data)
-                self._tail = (size + len(data), seq + 1, rec["hash"])
-                return rec
+                out: list[dict[str, Any]] = []
+                lines = [b"\n"] if torn else []
+                for record in records:
+                    seq += 1
+                    rec = {"v": FORMAT_VERSION, "seq": seq, **record, "prev": prev}
+                    try:
+                        line = self._seal(rec)
+                    except ValueError:
+                        rec = _scrub({k: v for k, v in rec.items() if k not in ("mac", "hash")})
+                        line = self._seal(rec)
+                    lines += (line, b"\n")
+                    out.append(rec)
+                    prev = rec["hash"]
+                data = b"".join(lines)
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view) :]
+                self._tail = (size + len(data), seq, prev)
+                return out
             finally:
                 os.close(fd)  # closing releases the flock
+
+
+def check_record(record: Mapping[str, Any]) -> None:
+    """Refuse (``ValueError``) a record holding a key the log sets itself."""
+    clash = _RESERVED.intersection(record)
+    if clash:
+        raise ValueError(f"record holds keys the log sets itself: {sorted(clash)}")
 
 
 def _last_link(path: str, size: int) -> tuple[int, str, bool]:

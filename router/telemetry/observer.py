@@ -52,6 +52,16 @@ class Observer:
     def request_denied(self, route: str, context: RequestContext, error: NoEligibleTarget) -> None:
         """The policy refused the request (nothing was sent; no other hook runs)."""
 
+    def flush(self) -> None:
+        """Return once what the observer wrote so far is stored (the audit log: on disk)."""
+
+    def close(self) -> None:
+        """The router is closing: flush and release background resources (never raises)."""
+
+    async def aclose(self) -> None:
+        """:meth:`close` without blocking the event loop."""
+        self.close()
+
 
 class Fanout(Observer):
     """Several observers behind one: each hook is passed to each, in order."""
@@ -97,3 +107,18 @@ class Fanout(Observer):
         """Pass on."""
         for o in self.observers:
             o.request_denied(route, context, error)
+
+    def flush(self) -> None:
+        """Pass on."""
+        for o in self.observers:
+            o.flush()
+
+    def close(self) -> None:
+        """Pass on."""
+        for o in self.observers:
+            o.close()
+
+    async def aclose(self) -> None:
+        """Pass on."""
+        for o in self.observers:
+            await o.aclose()
