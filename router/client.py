@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Self
 
 from pydantic import ValidationError
 
-from .accounting import amortised_cost_usd, cost_usd, estimate_text_tokens, estimate_tokens
+from .accounting import amortised_cost_usd, cost_usd
 from .accounting.budget import EXTRA_KEY, BudgetGate, cap_output_tokens
 from .assemble import Assembler
 from .config import Config, load_config, load_dict, load_file
@@ -185,7 +185,7 @@ class _Core:
         call.walker.completed()
         usage = response.usage
         if usage is None:
-            usage = self._estimate_usage(call.request, response)
+            usage = self._estimate_usage(call.request, response, target)
         response.usage = usage
         response.route = RouteInfo(
             route=call.decision.route,
@@ -205,20 +205,11 @@ class _Core:
             self.shadows(call, response, target)
         return response
 
-    @staticmethod
-    def _estimate_usage(request: ChatRequest, response: ChatResponse) -> Usage:
-        prompt = estimate_tokens(request.iter_text(), len(request.messages))
-        out = "".join((c.message.content or "") for c in response.choices)
-        for c in response.choices:
-            for tc in c.message.tool_calls or ():
-                out += tc.function.name + tc.function.arguments
-        completion = estimate_text_tokens(out)
-        return Usage(
-            prompt_tokens=prompt,
-            completion_tokens=completion,
-            total_tokens=prompt + completion,
-            estimated=True,
-        )
+    def _estimate_usage(
+        self, request: ChatRequest, response: ChatResponse, target: Target | None = None
+    ) -> Usage:
+        # No usage reported: commit an upper bound (never the chars/4 guess), flagged estimated.
+        return self.budget.usage_bound(request, response, target)
 
     def interrupted(self, call: Call, err: ProviderError, text: str) -> StreamInterrupted:
         call.walker.interrupted(err)

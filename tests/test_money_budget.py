@@ -197,16 +197,23 @@ def test_the_ceiling_is_the_policys_with_the_same_worst_case(policy: Policy) -> 
     assert any("max_cost_usd" in r for r in d.excluded["paid"])
     with pytest.raises(NoEligibleTarget, match="max_cost_usd"):
         policy.decide(request("one two three"), ctx, model="default")
-    roomy = RequestContext(tenant="team", max_cost_usd=0.03)
+    # The ceiling prices the input bound (13 bytes + 16 = 29 tokens): $0.049, not $0.028.
+    tight = RequestContext(tenant="team", max_cost_usd=0.03)
+    with pytest.raises(NoEligibleTarget, match="max_cost_usd"):
+        policy.decide(request("one two three"), tight, model="default")
+    roomy = RequestContext(tenant="team", max_cost_usd=0.05)
     d4 = policy.decide(request("one two three"), roomy, model="default")
     assert d4.target_names == ("paid",)
-    # With the default counter both sides estimate the same input tokens.
+    # With the default counter both sides count the same input tokens and bound.
     req = request("one two three")
     hold = BudgetGate(MemoryStore()).admit(req, TEAM, d4)[2]
     assert hold.estimate is None  # no budget applies: nothing was estimated
     gate_ = BudgetGate(MemoryStore())
     assert gate_.estimate(req, d4.plan).input_tokens == d4.input_tokens
-    assert gate_.estimate(req, d4.plan, d4).input_tokens == d4.input_tokens
+    est = gate_.estimate(req, d4.plan, d4)
+    assert est.input_tokens == d4.input_tokens
+    assert est.input_tokens_bound == d4.input_tokens_bound == 29
+    assert est.reserve_usd["paid"] == pytest.approx(d4.costs["paid"]) == pytest.approx(0.049)
 
 
 def test_an_uncapped_request_is_capped_where_money_is_at_stake(policy: Policy) -> None:

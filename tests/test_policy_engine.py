@@ -160,7 +160,8 @@ def test_cost_ceiling_uses_the_worst_case() -> None:
     d = p.decide(request(max_tokens=1000))
     assert "gpt" in d.excluded and d.excluded["gpt"][0].startswith("cost: worst case $0.008")
     assert d.target_names == ("hosted", "big", "small")
-    assert d.costs["hosted"] == pytest.approx((d.input_tokens + 1000) / 1e6)
+    # Priced on the input bound, as reservations are: a hard ceiling.
+    assert d.costs["hosted"] == pytest.approx((d.input_tokens_bound + 1000) / 1e6)
 
 
 def test_context_tightens_cost_but_never_loosens() -> None:

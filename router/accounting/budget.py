@@ -7,10 +7,16 @@ Called by the facade between the policy decision and execution:
    plan's worst case on every budget window that applies — atomically, all
    or none. A budget without room either refuses the request
    (``on_exhausted: deny`` → :class:`~router.errors.BudgetExceeded`) or
-   narrows the plan to its zero-marginal-cost targets (``local_only``).
+   narrows the plan to its zone ``local`` targets of zero marginal cost
+   (``local_only``).
 2. :meth:`BudgetGate.settle` commits the actual cost (from the returned
    usage) in place of the hold and writes the ledger record.
 3. :meth:`BudgetGate.abandon` releases the hold when the call failed.
+
+A paid try that timed out after its request was sent may be billed though
+it never answered: ``settle`` and ``abandon`` charge it at its reserved
+worst case, as an ``unknown`` outcome (the executor lists such tries under
+:data:`UNANSWERED_KEY`).
 
 Holds expire (``hold_s``), so a process that dies mid-call frees what it
 held. Narrowing only ever removes targets: the plan stays a subset of the
@@ -43,7 +49,7 @@ from ..targets import Target
 from ..types import ChatRequest, ChatResponse, RequestContext, Usage
 from .ledger import LedgerRecord
 from .pricing import amortised_cost_usd, cost_usd, output_tokens_for, worst_case_cost_usd
-from .tokens import FastCounter, TokenCounter
+from .tokens import ExactCounter, FastCounter, TokenCounter, output_upper_bound
 from .windows import window, window_label
 
 if TYPE_CHECKING:
@@ -51,6 +57,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "EXTRA_KEY",
+    "UNANSWERED_KEY",
     "BudgetGate",
     "Estimate",
     "Hold",
@@ -63,6 +70,10 @@ log = logging.getLogger(__name__)
 EXTRA_KEY = "budget"
 """Where the gate keeps its :class:`Hold` in ``Call.extra``."""
 
+UNANSWERED_KEY = "budget_unanswered"
+"""Where the executor lists (by target name) the tries of a call that timed out after
+their request was sent: the provider may bill them though they never answered."""
+
 DEFAULT_HOLD_S = 900.0
 _MEMO_MAX = 1024
 _WINDOW_GRACE_S = 3600.0
@@ -73,9 +84,9 @@ class Estimate:
     """The pre-flight estimate of one request over its planned targets.
 
     ``reserve_usd`` uses the input *bound* and is held against budgets, so a
-    window cannot be overrun by an underestimated prompt. (The worst case on
-    the input *estimate*, which the ``max_cost_usd`` ceilings check, is the
-    policy's: ``Decision.costs``.)
+    window cannot be overrun by an underestimated prompt. The policy checks
+    ``max_cost_usd`` against the same worst case (``Decision.costs``, on the
+    default counter's bound).
     """
 
     input_tokens: int
@@ -187,14 +198,16 @@ class BudgetGate:
     ) -> Estimate:
         """Token and cost estimates of ``request`` on each target of ``plan``.
 
-        With the default counter, the input estimate of ``decision`` (the
-        policy's, made with the same count) is reused rather than redone.
+        With the default counter, the input estimate and bound of ``decision``
+        (the policy's, made with the same count) are reused rather than redone.
         """
         if decision is not None and type(self.counter) is FastCounter:
             est = decision.input_tokens
+            bound = decision.input_tokens_bound or self.counter.upper_bound(request)
         else:
             est = self.counter.count(request)
-        bound = max(est, self.counter.upper_bound(request))
+            bound = self.counter.upper_bound(request)
+        bound = max(est, bound)
         out: dict[str, int] = {}
         reserve: dict[str, float] = {}
         for t in plan:
@@ -253,7 +266,8 @@ class BudgetGate:
             keys = tuple(c.key for c in charges)
             return request, decision, Hold(hold_id, keys, amount, now + hold_s, est)
         refused = [a for a in applied if a.charge.key in res.refused]
-        free = tuple(t for t in decision.plan if t.marginal_cost_free)
+        # local_only means zone local (and free): never a model whose price is merely unknown.
+        free = tuple(t for t in decision.plan if t.zone == "local" and t.marginal_cost_free)
         if any(a.budget.on_exhausted == "deny" for a in refused) or not free:
             why = self._explain(refused, res.usage, est, decision, amount, bool(free))
             raise BudgetExceeded(why + "\n" + decision.explain(), decision)
@@ -291,23 +305,57 @@ class BudgetGate:
                 f"in flight, {_usd(left)} left; on_exhausted: {a.budget.on_exhausted}"
             )
         if not has_free and all(a.budget.on_exhausted == "local_only" for a in refused):
-            lines.append("  no zero-marginal-cost target in the plan to fall back to")
+            lines.append("  no zero-marginal-cost target in zone local in the plan to fall back to")
         lines.append(f"  the window resets at {_utc(max(a.end for a in refused))}")
         return "\n".join(lines)
 
     # -- after the call ---------------------------------------------------------
 
+    def usage_bound(
+        self, request: ChatRequest, response: ChatResponse, target: Target | None = None
+    ) -> Usage:
+        """Usage for a response that reported none (a stream without a usage chunk).
+
+        Never below what the provider can bill: the input bound reservations
+        use, and the output's bound — UTF-8 bytes of its text plus markup, or
+        the tokenizer's count with an :class:`~router.accounting.tokens.ExactCounter`
+        — but no more than the output cap the request was sent with. Flagged
+        estimated.
+        """
+        counter = self.counter
+        prompt = counter.upper_bound(request)
+        if isinstance(counter, ExactCounter):
+            completion = counter.count_output(response)
+        else:
+            completion = output_upper_bound(response)
+        cap = request.max_tokens
+        if cap is None and target is not None:
+            cap = target.endpoint.default_max_tokens  # what its endpoint sends instead
+        if cap is not None:
+            completion = min(completion, cap)
+        return Usage(
+            prompt_tokens=prompt,
+            completion_tokens=completion,
+            total_tokens=prompt + completion,
+            estimated=True,
+        )
+
     def settle(self, call: Call, response: ChatResponse, target: Target) -> LedgerRecord | None:
-        """Commit the actual cost in place of the hold and write the ledger record."""
+        """Commit the actual cost in place of the hold and write the ledger record.
+
+        Paid tries of the call that timed out after being sent are charged too
+        (:meth:`_unanswered`), after the answer, on what is left of the hold.
+        """
         hold: Hold | None = call.extra.pop(EXTRA_KEY, None)
         if hold is None:
             return None
         usage = response.usage
-        return self._commit(
+        actual = cost_usd(target, usage)
+        rec = self._commit(
             call,
             hold,
             target,
-            cost_usd(target, usage),
+            actual,
             amortised_cost_usd(target, usage),
             prompt=usage.prompt_tokens if usage else 0,
             completion=usage.completion_tokens if usage else 0,
@@ -315,13 +363,20 @@ class BudgetGate:
             estimated=bool(usage and usage.estimated),
             outcome="ok",
         )
+        unanswered = self._unanswered(call)
+        if unanswered:
+            charges = [(t, "unknown") for t in unanswered]
+            self._charge_worst(call, hold, charges, hold.amount_usd - actual)
+        return rec
 
     def abandon(self, call: Call) -> LedgerRecord | None:
-        """The call failed: release its hold, or charge it if content was already delivered.
+        """The call failed: release its hold, or charge what the provider may bill.
 
         A stream that fails or is closed after its first content has been
         billed by the provider for what it generated, which the router cannot
-        know: it is charged at the reserved worst case, flagged estimated.
+        know: it is charged at the reserved worst case (``interrupted``),
+        flagged estimated. So is each paid try that timed out after its
+        request was sent (``unknown``): the reserved amount stays spent.
         """
         hold: Hold | None = call.extra.pop(EXTRA_KEY, None)
         if hold is None:
@@ -329,29 +384,58 @@ class BudgetGate:
         delivered = next((a for a in reversed(call.walker.attempts) if a.outcome == "ok"), None)
         planned = {t.name: t for t in call.decision.plan}
         target = planned.get(delivered.target) if delivered is not None else None
-        if target is None:
+        unanswered = self._unanswered(call)
+        if target is None and not unanswered:
             if hold.keys:
                 try:
                     self.store.budget_release(hold.id, hold.keys)
                 except Exception:  # the hold expires on its own
                     log.warning("could not release budget hold %s", hold.id, exc_info=True)
             return None
+        charges = [(t, "unknown") for t in unanswered]
+        if target is not None:
+            charges.append((target, "interrupted"))
+        return self._charge_worst(call, hold, charges, hold.amount_usd)
+
+    def _unanswered(self, call: Call) -> list[Target]:
+        """The paid planned targets of the call's tries that timed out after being sent."""
+        names: list[str] = call.extra.pop(UNANSWERED_KEY, None) or []
+        planned = {t.name: t for t in call.decision.plan}
+        return [t for n in names if (t := planned.get(n)) is not None and not t.marginal_cost_free]
+
+    def _charge_worst(
+        self,
+        call: Call,
+        hold: Hold,
+        charges: Sequence[tuple[Target, str]],
+        cover: float,
+    ) -> LedgerRecord | None:
+        """Commit each (target, outcome) at its reserved worst case, flagged estimated.
+
+        ``cover`` is what is left of the live hold for these charges: a charge
+        beyond it is excess. Returns the last record.
+        """
         est = hold.estimate or self.estimate(call.request, call.decision.plan, call.decision)
-        prompt, completion = est.input_tokens_bound, est.output_tokens.get(target.name, 0)
-        charged = est.reserve_usd.get(target.name, hold.amount_usd)
-        usage = Usage(prompt_tokens=prompt, completion_tokens=completion, estimated=True)
-        return self._commit(
-            call,
-            hold,
-            target,
-            charged,
-            amortised_cost_usd(target, usage),
-            prompt=prompt,
-            completion=completion,
-            cached=0,
-            estimated=True,
-            outcome="interrupted",
-        )
+        rec = None
+        for target, why in charges:
+            prompt, completion = est.input_tokens_bound, est.output_tokens.get(target.name, 0)
+            charged = est.reserve_usd.get(target.name, hold.amount_usd)
+            usage = Usage(prompt_tokens=prompt, completion_tokens=completion, estimated=True)
+            rec = self._commit(
+                call,
+                hold,
+                target,
+                charged,
+                amortised_cost_usd(target, usage),
+                prompt=prompt,
+                completion=completion,
+                cached=0,
+                estimated=True,
+                outcome=why,
+                cover=max(0.0, cover),
+            )
+            cover -= charged
+        return rec
 
     def _commit(
         self,
@@ -366,12 +450,19 @@ class BudgetGate:
         cached: int,
         estimated: bool,
         outcome: str,
+        cover: float | None = None,
     ) -> LedgerRecord:
+        """Write one record; ``cover``: the part of the live hold it may use (default all).
+
+        Committing again under a hold already committed adds its spend to the
+        same windows (the hold is gone by then).
+        """
         now = self.clock()
         live = now < hold.expires_at
         excess = 0.0
         if hold.keys:
-            excess = max(0.0, actual - hold.amount_usd) if live else actual
+            held = hold.amount_usd if cover is None else cover
+            excess = max(0.0, actual - held) if live else actual
         ctx = call.context
         rec = LedgerRecord(
             ts=now,

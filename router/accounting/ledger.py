@@ -28,9 +28,10 @@ class LedgerRecord:
     ``reserved_usd`` is what was held against budgets before sending and
     ``excess_usd`` how far the commit went beyond a live hold (non-zero only
     when usage exceeded the pre-flight bound or the hold had expired: this
-    is the quantity that bounds budget overshoot). ``outcome`` is ``ok`` or
-    ``interrupted`` (a stream that stopped after content was delivered:
-    charged at the reserved worst case, flagged estimated). ``shadow_of`` is
+    is the quantity that bounds budget overshoot). ``outcome`` is ``ok``,
+    ``interrupted`` (a stream that stopped after content was delivered) or
+    ``unknown`` (a paid send that timed out unanswered); both of the latter
+    are charged at the reserved worst case, flagged estimated. ``shadow_of`` is
     set on a shadow copy's record: the decision id of the request it copied
     (shadow spend is real spend, reported apart by ``llm-router report``).
     """

@@ -21,7 +21,7 @@ import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Protocol
 
-from ..types import ChatRequest
+from ..types import ChatRequest, ChatResponse
 
 __all__ = [
     "ASSUMED_OUTPUT_TOKENS",
@@ -32,7 +32,11 @@ __all__ = [
     "estimate_text_tokens",
     "estimate_tokens",
     "extra_texts",
+    "output_upper_bound",
     "request_texts",
+    "response_texts",
+    "text_upper_bound",
+    "upper_bound_tokens",
 ]
 
 _PER_MESSAGE = 4
@@ -45,6 +49,8 @@ so a worst case computed with it is the most the call can produce."""
 # message, Llama 3 about 5, plus a few to prime the reply. Bound generously.
 _BOUND_PER_MESSAGE = 8
 _BOUND_PRIMING = 8
+# A tool call's markup (call tags, the JSON around name and arguments) beyond their text.
+_BOUND_PER_TOOL_CALL = 16
 
 
 def estimate_text_tokens(text: str) -> int:
@@ -55,6 +61,45 @@ def estimate_text_tokens(text: str) -> int:
 def estimate_tokens(texts: Iterable[str], messages: int = 0) -> int:
     """Tokens for several texts plus a per-message overhead."""
     return sum(estimate_text_tokens(t) for t in texts) + _PER_MESSAGE * messages
+
+
+def text_upper_bound(text: str) -> int:
+    """UTF-8 bytes of ``text``: never below its token count for a byte-level BPE tokenizer."""
+    # An ASCII text has as many bytes as characters; isascii is far cheaper than encode.
+    return len(text) if text.isascii() else len(text.encode("utf-8"))
+
+
+def upper_bound_tokens(texts: Iterable[str], messages: int = 0) -> int:
+    """The input bound of several texts: UTF-8 bytes plus the chat template's overhead."""
+    raw = sum(text_upper_bound(t) for t in texts)
+    return raw + _BOUND_PER_MESSAGE * messages + _BOUND_PRIMING
+
+
+def response_texts(response: ChatResponse) -> Iterator[str]:
+    """Every text a response's choices produced: content, refusal, tool names and arguments."""
+    for c in response.choices:
+        m = c.message
+        yield m.content or ""
+        yield m.refusal or ""
+        for tc in m.tool_calls or ():
+            yield tc.function.name
+            yield tc.function.arguments
+
+
+def _output_overhead(response: ChatResponse, per_choice: int) -> int:
+    calls = sum(len(c.message.tool_calls or ()) for c in response.choices)
+    return per_choice * len(response.choices) + _BOUND_PER_TOOL_CALL * calls
+
+
+def output_upper_bound(response: ChatResponse) -> int:
+    """Output tokens of ``response`` for a stream that reported no usage: a bound, not a guess.
+
+    UTF-8 bytes of everything the choices carry plus end-of-turn and tool-call
+    markup — never below the true count for byte-level BPE on visible text
+    (reasoning a server does not show is not in it).
+    """
+    raw = sum(text_upper_bound(t) for t in response_texts(response))
+    return raw + _output_overhead(response, _BOUND_PER_MESSAGE)
 
 
 def request_texts(request: ChatRequest) -> Iterator[str]:
@@ -104,9 +149,7 @@ class FastCounter:
 
         Image parts are not counted (providers bill them by their own rules).
         """
-        # An ASCII text has as many bytes as characters; isascii is far cheaper than encode.
-        raw = sum(len(t) if t.isascii() else len(t.encode("utf-8")) for t in request_texts(request))
-        return raw + _BOUND_PER_MESSAGE * len(request.messages) + _BOUND_PRIMING
+        return upper_bound_tokens(request_texts(request), len(request.messages))
 
 
 class ExactCounter:
@@ -137,3 +180,9 @@ class ExactCounter:
     def upper_bound(self, request: ChatRequest) -> int:
         """The exact count (already a bound when the tokenizer matches the model)."""
         return self.count(request)
+
+    def count_output(self, response: ChatResponse) -> int:
+        """Output tokens of ``response`` as the tokenizer counts them, plus the template's
+        per-message overhead per choice and tool-call markup."""
+        body = sum(len(self._encode(t)) for t in response_texts(response) if t)
+        return body + _output_overhead(response, self._per_message)

@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from ..accounting.budget import UNANSWERED_KEY
 from ..errors import ProviderError, ProviderTimeout
 from ..targets import Target
 from ..telemetry.observer import Observer
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
     import asyncio
     from concurrent.futures import Future, ThreadPoolExecutor
 
-__all__ = ["AsyncExecutor", "Executor", "Opened", "has_content"]
+__all__ = ["AsyncExecutor", "Executor", "Opened", "has_content", "reached_provider"]
 
 _now = time.perf_counter
 R = TypeVar("R")
@@ -62,6 +63,21 @@ def _first_token_limit(step: Send) -> tuple[float | None, str]:
     return left, "deadline"
 
 
+_NOT_SENT = frozenset({"ConnectTimeout", "PoolTimeout", "WriteTimeout"})
+"""httpx timeouts that end before the whole request reached the server."""
+
+
+def reached_provider(err: ProviderTimeout) -> bool:
+    """Whether a timed-out try may have reached its provider (and so may be billed).
+
+    A connect, pool or write timeout (a transport timeout names its httpx
+    class) ends before the request is whole at the server. A read, first-token
+    or deadline timeout comes after it was sent — or, when the asyncio
+    driver's deadline cuts a connect short, perhaps before: counted all the same.
+    """
+    return not (err.code == "timeout" and err.message in _NOT_SENT)
+
+
 def _timed_out(step: Send, code: str, limit: float) -> ProviderError:
     what = "first content" if code == "first_token_timeout" else "answer"
     return scrub(ProviderTimeout(f"no {what} within {limit:.3g}s", code=code), step.target)
@@ -72,6 +88,9 @@ def _timed_out(step: Send, code: str, limit: float) -> ProviderError:
 
 def _failed(obs: Observer, call: Call, step: Send, token: Any, t0: float, e: ProviderError) -> None:
     call.walker.failed(step, e, _now() - t0)
+    if isinstance(e, ProviderTimeout) and reached_provider(e):
+        # Sent but unanswered: the budget gate charges it (if the target is paid).
+        call.extra.setdefault(UNANSWERED_KEY, []).append(step.target.name)
     obs.attempt_ended(call, step, token, error=e)
 
 

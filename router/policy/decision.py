@@ -57,10 +57,14 @@ class Decision:
     extra: Mapping[str, Any] = field(default_factory=dict)
     input_tokens: int = 0
     """Estimated input tokens (all messages, tool arguments and results)."""
+    input_tokens_bound: int = 0
+    """Input tokens the request cannot exceed (UTF-8 bytes plus template overhead): what
+    ``costs``, the ``max_cost_usd`` check and budget reservations price. 0: not computed."""
     output_tokens: int | None = None
     """Output tokens asked for (request or route default, clamped by policy); None: unbounded."""
     costs: Mapping[str, float] = field(default_factory=dict)
-    """Worst-case USD per planned target, as used for the cost ceiling and ``cheapest``."""
+    """Worst-case USD per planned target (input bound + output cap), as used for the cost
+    ceiling and ``cheapest``."""
     excluded_zones: Mapping[str, str] = field(default_factory=dict)
     """Zone of each excluded target, for the explanation (names only: nothing to send to)."""
 

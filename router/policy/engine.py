@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..accounting.pricing import output_tokens_for, worst_case_cost_usd
-from ..accounting.tokens import estimate_extra_tokens, estimate_tokens
+from ..accounting.tokens import estimate_tokens, extra_texts, upper_bound_tokens
 from ..config.schema import (
     BudgetEffect,
     Config,
@@ -340,10 +340,14 @@ class Policy:
                 f"unknown sensitivity level {declared!r}; levels: " + ", ".join(self._level_names),
                 field="context.sensitivity",
             )
-        # The same count the budget gate's default counter makes (tool schemas included).
-        input_tokens = estimate_tokens([t for t in request.iter_text() if t], len(request.messages))
-        input_tokens += estimate_extra_tokens(request)
+        # Classified first: scan_texts refuses text no adapter could encode.
         detected, counts = self.classify(scan_texts(request))
+        # The same counts the budget gate's default counter makes (tool schemas included):
+        # the estimate, and the bound that reservations and the cost ceiling use.
+        texts = [t for t in request.iter_text() if t]
+        extra = list(extra_texts(request))
+        input_tokens = estimate_tokens(texts, len(request.messages)) + estimate_tokens(extra)
+        input_bound = upper_bound_tokens((*texts, *extra), len(request.messages))
         has_tools, has_images = request.has_tools, request.has_images
         declared_idx = self._levels[declared] if declared is not None else -1
         level = max(declared_idx, detected, self._default_level)
@@ -386,7 +390,15 @@ class Policy:
         if route.shadow is not None and route.shadow not in candidates:
             candidates = (*candidates, route.shadow)
         admitted, excluded, costs = self._evaluate(
-            candidates, matched.ruled, limits, input_tokens, out_req, task, route.quality, snap
+            candidates,
+            matched.ruled,
+            limits,
+            input_tokens,
+            input_bound,
+            out_req,
+            task,
+            route.quality,
+            snap,
         )
 
         shadow: tuple[Target, ...] = ()
@@ -424,6 +436,7 @@ class Policy:
             budgets=matched.budgets,
             notes=tuple(notes),
             input_tokens=input_tokens,
+            input_tokens_bound=input_bound,
             output_tokens=out_req,
             costs={t.name: costs[t.name] for t in plan},
             excluded_zones={t.name: t.zone for t in candidates if t.name in excluded},
@@ -491,12 +504,17 @@ class Policy:
         ruled: Mapping[str, tuple[str, ...]],
         limits: Limits,
         input_tokens: int,
+        input_bound: int,
         out_req: int | None,
         task: str | None,
         quality: Mapping[str, float | None],
         snap: Snapshot,
     ) -> tuple[list[Target], dict[str, tuple[str, ...]], dict[str, float]]:
-        """Admitted targets (candidate order), exclusions with every reason, worst-case costs."""
+        """Admitted targets (candidate order), exclusions with every reason, worst-case costs.
+
+        The worst case prices the input *bound* (as budget reservations do), so
+        ``max_cost_usd`` is a hard ceiling however the prompt tokenizes.
+        """
         sources = limits.sources
         required = limits.required
         floor = limits.min_quality
@@ -530,11 +548,12 @@ class Policy:
                     what = f"quality[{task}]" if task else "quality"
                     shown = "unknown," if q is None else f"{q:g} <"
                     reasons.append(f"{what}: {shown} floor {floor:g} ({sources['min_quality']})")
-            cost = worst_case_cost_usd(t, input_tokens, output_tokens_for(t, out_req))
+            out = output_tokens_for(t, out_req)
+            cost = worst_case_cost_usd(t, input_bound, out)
             if ceiling is not None and cost > ceiling:
                 reasons.append(
-                    f"cost: worst case ${cost:.6f} > max_cost_usd ${ceiling:g} "
-                    f"({sources['max_cost_usd']})"
+                    f"cost: worst case ${cost:.6f} (at most {input_bound} input + {out} output "
+                    f"tokens) > max_cost_usd ${ceiling:g} ({sources['max_cost_usd']})"
                 )
             if lat_max is not None:
                 seen = snap.latency_ms.get(name)

@@ -61,9 +61,13 @@ def lint(config: Config, policy: Policy | None = None) -> list[str]:
                         f"{list(config.zones)}"
                     )
 
-    # Cost ceilings treat an unpriced model as free.
+    # Budgets and cost ceilings (a rule's, or a context's a rule lets loosen) treat an
+    # unpriced model as free; only zone local is meant to be.
     has_cost_rule = any(
-        r.limit is not None and r.limit.max_cost_usd is not None for r in config.rules
+        r.budget is not None
+        or (r.limit is not None and r.limit.max_cost_usd is not None)
+        or "max_cost_usd" in (r.override or ())
+        for r in config.rules
     )
     if has_cost_rule:
         for t in targets.values():
