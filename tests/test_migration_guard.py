@@ -293,7 +293,8 @@ def test_a_call_that_fails_everywhere_still_counts(paid: FakeServer, local: Fake
         with pytest.raises(ProviderError):
             r.chat(ASK, model="support", context={"user": "u1"})
         st = guard_status(r._core.store, "support", r.config.routes["support"], r._core.clock())
-    assert (st.arm.samples, st.arm.errors) == (1, 1)
+    # The arm, last in this plan, is retried twice by default: each try is a sample.
+    assert (st.arm.samples, st.arm.errors) == (3, 3)
     assert (st.baseline.samples, st.baseline.errors) == (1, 1)
 
 

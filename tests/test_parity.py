@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
+from unittest.mock import AsyncMock
 
 import pytest
 import respx
 
 from router import AsyncRouter, ProviderUnavailable, RequestContext, Router, UnknownRoute
+from router.execution import executor as executor_module
 
 from .helpers import BASE, USER, fixture_json, fixture_text, one_target_config, two_target_config
 
@@ -82,8 +85,21 @@ async def test_fallback_to_the_next_planned_target(stream: bool) -> None:
     assert a[4] == [("a", "error", 503, "ProviderUnavailable"), ("b", "ok", 200, None)]
 
 
+class _NoSleep:
+    """The ``time`` module as the blocking driver sees it, minus the waiting."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(time, name)
+
+    def sleep(self, seconds: float) -> None:
+        pass
+
+
 @respx.mock
-async def test_same_failure_sync_and_async() -> None:
+async def test_same_failure_sync_and_async(monkeypatch: pytest.MonkeyPatch) -> None:
+    # b, the last target, is retried twice by default: skip the backoff waits.
+    monkeypatch.setattr(executor_module, "time", _NoSleep())
+    monkeypatch.setattr(executor_module, "_sleep", AsyncMock())
     respx.post(BASE + "/chat/completions").respond(500, json={"error": {"message": "boom"}})
     respx.post(B + "/chat/completions").respond(502, text="bad gateway")
     errors = []
@@ -94,7 +110,7 @@ async def test_same_failure_sync_and_async() -> None:
         await run_async(two_target_config(), False)
     errors.append(e2.value)
     assert [[(a.target, a.status) for a in e.attempts] for e in errors] == [
-        [("a", 500), ("b", 502)]
+        [("a", 500), ("b", 502), ("b", 502), ("b", 502)]
     ] * 2
 
 

@@ -9,7 +9,7 @@ import pytest
 import respx
 
 from router import Router
-from router.errors import NoEligibleTarget, ProviderUnavailable
+from router.errors import NoEligibleTarget, ProviderUnavailable, RequestError
 from router.policy.decision import Decision, Limits, SensitivityResult
 from router.telemetry import semconv as sc
 from router.telemetry.tracing import denial_rule
@@ -110,12 +110,16 @@ def test_stream_time_to_first_chunk_and_usage(otel: Otel, mock: respx.MockRouter
 def test_denials_counted(otel: Otel) -> None:
     r = Router(make_config())
     otel.instrument(r)
-    with pytest.raises(NoEligibleTarget):
+    # An unknown level is the caller's mistake: refused, but no denial is counted.
+    with pytest.raises(RequestError):
         r.chat(MSG, context={"sensitivity": "top-secret"})
+    assert otel.points(sc.METRIC_DENIALS) == []
+    with pytest.raises(NoEligibleTarget):
+        r.chat(MSG, model="big", context={"sensitivity": "confidential"})
     d = otel.points(sc.METRIC_DENIALS)
     assert len(d) == 1 and d[0].value == 1
-    assert d[0].attributes == {sc.ROUTE: "default", sc.RULE: "unattributed"}
-    span = otel.span("route default")
+    assert d[0].attributes == {sc.ROUTE: "big", sc.RULE: "confidential-stays-home"}
+    span = otel.span("route big")
     assert span.attributes[sc.ERROR_TYPE] == "NoEligibleTarget"
 
 

@@ -19,10 +19,28 @@ from tenacity.stop import stop_base
 from tenacity.wait import wait_base
 
 from ..config.schema import RetryConfig
-from ..errors import ProviderError
+from ..errors import ProviderError, RateLimitError
 from .walker import retry_kind
 
-__all__ = ["Strategy", "strategy_for"]
+__all__ = ["SDK_DEFAULT", "Strategy", "sdk_default", "strategy_for"]
+
+SDK_DEFAULT = RetryConfig(attempts=3)
+"""What the official OpenAI and Anthropic SDKs do unasked (``max_retries=2``): two
+more tries (see :func:`_sdk_retries`), waiting the server's delay up to 60 s, else
+0.5 s doubling up to 8 s, with jitter. The walker uses it on a plan's last target
+when no ``retry:`` is configured."""
+
+
+def _sdk_retries(e: ProviderError) -> bool:
+    """The SDKs' verdict when the server gave no ``x-should-retry``: 408, 409 (a lock
+    timeout), 429 and 5xx; without a status, timeouts and connection errors (a stream
+    cut before its first content is one). A spent quota is not retried (waiting does
+    not fix it), nor is a malformed answer."""
+    if e.status is None:
+        return retry_kind(e) in ("timeout", "connection") or e.code == "stream_truncated"
+    if isinstance(e, RateLimitError) and e.quota_exhausted:
+        return False
+    return e.status in (408, 409, 429) or e.status >= 500
 
 
 class _wait_jitter(wait_base):
@@ -62,7 +80,8 @@ class Strategy:
     wait: wait_base
 
     @classmethod
-    def of(cls, cfg: RetryConfig, rng: random.Random) -> Strategy:
+    def of(cls, cfg: RetryConfig, rng: random.Random, *, sdk: bool = False) -> Strategy:
+        """``sdk``: retry what the official SDKs retry, not the kinds in ``cfg.on``."""
         b = cfg.backoff
         backoff = wait_exponential(multiplier=b.initial_s, max=b.max_s, exp_base=b.multiplier)
 
@@ -71,7 +90,7 @@ class Strategy:
                 return False
             if e.should_retry is not None:  # the server's x-should-retry wins
                 return e.should_retry
-            return retry_kind(e) in cfg.on
+            return _sdk_retries(e) if sdk else retry_kind(e) in cfg.on
 
         def hint_acceptable(e: BaseException) -> bool:
             # A server asking for a longer wait than the cap is fallen back from.
@@ -95,6 +114,11 @@ class Strategy:
 
 
 @functools.lru_cache(maxsize=256)
-def strategy_for(cfg: RetryConfig, rng: random.Random) -> Strategy:
+def strategy_for(cfg: RetryConfig, rng: random.Random, *, sdk: bool = False) -> Strategy:
     """Strategies are immutable: build them once per config, not once per request."""
-    return Strategy.of(cfg, rng)
+    return Strategy.of(cfg, rng, sdk=sdk)
+
+
+def sdk_default(rng: random.Random) -> Strategy:
+    """The official SDKs' default retries (:data:`SDK_DEFAULT`)."""
+    return strategy_for(SDK_DEFAULT, rng, sdk=True)

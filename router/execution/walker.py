@@ -8,7 +8,9 @@ latency records in the state store.
 
 Retry behaviour is composed from tenacity's strategies (``stop``, ``retry``
 and ``wait`` objects, built in :mod:`router.execution.retry`) rather than
-from nested loops.
+from nested loops. A target without ``retry:`` is retried as the official
+SDKs do by default when it is the plan's last one, and fallen back from at
+once while another target remains.
 
 The walker is built from a :class:`~router.policy.Decision` and can only ever
 name targets from ``decision.plan`` — policy closure by construction.
@@ -138,10 +140,30 @@ class Walker:
         return self._plan
 
     def _strategy(self, t: Target) -> Strategy:
-        from .retry import strategy_for  # on the first failure only: see retry.py
+        from .retry import sdk_default, strategy_for  # on the first failure only: see retry.py
 
-        cfg = self._route.retry or t.provider_config.retry or _NO_RETRY
-        return strategy_for(cfg, self._rng)
+        cfg = self._route.retry or t.provider_config.retry
+        if cfg is not None:
+            return strategy_for(cfg, self._rng)
+        # Unconfigured: fall back at once while another target remains; on the
+        # last one, retry as the official SDKs would have.
+        if self._another_target_left():
+            return strategy_for(_NO_RETRY, self._rng)
+        return sdk_default(self._rng)
+
+    def _another_target_left(self) -> bool:
+        """Whether a planned target after the current one may still be tried.
+
+        One behind an open breaker would only be skipped; the state is read,
+        not claimed (a half-open one counts as left).
+        """
+        for t in self._plan[self._index + 1 :]:
+            cfg = self._breaker_cfg(t)
+            if self._breakers is None or cfg is None:
+                return True
+            if self._breakers.state(t.name) is not BreakerState.OPEN:
+                return True
+        return False
 
     @staticmethod
     def _breaker_cfg(t: Target) -> BreakerConfig | None:

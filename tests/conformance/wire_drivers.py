@@ -160,10 +160,12 @@ class Driver:
         return {"kind": self.kind, "base_url": self.base_url(), "api_key": API_KEY}
 
     def config(self) -> dict[str, Any]:
+        # One try per call: these tests check each wire's mapping, not the
+        # default retries a one-target route gets.
         return {
             "providers": {"p": self.provider()},
             "models": {"m": {"provider": "p", "model": self.model}},
-            "routes": {"default": {"candidates": ["m"]}},
+            "routes": {"default": {"candidates": ["m"], "retry": {"attempts": 1}}},
         }
 
     # -- fixtures ----------------------------------------------------------
