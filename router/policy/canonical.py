@@ -72,7 +72,11 @@ def scan_texts(request: ChatRequest) -> list[str]:
         _message(m, i, texts, flow, other)
     for name in _PARAMS:
         value = getattr(request, name)
-        if value is not None:
+        if value is None:
+            continue
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            other.append(repr(value))  # the common case: max_tokens, temperature
+        else:
             _walk(value, name, other)
     if request.tools is not None:
         _walk(request.tools, "tools", other)
@@ -90,7 +94,8 @@ def _message(m: Message, i: int, texts: list[str], flow: list[str], other: list[
     content = m.content
     if isinstance(content, str):
         if content:
-            _check(content, f"{where}.content")
+            if not content.isascii():
+                _check(content, f"{where}.content")
             texts.append(content)
             flow.append(content)
     elif content:
