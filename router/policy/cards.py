@@ -16,7 +16,7 @@ on digits five to eight.
 
 from __future__ import annotations
 
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from itertools import accumulate
 from typing import Final, NamedTuple
 
@@ -312,7 +312,8 @@ def card_spans(groups: list[str]) -> list[tuple[int, int]]:
         allowed = card_lengths(digits[s : s + _KEY_DIGITS])
         best = None
         if allowed:
-            for j in range(i, n):
+            # Only ends 12 to 19 digits away can close a card: skip straight to them.
+            for j in range(bisect_left(ends, s + CARD_MIN_DIGITS, i), n):
                 e = ends[j]
                 size = e - s
                 if size > CARD_MAX_DIGITS:
