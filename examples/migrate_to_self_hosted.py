@@ -129,12 +129,11 @@ def main() -> None:
     logging.basicConfig(format="      log: %(name)s: %(message)s", stream=sys.stdout)
     paid = Box("Your order ships tomorrow; you will get a tracking link by email.")
     local = Box("Your order ships tomorrow and a tracking link will be emailed to you.")
-    router = Router(config(paid, local))
-    route = router.config.routes["support-bot"]
     now = START - DAY
-    # Simulated time: the router reads its snapshot clock for ramps and guard
-    # windows; production leaves it on the wall clock.
-    router._core.clock = lambda: now
+    # Simulated time: the router reads its clock for ramps and guard windows;
+    # production leaves it on the wall clock.
+    router = Router(config(paid, local), clock=lambda: now)
+    route = router.config.routes["support-bot"]
     ask = [{"role": "user", "content": "Where is my order #1234?"}]
     print(
         f"{'day':>4} {'scheduled':>9} {'served':>7} {'local err':>9} {'spend':>9} "
@@ -146,7 +145,7 @@ def main() -> None:
             local.fail_ratio = 0.5  # a bad driver update on the GPU box
         if day == 10:
             local.fail_ratio = 0.0  # fixed; the operator re-arms the arm
-            resume(router._core.store, "support-bot", "llama-local")
+            resume(router.store, "support-bot", "llama-local")
             print("      operator: llm-router migration resume router.yaml --route support-bot")
         served = errors = tries = 0
         spend = all_paid = 0.0
@@ -161,7 +160,7 @@ def main() -> None:
             all_paid += (resp.usage.prompt_tokens * 2.0 + resp.usage.completion_tokens * 8.0) / 1e6
         sched = arm_weights(route, now)["llama-local"]
         err = f"{errors / tries:.0%}" if tries else "-"
-        tripped = tripped_arms(router._core.store, "support-bot", route)
+        tripped = tripped_arms(router.store, "support-bot", route)
         state = "ROLLED BACK: " + tripped["llama-local"][:60] + "…" if tripped else "armed"
         print(
             f"{day:>4} {sched:>8.1f}% {served / USERS:>6.0%} {err:>9} ${spend:>8.4f} "
@@ -169,8 +168,8 @@ def main() -> None:
         )
     router.close()  # waits for the shadows in flight
     print()
-    print(guard_status(router._core.store, "support-bot", route, now).describe())
-    s = summarise_store(router._core.store, "support-bot", "llama-local")
+    print(guard_status(router.store, "support-bot", route, now).describe())
+    s = summarise_store(router.store, "support-bot", "llama-local")
     print(
         f"shadow evidence: {s['pairs']} pairs, exact match {s.get('exact_match_pct', 0):.0f}%, "
         f"mean similarity {s.get('mean_similarity', 0):.2f}, "

@@ -8,16 +8,16 @@ and cost. They differ only in the executor that performs the network steps.
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any, Self, TypedDict, Unpack
 
 from pydantic import ValidationError
 
 from .accounting import amortised_cost_usd, cost_usd
 from .accounting.budget import EXTRA_KEY, BudgetGate, cap_output_tokens
-from .assemble import Assembler
 from .config import Config, load_config, load_dict, load_file
 from .credentials import scrub_error
 from .errors import (
@@ -29,10 +29,7 @@ from .errors import (
     request_error,
 )
 from .execution.breaker import Breakers
-from .execution.call import Call
-from .execution.executor import AsyncExecutor, Executor, Opened
 from .execution.health import Health
-from .execution.walker import Walker
 from .ids import new_id
 from .migration import record_outcome, route_traffic
 from .policy import Decision, Policy, Snapshot
@@ -52,36 +49,87 @@ from .types import (
 )
 
 if TYPE_CHECKING:
-    from .migration.shadow import AsyncShadowRunner, ShadowPlanner, ShadowRunner
+    from opentelemetry.metrics import MeterProvider
+    from opentelemetry.trace import TracerProvider
 
-__all__ = ["AsyncRouter", "AsyncStream", "Router", "Stream"]
+    from .execution.call import Call
+    from .execution.executor import AsyncExecutor, Executor, Opened
+    from .execution.walker import Walker
+    from .migration.shadow import AsyncShadowRunner, ShadowPlanner, ShadowRunner
+    from .state import StateStore
+
+__all__ = ["AsyncRouter", "AsyncRouterOptions", "AsyncStream", "Router", "RouterOptions", "Stream"]
 
 MessagesIn = Sequence[Message | Mapping[str, Any]]
 ContextIn = RequestContext | Mapping[str, Any] | None
 
 
+class RouterOptions(TypedDict, total=False):
+    """The keyword arguments of :class:`Router` (and ``from_file`` / ``from_dict``)."""
+
+    tracer_provider: TracerProvider | None
+    meter_provider: MeterProvider | None
+    store: StateStore | None
+    clock: Callable[[], float] | None
+
+
+class AsyncRouterOptions(RouterOptions, total=False):
+    """The keyword arguments of :class:`AsyncRouter` (and ``from_file`` / ``from_dict``)."""
+
+    transport_factory: Any
+
+
+# The network side (executors, plan walker, adapters) loads at a router's first
+# call, not at ``import router`` or construction (docs/performance.md).
+_walk: tuple[type[Walker], type[Call]] | None = None
+_executor_lock = threading.Lock()
+
+
+def _walk_types() -> tuple[type[Walker], type[Call]]:
+    global _walk
+    if _walk is None:
+        from .execution.call import Call
+        from .execution.walker import Walker
+
+        _walk = (Walker, Call)
+    return _walk
+
+
 class _Core:
     """Everything a call needs that is not network I/O, shared by sync and async."""
 
-    def __init__(self, config: Config | Mapping[str, Any] | str | os.PathLike[str]) -> None:
+    def __init__(
+        self,
+        config: Config | Mapping[str, Any] | str | os.PathLike[str],
+        *,
+        tracer_provider: TracerProvider | None = None,
+        meter_provider: MeterProvider | None = None,
+        store: StateStore | None = None,
+        clock: Callable[[], float] | None = None,
+    ) -> None:
         self.config = load_config(config)
         self.policy = Policy(self.config)
-        self.store = open_store(self.config.state)
-        self.budget = BudgetGate(self.store)
-        self.breakers = Breakers(self.store)
+        self.clock: Callable[[], float] = clock or time.time
+        """Wall clock of snapshots (ramps, guard windows), breakers and budgets."""
+        self.store = open_store(self.config.state) if store is None else store
+        self.budget = BudgetGate(self.store, clock=self.clock)
+        self.breakers = Breakers(self.store, self.clock)
         self.health = Health(self.store, self.breakers)
         found = {s for t in self.policy.targets.values() for s in t.secrets}
         if self.config.telemetry.audit_key is not None:
             found.add(self.config.telemetry.audit_key.get_secret_value())
         self.secrets = tuple(sorted(found, key=lambda s: (-len(s), s)))
         """Every configured secret of every provider, longest first."""
-        self.observer = observer_for(self.config, self.secrets)
+        self.observer = observer_for(
+            self.config,
+            self.secrets,
+            tracer_provider=tracer_provider,
+            meter_provider=meter_provider,
+        )
         self._target_names = tuple(self.policy.targets)
         self._with_breaker = tuple(
             n for n, t in self.policy.targets.items() if t.provider_config.breaker is not None
         )
-        self.clock: Callable[[], float] = time.time
-        """Wall clock of snapshots (ramps, guard windows); tests and simulations replace it."""
         self.shadow_planner: ShadowPlanner | None = None
         """Set only when a route has a shadow: the shadow machinery loads on demand."""
         if any(r.shadow is not None for r in self.config.routes.values()):
@@ -160,14 +208,15 @@ class _Core:
         except NoEligibleTarget as e:
             self.observer.request_denied(model, self.context(context), e)
             raise
-        walker = Walker(
+        walker_type, call_type = _walk or _walk_types()
+        walker = walker_type(
             decision,
             route,
             deadline_s=ctx.deadline_s,
             breakers=self.breakers,
             health=self.health,
         )
-        call = Call(request, ctx, decision, route, walker, stream=stream)
+        call = call_type(request, ctx, decision, route, walker, stream=stream)
         call.extra[EXTRA_KEY] = hold
         self.observer.request_started(call)
         return call
@@ -227,22 +276,32 @@ class _Core:
 class _Facade:
     _core: _Core
 
-    def __init__(self, config: Config | Mapping[str, Any] | str | os.PathLike[str]) -> None:
+    def __init__(
+        self,
+        config: Config | Mapping[str, Any] | str | os.PathLike[str],
+        **options: Unpack[RouterOptions],
+    ) -> None:
         raise NotImplementedError
 
     @classmethod
-    def from_file(cls, path: str | os.PathLike[str]) -> Self:
-        """A router from a YAML config file; every config problem at file:line."""
+    def from_file(cls, path: str | os.PathLike[str], **options: Unpack[RouterOptions]) -> Self:
+        """A router from a YAML config file; every config problem at file:line.
+
+        ``options``: the constructor's keyword arguments.
+        """
         from .config.loader import construct
 
-        return construct(cls, load_file(path), str(path))
+        return construct(lambda c: cls(c, **options), load_file(path), str(path))
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Self:
-        """A router from a config given as plain data; every config problem at once."""
+    def from_dict(cls, data: Mapping[str, Any], **options: Unpack[RouterOptions]) -> Self:
+        """A router from a config given as plain data; every config problem at once.
+
+        ``options``: the constructor's keyword arguments.
+        """
         from .config.loader import construct
 
-        return construct(cls, load_dict(data))
+        return construct(lambda c: cls(c, **options), load_dict(data))
 
     @property
     def config(self) -> Config:
@@ -253,6 +312,14 @@ class _Facade:
     def budget(self) -> BudgetGate:
         """Ceilings, budget reservations and the ledger (set ``.counter`` for exact tokens)."""
         return self._core.budget
+
+    @property
+    def store(self) -> StateStore:
+        """The state store: budgets, ledger, breakers, migration statistics.
+
+        The one passed as ``store=``, else the one ``config.state`` names.
+        """
+        return self._core.store
 
     def explain(
         self,
@@ -273,9 +340,34 @@ class Router(_Facade):
     ...     r.chat([{"role": "user", "content": "Hi"}], model="support-bot").content
     """
 
-    def __init__(self, config: Config | Mapping[str, Any] | str | os.PathLike[str]) -> None:
-        self._core = _Core(config)
-        self._executor = Executor(self._core.observer)
+    def __init__(
+        self,
+        config: Config | Mapping[str, Any] | str | os.PathLike[str],
+        *,
+        tracer_provider: TracerProvider | None = None,
+        meter_provider: MeterProvider | None = None,
+        store: StateStore | None = None,
+        clock: Callable[[], float] | None = None,
+    ) -> None:
+        """A router for ``config`` (a :class:`Config`, a dict or a YAML file's path).
+
+        ``tracer_provider`` / ``meter_provider``: the OpenTelemetry providers
+        spans and metrics go to (default: the global ones); ignored when
+        ``telemetry.enabled`` is false. ``store``: a
+        :class:`~router.state.StateStore` to use instead of the one
+        ``config.state`` names (to share one between routers, or to read it;
+        the router does not close it). ``clock``: the wall clock, in epoch
+        seconds, of ramps, guard windows, breakers and budget windows
+        (default :func:`time.time`; for tests and simulations).
+        """
+        self._core = _Core(
+            config,
+            tracer_provider=tracer_provider,
+            meter_provider=meter_provider,
+            store=store,
+            clock=clock,
+        )
+        self._ex: Executor | None = None
         self._shadows: ShadowRunner | None = None
         if self._core.shadow_planner is not None:
             from .migration.shadow import ShadowRunner
@@ -284,6 +376,19 @@ class Router(_Facade):
                 self._core.shadow_planner, self._executor, dict(self._core.config.routes)
             )
             self._core.shadows = self._shadows.submit
+
+    @property
+    def _executor(self) -> Executor:
+        # Built at the first call (or when a shadow needs it); see _walk above.
+        ex = self._ex
+        if ex is None:
+            with _executor_lock:
+                ex = self._ex
+                if ex is None:
+                    from .execution.executor import Executor
+
+                    ex = self._ex = Executor(self._core.observer)
+        return ex
 
     def chat(
         self,
@@ -318,7 +423,8 @@ class Router(_Facade):
         if self._shadows is not None:
             self._shadows.close()
         try:
-            self._executor.close()
+            if self._ex is not None:
+                self._ex.close()
         finally:
             self._core.observer.close()
 
@@ -337,18 +443,30 @@ class AsyncRouter(_Facade):
         config: Config | Mapping[str, Any] | str | os.PathLike[str],
         *,
         transport_factory: Any = None,
+        tracer_provider: TracerProvider | None = None,
+        meter_provider: MeterProvider | None = None,
+        store: StateStore | None = None,
+        clock: Callable[[], float] | None = None,
     ) -> None:
         """``transport_factory``: ``None`` (httpx's own pool), ``"aiohttp"`` (needs
         ``httpx-aiohttp``; much faster with many requests in flight), or a callable
-        ``(Target) -> httpx.AsyncBaseTransport``."""
+        ``(Target) -> httpx.AsyncBaseTransport``. The other arguments are
+        :class:`Router`'s."""
         if transport_factory == "aiohttp":
             from .execution.transports import aiohttp_transport
 
             transport_factory = aiohttp_transport
         elif transport_factory is not None and not callable(transport_factory):
             raise TypeError("transport_factory must be None, 'aiohttp' or a callable(target)")
-        self._core = _Core(config)
-        self._executor = AsyncExecutor(self._core.observer, transport_factory)
+        self._core = _Core(
+            config,
+            tracer_provider=tracer_provider,
+            meter_provider=meter_provider,
+            store=store,
+            clock=clock,
+        )
+        self._transport_factory = transport_factory
+        self._ex: AsyncExecutor | None = None
         self._shadows: AsyncShadowRunner | None = None
         if self._core.shadow_planner is not None:
             from .migration.shadow import AsyncShadowRunner
@@ -356,21 +474,38 @@ class AsyncRouter(_Facade):
             self._shadows = AsyncShadowRunner(self._core.shadow_planner, self._executor)
             self._core.shadows = self._shadows.submit
 
+    @property
+    def _executor(self) -> AsyncExecutor:
+        # Built at the first call (or when a shadow needs it), as Router's.
+        ex = self._ex
+        if ex is None:
+            with _executor_lock:
+                ex = self._ex
+                if ex is None:
+                    from .execution.executor import AsyncExecutor
+
+                    ex = self._ex = AsyncExecutor(self._core.observer, self._transport_factory)
+        return ex
+
     @classmethod
-    def from_file(cls, path: str | os.PathLike[str], *, transport_factory: Any = None) -> Self:
-        """A router from a YAML config file; every config problem at file:line."""
+    def from_file(cls, path: str | os.PathLike[str], **options: Unpack[AsyncRouterOptions]) -> Self:
+        """A router from a YAML config file; every config problem at file:line.
+
+        ``options``: the constructor's keyword arguments.
+        """
         from .config.loader import construct
 
-        return construct(
-            lambda c: cls(c, transport_factory=transport_factory), load_file(path), str(path)
-        )
+        return construct(lambda c: cls(c, **options), load_file(path), str(path))
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any], *, transport_factory: Any = None) -> Self:
-        """A router from a config given as plain data; every config problem at once."""
+    def from_dict(cls, data: Mapping[str, Any], **options: Unpack[AsyncRouterOptions]) -> Self:
+        """A router from a config given as plain data; every config problem at once.
+
+        ``options``: the constructor's keyword arguments.
+        """
         from .config.loader import construct
 
-        return construct(lambda c: cls(c, transport_factory=transport_factory), load_dict(data))
+        return construct(lambda c: cls(c, **options), load_dict(data))
 
     @awaits_audit  # its audit record is queued with put_async: a full queue waits, off the loop
     async def chat(
@@ -406,7 +541,8 @@ class AsyncRouter(_Facade):
         if self._shadows is not None:
             await self._shadows.aclose()
         try:
-            await self._executor.aclose()
+            if self._ex is not None:
+                await self._ex.aclose()
         finally:
             await self._core.observer.aclose()
 
@@ -423,6 +559,8 @@ class _StreamBase:
     def __init__(self, core: _Core, call: Call) -> None:
         self._core = core
         self._call = call
+        from .assemble import Assembler  # streams only
+
         self._asm = Assembler()
         self._opened: Opened | None = None
         self._response: ChatResponse | None = None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict
 
 import httpx
 from opentelemetry.sdk.metrics import MeterProvider
@@ -13,7 +13,9 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from router import AsyncRouter, Router
-from router.telemetry import observer_for
+from router.execution.call import Call
+from router.execution.walker import Walker
+from router.types import ChatRequest, RequestContext
 
 LOCAL_KEY = "sk-local-TESTKEY-0123456789abcdef"
 CLOUD_KEY = "sk-cloud-TESTKEY-fedcba9876543210"
@@ -124,6 +126,13 @@ def error_body(status: int, msg: str) -> httpx.Response:
     return httpx.Response(status, json={"error": {"message": msg, "type": "server_error"}})
 
 
+class Providers(TypedDict):
+    """``tracer_provider=`` and ``meter_provider=`` of a router."""
+
+    tracer_provider: TracerProvider
+    meter_provider: MeterProvider
+
+
 @dataclass
 class Otel:
     """An SDK tracer and meter provider that keep everything in memory."""
@@ -153,17 +162,20 @@ class Otel:
                         out.extend(m.data.data_points)
         return out
 
-    def instrument(self, router: Router | AsyncRouter) -> None:
-        """Point ``router``'s observer at these providers."""
-        core = router._core
-        obs = observer_for(
-            core.config,
-            [t.endpoint.api_key or "" for t in core.policy.targets.values()],
-            tracer_provider=self.tracer_provider,
-            meter_provider=self.meter_provider,
-        )
-        core.observer = obs
-        router._executor.observer = obs
+    @property
+    def providers(self) -> Providers:
+        """The router keyword arguments that send its telemetry here."""
+        return {"tracer_provider": self.tracer_provider, "meter_provider": self.meter_provider}
+
+
+def new_call(
+    r: Router | AsyncRouter, messages: list[dict[str, Any]], model: str = "default"
+) -> Call:
+    """A call ``r`` decided and nothing sent: for driving an observer's hooks by hand."""
+    decision = r.explain(messages, model=model)
+    route = r.config.routes[decision.route]
+    request = ChatRequest.model_validate({"messages": messages})
+    return Call(request, RequestContext(), decision, route, Walker(decision, route))
 
 
 def sse_response(model: str, pieces: list[str], *, usage: bool = True) -> httpx.Response:

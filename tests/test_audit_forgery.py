@@ -73,7 +73,7 @@ def keyed_log(tmp_path: Path, mock: respx.MockRouter) -> Path:
     mock.post(LOCAL_URL).mock(return_value=httpx.Response(200, json=completion("smol-135m")))
     for tenant in ("acme", "globex", "initech", "umbrella", "hooli"):
         r.chat(MSG, context={"tenant": tenant})
-    r._core.observer.flush()  # a background thread writes the log
+    r.close()  # a background thread writes the log: closing flushes it
     report = verify_log(log, r.config)  # the config's key is used
     assert report.ok and report.authenticated, report.findings
     assert report.records == report.macs == report.seq == 5

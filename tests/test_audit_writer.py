@@ -371,7 +371,7 @@ def test_a_router_whose_writer_failed_keeps_answering_and_says_so(
     with caplog.at_level(logging.ERROR, logger="router.telemetry"):
         r.chat(MSG)
         with pytest.raises(AuditWriterError):
-            r._core.observer.flush()
+            _audit(r).flush()
         assert r.chat(MSG).content  # the request is not failed…
         r.close()
     # …but the lost record is not silent: the writer's error once, then each refused record.

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -70,19 +71,14 @@ def chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
 # -- 1. a stream is read, and finished, once -----------------------------------
 
 
-class _Finishes:
-    """Counts the calls of the router core's ``finish`` (settle, audit, guard, shadow)."""
+def audited_config(log: Path) -> dict[str, Any]:
+    """:func:`one_target_config` with an audit log: one record each time a call ends."""
+    return {**one_target_config(), "telemetry": {"enabled": False, "audit_log": str(log)}}
 
-    def __init__(self, r: Router | AsyncRouter) -> None:
-        self.n = 0
-        core = r._core
-        inner = core.finish
 
-        def finish(*a: Any, **kw: Any) -> Any:
-            self.n += 1
-            return inner(*a, **kw)
-
-        core.finish = finish  # type: ignore[method-assign]
+def outcomes(log: Path) -> list[str]:
+    """The outcome of each audit record: a call that ended twice would have two."""
+    return [json.loads(x)["outcome"] for x in log.read_text().splitlines()]
 
 
 def test_stream_consumed_is_an_exported_router_error() -> None:
@@ -91,10 +87,9 @@ def test_stream_consumed_is_an_exported_router_error() -> None:
 
 
 @respx.mock
-def test_a_read_stream_iterated_again_raises_and_finishes_once() -> None:
+def test_a_read_stream_iterated_again_raises_and_finishes_once(tmp_path: Path) -> None:
     respx.post(URL).respond(200, text=fixture_text("openai/stream_with_usage.sse"), headers=SSE)
-    with Router.from_dict(one_target_config()) as r:
-        finishes = _Finishes(r)
+    with Router.from_dict(audited_config(tmp_path / "audit.jsonl")) as r:
         with r.stream(USER) as s:
             text = "".join(c.delta_text for c in s)
             with pytest.raises(StreamConsumed):
@@ -102,34 +97,33 @@ def test_a_read_stream_iterated_again_raises_and_finishes_once() -> None:
                     pass
         with pytest.raises(StreamConsumed):
             list(s)
-    assert finishes.n == 1
+    assert outcomes(tmp_path / "audit.jsonl") == ["ok"]
     assert s.response.content == text == "The capital of France is Paris."
 
 
 @respx.mock
-def test_a_closed_stream_iterated_again_raises_and_never_finishes() -> None:
+def test_a_closed_stream_iterated_again_raises_and_never_finishes(tmp_path: Path) -> None:
     respx.post(URL).respond(200, text=fixture_text("openai/stream_with_usage.sse"), headers=SSE)
-    with Router.from_dict(one_target_config()) as r:
-        finishes = _Finishes(r)
+    with Router.from_dict(audited_config(tmp_path / "audit.jsonl")) as r:
         with r.stream(USER) as s:
             for _ in s:
                 break
         with pytest.raises(StreamConsumed):
             list(s)
-    assert finishes.n == 0
+    # Ended once, when it was closed (without a response): never finished.
+    assert outcomes(tmp_path / "audit.jsonl") == ["error"]
 
 
 @respx.mock
-async def test_an_async_stream_iterated_again_raises_and_finishes_once() -> None:
+async def test_an_async_stream_iterated_again_raises_and_finishes_once(tmp_path: Path) -> None:
     respx.post(URL).respond(200, text=fixture_text("openai/stream_with_usage.sse"), headers=SSE)
-    async with AsyncRouter.from_dict(one_target_config()) as r:
-        finishes = _Finishes(r)
-        async with r.stream(USER) as s:
-            text = "".join([c.delta_text async for c in s])
-            with pytest.raises(StreamConsumed):
-                async for _ in s:
-                    pass
-    assert finishes.n == 1
+    cfg = audited_config(tmp_path / "audit.jsonl")
+    async with AsyncRouter.from_dict(cfg) as r, r.stream(USER) as s:
+        text = "".join([c.delta_text async for c in s])
+        with pytest.raises(StreamConsumed):
+            async for _ in s:
+                pass
+    assert outcomes(tmp_path / "audit.jsonl") == ["ok"]
     assert s.response.content == text
 
 

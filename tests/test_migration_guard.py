@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 import pytest
@@ -209,7 +210,7 @@ def test_rollback_under_injected_faults_is_shared_and_resume_re_arms(
     answers = [one.chat(ASK, model="support", context={"user": f"u{i}"}) for i in range(60)]
     # Every caller got an answer: failed llama attempts fell back to gpt.
     assert all(a.content == paid.reply for a in answers)
-    assert tripped_arms(one._core.store, "support", one.config.routes["support"])
+    assert tripped_arms(one.store, "support", one.config.routes["support"])
     sent_to_local = local.calls
     assert 10 <= sent_to_local < 60
     for i in range(60, 100):
@@ -219,8 +220,7 @@ def test_rollback_under_injected_faults_is_shared_and_resume_re_arms(
     assert local.calls == sent_to_local, "a rolled-back arm gets no traffic"
 
     # A second router sharing the store sees the rollback.
-    two = Router(_cfg(paid, local))
-    two._core.store = one._core.store
+    two = Router(_cfg(paid, local), store=one.store)
     local.fail = False
     for i in range(40):
         d = two.explain(ASK, model="support", context={"user": f"u{i}"})
@@ -234,7 +234,7 @@ def test_rollback_under_injected_faults_is_shared_and_resume_re_arms(
     import yaml
 
     path.write_text(yaml.safe_dump(_cfg(paid, local)))
-    monkeypatch.setattr("router.state.open_store", lambda url: one._core.store)
+    monkeypatch.setattr("router.state.open_store", lambda url: one.store)
     assert main(["migration", "status", str(path)]) == 0
     out = capsys.readouterr().out
     assert "ROLLED BACK" in out and "TRIPPED" in out and "error_rate" in out
@@ -261,7 +261,7 @@ async def test_async_rollback_under_injected_faults(
         for i in range(60):
             resp = await r.chat(ASK, model="support", context={"user": f"u{i}"})
             assert resp.content == paid.reply
-        assert tripped_arms(r._core.store, "support", r.config.routes["support"])
+        assert tripped_arms(r.store, "support", r.config.routes["support"])
         before = local.calls
         for i in range(60, 80):
             resp = await r.chat(ASK, model="support", context={"user": f"u{i}"})
@@ -292,7 +292,7 @@ def test_a_call_that_fails_everywhere_still_counts(paid: FakeServer, local: Fake
     with Router(_cfg(paid, local)) as r:
         with pytest.raises(ProviderError):
             r.chat(ASK, model="support", context={"user": "u1"})
-        st = guard_status(r._core.store, "support", r.config.routes["support"], r._core.clock())
+        st = guard_status(r.store, "support", r.config.routes["support"], time.time())
     # The arm, last in this plan, is retried twice by default: each try is a sample.
     assert (st.arm.samples, st.arm.errors) == (3, 3)
     assert (st.baseline.samples, st.baseline.errors) == (1, 1)

@@ -130,11 +130,15 @@ def test_the_router_reads_ramp_time_from_its_snapshot_clock() -> None:
         "start": "2026-12-01",
         "end": "2026-12-15",
     }
-    r = Router(migration_config("http://127.0.0.1:1/v1", "http://127.0.0.1:2/v1", ramp=ramp))
+    now = START
+    r = Router(
+        migration_config("http://127.0.0.1:1/v1", "http://127.0.0.1:2/v1", ramp=ramp),
+        clock=lambda: now,
+    )
     ask = [{"role": "user", "content": "hi"}]
     firsts = {}
     for day in (0, 7, 14):
-        r._core.clock = lambda day=day: START + day * DAY
+        now = START + day * DAY
         firsts[day] = [
             r.explain(ask, model="support", context={"user": f"u{i}"}).plan[0].name
             for i in range(400)

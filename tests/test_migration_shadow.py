@@ -73,7 +73,7 @@ def test_a_shadow_is_compared_recorded_and_never_returned(
     assert _plain(resp) == _plain(alone), "a shadow never alters the primary response"
     assert resp.content == paid.reply and resp.route is not None and resp.route.target == "gpt"
     assert local.calls == 1 and local.bodies[0]["model"] == "llama-x"
-    s = summarise_store(r._core.store, "support", "llama")
+    s = summarise_store(r.store, "support", "llama")
     assert s["pairs"] == 1 and s["sampled"] == 1 and s["exact_match_pct"] == 0
     assert s["mean_similarity"] == pytest.approx(similarity(paid.reply, local.reply))
     assert s["primary_cost_usd"] > 0 and s["shadow_cost_usd"] == 0
@@ -94,10 +94,10 @@ def test_the_primary_does_not_wait_for_its_shadow(paid: FakeServer, local: FakeS
     wait_for(lambda: local.calls == 1, "the shadow reached its target")
     # The primary answered while its shadow is still held by the server.
     assert resp.content == paid.reply
-    assert summarise_store(r._core.store, "support", "llama")["pairs"] == 0
+    assert summarise_store(r.store, "support", "llama")["pairs"] == 0
     local.gate.set()
     r.close()
-    assert summarise_store(r._core.store, "support", "llama")["pairs"] == 1
+    assert summarise_store(r.store, "support", "llama")["pairs"] == 1
 
 
 def test_saturated_shadows_are_dropped_and_counted(paid: FakeServer, local: FakeServer) -> None:
@@ -107,7 +107,7 @@ def test_saturated_shadows_are_dropped_and_counted(paid: FakeServer, local: Fake
         assert r.chat(ASK, model="support", context={"user": f"u{i}"}).content == paid.reply
     local.gate.set()
     r.close()
-    s = summarise_store(r._core.store, "support", "llama")
+    s = summarise_store(r.store, "support", "llama")
     assert (s["sampled"], s["dropped"], s["pairs"]) == (4, 3, 1)
     assert local.calls == 1
 
@@ -116,7 +116,7 @@ def test_a_failing_shadow_is_counted_and_harmless(paid: FakeServer, local: FakeS
     local.fail = True
     with Router(shadow_config(paid, local)) as r:
         assert r.chat(ASK, model="support").content == paid.reply
-    s = summarise_store(r._core.store, "support", "llama")
+    s = summarise_store(r.store, "support", "llama")
     assert (s["shadow_errors"], s["pairs"]) == (1, 0)
 
 
@@ -125,11 +125,11 @@ def test_a_stream_is_shadowed_once_it_ended(paid: FakeServer, local: FakeServer)
     with r.stream(ASK, model="support") as s:
         chunks = iter(s)
         text = next(chunks).delta_text
-        assert summarise_store(r._core.store, "support", "llama")["sampled"] == 0
+        assert summarise_store(r.store, "support", "llama")["sampled"] == 0
         text += "".join(c.delta_text for c in chunks)
     assert text.strip() == paid.reply
     r.close()
-    assert summarise_store(r._core.store, "support", "llama")["pairs"] == 1
+    assert summarise_store(r.store, "support", "llama")["pairs"] == 1
     assert local.bodies[0].get("stream") in (None, False)  # the copy is a plain completion
 
 
@@ -141,7 +141,7 @@ async def test_an_async_stream_is_shadowed_once_it_ended(
         text = "".join([c.delta_text async for c in s])
     assert text.strip() == paid.reply
     await r.aclose()
-    assert summarise_store(r._core.store, "support", "llama")["pairs"] == 1
+    assert summarise_store(r.store, "support", "llama")["pairs"] == 1
 
 
 def test_sampling_is_deterministic_per_request() -> None:
@@ -163,35 +163,36 @@ def test_no_shadow_when_the_primary_already_used_the_shadow_target(
     }
     with Router(cfg) as r:
         r.chat(ASK, model="support")
-    s = summarise_store(r._core.store, "support", "llama")
+    s = summarise_store(r.store, "support", "llama")
     assert (s["skipped_same_target"], s["pairs"], local.calls) == (1, 0, 1)
 
 
 class _RefusingPolicy:
-    """The real policy, except that it admits no shadow target (as a rule would)."""
+    """Every Policy, except that it admits no shadow target (as a rule would)."""
 
-    def __init__(self, inner: Policy) -> None:
-        self.inner = inner
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.asked: list[str] = []
+        inner = Policy.decide
 
-    def decide(self, request: Any, context: Any, snapshot: Any, *, model: str) -> Any:
-        self.asked.append(model)
-        if model == "llama":
-            raise NoEligibleTarget("zone frontier not allowed for confidential")
-        return self.inner.decide(request, context, snapshot, model=model)
+        def decide(policy: Policy, *args: Any, **kwargs: Any) -> Any:
+            self.asked.append(kwargs["model"])
+            if kwargs["model"] == "llama":
+                raise NoEligibleTarget("zone frontier not allowed for confidential")
+            return inner(policy, *args, **kwargs)
+
+        monkeypatch.setattr(Policy, "decide", decide)
 
 
 def test_the_policy_is_asked_for_the_shadow_and_a_refusal_means_no_shadow(
-    paid: FakeServer, local: FakeServer
+    paid: FakeServer, local: FakeServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     r = Router(shadow_config(paid, local))
-    refusing = _RefusingPolicy(r._core.policy)
-    r._core.shadow_planner.policy = refusing  # type: ignore[assignment]
+    refusing = _RefusingPolicy(monkeypatch)
     assert r.chat(ASK, model="support").content == paid.reply
     r.close()
-    assert refusing.asked == ["llama"]
+    assert refusing.asked == ["support", "llama"]  # the primary's decision, then the shadow's
     assert local.calls == 0
-    assert summarise_store(r._core.store, "support", "llama")["refused"] == 1
+    assert summarise_store(r.store, "support", "llama")["refused"] == 1
 
 
 def _confidential_config(paid: FakeServer, local: FakeServer) -> dict[str, Any]:
@@ -228,7 +229,7 @@ def test_no_shadow_for_a_request_whose_sensitivity_forbids_the_target(
         resp = r.chat(ASK, model="support", context={"sensitivity": "confidential"})
         assert resp.route is not None and resp.route.zone == "local"
     assert paid.calls == 0, "a confidential request was copied to a hosted target"
-    assert summarise_store(r._core.store, "support", "llama-hosted")["refused"] == 1
+    assert summarise_store(r.store, "support", "llama-hosted")["refused"] == 1
 
 
 def test_a_public_request_is_shadowed_to_the_hosted_target(
@@ -253,7 +254,7 @@ def test_report_summarises_the_shadows(
             r.chat(ASK, model="support", context={"user": f"u{i}"})
     path = tmp_path / "router.yaml"
     path.write_text(yaml.safe_dump(cfg))
-    monkeypatch.setattr("router.state.open_store", lambda url: r._core.store)
+    monkeypatch.setattr("router.state.open_store", lambda url: r.store)
     assert main(["migration", "report", str(path)]) == 0
     out = capsys.readouterr().out
     assert "route support: shadow llama at 100%" in out
@@ -274,24 +275,27 @@ async def test_async_shadow_runs_in_the_background_and_is_bounded(
     r = AsyncRouter(shadow_config(paid, local, tmp_path / "a.jsonl", max_concurrency=2))
     answers = [await r.chat(ASK, model="support", context={"user": f"u{i}"}) for i in range(5)]
     assert all(a.content == paid.reply for a in answers)
-    s = summarise_store(r._core.store, "support", "llama")
+    s = summarise_store(r.store, "support", "llama")
     assert (s["sampled"], s["dropped"], s["pairs"]) == (5, 3, 0)
     local.gate.set()
     await r.aclose()
-    assert summarise_store(r._core.store, "support", "llama")["pairs"] == 2
+    assert summarise_store(r.store, "support", "llama")["pairs"] == 2
     assert local.calls == 2
 
 
-async def test_async_refusal_and_failure(paid: FakeServer, local: FakeServer) -> None:
+async def test_async_refusal_and_failure(
+    paid: FakeServer, local: FakeServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
     local.fail = True
     async with AsyncRouter(shadow_config(paid, local)) as r:
         assert (await r.chat(ASK, model="support")).content == paid.reply
-    assert summarise_store(r._core.store, "support", "llama")["shadow_errors"] == 1
+    assert summarise_store(r.store, "support", "llama")["shadow_errors"] == 1
     r2 = AsyncRouter(shadow_config(paid, local))
-    r2._core.shadow_planner.policy = _RefusingPolicy(r2._core.policy)  # type: ignore[assignment]
+    refusing = _RefusingPolicy(monkeypatch)
     await r2.chat(ASK, model="support")
     await r2.aclose()
-    assert summarise_store(r2._core.store, "support", "llama")["refused"] == 1
+    assert refusing.asked == ["support", "llama"]
+    assert summarise_store(r2.store, "support", "llama")["refused"] == 1
 
 
 def test_a_shadow_leaves_its_own_audit_record(
@@ -322,4 +326,4 @@ def test_a_route_scoped_rule_keeps_the_shadow_home(paid: FakeServer, local: Fake
     with Router(cfg) as r:
         r.chat(ASK, model="support", context={"sensitivity": "public"})
     assert paid.calls == 0
-    assert summarise_store(r._core.store, "support", "llama-hosted")["refused"] == 1
+    assert summarise_store(r.store, "support", "llama-hosted")["refused"] == 1

@@ -6,6 +6,7 @@ import dataclasses
 from typing import Any
 
 import pytest
+import respx
 
 from router import AsyncRouter, Router
 from router.accounting import BudgetGate, ExactCounter, read_ledger
@@ -14,17 +15,18 @@ from router.accounting.tokens import FastCounter
 from router.config import load_dict
 from router.config.schema import BudgetEffect
 from router.errors import BudgetExceeded, NoEligibleTarget, ProviderTimeout
-from router.execution.walker import Send
 from router.policy import Policy
 from router.policy.lint import lint
 from router.state import MemoryStore
-from router.types import ChatRequest, ChatResponse, Choice, ChoiceMessage, RequestContext
+from router.types import ChatRequest, ChatResponse, RequestContext
 from tests.money_helpers import FakeProvider, money_config
 from tests.policy_fixtures import policy as fixture_policy
+from tests.telemetry_support import sse
 
 pytest_plugins = ["tests.money_fixtures"]
 
 HI = [{"role": "user", "content": "hi"}]
+SSE = {"content-type": "text/event-stream"}
 # 16 characters, 48 UTF-8 bytes: chars/4 says 4 tokens, byte-level BPE needs up to 48.
 JAPANESE = "日本語の文章はトークンが多いです"
 
@@ -37,13 +39,16 @@ def budget_rule(usd: float, on: str = "deny") -> dict[str, Any]:
 
 
 def answered_stream(r: Router, text: str, **params: Any) -> ChatResponse:
-    """Finish a stream whose server sent ``text`` and no usage (as the stream code does)."""
-    core = r._core
-    call = core.start(HI, "default", {"tenant": "a"}, params, stream=True)
-    paid = core.policy.targets["paid"]
-    call.walker.succeeded(Send(paid, 1, None), 0.01, final=False)
-    response = ChatResponse(choices=[Choice(message=ChoiceMessage(content=text))])
-    return core.finish(call, response, paid)
+    """Stream from ``paid`` (on 127.0.0.1:9), whose server sends ``text`` and no usage."""
+    with respx.mock(assert_all_called=True) as mock:
+        mock.post("http://127.0.0.1:9/v1/chat/completions").respond(
+            200, content=sse("paid-model", [text], usage=False), headers=SSE
+        )
+        with r.stream(HI, context={"tenant": "a"}, **params) as s:
+            assert "".join(c.delta_text for c in s) == text
+    response = s.response
+    assert response.route is not None and response.route.target == "paid"
+    return response
 
 
 # --- a. a stream without usage commits the upper bound ------------------------------
@@ -53,7 +58,7 @@ def test_usage_less_stream_commits_the_upper_bound_not_chars_over_4() -> None:
     cfg = money_config("http://127.0.0.1:9/v1", rules=[budget_rule(100.0)])
     with Router.from_dict(cfg) as r:
         resp = answered_stream(r, JAPANESE * 10, max_tokens=2000)
-        (rec,) = read_ledger(r._core.store)
+        (rec,) = read_ledger(r.store)
     usage = resp.usage
     assert usage is not None and usage.estimated and rec.estimated
     # Never below what a byte-level BPE tokenizer can count (chars/4 would say 40).
@@ -74,7 +79,7 @@ def test_usage_less_bound_never_passes_the_output_cap_that_was_sent() -> None:
     cfg = money_config("http://127.0.0.1:9/v1", rules=[budget_rule(100.0)])
     with Router.from_dict(cfg) as r:
         answered_stream(r, JAPANESE * 10)
-        (rec,) = read_ledger(r._core.store)
+        (rec,) = read_ledger(r.store)
     assert rec.completion_tokens == 10 and rec.estimated and rec.excess_usd == 0
     assert rec.cost_usd == pytest.approx(rec.reserved_usd)
 
@@ -85,7 +90,7 @@ def test_usage_less_stream_is_counted_exactly_with_a_tokenizer() -> None:
         # One token per character, no template overhead.
         r.budget.counter = ExactCounter(lambda s: [ord(c) for c in s], per_message=0, priming=0)
         resp = answered_stream(r, JAPANESE, max_tokens=2000)
-        (rec,) = read_ledger(r._core.store)
+        (rec,) = read_ledger(r.store)
     assert rec.completion_tokens == len(JAPANESE) and rec.prompt_tokens == len("hi")
     assert rec.estimated and resp.route is not None and resp.route.cost_estimated
 
@@ -98,7 +103,7 @@ def test_usage_less_stream_through_the_server_is_flagged_and_bounded(
     with Router.from_dict(cfg) as r:
         with r.stream(HI, context={"tenant": "a"}) as s:
             text = "".join(c.delta_text for c in s)
-        (rec,) = read_ledger(r._core.store)
+        (rec,) = read_ledger(r.store)
     assert rec.estimated and rec.excess_usd == 0
     assert rec.completion_tokens == min(len(text.encode()) + 8, 10)
 
@@ -107,8 +112,7 @@ def test_usage_less_stream_through_the_server_is_flagged_and_bounded(
 
 
 def holds(r: Router | AsyncRouter, key: str) -> tuple[float, int]:
-    core = r._core
-    u = core.store.budget_usage(key, now=core.budget.clock())
+    u = r.store.budget_usage(key, now=r.budget.clock())
     return u.spent_usd, u.holds
 
 
@@ -120,7 +124,7 @@ def test_timed_out_paid_send_is_recorded_as_unknown_and_stays_spent(
     with Router.from_dict(cfg) as r:
         with pytest.raises(ProviderTimeout):
             r.chat(HI, context={"tenant": "a", "deadline_s": 0.3})
-        recs = read_ledger(r._core.store)
+        recs = read_ledger(r.store)
         assert fake_provider.requests >= 1
         assert len(recs) == fake_provider.requests  # one record per send that got there
         for rec in recs:
@@ -138,7 +142,7 @@ def test_timed_out_paid_send_without_a_budget_is_still_in_the_ledger(
     with Router.from_dict(money_config(fake_provider.base_url)) as r:
         with pytest.raises(ProviderTimeout):
             r.chat(HI, context={"deadline_s": 0.3})
-        (rec,) = read_ledger(r._core.store)
+        (rec,) = read_ledger(r.store)
     assert rec.outcome == "unknown" and rec.cost_usd == pytest.approx(0.038)
     assert rec.budgets == ()
 
@@ -149,7 +153,7 @@ def test_timed_out_local_send_costs_nothing(fake_provider: FakeProvider) -> None
     with Router.from_dict(cfg) as r:
         with pytest.raises(ProviderTimeout):
             r.chat(HI, model="local", context={"tenant": "a", "deadline_s": 0.3})
-        assert read_ledger(r._core.store) == []
+        assert read_ledger(r.store) == []
 
 
 async def test_async_timed_out_paid_send_is_recorded(fake_provider: FakeProvider) -> None:
@@ -158,7 +162,7 @@ async def test_async_timed_out_paid_send_is_recorded(fake_provider: FakeProvider
     async with AsyncRouter.from_dict(cfg) as r:
         with pytest.raises(ProviderTimeout):
             await r.chat(HI, context={"tenant": "a", "deadline_s": 0.3})
-        recs = read_ledger(r._core.store)
+        recs = read_ledger(r.store)
         assert len(recs) >= 1 and {x.outcome for x in recs} == {"unknown"}
         spent, held = holds(r, recs[0].budgets[0])
         assert spent == pytest.approx(sum(x.cost_usd for x in recs)) and held == 0
@@ -185,7 +189,7 @@ def test_a_timed_out_send_before_an_answer_is_recorded_too(fake_provider: FakePr
         with Router.from_dict(cfg) as r:
             resp = r.chat(HI, model="mixed", context={"tenant": "a"})
             assert resp.route is not None and resp.route.target == "local"
-            recs = read_ledger(r._core.store)
+            recs = read_ledger(r.store)
             spent, held = holds(r, next(x for x in recs if x.budgets).budgets[0])
     finally:
         fast.close()

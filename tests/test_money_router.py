@@ -28,10 +28,9 @@ def router(fp: FakeProvider, *rules: dict[str, Any]) -> Router:
 
 
 def holds(r: Router) -> int:
-    core = r._core
     return sum(
-        core.store.budget_usage(rec.budgets[0], now=core.budget.clock()).holds
-        for rec in read_ledger(core.store)
+        r.store.budget_usage(rec.budgets[0], now=r.budget.clock()).holds
+        for rec in read_ledger(r.store)
         if rec.budgets
     )
 
@@ -47,7 +46,7 @@ def test_response_carries_marginal_and_amortised_cost(fake_provider: FakeProvide
     assert local.route.cost_usd == 0
     # $3.6/h at 1000 tok/s = $1e-6 per token; local has no route max_tokens: 16
     assert local.route.amortised_cost_usd == pytest.approx((6 + 16) * 1e-6)
-    recs = read_ledger(r._core.store)
+    recs = read_ledger(r.store)
     assert [x.target for x in recs] == ["paid", "local"]
     assert recs[0].cost_usd == pytest.approx(paid.route.cost_usd)
     assert recs[1].amortised_cost_usd == pytest.approx(local.route.amortised_cost_usd)
@@ -63,7 +62,7 @@ def test_deny_budget_holds(fake_provider: FakeProvider) -> None:
             r.chat(HI, context={"tenant": "team-a"})
         assert "$0.0780 spent" in str(ei.value)
         r.chat(HI, context={"tenant": "team-b"})  # another tenant, another window
-        spent = sum(x.cost_usd for x in read_ledger(r._core.store) if x.tenant == "team-a")
+        spent = sum(x.cost_usd for x in read_ledger(r.store) if x.tenant == "team-a")
         assert spent == pytest.approx(0.078) and spent <= 0.1
         assert holds(r) == 0
     assert fake_provider.requests == 4
@@ -97,7 +96,7 @@ def test_stream_usage_is_committed(fake_provider: FakeProvider) -> None:
         with r.stream(HI, context={"tenant": "a"}) as s:
             text = "".join(c.delta_text for c in s)
         assert text == "ok " * 10
-        (rec,) = read_ledger(r._core.store)
+        (rec,) = read_ledger(r.store)
         assert not rec.estimated and rec.cost_usd == pytest.approx(0.026)
         assert holds(r) == 0
 
@@ -110,7 +109,7 @@ def test_stream_without_usage_is_estimated_and_flagged(fake_provider: FakeProvid
         resp = s.response
         assert resp.usage is not None and resp.usage.estimated
         assert resp.route is not None and resp.route.cost_estimated
-        (rec,) = read_ledger(r._core.store)
+        (rec,) = read_ledger(r.store)
         assert rec.estimated and rec.cost_usd == pytest.approx(resp.route.cost_usd)
         assert rec.cost_usd > 0
         assert rec.excess_usd == 0
@@ -121,7 +120,7 @@ def test_stream_closed_early_is_charged_at_worst_case(fake_provider: FakeProvide
         with r.stream(HI, context={"tenant": "a"}) as s:
             for _chunk in s:
                 break
-        (rec,) = read_ledger(r._core.store)
+        (rec,) = read_ledger(r.store)
         assert rec.outcome == "interrupted" and rec.estimated
         assert rec.cost_usd == pytest.approx(0.038) == rec.reserved_usd
         assert holds(r) == 0
@@ -145,5 +144,5 @@ async def test_async_router_shares_the_gate(fake_provider: FakeProvider) -> None
         assert resp.route is not None and resp.route.cost_usd == pytest.approx(0.026)
         with pytest.raises(BudgetExceeded):
             await r.chat(HI, context={"tenant": "a"})
-        (rec,) = read_ledger(r._core.store)
+        (rec,) = read_ledger(r.store)
         assert rec.tenant == "a" and rec.excess_usd == 0

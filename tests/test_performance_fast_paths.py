@@ -320,6 +320,16 @@ _LAZY_MODULES = (
     "router.migration.split",
     "router.migration.guard",
     "router.migration.compare",
+    # The network side loads at a router's first call: executors, the plan walker,
+    # the HTTP sender and its adapters, stream assembly; the audit log's hashing
+    # only with a log.
+    "router.execution.executor",
+    "router.execution.walker",
+    "router.execution.call",
+    "router.execution.http",
+    "router.providers.openai_compatible",
+    "router.assemble",
+    "router.telemetry.audit",
 )
 
 
@@ -357,6 +367,22 @@ def test_a_config_that_uses_migration_and_the_catalog_loads_them() -> None:
         " 'shadow': {'model': 'n', 'sample_pct': 10}}}})"
     )
     assert loaded["router.catalog"] and loaded["router.migration.shadow"]
+
+
+def test_the_first_call_loads_the_network_side() -> None:
+    # The converse for the executor: explain() needs none of it, a call does.
+    loaded = _loaded_after(
+        "import router\n"
+        "r = router.Router({'providers': {'p': {'kind': 'vllm', 'base_url': 'http://127.0.0.1:9/v1'}},"
+        " 'models': {'m': {'provider': 'p', 'model': 'x'}}})\n"
+        "r.explain([{'role': 'user', 'content': 'hi'}], model='m')\n"
+        "assert 'router.execution.executor' not in sys.modules\n"
+        "r._core.start([{'role': 'user', 'content': 'hi'}], 'm', None, {})\n"
+        "assert r._executor is r._executor\n"
+        "r.close()"
+    )
+    assert loaded["router.execution.executor"] and loaded["router.execution.walker"]
+    assert not loaded["router.assemble"] and not loaded["router.telemetry.audit"]
 
 
 def test_the_stream_fast_path_works_before_any_schema_is_built() -> None:

@@ -145,13 +145,13 @@ def _router(server: FaultServer, clock: Clock, **breaker: Any) -> Router:
         retry={"attempts": 1},
         breaker={"failures": 2, "window_s": 60, "cooldown_s": 30, **breaker},
     )
-    r = Router(cfg)
     # Drive the breakers' time (and the store's expiry) with the test's clock.
-    store = MemoryStore(clock)
-    r._core.store = store
-    r._core.breakers = Breakers(store, clock)
-    r._core.health = Health(store, r._core.breakers)
-    return r
+    return Router(cfg, store=MemoryStore(clock), clock=clock)
+
+
+def _health(r: Router, clock: Clock) -> Health:
+    """What the router's snapshots read: breakers and latencies in its store."""
+    return Health(r.store, Breakers(r.store, clock))
 
 
 @pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
@@ -163,7 +163,7 @@ def test_router_breaker_opens_skips_half_opens_and_closes(
         for _ in range(2):
             out = run(r, mode="sync", stream=stream)
             assert [x.outcome for x in out.attempts] == ["error", "ok"]
-        assert r._core.snapshot().unavailable == frozenset({"a"})
+        assert _health(r, clock).unavailable(("a", "b")) == frozenset({"a"})
 
         out = run(r, mode="sync", stream=stream)
         # The policy ranks the open target last; b answers, a is never contacted.
@@ -174,9 +174,9 @@ def test_router_breaker_opens_skips_half_opens_and_closes(
         faults.default("a", Fault.ok())
         out = run(r, mode="sync", stream=stream)
         assert out.summary() == [("a", "ok", 200, None)]
-        assert r._core.breakers.state("a") is BreakerState.CLOSED
-        assert r._core.snapshot().unavailable == frozenset()
-        assert "a" in r._core.snapshot().latency_ms
+        assert Breakers(r.store, clock).state("a") is BreakerState.CLOSED
+        assert _health(r, clock).unavailable(("a", "b")) == frozenset()
+        assert "a" in _health(r, clock).latency_ms(("a", "b"))
 
 
 def test_router_probe_failure_reopens(faults: FaultServer, clock: Clock) -> None:
@@ -187,7 +187,7 @@ def test_router_probe_failure_reopens(faults: FaultServer, clock: Clock) -> None
         clock.now += 31
         out = run(r, mode="sync", stream=False)
         assert out.summary()[0] == ("a", "error", 500, "ProviderUnavailable")
-        assert r._core.breakers.state("a") is BreakerState.OPEN
+        assert Breakers(r.store, clock).state("a") is BreakerState.OPEN
         out = run(r, mode="sync", stream=False)
         assert out.summary() == [("b", "ok", 200, None)]
         assert faults.count("a") == 3
@@ -246,16 +246,14 @@ def test_every_planned_breaker_open_fails_fast_without_a_request(
     with _router(faults, clock) as r:
         run(r, mode="sync", stream=False)  # a: 503 (1), b: 503 (1)
         run(r, mode="sync", stream=False)  # a: 503 (2, opens), b: 503 (2, opens)
-        assert r._core.snapshot().unavailable == frozenset({"a", "b"})
+        assert _health(r, clock).unavailable(("a", "b")) == frozenset({"a", "b"})
         before = len(faults.records())
         if mode == "sync":
             out = run(r, mode="sync", stream=False)
         else:
             from router import AsyncRouter
 
-            ar = AsyncRouter(r.config)
-            ar._core.store, ar._core.breakers = r._core.store, r._core.breakers
-            ar._core.health = r._core.health
+            ar = AsyncRouter(r.config, store=r.store, clock=clock)  # shares the breakers
             out = run(ar, mode="async", stream=False)
         assert out.summary() == [
             ("a", "breaker_open", None, None),

@@ -98,7 +98,7 @@ def test_routers_sharing_a_store_share_breakers(
     with Router(cfg) as one, Router(cfg) as two:
         run(one, mode="sync", stream=False)
         run(two, mode="sync", stream=False)  # the second failure, seen by another router
-        assert f"a{backend}" in one._core.snapshot().unavailable
+        assert Breakers(one.store).state(f"a{backend}") is BreakerState.OPEN
         out = run(one, mode="sync", stream=False)
         assert out.summary() == [("b", "ok", 200, None)]  # the open target is ranked last
     assert faults.count(f"a{backend}") == 2

@@ -25,14 +25,12 @@ def test_hedge_spans(faults: FaultServer, otel: Otel, mode: str) -> None:
     )
     faults.default("a", Fault.ok(delay_s=0.4))
     if mode == "sync":
-        with Router(cfg) as r:
-            otel.instrument(r)
+        with Router(cfg, **otel.providers) as r:
             r.chat(MESSAGES, model="r")
     else:
 
         async def go() -> None:
-            async with AsyncRouter(cfg) as r:
-                otel.instrument(r)
+            async with AsyncRouter(cfg, **otel.providers) as r:
                 await r.chat(MESSAGES, model="r")
 
         asyncio.run(go())
@@ -47,8 +45,7 @@ def test_hedge_spans(faults: FaultServer, otel: Otel, mode: str) -> None:
 def test_retry_and_fallback_spans(faults: FaultServer, otel: Otel) -> None:
     cfg = make_config(faults, [{"name": "a"}, {"name": "b"}])
     faults.default("a", Fault.http(503))
-    with Router(cfg) as r:
-        otel.instrument(r)
+    with Router(cfg, **otel.providers) as r:
         r.chat(MESSAGES, model="r")
     names = [s.name for s in otel.spans()]
     assert names.count("chat a-model") == 2

@@ -23,6 +23,7 @@ import yaml
 
 from router import AsyncRouter, ProviderError, Router, StreamInterrupted
 from router.cli import main
+from router.policy import Policy
 
 from .helpers import BASE, KEY, USER, one_target_config
 
@@ -173,7 +174,7 @@ def test_a_message_truncated_through_a_secret_keeps_no_piece_of_it() -> None:
 
 def test_config_target_and_endpoint_reprs() -> None:
     with Router.from_dict(_config(_url("127.0.0.1:8999"))) as r:
-        target = r._core.policy.targets["m"]
+        target = Policy(r.config).targets["m"]
         shown = [r.config, r.config.providers["p"], target, target.endpoint]
         text = "\n".join(repr(o) + "\n" + str(o) for o in shown)
     _assert_clean(text)
@@ -185,7 +186,7 @@ def test_a_built_request_repr() -> None:
     from router.types import ChatRequest
 
     with Router.from_dict(_config(_url("127.0.0.1:8999"))) as r:
-        t = r._core.policy.targets["m"]
+        t = Policy(r.config).targets["m"]
     req = ChatRequest.model_validate({"messages": USER})
     http = adapter_for(t.kind, t.provider_name).build_request(t.endpoint, req, stream=False)
     _assert_clean(repr(http))
@@ -200,7 +201,7 @@ def test_a_state_store_password_is_not_in_the_config_repr() -> None:
 
 def test_the_secrets_of_a_provider() -> None:
     with Router.from_dict(_config(_url("127.0.0.1:8999"))) as r:
-        found = r._core.policy.targets["m"].secrets
+        found = Policy(r.config).targets["m"].secrets
     for s in SECRETS:
         assert s in found
     assert "Token" not in found  # the scheme of "Token <credentials>" is no secret
@@ -226,6 +227,7 @@ def test_cli_chat_prints_no_secret(
     _assert_clean(out + err)
 
 
+@respx.mock
 def test_the_audit_key_is_scrubbed_like_a_provider_secret(tmp_path: Path) -> None:
     key = "audit-key-0123456789abcdef"
     cfg = {
@@ -234,6 +236,12 @@ def test_the_audit_key_is_scrubbed_like_a_provider_secret(tmp_path: Path) -> Non
         "routes": {"default": {"candidates": ["m"]}},
         "telemetry": {"audit_log": str(tmp_path / "a.jsonl"), "audit_key": key},
     }
-    r = Router(cfg)
-    assert key in r._core.secrets
+    respx.post("http://127.0.0.1:9/v1/chat/completions").respond(
+        401, json={"error": {"message": f"Incorrect audit key {key}", "code": key}}
+    )
+    with Router(cfg) as r, pytest.raises(ProviderError) as ei:
+        r.chat(USER)
+    shown = _renderings(ei.value)
+    assert key not in shown and key[:8] not in shown
+    assert ei.value.message == "Incorrect audit key ***" and ei.value.code == "***"
     assert key not in repr(r.config)

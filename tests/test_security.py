@@ -7,6 +7,7 @@ import pytest
 import respx
 
 from router import ProviderError, Router
+from router.policy import Policy
 from router.providers import Endpoint, HttpRequest
 
 from .helpers import BASE, KEY, USER, one_target_config
@@ -14,7 +15,7 @@ from .helpers import BASE, KEY, USER, one_target_config
 
 def test_reprs_hide_the_key() -> None:
     with Router.from_dict(one_target_config(headers={"x-extra-auth": KEY})) as r:
-        target = r._core.policy.targets["m"]
+        target = Policy(r.config).targets["m"]
         for obj in (r.config, r.config.providers["p"], target, target.endpoint):
             assert KEY not in repr(obj), type(obj)
             assert KEY not in str(obj), type(obj)

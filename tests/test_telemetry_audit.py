@@ -58,7 +58,7 @@ def _run_mixed(path: Path, mock: respx.MockRouter) -> Router:
         list(s)  # 4: stream
     with pytest.raises(NoEligibleTarget):
         r.chat(MSG, model="big", context={"sensitivity": "confidential"})  # 5: denied
-    r._core.observer.flush()  # a background thread writes the log
+    r.close()  # a background thread writes the log: closing flushes it
     return r
 
 
@@ -202,7 +202,7 @@ def test_policy_violation_is_reported_with_its_line(tmp_path: Path, mock: respx.
     r.chat(MSG)  # internal → frontier: fine
     r.chat(MSG, context={"sensitivity": "confidential"})  # leaves the infrastructure
     r.chat(MSG, context={"tags": ["audit"]})  # denied zone
-    r._core.observer.flush()
+    r.close()
     report = verify_log(log, load_dict(_strict_config()))
     assert not report.ok
     by_line = {(f.line, f.kind) for f in report.findings if f.kind != "warning"}
@@ -290,18 +290,17 @@ def test_cli_verify(
     log = tmp_path / "audit.jsonl"
     cfg_path = tmp_path / "router.yaml"
     cfg_path.write_text(yaml.safe_dump(_strict_config()))
-    r = Router(_loose_config(log))
-    mock.post(LOCAL_URL).mock(return_value=httpx.Response(200, json=completion("smol-135m")))
-    r.chat(MSG, context={"sensitivity": "confidential"})
-    r._core.observer.flush()
+    with Router(_loose_config(log)) as r:
+        mock.post(LOCAL_URL).mock(return_value=httpx.Response(200, json=completion("smol-135m")))
+        r.chat(MSG, context={"sensitivity": "confidential"})
     assert main(["audit", "verify", str(log), "--config", str(cfg_path)]) == 0
     out = capsys.readouterr().out
     assert out.splitlines()[-1].startswith("OK: 1 record(s)")
     assert "vip-users-local" in out  # the rule it could not re-check is named
     mock.post(LOCAL_URL).mock(return_value=error_body(503, "down"))
     mock.post(CLOUD_URL).mock(return_value=httpx.Response(200, json=completion("gpt-x")))
-    r.chat(MSG, context={"sensitivity": "restricted"})
-    r._core.observer.flush()
+    with Router(_loose_config(log)) as r:  # a later router chains on to the same log
+        r.chat(MSG, context={"sensitivity": "restricted"})
     assert main(["audit", "verify", str(log), "--config", str(cfg_path)]) == 1
     out = capsys.readouterr().out
     assert "line 2: violation:" in out and "confidential-stays-home" in out

@@ -34,8 +34,7 @@ def _by(points: list[Any], **attrs: Any) -> list[Any]:
 
 def test_token_usage_and_duration(otel: Otel, mock: respx.MockRouter) -> None:
     mock.post(LOCAL_URL).mock(return_value=httpx.Response(200, json=completion("smol-135m")))
-    r = Router(make_config())
-    otel.instrument(r)
+    r = Router(make_config(), **otel.providers)
     r.chat(MSG)
     r.chat(MSG)
     tokens = otel.points(sc.METRIC_TOKEN_USAGE)
@@ -62,8 +61,7 @@ def test_buckets_are_the_conventions() -> None:
 def test_attempts_fallbacks_cost(otel: Otel, mock: respx.MockRouter) -> None:
     mock.post(LOCAL_URL).mock(return_value=error_body(503, "down"))
     mock.post(CLOUD_URL).mock(return_value=httpx.Response(200, json=completion("gpt-x")))
-    r = Router(make_config())
-    otel.instrument(r)
+    r = Router(make_config(), **otel.providers)
     resp = r.chat(MSG)
     attempts = otel.points(sc.METRIC_ATTEMPTS)
     assert {(p.attributes[sc.TARGET], p.attributes[sc.OUTCOME], p.value) for p in attempts} == {
@@ -82,8 +80,7 @@ def test_attempts_fallbacks_cost(otel: Otel, mock: respx.MockRouter) -> None:
 
 def test_failure_counts_no_cost(otel: Otel, mock: respx.MockRouter) -> None:
     mock.post(LOCAL_URL).mock(return_value=error_body(503, "down"))
-    r = Router(make_config())
-    otel.instrument(r)
+    r = Router(make_config(), **otel.providers)
     with pytest.raises(ProviderUnavailable):
         r.chat(MSG, model="solo")
     assert otel.points(sc.METRIC_COST) == []
@@ -92,8 +89,7 @@ def test_failure_counts_no_cost(otel: Otel, mock: respx.MockRouter) -> None:
 
 def test_stream_time_to_first_chunk_and_usage(otel: Otel, mock: respx.MockRouter) -> None:
     mock.post(LOCAL_URL).mock(return_value=sse_response("smol-135m", ["a", "b"]))
-    r = Router(make_config())
-    otel.instrument(r)
+    r = Router(make_config(), **otel.providers)
     with r.stream(MSG) as s:
         list(s)
     ttfc = otel.points(sc.METRIC_TIME_TO_FIRST_CHUNK)
@@ -108,8 +104,7 @@ def test_stream_time_to_first_chunk_and_usage(otel: Otel, mock: respx.MockRouter
 
 
 def test_denials_counted(otel: Otel) -> None:
-    r = Router(make_config())
-    otel.instrument(r)
+    r = Router(make_config(), **otel.providers)
     # An unknown level is the caller's mistake: refused, but no denial is counted.
     with pytest.raises(RequestError):
         r.chat(MSG, context={"sensitivity": "top-secret"})

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from router import Router
 from router.config.schema import SensitivityConfig
+from router.execution.walker import Send
 from router.telemetry import semconv as sc
 from router.telemetry.redact import (
     CredentialDetector,
@@ -24,7 +25,15 @@ from router.telemetry.redact import (
     redact,
 )
 from router.telemetry.tracing import TracingObserver
-from tests.telemetry_support import LOCAL_KEY, LOCAL_URL, Otel, completion, make_config
+from router.types import ChatResponse
+from tests.telemetry_support import (
+    LOCAL_KEY,
+    LOCAL_URL,
+    Otel,
+    completion,
+    make_config,
+    new_call,
+)
 
 pytest_plugins = ["tests.telemetry_fixtures"]
 
@@ -104,14 +113,8 @@ def _capture_run(otel: Otel, mock: respx.MockRouter, capture: bool) -> None:
             200, json=completion("smol-135m", "Reply to jane@example.com with " + LOCAL_KEY)
         )
     )
-    r = Router(make_config(capture_content=capture))
-    obs = TracingObserver(
-        r.config,
-        tracer_provider=otel.tracer_provider,
-        meter_provider=otel.meter_provider,
-        redactor=Redactor([EMAIL, CARD], secrets=[LOCAL_KEY]),
-    )
-    r._core.observer = r._executor.observer = obs
+    # The router's own redactor: the policy's detectors and the configured keys.
+    r = Router(make_config(capture_content=capture), **otel.providers)
     r.chat(
         [
             {"role": "system", "content": "Be brief. Admin mail root@corp.example"},
@@ -141,15 +144,34 @@ def test_capture_on_redacts(otel: Otel, mock: respx.MockRouter) -> None:
     assert out[0]["finish_reason"] == "stop"
 
 
+def test_a_tracing_observer_uses_the_redactor_it_is_given(otel: Otel) -> None:
+    codename = Rx("codename", "CODENAME", r"\bzebra\b")
+    r = Router(make_config(capture_content=True))
+    obs = TracingObserver(
+        r.config, **otel.providers, redactor=Redactor([EMAIL, CARD, codename], secrets=[LOCAL_KEY])
+    )
+    call = new_call(
+        r, [{"role": "user", "content": "Card 4111 1111 1111 1111, zebra " + LOCAL_KEY}]
+    )
+    obs.request_started(call)
+    step = call.walker.next()
+    assert isinstance(step, Send)
+    token = obs.attempt_started(call, step)
+    reply = ChatResponse.model_validate(completion("smol-135m", "zebra at jane@example.com"))
+    obs.attempt_ended(call, step, token, response=reply)
+    obs.request_ended(call, response=reply)
+    chat = otel.span("chat smol-135m")
+    inp = json.loads(str(chat.attributes[sc.INPUT_MESSAGES]))
+    assert inp[0]["parts"][0]["content"] == "Card [CARD], [CODENAME] [CREDENTIAL]"
+    out = json.loads(str(chat.attributes[sc.OUTPUT_MESSAGES]))
+    assert out[0]["parts"][0]["content"] == "[CODENAME] at [EMAIL]"
+
+
 def test_capture_redacts_normalised_text_and_tool_call_ids(
     otel: Otel, mock: respx.MockRouter
 ) -> None:
     mock.post(LOCAL_URL).mock(return_value=httpx.Response(200, json=completion("smol-135m", "ok")))
-    r = Router(make_config(capture_content=True))
-    obs = TracingObserver(
-        r.config, tracer_provider=otel.tracer_provider, meter_provider=otel.meter_provider
-    )
-    r._core.observer = r._executor.observer = obs
+    r = Router(make_config(capture_content=True), **otel.providers)
     call = {
         "id": "call_536-22-1234",
         "type": "function",

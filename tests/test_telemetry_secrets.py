@@ -19,6 +19,7 @@ import respx
 
 from router import AsyncRouter, Router
 from router.errors import RouterError
+from router.policy import Policy
 from tests.telemetry_support import (
     CLOUD_KEY,
     CLOUD_URL,
@@ -90,9 +91,8 @@ def test_no_key_in_any_telemetry_sync(
 ) -> None:
     caplog.set_level(logging.DEBUG)
     audit = tmp_path / "audit.jsonl"
-    r = Router(make_config(capture_content=True, audit_log=str(audit)))
-    otel.instrument(r)
-    texts: list[str] = [repr(r.config), repr(r._core.policy.targets)]
+    r = Router(make_config(capture_content=True, audit_log=str(audit)), **otel.providers)
+    texts: list[str] = [repr(r.config), repr(Policy(r.config).targets)]
     for kind, local, cloud, extra in _scenarios():
         mock.post(LOCAL_URL).mock(return_value=local)
         mock.post(CLOUD_URL).mock(return_value=cloud)
@@ -124,8 +124,7 @@ async def test_no_key_in_any_telemetry_async(
 ) -> None:
     caplog.set_level(logging.DEBUG)
     audit = tmp_path / "audit.jsonl"
-    r = AsyncRouter(make_config(capture_content=True, audit_log=str(audit)))
-    otel.instrument(r)
+    r = AsyncRouter(make_config(capture_content=True, audit_log=str(audit)), **otel.providers)
     texts: list[str] = []
     for kind, local, cloud, extra in _scenarios():
         mock.post(LOCAL_URL).mock(return_value=local)

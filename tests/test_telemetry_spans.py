@@ -13,8 +13,11 @@ import respx
 from opentelemetry.trace import SpanKind, StatusCode
 
 from router import AsyncRouter, Router
+from router.config import load_dict
 from router.errors import ProviderUnavailable
+from router.telemetry import observer_for
 from router.telemetry import semconv as sc
+from router.telemetry.tracing import TracingObserver
 from tests.telemetry_support import (
     CLOUD_URL,
     LOCAL_URL,
@@ -22,7 +25,9 @@ from tests.telemetry_support import (
     completion,
     error_body,
     make_config,
+    new_call,
     sse,
+    sse_response,
 )
 
 pytest_plugins = ["tests.telemetry_fixtures"]
@@ -35,8 +40,7 @@ def test_success_route_and_attempt_span(otel: Otel, mock: respx.MockRouter) -> N
     mock.post(LOCAL_URL).mock(
         return_value=httpx.Response(200, json=completion("smol-135m", cached=5))
     )
-    r = Router(make_config())
-    otel.instrument(r)
+    r = Router(make_config(), **otel.providers)
     resp = r.chat(MSG, max_tokens=20, temperature=0.5, top_p=0.9, context={"tenant": "acme"})
     route = otel.span("route default")
     chat = otel.span("chat smol-135m")
@@ -76,8 +80,7 @@ def test_success_route_and_attempt_span(otel: Otel, mock: respx.MockRouter) -> N
 def test_fallback_is_an_event_and_a_second_attempt(otel: Otel, mock: respx.MockRouter) -> None:
     mock.post(LOCAL_URL).mock(return_value=error_body(503, "overloaded"))
     mock.post(CLOUD_URL).mock(return_value=httpx.Response(200, json=completion("gpt-x")))
-    r = Router(make_config())
-    otel.instrument(r)
+    r = Router(make_config(), **otel.providers)
     resp = r.chat(MSG)
     assert resp.route.target == "big"
     failed = otel.span("chat smol-135m")
@@ -99,8 +102,7 @@ def test_fallback_is_an_event_and_a_second_attempt(otel: Otel, mock: respx.MockR
 
 def test_total_failure_marks_route_span(otel: Otel, mock: respx.MockRouter) -> None:
     mock.post(LOCAL_URL).mock(return_value=error_body(503, "down"))
-    r = Router(make_config())
-    otel.instrument(r)
+    r = Router(make_config(), **otel.providers)
     with pytest.raises(ProviderUnavailable):
         r.chat(MSG, model="solo")
     route = otel.span("route solo")
@@ -117,8 +119,7 @@ def test_stream_attempt_span_spans_the_whole_stream(otel: Otel, mock: respx.Mock
             headers={"content-type": "text/event-stream"},
         )
     )
-    r = Router(make_config())
-    otel.instrument(r)
+    r = Router(make_config(), **otel.providers)
     with r.stream(MSG) as s:
         text = "".join(c.delta_text for c in s)
     assert text == "Hello"
@@ -138,8 +139,7 @@ def test_stream_closed_early_is_cancelled_not_error(otel: Otel, mock: respx.Mock
             headers={"content-type": "text/event-stream"},
         )
     )
-    r = Router(make_config())
-    otel.instrument(r)
+    r = Router(make_config(), **otel.providers)
     with r.stream(MSG) as s:
         for _ in s:
             break
@@ -156,8 +156,7 @@ async def test_async_streams_interleaved_keep_their_parents(
             200, content=sse("smol-135m", ["x", "y"]), headers={"content-type": "text/event-stream"}
         )
     )
-    r = AsyncRouter(make_config())
-    otel.instrument(r)
+    r = AsyncRouter(make_config(), **otel.providers)
     s1 = r.stream(MSG)
     s2 = r.stream(MSG)
     async with s1, s2:
@@ -182,20 +181,30 @@ def test_no_sdk_means_no_state(mock: respx.MockRouter) -> None:
     """With only the API (proxy providers), hooks return at once and keep nothing."""
     mock.post(LOCAL_URL).mock(return_value=httpx.Response(200, json=completion("smol-135m")))
     r = Router(make_config())
-    from router.telemetry.tracing import _KEY, TracingObserver
+    from router.telemetry.tracing import _KEY
 
-    assert isinstance(r._core.observer, TracingObserver)
-    call = r._core.start(MSG, "default", None, {})
+    # OpenTelemetry's API is loaded (by this module): the tracing observer is built at once.
+    obs = observer_for(r.config)
+    assert isinstance(obs, TracingObserver)
+    call = new_call(r, MSG)
+    obs.request_started(call)
     assert _KEY not in call.extra
-    assert r._core.observer.attempt_started(call, call.walker.next()) is None  # type: ignore[arg-type]
+    assert obs.attempt_started(call, call.walker.next()) is None  # type: ignore[arg-type]
 
 
-def test_telemetry_disabled_uses_the_noop_observer() -> None:
+def test_telemetry_disabled_uses_the_noop_observer(otel: Otel, mock: respx.MockRouter) -> None:
     from router.telemetry.observer import Observer
 
-    r = Router(make_config(enabled=False))
-    assert type(r._core.observer) is Observer
-    assert r._executor.observer is r._core.observer
+    assert type(observer_for(load_dict(make_config(enabled=False)))) is Observer
+    # Providers passed to a router whose telemetry is off get nothing.
+    mock.post(LOCAL_URL).mock(return_value=httpx.Response(200, json=completion("smol-135m")))
+    with Router(make_config(enabled=False), **otel.providers) as r:
+        r.chat(MSG)
+        mock.post(LOCAL_URL).mock(return_value=sse_response("smol-135m", ["a", "b"]))
+        with r.stream(MSG) as s:
+            assert "".join(c.delta_text for c in s) == "ab"
+    assert otel.spans() == []
+    assert otel.points(sc.METRIC_ATTEMPTS) == otel.points(sc.METRIC_OPERATION_DURATION) == []
 
 
 def test_breaker_skip_is_an_event_and_a_fallback(otel: Otel) -> None:
@@ -204,9 +213,9 @@ def test_breaker_skip_is_an_event_and_a_fallback(otel: Otel) -> None:
     from router.types import Attempt
 
     r = Router(make_config())
-    otel.instrument(r)
-    obs = r._core.observer
-    call = r._core.start(MSG, "default", None, {})
+    obs = TracingObserver(r.config, **otel.providers)
+    call = new_call(r, MSG)
+    obs.request_started(call)
     small, big = call.decision.plan
     call.walker.attempts.append(
         Attempt(target="small", outcome="breaker_open", zone="local", provider="gpu")
@@ -230,9 +239,9 @@ def test_breaker_skip_is_an_event_and_a_fallback(otel: Otel) -> None:
 
 def test_hooks_never_raise(otel: Otel) -> None:
     r = Router(make_config())
-    otel.instrument(r)
-    obs = r._core.observer
-    call = r._core.start(MSG, "default", None, {})
+    obs = TracingObserver(r.config, **otel.providers)
+    call = new_call(r, MSG)
+    obs.request_started(call)
     call.walker.attempts.append(None)  # type: ignore[arg-type]  # a corrupt record
     obs.request_ended(call, error=RuntimeError("x"))  # must not raise
 
@@ -243,9 +252,9 @@ def test_hedged_try_that_loses_is_cancelled_not_failed(otel: Otel) -> None:
     from router.types import Attempt, ChatResponse, Choice, ChoiceMessage, Usage
 
     r = Router(make_config())
-    otel.instrument(r)
-    obs = r._core.observer
-    call = r._core.start(MSG, "default", None, {})
+    obs = TracingObserver(r.config, **otel.providers)
+    call = new_call(r, MSG)
+    obs.request_started(call)
     small, big = call.decision.plan
     a, b = Send(small, 1, None), Send(big, 1, None)
     ta = obs.attempt_started(call, a)
@@ -277,7 +286,6 @@ import json, sys, httpx, respx, router
 cfg, url, reply = json.loads(sys.stdin.read())
 r = router.Router(cfg)
 assert not any(m.startswith("opentelemetry") for m in sys.modules)
-assert type(r._core.observer).__name__ == "DeferredObserver"
 with respx.mock:
     respx.post(url).mock(return_value=httpx.Response(200, json=reply))
     r.chat([{"role": "user", "content": "before"}])  # nothing can record yet

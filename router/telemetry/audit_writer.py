@@ -44,10 +44,13 @@ from collections import deque
 from collections.abc import Callable, Coroutine, Mapping
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
-from .audit import AuditLog, check_record
-
 if TYPE_CHECKING:
     import asyncio
+
+    from .audit import AuditLog
+
+# router.telemetry.audit (hashing, HMAC, its patterns) is imported with the
+# first record: the facade imports this module, and most routers keep no log.
 
 # asyncio is imported where a coroutine runs (so it is loaded already): a
 # blocking router with an audit log does not load it.
@@ -72,9 +75,16 @@ QUEUE_SIZE = 1024
 _BATCH = 512
 """Most records written with one ``write``."""
 
+
+def _check_record(record: Mapping[str, Any]) -> None:
+    from .audit import check_record  # loaded already: the record's AuditLog lives there
+
+    check_record(record)
+
+
 P = ParamSpec("P")
 T = TypeVar("T")
-_Item = tuple[AuditLog, Mapping[str, Any]]
+_Item = tuple["AuditLog", Mapping[str, Any]]
 
 
 class AuditWriterError(RuntimeError):
@@ -139,7 +149,7 @@ class AuditWriter:
 
     def put(self, audit: AuditLog, record: Mapping[str, Any]) -> None:
         """Queue ``record`` for ``audit``; while the queue is full, block until there is room."""
-        check_record(record)
+        _check_record(record)
         with self._lock:
             self._admit()
             while len(self._queue) >= self.maxsize:
@@ -155,7 +165,7 @@ class AuditWriter:
         """
         import asyncio
 
-        check_record(record)
+        _check_record(record)
         while True:
             with self._lock:
                 self._admit()
@@ -174,7 +184,7 @@ class AuditWriter:
 
         For code on an event loop that can neither block nor await.
         """
-        check_record(record)
+        _check_record(record)
         with self._lock:
             self._admit()
             self._push((audit, record))
@@ -540,7 +550,7 @@ def submit(w: AuditWriter, audit: AuditLog, record: Mapping[str, Any]) -> None:
         return
     held = _HELD.get()
     if held is not None and held.open:
-        check_record(record)
+        _check_record(record)
         w.check()
         held.items.append((w, audit, record))
     else:
