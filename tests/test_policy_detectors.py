@@ -348,6 +348,15 @@ def test_shape_gates_never_hide_a_match(text: str) -> None:
         assert list(d.finditer(text)) == list(ungate(d).finditer(text)), name
 
 
+def test_iban_windows_closer_than_an_iban_is_long_miss_nothing() -> None:
+    # Found by the property above: a window that ran on past the first IBAN-like
+    # run hid the start of the next one.
+    text = "GB82WEST123456987654324111 1111 1111 1111 GB82WEST12345698765432"
+    assert list(builtin_detectors()["iban"].finditer(text)) == [(42, 64)]
+    two = "GB82 WEST 1234 5698 7654 32 and DE89 3704 0044 0532 0130 00"
+    assert list(builtin_detectors()["iban"].finditer(two)) == [(0, 27), (32, 59)]
+
+
 def test_card_window_on_the_shape_reports_positions_in_the_text() -> None:
     card = builtin_detectors()["payment_card"]
     text = "Ünïcödé № ٤٤ then 4111 1111 1111 1111, ok"

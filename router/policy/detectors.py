@@ -22,7 +22,7 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from typing import Any
@@ -85,6 +85,10 @@ class Detector:
     a literal ``0`` lets the regex engine skip ahead at C speed where a
     ``[0-9]`` class would test each character.
     """
+    window_reach: int = 0
+    """When set, each window marks where a match *starts*, and ``pattern`` is tried
+    there only, on at most this many characters (IBANs: a two-letter, two-digit
+    literal on the shape, then the full pattern anchored at it)."""
     window_min: int = 0
     """Fewest digits a window must hold to contain a match (13 for a card, 9 for an
     SSN): windows such as dates and times are skipped without running ``pattern``."""
@@ -209,17 +213,30 @@ class Detector:
                 windows[key] = spans
         size = len(text)
         fewest = self.window_min
+        reach = self.window_reach
         for a, b, digits in spans:
-            if digits >= fewest:
+            if digits < fewest:
+                continue
+            if reach:
+                # The window marks where a match starts: try just there, so windows
+                # closer together than a match is long never report it twice.
+                m = self.pattern.match(text, a, min(size, a + reach))
+                if m is not None:
+                    yield from self._valid((m,), text)
+            else:
                 yield from self._matches(text, a, min(size, b + 1))
 
     def _matches(self, text: str, pos: int, end: int) -> Iterator[tuple[int, int]]:
         """Validated matches in ``text[pos:end]``."""
+        return self._valid(self.pattern.finditer(text, pos, end), text)
+
+    def _valid(self, found: Iterable[re.Match[str]], text: str) -> Iterator[tuple[int, int]]:
+        """The validated spans of regex matches (refined, grown, checked)."""
         check = self.validate
         refine = self.refine
         g = self.group
         grow = self.extend_left
-        for m in self.pattern.finditer(text, pos, end):
+        for m in found:
             if refine is not None:
                 base = m.start(g)
                 for a, b in refine(m.group(g)):
@@ -582,8 +599,8 @@ CREDENTIAL_PATTERNS: tuple[CredentialShape, ...] = (
 _PRIVATE_KEY_END = r"-----END (?:[A-Z0-9]{1,20} ){0,4}PRIVATE KEY(?: BLOCK)?-----"
 
 
-# Where an IBAN can start, on the shape: two letters, two digits, more to come.
-_IBAN_WINDOW = rb"AA00[ A0]{11,40}"
+# Where an IBAN can start, on the shape: two letters then two digits.
+_IBAN_WINDOW = rb"AA00"
 
 # Runs of digits with single-character separators: every card number and SSN
 # lies inside one, and prose holds few, so one scan serves both detectors. It
@@ -637,6 +654,7 @@ _BUILTIN: dict[str, Callable[[], Detector]] = {
         needs_digit=True,
         shape=(b"AA00",),
         window=re.compile(_IBAN_WINDOW),
+        window_reach=48,  # 34 characters at most, with a space every four
     ),
     "ip_address": lambda: Detector(
         "ip_address",
