@@ -112,6 +112,8 @@ class _Core:
         self.clock: Callable[[], float] = clock or time.time
         """Wall clock of snapshots (ramps, guard windows), breakers and budgets."""
         self.store = open_store(self.config.state) if store is None else store
+        self.owns_store = store is None
+        """Whether the router opened its store (and so closes it); a passed one is the caller's."""
         self.budget = BudgetGate(self.store, clock=self.clock)
         self.breakers = Breakers(self.store, self.clock)
         self.health = Health(self.store, self.breakers)
@@ -220,6 +222,11 @@ class _Core:
         call.extra[EXTRA_KEY] = hold
         self.observer.request_started(call)
         return call
+
+    def close_store(self) -> None:
+        """Close the state store if the router opened it (its connections or file)."""
+        if self.owns_store:
+            self.store.close()
 
     def fail(self, call: Call, error: BaseException) -> None:
         """The call ended without a response."""
@@ -426,7 +433,10 @@ class Router(_Facade):
             if self._ex is not None:
                 self._ex.close()
         finally:
-            self._core.observer.close()
+            try:
+                self._core.observer.close()
+            finally:
+                self._core.close_store()
 
     def __enter__(self) -> Self:
         return self
@@ -544,7 +554,10 @@ class AsyncRouter(_Facade):
             if self._ex is not None:
                 await self._ex.aclose()
         finally:
-            await self._core.observer.aclose()
+            try:
+                await self._core.observer.aclose()
+            finally:
+                self._core.close_store()
 
     async def __aenter__(self) -> Self:
         return self

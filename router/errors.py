@@ -25,6 +25,7 @@ __all__ = [
     "RateLimitError",
     "RequestError",
     "RouterError",
+    "StateUnavailable",
     "StreamConsumed",
     "StreamInterrupted",
     "UnknownRoute",
@@ -117,6 +118,25 @@ class UnknownRoute(RouterError, LookupError):
 
 class BudgetExceeded(NoEligibleTarget):
     """Every admitted target would overrun a budget that applies."""
+
+
+class StateUnavailable(RouterError):
+    """The shared state store cannot be reached, so a budget cannot be enforced.
+
+    Raised by budget and ledger operations while the store is unreachable
+    (never a fallback to process memory: that would allow unbounded spend
+    across processes). A call under a budget is refused with it before
+    anything is sent; it may succeed once the store is back (the router
+    reconnects by itself). ``store`` names the store, without credentials;
+    ``operation`` is the refused store operation.
+    """
+
+    def __init__(
+        self, message: str, *, store: str | None = None, operation: str | None = None
+    ) -> None:
+        self.store = store
+        self.operation = operation
+        super().__init__(message)
 
 
 class ProviderError(RouterError):

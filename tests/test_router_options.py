@@ -92,3 +92,31 @@ def test_unknown_keywords_are_refused() -> None:
         Router(make_config(), tracer=object())  # type: ignore[call-arg]
     with pytest.raises(TypeError, match="transport_factory"):
         Router(make_config(), transport_factory=None)  # type: ignore[call-arg]
+
+
+def test_a_router_closes_the_store_it_opened_and_not_one_it_was_given(tmp_path: Path) -> None:
+    from router.state import MemoryStore
+
+    closed: list[str] = []
+
+    class Watched(MemoryStore):
+        def close(self) -> None:
+            closed.append("given")
+
+    cfg = {
+        "providers": {"p": {"kind": "vllm", "base_url": "http://127.0.0.1:9/v1"}},
+        "models": {"m": {"provider": "p", "model": "x"}},
+        "routes": {"default": {"candidates": ["m"]}},
+        "state": f"sqlite:///{tmp_path}/state.db",
+    }
+    with Router(cfg, store=Watched()):
+        pass
+    assert closed == []  # the caller's store stays open
+    r = Router(cfg)
+    r.store.set("k", "v")  # opens this thread's connection to the file
+    opened = list(r.store._all)  # type: ignore[attr-defined]
+    assert opened
+    r.close()
+    for conn in opened:  # the router's own store: its connections are closed
+        with pytest.raises(Exception, match="closed"):
+            conn.execute("select 1")

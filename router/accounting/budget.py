@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from ..config.schema import BudgetEffect
-from ..errors import BudgetExceeded, ConfigError
+from ..errors import BudgetExceeded, ConfigError, StateUnavailable
 from ..ids import new_id
 from ..policy.decision import Decision
 from ..state import BudgetCharge, BudgetUsage, StateStore
@@ -492,6 +492,9 @@ class BudgetGate:
                 self.store.budget_commit(hold.id, hold.keys, actual, now=now, record=line)
             elif line is not None:
                 self.store.ledger_append(line, ts=now)
+        except StateUnavailable as e:
+            # Expected while the store is down (docs/state.md): no traceback per call.
+            log.warning("could not record spend of request %s: %s", rec.request_id, e)
         except Exception:
             # The response is already paid for and in hand: losing it over a
             # ledger write would be worse. The hold expires on its own.

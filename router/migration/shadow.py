@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from ..accounting import amortised_cost_usd
 from ..accounting.budget import EXTRA_KEY, BudgetGate, cap_output_tokens
 from ..config.schema import BudgetEffect, RouteConfig, ShadowConfig
-from ..errors import BudgetExceeded, NoEligibleTarget
+from ..errors import BudgetExceeded, NoEligibleTarget, StateUnavailable
 from ..execution.call import Call
 from ..execution.walker import Walker
 from ..policy import Decision, Policy, Snapshot
@@ -181,7 +181,8 @@ class ShadowPlanner:
             request, charged, hold = self._budget().admit(
                 request, job.context, replace(decision, route=job.route, budgets=budgets)
             )
-        except BudgetExceeded:
+        except (BudgetExceeded, StateUnavailable):
+            # No budget room, or no way to know (the state store is unreachable).
             count(self.store, job.route, model, "refused_budget")
             log.info("shadow %s for route %s refused by budget", model, job.route)
             return None

@@ -50,18 +50,33 @@ def sqlite_path(url: str) -> Path:
     return Path(rest)
 
 
-def open_store(url: str) -> StateStore:
-    """The store a config's ``state:`` names: ``memory``, ``sqlite://…`` or ``redis://…``."""
+REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
+
+
+def open_store(url: str, *, resilient: bool = True) -> StateStore:
+    """The store a config's ``state:`` names: ``memory``, ``sqlite://…`` or ``redis://…``.
+
+    A Redis store comes wrapped in a :class:`~router.state.resilient.ResilientStore`
+    (``resilient=False``: bare), so that its server going away degrades
+    breakers and health to process memory and refuses budgets, rather than
+    failing every call (docs/state.md, "When the store fails").
+    """
     if url == "memory":
         return MemoryStore()
     if url.startswith("sqlite://"):
         from .sqlite import SQLiteStore
 
         return SQLiteStore(sqlite_path(url))
-    if url.startswith(("redis://", "rediss://", "unix://")):
+    if url.startswith(REDIS_SCHEMES):
         from .redis import RedisStore
 
-        return RedisStore(url)
+        store = RedisStore(url)
+        if not resilient:
+            return store
+        from ..credentials import mask_url
+        from .resilient import ResilientStore
+
+        return ResilientStore(store, name=mask_url(url))
     raise ConfigError(
         f"unsupported state store {url!r}; use memory, sqlite:///path or redis://host:port/db",
         key="state",

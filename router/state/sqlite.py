@@ -73,12 +73,29 @@ class SQLiteStore(StateStore):
                 check_same_thread=False,
             )
             conn.execute(f"PRAGMA busy_timeout={self._busy_ms}")
-            conn.execute("PRAGMA journal_mode=WAL")
+            self._wal(conn)
             conn.execute("PRAGMA synchronous=NORMAL")
             self._local.conn, self._local.pid = conn, pid
             with self._all_lock:
                 self._all.append(conn)
         return conn
+
+    def _wal(self, conn: sqlite3.Connection) -> None:
+        # WAL is a property of the file: once set, later connections find it. Setting
+        # it takes a lock that SQLite does not wait for (no busy handler), so two
+        # connections opening a new file at once may see "database is locked":
+        # retried until the busy timeout, like any other wait for the file.
+        if str(conn.execute("PRAGMA journal_mode").fetchone()[0]).lower() == "wal":
+            return
+        deadline = time.monotonic() + self._busy_ms / 1000
+        while True:
+            try:
+                conn.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as e:
+                if "locked" not in str(e) or time.monotonic() >= deadline:
+                    raise
+                time.sleep(0.005)
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:

@@ -226,13 +226,16 @@ def test_ledger_order_and_time_filter(store: StateStore) -> None:
 def test_open_store_urls(tmp_path, redis_url: str) -> None:  # type: ignore[no-untyped-def]
     from router.state import MemoryStore
     from router.state.redis import RedisStore
+    from router.state.resilient import ResilientStore
     from router.state.sqlite import SQLiteStore
 
     assert isinstance(open_store("memory"), MemoryStore)
     s = open_store(f"sqlite://{tmp_path}/sub/state.db")
     assert isinstance(s, SQLiteStore) and (tmp_path / "sub" / "state.db").exists()
-    r = open_store(redis_url)
-    assert isinstance(r, RedisStore) and r.prefix.startswith("llm-router-test-")
+    r = open_store(redis_url)  # wrapped: the server going away degrades, not fails
+    assert isinstance(r, ResilientStore) and isinstance(r.inner, RedisStore)
+    assert r.inner.prefix.startswith("llm-router-test-")
+    assert isinstance(open_store(redis_url, resilient=False), RedisStore)
     assert "password" not in repr(RedisStore("redis://:password@127.0.0.1:1/0"))
     with pytest.raises(ConfigError, match="unsupported state store"):
         open_store("postgres://x")
@@ -267,3 +270,36 @@ def test_redis_prefixes_isolate(redis_url: str) -> None:
     assert a.budget_reserve("r", [charge("w", 1.0)], 1.0, now=NOW, hold_s=60).ok
     assert b.budget_reserve("r", [charge("w", 1.0)], 1.0, now=NOW, hold_s=60).ok
     b._redis.delete(*b._redis.keys(b.prefix + "*"))
+
+
+def test_many_stores_opening_a_new_sqlite_file_at_once_all_get_in(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    # Switching a new file to WAL takes a lock SQLite does not wait for: openers
+    # racing on a fresh file once saw "database is locked".
+    import threading
+
+    from router.state.sqlite import SQLiteStore
+
+    for round_no in range(40):
+        path = tmp_path / f"race-{round_no}.db"
+        errors: list[BaseException] = []
+        start = threading.Barrier(12)
+
+        def open_and_write(i: int, path=path, errors=errors, start=start) -> None:  # type: ignore[no-untyped-def]
+            store = SQLiteStore(path)
+            try:
+                start.wait()
+                store.set(f"k{i}", "v")
+            except BaseException as e:  # collected and asserted below
+                errors.append(e)
+            finally:
+                store.close()
+
+        threads = [threading.Thread(target=open_and_write, args=(i,)) for i in range(12)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert errors == []
+        check = SQLiteStore(path)
+        assert [check.get(f"k{i}") for i in range(12)] == ["v"] * 12
+        check.close()

@@ -665,16 +665,20 @@ async def test_open_async_store_urls(tmp_path: Path) -> None:
 @pytest.mark.redis
 async def test_open_async_store_redis(redis_url: str) -> None:
     from router.state.aio.redis import AsyncRedisStore
+    from router.state.aio.resilient import AsyncResilientStore
 
     def pool_size(store: Any) -> int:
         return int(store._redis.connection_pool.max_connections)
 
-    r = open_async_store(redis_url)
+    wrapped = open_async_store(redis_url)  # degrades rather than fails, as the sync one
+    assert isinstance(wrapped, AsyncResilientStore) and isinstance(wrapped.inner, AsyncRedisStore)
+    await wrapped.aclose()
+    r = open_async_store(redis_url, resilient=False)
     assert isinstance(r, AsyncRedisStore) and r.prefix.startswith("llm-router-test-")
     assert pool_size(r) == 64
-    r8 = open_async_store(redis_url, max_connections=8)
+    r8 = open_async_store(redis_url, max_connections=8, resilient=False)
     assert pool_size(r8) == 8
-    r5 = open_async_store(f"{redis_url}&max_connections=5", max_connections=8)
+    r5 = open_async_store(f"{redis_url}&max_connections=5", max_connections=8, resilient=False)
     assert pool_size(r5) == 5  # the URL wins
     secret = AsyncRedisStore("redis://:password@127.0.0.1:1/0")
     assert "password" not in repr(secret) and "127.0.0.1:1" in repr(secret)

@@ -15,14 +15,18 @@ from .memory import AsyncMemoryStore
 __all__ = ["AsyncMemoryStore", "AsyncStateStore", "open_async_store"]
 
 
-def open_async_store(url: str, *, max_connections: int | None = None) -> AsyncStateStore:
+def open_async_store(
+    url: str, *, max_connections: int | None = None, resilient: bool = True
+) -> AsyncStateStore:
     """The async store a config's ``state:`` names: ``memory``, ``sqlite://…`` or ``redis://…``.
 
     ``max_connections`` sizes the Redis connection pool (the URL's
     ``?max_connections=`` wins over it; 64 when neither says); the other
-    backends ignore it.
+    backends ignore it. A Redis store comes wrapped in an
+    :class:`~router.state.aio.resilient.AsyncResilientStore`, as
+    :func:`router.state.open_store` wraps the sync one (``resilient=False``: bare).
     """
-    from .. import sqlite_path
+    from .. import REDIS_SCHEMES, sqlite_path
 
     if url == "memory":
         return AsyncMemoryStore()
@@ -30,10 +34,16 @@ def open_async_store(url: str, *, max_connections: int | None = None) -> AsyncSt
         from .sqlite import AsyncSQLiteStore
 
         return AsyncSQLiteStore(sqlite_path(url))
-    if url.startswith(("redis://", "rediss://", "unix://")):
+    if url.startswith(REDIS_SCHEMES):
         from .redis import DEFAULT_MAX_CONNECTIONS, AsyncRedisStore
 
-        return AsyncRedisStore(url, max_connections=max_connections or DEFAULT_MAX_CONNECTIONS)
+        store = AsyncRedisStore(url, max_connections=max_connections or DEFAULT_MAX_CONNECTIONS)
+        if not resilient:
+            return store
+        from ...credentials import mask_url
+        from .resilient import AsyncResilientStore
+
+        return AsyncResilientStore(store, name=mask_url(url))
     raise ConfigError(
         f"unsupported state store {url!r}; use memory, sqlite:///path or redis://host:port/db",
         key="state",
