@@ -228,7 +228,27 @@ class Detector:
 
     def _matches(self, text: str, pos: int, end: int) -> Iterator[tuple[int, int]]:
         """Validated matches in ``text[pos:end]``."""
-        return self._valid(self.pattern.finditer(text, pos, end), text)
+        if self.refine is None:
+            return self._valid(self.pattern.finditer(text, pos, end), text)
+        return self._refined(text, pos, end)
+
+    def _refined(self, text: str, pos: int, end: int) -> Iterator[tuple[int, int]]:
+        """Spans a ``refine`` cuts out of runs; the search resumes where the last span
+        ended, not where its run did, so an IBAN right after another is found too."""
+        search, refine, g = self.pattern.search, self.refine, self.group
+        while refine is not None and pos < end:
+            m = search(text, pos, end)
+            if m is None:
+                return
+            base = m.start(g)
+            last = -1
+            for a, b in refine(m.group(g)):
+                yield base + a, base + b
+                last = base + b
+            # Always forward: past the run, or past the last span found in it.
+            pos = m.end() if last < 0 or last >= m.end() else last
+            if pos <= m.start():
+                pos = m.start() + 1
 
     def _valid(self, found: Iterable[re.Match[str]], text: str) -> Iterator[tuple[int, int]]:
         """The validated spans of regex matches (refined, grown, checked)."""
