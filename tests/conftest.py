@@ -19,6 +19,14 @@ from pathlib import Path
 
 import httpx
 import pytest
+from hypothesis import settings
+
+# Under CI the property tests draw the same examples every run (a failure there
+# reproduces exactly); developers' runs keep exploring new ones, and a failing
+# example they find is saved in .hypothesis/ and replayed until fixed.
+settings.register_profile("ci", derandomize=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 ROOT = Path(__file__).resolve().parent.parent
 MODEL = Path(
