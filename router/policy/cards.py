@@ -242,18 +242,8 @@ def card_digits_valid(digits: str) -> bool:
     n = len(digits)
     if n < CARD_MIN_DIGITS or n > CARD_MAX_DIGITS or not (digits.isascii() and digits.isdigit()):
         return False
-    # The lookup is inlined (it is _names_of): this runs for every candidate span.
-    names = _BY2.get(digits[:2])
-    if names is None:
-        head = digits[:4]
-        names = _BY4.get(head)
-        if names is None:
-            fine = _FINE.get(head)
-            if fine is None:
-                return False
-            starts, table = fine
-            names = table[bisect_right(starts, int(digits[4:_KEY_DIGITS])) - 1]
-    if names[n] is None:
+    names = _names_of(digits)
+    if names is None or names[n] is None:
         return False
     raw = digits.encode()
     total = sum(raw[-1::-2]) - 48 * ((n + 1) >> 1) + sum(raw[-2::-2].translate(_DOUBLED))
