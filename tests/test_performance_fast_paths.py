@@ -299,8 +299,10 @@ def test_assembler_joins_choices_and_tool_fragments() -> None:
 
 
 def test_config_loader_uses_libyaml_and_still_locates_errors() -> None:
+    from router.config import yamlparse
+
     if getattr(yaml, "__with_libyaml__", False):
-        assert loader._SafeLoader is yaml.CSafeLoader
+        assert yamlparse._SafeLoader is yaml.CSafeLoader
     with pytest.raises(ConfigError) as info:
         loader.parse_yaml("providers:\n  a: {kind: vllm}\n  a: {kind: vllm}\n", "r.yaml")
     assert (info.value.file, info.value.line, info.value.key) == ("r.yaml", 3, "providers.a")
@@ -330,6 +332,9 @@ _LAZY_MODULES = (
     "router.providers.openai_compatible",
     "router.assemble",
     "router.telemetry.audit",
+    # YAML loads only for a config read from YAML text.
+    "yaml",
+    "router.config.yamlparse",
 )
 
 
@@ -367,6 +372,14 @@ def test_a_config_that_uses_migration_and_the_catalog_loads_them() -> None:
         " 'shadow': {'model': 'n', 'sample_pct': 10}}}})"
     )
     assert loaded["router.catalog"] and loaded["router.migration.shadow"]
+
+
+def test_a_config_read_from_yaml_loads_the_yaml_parser() -> None:
+    loaded = _loaded_after(
+        "from router.config.loader import parse_yaml\n"
+        "assert parse_yaml('a: 1\\n')[0] == {'a': 1}"
+    )
+    assert loaded["yaml"] and loaded["router.config.yamlparse"]
 
 
 def test_the_first_call_loads_the_network_side() -> None:

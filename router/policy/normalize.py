@@ -28,10 +28,8 @@ have their whitespace collapsed.
 
 from __future__ import annotations
 
-import html
 import re
 import unicodedata
-from urllib.parse import unquote_plus
 
 __all__ = ["normalize", "variants"]
 
@@ -188,8 +186,13 @@ def variants(text: str) -> list[str]:
     decoded = text
     if "\\" in decoded:
         decoded = _JSON_ESCAPE.sub(_unescape_one, decoded)
+    # The decoders load with the first text that needs them (import stays cheap).
     if "%" in decoded and _PERCENT_ESCAPE.search(decoded) is not None:
+        from urllib.parse import unquote_plus
+
         decoded = unquote_plus(decoded)
     if "&" in decoded and ";" in decoded:
+        import html
+
         decoded = html.unescape(decoded)
     return [text] if decoded == text else [text, decoded]
