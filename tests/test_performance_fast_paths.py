@@ -376,8 +376,7 @@ def test_a_config_that_uses_migration_and_the_catalog_loads_them() -> None:
 
 def test_a_config_read_from_yaml_loads_the_yaml_parser() -> None:
     loaded = _loaded_after(
-        "from router.config.loader import parse_yaml\n"
-        "assert parse_yaml('a: 1\\n')[0] == {'a': 1}"
+        "from router.config.loader import parse_yaml\nassert parse_yaml('a: 1\\n')[0] == {'a': 1}"
     )
     assert loaded["yaml"] and loaded["router.config.yamlparse"]
 
