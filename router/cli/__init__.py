@@ -16,7 +16,18 @@ from typing import NoReturn
 __all__ = ["main"]
 
 # Subcommand modules, in the order ``--help`` lists them.
-COMMANDS = ("chat", "validate", "explain", "test", "models", "report", "audit", "migration")
+COMMANDS = (
+    "init",
+    "doctor",
+    "chat",
+    "validate",
+    "explain",
+    "test",
+    "models",
+    "report",
+    "audit",
+    "migration",
+)
 
 
 class _Parser(argparse.ArgumentParser):
