@@ -82,12 +82,19 @@ class Message(BaseModel):
 
 
 class Usage(_Wire):
-    """Token counts. ``prompt_tokens`` includes cached tokens."""
+    """Token counts in OpenAI's sense, whatever the provider.
+
+    ``prompt_tokens`` is the whole prompt: it includes ``cached_tokens`` (read
+    from a prompt cache) and ``cache_write_tokens`` (written to one).
+    ``completion_tokens`` is the whole output: it includes ``reasoning_tokens``.
+    """
 
     prompt_tokens: int = 0
     completion_tokens: int = 0
     total_tokens: int = 0
     cached_tokens: int = 0
+    cache_write_tokens: int = 0
+    """Prompt tokens written to a prompt cache (Anthropic's ``cache_creation_input_tokens``)."""
     reasoning_tokens: int = 0
     estimated: bool = False
     """True when the target reported no usage and the router estimated it."""

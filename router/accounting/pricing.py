@@ -25,14 +25,26 @@ __all__ = [
 
 
 def cost_usd(target: Target, usage: Usage | None) -> float:
-    """USD for ``usage`` at ``target``'s list price; 0 for self-hosted (zero marginal cost)."""
+    """USD for ``usage`` at ``target``'s list price; 0 for self-hosted (zero marginal cost).
+
+    The prompt splits into cache reads (``cached_input``), cache writes
+    (``cache_write``) and the rest (``input``); each rate left unset is
+    ``input``. All output, reasoning included, is billed at ``output``.
+    """
     p = target.price
     if p is None or usage is None:
         return 0.0
     cached = min(usage.cached_tokens, usage.prompt_tokens)
-    fresh = usage.prompt_tokens - cached
+    written = min(usage.cache_write_tokens, usage.prompt_tokens - cached)
+    fresh = usage.prompt_tokens - cached - written
     cached_price = p.cached_input if p.cached_input is not None else p.input
-    return (fresh * p.input + cached * cached_price + usage.completion_tokens * p.output) / 1e6
+    write_price = p.cache_write if p.cache_write is not None else p.input
+    return (
+        fresh * p.input
+        + cached * cached_price
+        + written * write_price
+        + usage.completion_tokens * p.output
+    ) / 1e6
 
 
 def output_tokens_for(target: Target, requested: int | None) -> int:
@@ -42,11 +54,13 @@ def output_tokens_for(target: Target, requested: int | None) -> int:
 
 
 def worst_case_cost_usd(target: Target, input_tokens: int, output_tokens: int) -> float:
-    """The most a call can cost: every input token uncached, every output token produced."""
+    """The most a call can cost: every input token at the dearest input rate (a cache
+    write can cost more than plain input), every output token produced."""
     p = target.price
     if p is None:
         return 0.0
-    return (input_tokens * p.input + output_tokens * p.output) / 1e6
+    rate = max(p.input, p.cached_input or 0.0, p.cache_write or 0.0)
+    return (input_tokens * rate + output_tokens * p.output) / 1e6
 
 
 def amortised_usd_per_token(target: Target) -> float | None:

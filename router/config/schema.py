@@ -137,6 +137,9 @@ class PriceConfig(_Strict):
     input: NonNegFloat
     output: NonNegFloat
     cached_input: NonNegFloat | None = None
+    """Prompt tokens read from a prompt cache; ``input`` when unset."""
+    cache_write: NonNegFloat | None = None
+    """Prompt tokens written to a prompt cache (Anthropic); ``input`` when unset."""
     source: str | None = None
     as_of: str | None = None
 

@@ -86,7 +86,8 @@ def finish_reason(stop_reason: str | None) -> str | None:
 
 
 def usage_from(u: Mapping[str, Any] | None) -> Usage | None:
-    """Anthropic usage; input counts cached reads and cache writes too."""
+    """Anthropic usage. Its ``input_tokens`` leaves out cache reads and writes;
+    ``prompt_tokens`` adds them back (OpenAI's sense). Thinking is in ``output_tokens``."""
     if not u:
         return None
     fresh = int(u.get("input_tokens") or 0)
@@ -99,6 +100,7 @@ def usage_from(u: Mapping[str, Any] | None) -> Usage | None:
         completion_tokens=out,
         total_tokens=prompt + out,
         cached_tokens=read,
+        cache_write_tokens=written,
     )
 
 
