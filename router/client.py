@@ -12,7 +12,7 @@ import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self, TypedDict, Unpack
+from typing import TYPE_CHECKING, Any, Self, TypedDict, TypeVar, Unpack
 
 from pydantic import ValidationError
 
@@ -85,6 +85,20 @@ _walk: tuple[type[Walker], type[Call]] | None = None
 _executor_lock = threading.Lock()
 
 
+_E = TypeVar("_E")
+
+
+def _once(router: Any, build: Callable[[], _E]) -> _E:
+    """``router._ex``, built at the first call (or when a shadow needs it), once."""
+    ex: _E | None = router._ex
+    if ex is None:
+        with _executor_lock:
+            ex = router._ex
+            if ex is None:
+                ex = router._ex = build()
+    return ex
+
+
 def _walk_types() -> tuple[type[Walker], type[Call]]:
     global _walk
     if _walk is None:
@@ -101,12 +115,9 @@ class _Core:
     def __init__(
         self,
         config: Config | Mapping[str, Any] | str | os.PathLike[str],
-        *,
-        tracer_provider: TracerProvider | None = None,
-        meter_provider: MeterProvider | None = None,
-        store: StateStore | None = None,
-        clock: Callable[[], float] | None = None,
+        **options: Unpack[RouterOptions],
     ) -> None:
+        store, clock = options.get("store"), options.get("clock")
         self.config = load_config(config)
         self.policy = Policy(self.config)
         self.clock: Callable[[], float] = clock or time.time
@@ -125,8 +136,8 @@ class _Core:
         self.observer = observer_for(
             self.config,
             self.secrets,
-            tracer_provider=tracer_provider,
-            meter_provider=meter_provider,
+            tracer_provider=options.get("tracer_provider"),
+            meter_provider=options.get("meter_provider"),
         )
         self._target_names = tuple(self.policy.targets)
         self._with_breaker = tuple(
@@ -386,16 +397,12 @@ class Router(_Facade):
 
     @property
     def _executor(self) -> Executor:
-        # Built at the first call (or when a shadow needs it); see _walk above.
-        ex = self._ex
-        if ex is None:
-            with _executor_lock:
-                ex = self._ex
-                if ex is None:
-                    from .execution.executor import Executor
+        def build() -> Executor:
+            from .execution.executor import Executor
 
-                    ex = self._ex = Executor(self._core.observer)
-        return ex
+            return Executor(self._core.observer)
+
+        return _once(self, build)
 
     def chat(
         self,
@@ -486,16 +493,12 @@ class AsyncRouter(_Facade):
 
     @property
     def _executor(self) -> AsyncExecutor:
-        # Built at the first call (or when a shadow needs it), as Router's.
-        ex = self._ex
-        if ex is None:
-            with _executor_lock:
-                ex = self._ex
-                if ex is None:
-                    from .execution.executor import AsyncExecutor
+        def build() -> AsyncExecutor:
+            from .execution.executor import AsyncExecutor
 
-                    ex = self._ex = AsyncExecutor(self._core.observer, self._transport_factory)
-        return ex
+            return AsyncExecutor(self._core.observer, self._transport_factory)
+
+        return _once(self, build)
 
     @classmethod
     def from_file(cls, path: str | os.PathLike[str], **options: Unpack[AsyncRouterOptions]) -> Self:

@@ -166,17 +166,24 @@ def _ttl_ms(ttl_s: float | None) -> str:
     return str(max(1, math.ceil(ttl_s * 1000))) if ttl_s > 0 else "0"
 
 
+def require(module: str) -> Any:
+    """``module`` of the redis package, or a ConfigError saying how to install it."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError as e:  # pragma: no cover - depends on the environment
+        raise ConfigError(
+            "state: redis:// needs the redis package: pip install 'llm-policy-router[redis]'",
+            key="state",
+        ) from e
+
+
 class RedisStore(StateStore):
     """State in Redis 7, shared by many processes on many hosts."""
 
     def __init__(self, url: str, *, prefix: str | None = None, client: Any = None) -> None:
-        try:
-            import redis
-        except ImportError as e:  # pragma: no cover - depends on the environment
-            raise ConfigError(
-                "state: redis:// needs the redis package: pip install 'llm-policy-router[redis]'",
-                key="state",
-            ) from e
+        redis = require("redis")
         conn_url, url_prefix = _split_url(url)
         self.prefix = url_prefix if prefix is None else prefix
         parts = urlsplit(conn_url)

@@ -22,7 +22,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from ...errors import ConfigError
 from .. import redis as _sync
 from ..base import BudgetCharge, BudgetUsage, Reserved
 from .base import AsyncStateStore
@@ -44,14 +43,7 @@ class AsyncRedisStore(AsyncStateStore):
         pool_timeout_s: float | None = 30.0,
         client: Any = None,
     ) -> None:
-        try:
-            import redis.asyncio as aioredis
-            from redis.exceptions import ResponseError
-        except ImportError as e:  # pragma: no cover - depends on the environment
-            raise ConfigError(
-                "state: redis:// needs the redis package: pip install 'llm-policy-router[redis]'",
-                key="state",
-            ) from e
+        aioredis = _sync.require("redis.asyncio")
         self._owns_pool = client is None
         if client is None:
             conn_url, _ = _sync._split_url(url)
@@ -63,7 +55,7 @@ class AsyncRedisStore(AsyncStateStore):
             )
             client = aioredis.Redis(connection_pool=pool)
         self._redis: Any = client
-        self._error = ResponseError
+        self._error = _sync.require("redis.exceptions").ResponseError
         # RedisStore is the one home of this backend's layout: URL prefix,
         # key names, repr and the Lua scripts. Built around the asyncio
         # client, it registers awaitable scripts; only those and its key
