@@ -24,7 +24,7 @@ from router import RequestError, Router
 from router.config import load_dict
 from router.policy import Policy
 from router.policy import normalize as norm
-from router.policy.canonical import JOIN_WINDOW, scan_texts
+from router.policy.canonical import JOIN_WINDOW, MAX_DEPTH, scan_texts
 from router.policy.cards import card_digits_valid, card_spans
 from router.policy.detectors import (
     BUILTIN_NAMES,
@@ -192,12 +192,28 @@ def test_escaped_tool_arguments_are_scanned_unescaped(arguments: str) -> None:
 
 
 def test_scan_texts_walks_structures_of_any_depth_without_recursion() -> None:
+    # As deep as the limit allows: the SSN at the bottom is still found.
     deep: Any = SSN
-    for _ in range(300):
+    for _ in range((MAX_DEPTH - 8) // 2):
         deep = {"k": [deep]}
     schema = {"type": "object", "properties": {"x": deep}}
     tools = [{"type": "function", "function": {"name": "f", "parameters": schema}}]
     assert target(user("hi"), tools=tools) == "local"
+
+
+def test_structures_nested_past_the_limit_are_a_clear_error_not_a_crash() -> None:
+    # An attacker's tool schema nested thousands deep: refused with the field's
+    # path, before any JSON encoder recurses into it (and in linear time).
+    deep: Any = SSN
+    for _ in range(20_000):
+        deep = {"k": [deep]}
+    tools = [{"type": "function", "function": {"name": "f", "parameters": deep}}]
+    with pytest.raises(RequestError, match=f"nested deeper than {MAX_DEPTH} levels") as e:
+        target(user("hi"), tools=tools)
+    assert e.value.field is not None and e.value.field.startswith(
+        "tools[0].function.parameters.k[0]"
+    )
+    assert SSN not in str(e.value)
 
 
 # --- 2. every spelling ---------------------------------------------------------------

@@ -31,7 +31,7 @@ from typing import Any
 from ..errors import RequestError
 from ..types import ChatRequest, Message
 
-__all__ = ["JOIN_WINDOW", "scan_texts"]
+__all__ = ["JOIN_WINDOW", "MAX_DEPTH", "scan_texts"]
 
 JOIN_WINDOW = 128
 """Characters kept on each side of a boundary between two message texts."""
@@ -134,22 +134,47 @@ def _message(m: Message, i: int, texts: list[str], flow: list[str], other: list[
             other.append(value)
 
 
+MAX_DEPTH = 64
+"""Deepest nesting of lists and mappings a request may carry (a tool's schema,
+``response_format``, a content part): deeper is a :class:`RequestError`, not a
+RecursionError later in a JSON encoder."""
+
+# A path is built only for an error: each item keeps a link (its key, its parent's
+# link), so walking a wide or deep structure never copies path strings.
+_Link = tuple[str, Any] | None
+
+
+def _path(where: str, link: _Link) -> str:
+    keys: list[str] = []
+    while link is not None:
+        key, link = link
+        keys.append(key)
+    return where + "".join(reversed(keys))
+
+
 def _walk(value: Any, where: str, out: list[str]) -> None:
     """Append every string in ``value`` (keys included; numbers as written) to ``out``."""
-    stack: list[tuple[Any, str]] = [(value, where)]
+    stack: list[tuple[Any, int, _Link]] = [(value, 0, None)]
     while stack:
-        v, at = stack.pop()
+        v, depth, link = stack.pop()
         if isinstance(v, str):
-            _check(v, at)
+            if not v.isascii():
+                _check(v, _path(where, link))
             out.append(v)
-        elif isinstance(v, Mapping):
-            for k, item in v.items():
-                key = str(k)
-                _check(key, at)
-                out.append(key)
-                stack.append((item, f"{at}.{key}"))
-        elif isinstance(v, Sequence) and not isinstance(v, bytes | bytearray):
-            stack.extend((item, f"{at}[{n}]") for n, item in enumerate(v))
+        elif isinstance(v, Mapping | Sequence) and not isinstance(v, bytes | bytearray):
+            if depth >= MAX_DEPTH:
+                raise RequestError(
+                    f"nested deeper than {MAX_DEPTH} levels", field=_path(where, link)
+                )
+            if isinstance(v, Mapping):
+                for k, item in v.items():
+                    key = str(k)
+                    if not key.isascii():
+                        _check(key, _path(where, link))
+                    out.append(key)
+                    stack.append((item, depth + 1, ("." + key, link)))
+            else:
+                stack.extend((item, depth + 1, (f"[{n}]", link)) for n, item in enumerate(v))
         elif isinstance(v, bool) or v is None:
             continue
         elif isinstance(v, int | float):
