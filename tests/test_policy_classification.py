@@ -582,3 +582,22 @@ def test_an_unknown_declared_level_is_the_callers_mistake_not_a_denial(tmp_path:
             r.chat(user(f"SSN {SSN}"), model="frontier")
     records = [json.loads(line) for line in audit.read_text().splitlines()]
     assert [r["outcome"] for r in records] == ["denied"]
+
+
+def test_an_error_path_never_quotes_a_key_that_is_data() -> None:
+    # Keys of a tool schema are the caller's text: one that is not a plain field
+    # name (an SSN, an email, a long token) is not spelled out in the error.
+    for key in (SSN, EMAIL, "sk_live_4eC39HqLyjWDarjtT1zdp7dc", "acct_12345678"):
+        schema = {"type": "object", "properties": {key: {"description": "a\ud800"}}}
+        tools = [{"type": "function", "function": {"name": "f", "parameters": schema}}]
+        with pytest.raises(RequestError) as e:
+            target(user("hi"), tools=tools)
+        assert key not in str(e.value) and ".{…}" in str(e.value), key
+    schema = {"type": "object", "properties": {"city": {"description": "a\ud800"}}}
+    tools = [{"type": "function", "function": {"name": "f", "parameters": schema}}]
+    with pytest.raises(RequestError, match=r"properties\.city\.description"):
+        target(user("hi"), tools=tools)
+    # The same for a key a caller slipped into a content part.
+    with pytest.raises(RequestError) as part:
+        target(user([{"type": "text", "text": "hi", SSN: "a\ud800"}]))
+    assert SSN not in str(part.value) and "messages[0].content[0].{…}" in str(part.value)

@@ -25,6 +25,7 @@ encode: a :class:`~router.errors.RequestError` before anything is sent.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
@@ -112,7 +113,7 @@ def _message(m: Message, i: int, texts: list[str], flow: list[str], other: list[
                             parts.append(value)
                     continue
                 other.append(key)
-                _walk(value, f"{at}.{key}", other)
+                _walk(value, at, other, ("." + key, None))
         if len(parts) > 1:
             # What Message.text() — and every adapter that joins parts — sends.
             texts.append("".join(parts))
@@ -144,17 +145,23 @@ RecursionError later in a JSON encoder."""
 _Link = tuple[str, Any] | None
 
 
+# Keys are the caller's data too: an error names one only when it looks like a
+# schema's field name (short, an identifier, no run of digits), else "{…}".
+_SHOWN_KEY = re.compile(r"\.[A-Za-z_][A-Za-z_-]{0,23}(?:[0-9]{1,3})?")
+
+
 def _path(where: str, link: _Link) -> str:
     keys: list[str] = []
     while link is not None:
         key, link = link
-        keys.append(key)
+        shown = key.startswith("[") or _SHOWN_KEY.fullmatch(key) is not None
+        keys.append(key if shown else ".{…}")
     return where + "".join(reversed(keys))
 
 
-def _walk(value: Any, where: str, out: list[str]) -> None:
+def _walk(value: Any, where: str, out: list[str], link: _Link = None) -> None:
     """Append every string in ``value`` (keys included; numbers as written) to ``out``."""
-    stack: list[tuple[Any, int, _Link]] = [(value, 0, None)]
+    stack: list[tuple[Any, int, _Link]] = [(value, 0, link)]
     while stack:
         v, depth, link = stack.pop()
         if isinstance(v, str):
