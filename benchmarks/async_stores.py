@@ -298,15 +298,15 @@ async def _measure(base_url: str, state: str, calls: int, max_seconds: float) ->
     out: dict[str, Any] = {"state": state}
     try:
         # Warm-up call, counting the store operations one call makes.
-        store, counted = r.store, []
+        store, counted = r.async_store, []
         for name in STORE_OPS:
             fn = getattr(store, name, None)
             if fn is not None:
 
                 def wrap(fn: Any = fn, name: str = name) -> Any:
-                    def counting(*a: Any, **k: Any) -> Any:
+                    async def counting(*a: Any, **k: Any) -> Any:
                         counted.append(name)
-                        return fn(*a, **k)
+                        return await fn(*a, **k)
 
                     return counting
 

@@ -31,9 +31,10 @@ from .errors import (
 from .execution.breaker import Breakers
 from .execution.health import Health
 from .ids import new_id
-from .migration import record_outcome, route_traffic
+from .migration import record_outcome_steps, route_traffic_steps
 from .policy import Decision, Policy, Snapshot
 from .state import open_store
+from .state.program import Program, arun, run
 from .targets import Target
 from .telemetry import observer_for
 from .telemetry.audit_writer import AuditHold, awaits_audit
@@ -56,7 +57,7 @@ if TYPE_CHECKING:
     from .execution.executor import AsyncExecutor, Executor, Opened
     from .execution.walker import Walker
     from .migration.shadow import AsyncShadowRunner, ShadowPlanner, ShadowRunner
-    from .state import StateStore
+    from .state import AsyncStateStore, StateStore
 
 __all__ = ["AsyncRouter", "AsyncRouterOptions", "AsyncStream", "Router", "RouterOptions", "Stream"]
 
@@ -64,18 +65,22 @@ MessagesIn = Sequence[Message | Mapping[str, Any]]
 ContextIn = RequestContext | Mapping[str, Any] | None
 
 
-class RouterOptions(TypedDict, total=False):
-    """The keyword arguments of :class:`Router` (and ``from_file`` / ``from_dict``)."""
-
+class _CommonOptions(TypedDict, total=False):
     tracer_provider: TracerProvider | None
     meter_provider: MeterProvider | None
-    store: StateStore | None
     clock: Callable[[], float] | None
 
 
-class AsyncRouterOptions(RouterOptions, total=False):
+class RouterOptions(_CommonOptions, total=False):
+    """The keyword arguments of :class:`Router` (and ``from_file`` / ``from_dict``)."""
+
+    store: StateStore | None
+
+
+class AsyncRouterOptions(_CommonOptions, total=False):
     """The keyword arguments of :class:`AsyncRouter` (and ``from_file`` / ``from_dict``)."""
 
+    store: StateStore | AsyncStateStore | None
     transport_factory: Any
 
 
@@ -107,6 +112,21 @@ def _walk_types() -> tuple[type[Walker], type[Call]]:
 
         _walk = (Walker, Call)
     return _walk
+
+
+def _async_view(core: _Core) -> AsyncStateStore:
+    """The async store for an AsyncRouter built on ``core``'s sync one (the router closes it)."""
+    from .state.aio import AsyncMemoryStore, open_async_store
+    from .state.memory import MemoryStore
+
+    store = core.store
+    if isinstance(store, MemoryStore):
+        return AsyncMemoryStore(store)  # the same dicts: explain() and .store see them
+    if core.owns_store:
+        return open_async_store(core.config.state)
+    from .state.aio.thread import AsyncThreadStore
+
+    return AsyncThreadStore(store)
 
 
 class _Core:
@@ -182,44 +202,45 @@ class _Core:
         except ValidationError as e:
             raise request_error(e, "context") from None
 
-    def snapshot(self) -> Snapshot:
+    # Each step of a call that reads or writes shared state is a store program
+    # (router.state.program): Router runs it on its sync store, AsyncRouter
+    # awaits it on its async one. The plain methods are the sync form.
+
+    def snapshot_steps(self) -> Program[Snapshot]:
+        latency = yield from self.health.latency_steps(self._target_names)
+        unavailable = yield from self.health.unavailable_steps(self._with_breaker)
         return Snapshot(
-            now=self.clock(),
-            request_id=new_id(),
-            latency_ms=self.health.latency_ms(self._target_names),
-            unavailable=self.health.unavailable(self._with_breaker),
+            now=self.clock(), request_id=new_id(), latency_ms=latency, unavailable=unavailable
         )
+
+    def decide_steps(
+        self, request: ChatRequest, ctx: RequestContext, model: str
+    ) -> Program[Decision]:
+        snap = yield from self.snapshot_steps()
+        decision = self.policy.decide(request, ctx, snap, model=model)
+        route = self.config.routes.get(decision.route)
+        return (yield from route_traffic_steps(decision, route, ctx, snap))
 
     def decide(
         self, messages: MessagesIn, model: str, context: ContextIn, params: Mapping[str, Any]
     ) -> tuple[ChatRequest, RequestContext, Decision]:
-        request = self.request(messages, params)
-        ctx = self.context(context)
-        snap = self.snapshot()
-        decision = self.policy.decide(request, ctx, snap, model=model)
-        route = self.config.routes.get(decision.route)
-        return request, ctx, route_traffic(self.store, decision, route, ctx, snap)
+        request, ctx = self.request(messages, params), self.context(context)
+        return request, ctx, run(self.decide_steps(request, ctx, model), self.store)
 
-    def start(
-        self,
-        messages: MessagesIn,
-        model: str,
-        context: ContextIn,
-        params: Mapping[str, Any],
-        *,
-        stream: bool = False,
-    ) -> Call:
-        """Validate, decide and set up the walk; nothing is sent yet."""
+    def start_steps(
+        self, request: ChatRequest, ctx: RequestContext, model: str, *, stream: bool = False
+    ) -> Program[Call]:
+        """Decide and set up the walk of a validated request; nothing is sent yet."""
         try:
-            request, ctx, decision = self.decide(messages, model, context, params)
+            decision = yield from self.decide_steps(request, ctx, model)
             route = self.policy.route_for(model)[1]
             request = cap_output_tokens(
                 request, route.max_tokens, decision.limits.max_output_tokens
             )
             # Budgets may refuse (BudgetExceeded) or narrow the plan to a subset.
-            request, decision, hold = self.budget.admit(request, ctx, decision)
+            request, decision, hold = yield from self.budget.admit_steps(request, ctx, decision)
         except NoEligibleTarget as e:
-            self.observer.request_denied(model, self.context(context), e)
+            self.observer.request_denied(model, ctx, e)
             raise
         walker_type, call_type = _walk or _walk_types()
         walker = walker_type(
@@ -234,22 +255,45 @@ class _Core:
         self.observer.request_started(call)
         return call
 
+    def start(
+        self,
+        messages: MessagesIn,
+        model: str,
+        context: ContextIn,
+        params: Mapping[str, Any],
+        *,
+        stream: bool = False,
+    ) -> Call:
+        """Validate, decide and set up the walk on the sync store; nothing is sent yet."""
+        request, ctx = self.request(messages, params), self.context(context)
+        return run(self.start_steps(request, ctx, model, stream=stream), self.store)
+
     def close_store(self) -> None:
         """Close the state store if the router opened it (its connections or file)."""
         if self.owns_store:
             self.store.close()
 
-    def fail(self, call: Call, error: BaseException) -> None:
+    def fail_steps(self, call: Call, error: BaseException) -> Program[None]:
         """The call ended without a response."""
         if isinstance(error, RouterError):  # whatever target's secret it holds
             scrub_error(error, self.secrets)
-        call.walker.abandoned()
-        self.budget.abandon(call)
-        record_outcome(self.store, call, self.clock())
-        self.observer.request_ended(call, error=error)
+        try:
+            yield from call.walker.abandoned_steps()
+            yield from self.budget.abandon_steps(call)
+            yield from record_outcome_steps(call, self.clock())
+        finally:
+            self.observer.request_ended(call, error=error)
+
+    def fail(self, call: Call, error: BaseException) -> None:
+        run(self.fail_steps(call, error), self.store)
 
     def finish(self, call: Call, response: ChatResponse, target: Target) -> ChatResponse:
-        call.walker.completed()
+        return run(self.finish_steps(call, response, target), self.store)
+
+    def finish_steps(
+        self, call: Call, response: ChatResponse, target: Target
+    ) -> Program[ChatResponse]:
+        yield from call.walker.completed_steps()
         usage = response.usage
         if usage is None:
             usage = self._estimate_usage(call.request, response, target)
@@ -265,8 +309,8 @@ class _Core:
             cost_estimated=usage.estimated,
             decision_id=call.decision.id,
         )
-        self.budget.settle(call, response, target)
-        record_outcome(self.store, call, self.clock())
+        yield from self.budget.settle_steps(call, response, target)
+        yield from record_outcome_steps(call, self.clock())
         self.observer.request_ended(call, response=response)
         if self.shadows is not None:
             self.shadows(call, response, target)
@@ -278,8 +322,10 @@ class _Core:
         # No usage reported: commit an upper bound (never the chars/4 guess), flagged estimated.
         return self.budget.usage_bound(request, response, target)
 
-    def interrupted(self, call: Call, err: ProviderError, text: str) -> StreamInterrupted:
-        call.walker.interrupted(err)
+    def interrupted_steps(
+        self, call: Call, err: ProviderError, text: str
+    ) -> Program[StreamInterrupted]:
+        yield from call.walker.interrupted_steps(err)
         return StreamInterrupted(
             f"stream interrupted after content was delivered: {err}",
             text=text,
@@ -400,7 +446,7 @@ class Router(_Facade):
         def build() -> Executor:
             from .execution.executor import Executor
 
-            return Executor(self._core.observer)
+            return Executor(self._core.observer, self._core.store)
 
         return _once(self, build)
 
@@ -462,26 +508,42 @@ class AsyncRouter(_Facade):
         transport_factory: Any = None,
         tracer_provider: TracerProvider | None = None,
         meter_provider: MeterProvider | None = None,
-        store: StateStore | None = None,
+        store: StateStore | AsyncStateStore | None = None,
         clock: Callable[[], float] | None = None,
     ) -> None:
         """``transport_factory``: ``None`` (httpx's own pool), ``"aiohttp"`` (needs
         ``httpx-aiohttp``; much faster with many requests in flight), or a callable
-        ``(Target) -> httpx.AsyncBaseTransport``. The other arguments are
-        :class:`Router`'s."""
+        ``(Target) -> httpx.AsyncBaseTransport``.
+
+        Every read and write of shared state on a call's path (breakers,
+        health, budgets, ledger, migration guards) is awaited on an async
+        store, never run on the event loop: by default the one
+        :func:`~router.state.open_async_store` opens for ``config.state``.
+        ``store`` may be an :class:`~router.state.AsyncStateStore` (used as
+        is) or a sync :class:`~router.state.StateStore` (a ``MemoryStore`` is
+        used inline; any other runs on a worker thread). The other arguments
+        are :class:`Router`'s."""
         if transport_factory == "aiohttp":
             from .execution.transports import aiohttp_transport
 
             transport_factory = aiohttp_transport
         elif transport_factory is not None and not callable(transport_factory):
             raise TypeError("transport_factory must be None, 'aiohttp' or a callable(target)")
+        from .state.aio import AsyncMemoryStore, AsyncStateStore
+
+        passed_async = isinstance(store, AsyncStateStore)
+        sync_store = store.store if isinstance(store, AsyncMemoryStore) else store
         self._core = _Core(
             config,
             tracer_provider=tracer_provider,
             meter_provider=meter_provider,
-            store=store,
+            store=None if isinstance(sync_store, AsyncStateStore) else sync_store,
             clock=clock,
         )
+        self._astore_obj: AsyncStateStore | None = (
+            store if isinstance(store, AsyncStateStore) else None
+        )
+        self._owns_astore = not passed_async
         self._transport_factory = transport_factory
         self._ex: AsyncExecutor | None = None
         self._shadows: AsyncShadowRunner | None = None
@@ -492,11 +554,31 @@ class AsyncRouter(_Facade):
             self._core.shadows = self._shadows.submit
 
     @property
+    def async_store(self) -> AsyncStateStore:
+        """The async state store every call's state steps are awaited on.
+
+        The one passed as ``store=`` (a sync one seen through an async view),
+        else the one ``config.state`` names; :attr:`store` is its sync
+        counterpart (for ``explain`` and reading from sync code).
+        """
+        return self._astore
+
+    @property
+    def _astore(self) -> AsyncStateStore:
+        """The store every call's state steps are awaited on (reopened after ``aclose``)."""
+        s = self._astore_obj
+        if s is None:
+            s = self._astore_obj = _async_view(self._core)
+            if self._ex is not None:
+                self._ex.store = s
+        return s
+
+    @property
     def _executor(self) -> AsyncExecutor:
         def build() -> AsyncExecutor:
             from .execution.executor import AsyncExecutor
 
-            return AsyncExecutor(self._core.observer, self._transport_factory)
+            return AsyncExecutor(self._core.observer, self._transport_factory, self._astore)
 
         return _once(self, build)
 
@@ -530,13 +612,15 @@ class AsyncRouter(_Facade):
         **params: Any,
     ) -> ChatResponse:
         """Route one chat request and return the completion (with ``.route``)."""
-        call = self._core.start(messages, model, context, params)
+        core, astore = self._core, self._astore
+        request, ctx = core.request(messages, params), core.context(context)
+        call = await arun(core.start_steps(request, ctx, model), astore)
         try:
             response, target = await self._executor.complete(call)
         except BaseException as e:
-            self._core.fail(call, e)
+            await arun(core.fail_steps(call, e), astore)
             raise
-        return self._core.finish(call, response, target)
+        return await arun(core.finish_steps(call, response, target), astore)
 
     def stream(
         self,
@@ -546,8 +630,14 @@ class AsyncRouter(_Facade):
         context: ContextIn = None,
         **params: Any,
     ) -> AsyncStream:
-        """Route and stream: ``async with r.stream(...) as s: async for c in s``."""
-        return AsyncStream(self, self._core.start(messages, model, context, params, stream=True))
+        """Route and stream: ``async with r.stream(...) as s: async for c in s``.
+
+        The request is validated here; the policy decides (and budgets
+        reserve) when the stream is entered, since that reads shared state.
+        """
+        core = self._core
+        request, ctx = core.request(messages, params), core.context(context)
+        return AsyncStream(self, core.start_steps(request, ctx, model, stream=True))
 
     async def aclose(self) -> None:
         """Let shadows in flight finish, close pooled connections, flush the audit log."""
@@ -560,7 +650,14 @@ class AsyncRouter(_Facade):
             try:
                 await self._core.observer.aclose()
             finally:
-                self._core.close_store()
+                try:
+                    owned, self._astore_obj = self._astore_obj, None
+                    if owned is not None and self._owns_astore:
+                        await owned.aclose()
+                    elif not self._owns_astore:
+                        self._astore_obj = owned  # the caller's: theirs to close
+                finally:
+                    self._core.close_store()
 
     async def __aenter__(self) -> Self:
         return self
@@ -572,9 +669,9 @@ class AsyncRouter(_Facade):
 class _StreamBase:
     """State shared by the sync and async streams: assembly and the final response."""
 
-    def __init__(self, core: _Core, call: Call) -> None:
+    def __init__(self, core: _Core, call: Call | None) -> None:
         self._core = core
-        self._call = call
+        self._pending = call
         from .assemble import Assembler  # streams only
 
         self._asm = Assembler()
@@ -582,6 +679,12 @@ class _StreamBase:
         self._response: ChatResponse | None = None
         self._ended = False
         self._read = False
+
+    @property
+    def _call(self) -> Call:
+        if self._pending is None:
+            raise RuntimeError("an async stream decides when it is entered: use `async with`")
+        return self._pending
 
     @property
     def decision(self) -> Decision:
@@ -609,26 +712,31 @@ class _StreamBase:
             )
         self._read = True
 
-    def _end(self) -> None:
+    # The endings are store programs: Stream runs them, AsyncStream awaits them.
+
+    def _end(self) -> Program[None]:
         assert self._opened is not None
         if self._ended:  # closed or failed while it was being read: it ended then
             return
         self._ended = True
-        self._response = self._core.finish(self._call, self._asm.response(), self._opened.target)
+        self._response = yield from self._core.finish_steps(
+            self._call, self._asm.response(), self._opened.target
+        )
 
-    def _fail(self, err: BaseException) -> None:
+    def _fail(self, err: BaseException) -> Program[None]:
         if not self._ended:
             self._ended = True
-            self._core.fail(self._call, err)
+            if self._pending is not None:  # else nothing was decided, nothing held
+                yield from self._core.fail_steps(self._pending, err)
 
-    def _interrupted(self, err: ProviderError) -> StreamInterrupted:
-        exc = self._core.interrupted(self._call, err, self._asm.text)
-        self._fail(exc)
+    def _interrupted(self, err: ProviderError) -> Program[StreamInterrupted]:
+        exc = yield from self._core.interrupted_steps(self._call, err, self._asm.text)
+        yield from self._fail(exc)
         return exc
 
-    def _closed_early(self) -> None:
+    def _closed_early(self) -> Program[None]:
         # Reading stopped before the end (break, exception in the caller).
-        self._fail(GeneratorExit("stream closed before its end"))
+        yield from self._fail(GeneratorExit("stream closed before its end"))
 
 
 class Stream(_StreamBase):
@@ -643,7 +751,7 @@ class Stream(_StreamBase):
             try:
                 self._opened = self._executor.open_stream(self._call)
             except BaseException as e:
-                self._fail(e)
+                run(self._fail(e), self._core.store)
                 raise
         return self
 
@@ -665,8 +773,8 @@ class Stream(_StreamBase):
                 add(chunk)
                 yield chunk
         except ProviderError as e:
-            raise self._interrupted(e) from None
-        self._end()
+            raise run(self._interrupted(e), self._core.store) from None
+        run(self._end(), self._core.store)
 
     def close(self) -> None:
         """Stop reading and release the connection."""
@@ -674,23 +782,33 @@ class Stream(_StreamBase):
             close = getattr(self._opened.rest, "close", None)
             if close is not None:
                 close()
-        self._closed_early()
+        run(self._closed_early(), self._core.store)
 
 
 class AsyncStream(_StreamBase):
-    """An async stream of :class:`ChatChunk`; use it as an async context manager."""
+    """An async stream of :class:`ChatChunk`; use it as an async context manager.
 
-    def __init__(self, router: AsyncRouter, call: Call) -> None:
-        super().__init__(router._core, call)
+    Entering it decides (policy, budgets) and opens the stream.
+    """
+
+    def __init__(self, router: AsyncRouter, start: Program[Call]) -> None:
+        super().__init__(router._core, None)
+        self._start: Program[Call] | None = start
+        self._astore = router._astore
         self._executor = router._executor
 
     @awaits_audit
     async def __aenter__(self) -> Self:
         if self._opened is None:
+            if self._pending is None:
+                start, self._start = self._start, None
+                if start is None:
+                    raise StreamConsumed("this stream's request was refused or closed already")
+                self._pending = await arun(start, self._astore)
             try:
                 self._opened = await self._executor.open_stream(self._call)
             except BaseException as e:
-                self._fail(e)
+                await arun(self._fail(e), self._astore)
                 raise
         return self
 
@@ -712,9 +830,9 @@ class AsyncStream(_StreamBase):
                 add(chunk)
                 yield chunk
         except ProviderError as e:
-            raise self._interrupted(e) from None
+            raise (await arun(self._interrupted(e), self._astore)) from None
         async with AuditHold():
-            self._end()
+            await arun(self._end(), self._astore)
 
     @awaits_audit
     async def aclose(self) -> None:
@@ -723,4 +841,7 @@ class AsyncStream(_StreamBase):
             aclose = getattr(self._opened.rest, "aclose", None)
             if aclose is not None:
                 await aclose()
-        self._closed_early()
+        if self._start is not None:  # never entered: nothing was decided
+            self._start.close()
+            self._start = None
+        await arun(self._closed_early(), self._astore)

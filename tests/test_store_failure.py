@@ -354,8 +354,9 @@ async def test_async_router_rides_out_a_redis_restart(
     threads_before = set(threading.enumerate())
     fps = Providers()
     r = AsyncRouter.from_dict(fps.config(redis_proc.url))
-    store = r.store
-    assert isinstance(store, ResilientStore)  # AsyncRouter uses the sync store, on its loop
+    # Every call's state steps are awaited on the async store (redis.asyncio).
+    store = r.async_store
+    assert isinstance(store, AsyncResilientStore)
     stats: dict[str, Any] = {"ok": 0, "errors": []}
     stop = asyncio.Event()
 
@@ -396,8 +397,8 @@ async def test_async_router_rides_out_a_redis_restart(
     finally:
         stop.set()
         await r.aclose()
-        store.close()
         fps.close()
+    assert store.closed
     assert redis_proc.clients() == 0
     no_threads_left(threads_before)
 

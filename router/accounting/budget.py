@@ -45,6 +45,7 @@ from ..errors import BudgetExceeded, ConfigError, StateUnavailable
 from ..ids import new_id
 from ..policy.decision import Decision
 from ..state import BudgetCharge, BudgetUsage, StateStore
+from ..state.program import Program, op, run
 from ..targets import Target
 from ..types import ChatRequest, ChatResponse, RequestContext, Usage
 from .ledger import LedgerRecord
@@ -241,7 +242,21 @@ class BudgetGate:
     def admit(
         self, request: ChatRequest, context: RequestContext, decision: Decision
     ) -> tuple[ChatRequest, Decision, Hold]:
-        """Reserve against every budget; the request and plan to run.
+        """:meth:`admit_steps`, run on :attr:`store`."""
+        return run(self.admit_steps(request, context, decision), self.store)
+
+    def settle(self, call: Call, response: ChatResponse, target: Target) -> LedgerRecord | None:
+        """:meth:`settle_steps`, run on :attr:`store`."""
+        return run(self.settle_steps(call, response, target), self.store)
+
+    def abandon(self, call: Call) -> LedgerRecord | None:
+        """:meth:`abandon_steps`, run on :attr:`store`."""
+        return run(self.abandon_steps(call), self.store)
+
+    def admit_steps(
+        self, request: ChatRequest, context: RequestContext, decision: Decision
+    ) -> Program[tuple[ChatRequest, Decision, Hold]]:
+        """Reserve against every budget; the request and plan to run (a store program).
 
         Raises :class:`~router.errors.BudgetExceeded` when no planned target
         fits. The per-request ``max_cost_usd`` ceiling is the policy's (it has
@@ -261,7 +276,7 @@ class BudgetGate:
         if amount <= 0:
             return request, decision, Hold(hold_id, (), 0.0, now + hold_s, est)
         charges = [a.charge for a in applied]
-        res = self.store.budget_reserve(hold_id, charges, amount, now=now, hold_s=hold_s)
+        res = yield op("budget_reserve", hold_id, charges, amount, now=now, hold_s=hold_s)
         if res.ok:
             keys = tuple(c.key for c in charges)
             return request, decision, Hold(hold_id, keys, amount, now + hold_s, est)
@@ -340,7 +355,9 @@ class BudgetGate:
             estimated=True,
         )
 
-    def settle(self, call: Call, response: ChatResponse, target: Target) -> LedgerRecord | None:
+    def settle_steps(
+        self, call: Call, response: ChatResponse, target: Target
+    ) -> Program[LedgerRecord | None]:
         """Commit the actual cost in place of the hold and write the ledger record.
 
         Paid tries of the call that timed out after being sent are charged too
@@ -351,7 +368,7 @@ class BudgetGate:
             return None
         usage = response.usage
         actual = cost_usd(target, usage)
-        rec = self._commit(
+        rec = yield from self._commit(
             call,
             hold,
             target,
@@ -366,10 +383,10 @@ class BudgetGate:
         unanswered = self._unanswered(call)
         if unanswered:
             charges = [(t, "unknown") for t in unanswered]
-            self._charge_worst(call, hold, charges, hold.amount_usd - actual)
+            yield from self._charge_worst(call, hold, charges, hold.amount_usd - actual)
         return rec
 
-    def abandon(self, call: Call) -> LedgerRecord | None:
+    def abandon_steps(self, call: Call) -> Program[LedgerRecord | None]:
         """The call failed: release its hold, or charge what the provider may bill.
 
         A stream that fails or is closed after its first content has been
@@ -388,14 +405,14 @@ class BudgetGate:
         if target is None and not unanswered:
             if hold.keys:
                 try:
-                    self.store.budget_release(hold.id, hold.keys)
+                    yield op("budget_release", hold.id, hold.keys)
                 except Exception:  # the hold expires on its own
                     log.warning("could not release budget hold %s", hold.id, exc_info=True)
             return None
         charges = [(t, "unknown") for t in unanswered]
         if target is not None:
             charges.append((target, "interrupted"))
-        return self._charge_worst(call, hold, charges, hold.amount_usd)
+        return (yield from self._charge_worst(call, hold, charges, hold.amount_usd))
 
     def _unanswered(self, call: Call) -> list[Target]:
         """The paid planned targets of the call's tries that timed out after being sent."""
@@ -409,7 +426,7 @@ class BudgetGate:
         hold: Hold,
         charges: Sequence[tuple[Target, str]],
         cover: float,
-    ) -> LedgerRecord | None:
+    ) -> Program[LedgerRecord | None]:
         """Commit each (target, outcome) at its reserved worst case, flagged estimated.
 
         ``cover`` is what is left of the live hold for these charges: a charge
@@ -421,7 +438,7 @@ class BudgetGate:
             prompt, completion = est.input_tokens_bound, est.output_tokens.get(target.name, 0)
             charged = est.reserve_usd.get(target.name, hold.amount_usd)
             usage = Usage(prompt_tokens=prompt, completion_tokens=completion, estimated=True)
-            rec = self._commit(
+            rec = yield from self._commit(
                 call,
                 hold,
                 target,
@@ -451,7 +468,7 @@ class BudgetGate:
         estimated: bool,
         outcome: str,
         cover: float | None = None,
-    ) -> LedgerRecord:
+    ) -> Program[LedgerRecord]:
         """Write one record; ``cover``: the part of the live hold it may use (default all).
 
         Committing again under a hold already committed adds its spend to the
@@ -489,9 +506,9 @@ class BudgetGate:
         line = rec.to_json() if self.record else None
         try:
             if hold.keys:
-                self.store.budget_commit(hold.id, hold.keys, actual, now=now, record=line)
+                yield op("budget_commit", hold.id, hold.keys, actual, now=now, record=line)
             elif line is not None:
-                self.store.ledger_append(line, ts=now)
+                yield op("ledger_append", line, ts=now)
         except StateUnavailable as e:
             # Expected while the store is down (docs/state.md): no traceback per call.
             log.warning("could not record spend of request %s: %s", rec.request_id, e)

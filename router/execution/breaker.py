@@ -23,6 +23,7 @@ from enum import StrEnum
 
 from ..config.schema import BreakerConfig
 from ..state.base import StateStore
+from ..state.program import Program, op, run
 
 __all__ = ["BreakerState", "Breakers"]
 
@@ -42,90 +43,121 @@ _TRIPPED_TTL_S = 24 * 3600.0
 class Breakers:
     """The breakers of every target, in one store.
 
+    Each decision is a store program (the ``*_steps`` methods; see
+    :mod:`router.state.program`) that the sync and async drivers run on their
+    own store; the plain methods run it on the store given here.
+
     ``clock`` (wall or monotonic seconds) only names the counting windows;
     expiry is the store's own business, so a fake clock in tests must drive
     the store too (``MemoryStore(clock=...)``).
     """
 
-    def __init__(self, store: StateStore, clock: Callable[[], float] = time.time) -> None:
-        self._store = store
+    def __init__(self, store: StateStore | None, clock: Callable[[], float] = time.time) -> None:
+        self.store = store
+        """The sync store the plain methods use (``None``: programs only)."""
         self._clock = clock
 
     @staticmethod
     def _k(target: str, part: str) -> str:
         return f"brk:{target}:{part}"
 
-    def state(self, target: str) -> BreakerState:
+    # -- programs ------------------------------------------------------------
+
+    def state_steps(self, target: str) -> Program[BreakerState]:
         """The breaker's state as seen now (does not claim the probe)."""
-        if self._store.get(self._k(target, "open")) is not None:
+        if (yield op("get", self._k(target, "open"))) is not None:
             return BreakerState.OPEN
-        if self._store.get(self._k(target, "tripped")) is not None:
+        if (yield op("get", self._k(target, "tripped"))) is not None:
             return BreakerState.HALF_OPEN
         return BreakerState.CLOSED
 
-    def allow(self, target: str, cfg: BreakerConfig | None) -> BreakerState | None:
+    def allow_steps(self, target: str, cfg: BreakerConfig | None) -> Program[BreakerState | None]:
         """Whether a call may go to ``target`` now: ``CLOSED`` (yes), ``HALF_OPEN`` (yes,
         as the one probe, now claimed) or ``None`` (no: open, or another call probes)."""
         if cfg is None:
             return BreakerState.CLOSED
-        state = self.state(target)
+        state = yield from self.state_steps(target)
         if state is BreakerState.CLOSED:
             return state
         if state is BreakerState.OPEN:
             return None
         # The probe's claim expires so a crashed prober cannot wedge the breaker.
-        claimed = self._store.set_if_absent(self._k(target, "probe"), "1", ttl_s=cfg.cooldown_s)
+        claimed = yield op("set_if_absent", self._k(target, "probe"), "1", ttl_s=cfg.cooldown_s)
         return state if claimed else None
 
-    def success(self, target: str, cfg: BreakerConfig | None) -> None:
+    def success_steps(self, target: str, cfg: BreakerConfig | None) -> Program[None]:
         """Record a successful call: a half-open breaker closes."""
         if cfg is None:
             return
-        if self._store.get(self._k(target, "tripped")) is not None:
-            self._reset(target, cfg)
+        if (yield op("get", self._k(target, "tripped"))) is not None:
+            yield from self._reset(target, cfg)
             return
-        self._store.delete(self._k(target, "run"))
-        self._store.incr(self._window_key(target, "c", cfg), ttl_s=cfg.window_s)
+        yield op("delete", self._k(target, "run"))
+        yield op("incr", self._window_key(target, "c", cfg), ttl_s=cfg.window_s)
 
-    def failure(self, target: str, cfg: BreakerConfig | None) -> bool:
+    def failure_steps(self, target: str, cfg: BreakerConfig | None) -> Program[bool]:
         """Record a failed call; True when this failure opened the breaker."""
         if cfg is None:
             return False
-        if self._store.get(self._k(target, "tripped")) is not None:
+        if (yield op("get", self._k(target, "tripped"))) is not None:
             # The half-open probe (or a straggler) failed: open for another cooldown.
-            self._open(target, cfg)
+            yield from self._open(target, cfg)
             return True
-        run = self._store.incr(self._k(target, "run"), ttl_s=cfg.window_s)
-        calls = self._store.incr(self._window_key(target, "c", cfg), ttl_s=cfg.window_s)
-        fails = self._store.incr(self._window_key(target, "f", cfg), ttl_s=cfg.window_s)
+        run_ = yield op("incr", self._k(target, "run"), ttl_s=cfg.window_s)
+        calls = yield op("incr", self._window_key(target, "c", cfg), ttl_s=cfg.window_s)
+        fails = yield op("incr", self._window_key(target, "f", cfg), ttl_s=cfg.window_s)
         by_ratio = (
             cfg.failure_ratio is not None
             and calls >= cfg.min_calls
             and fails / calls >= cfg.failure_ratio
         )
-        if run >= cfg.failures or by_ratio:
-            self._open(target, cfg)
+        if run_ >= cfg.failures or by_ratio:
+            yield from self._open(target, cfg)
             return True
         return False
 
-    def release(self, target: str) -> None:
+    def release_steps(self, target: str) -> Program[None]:
         """Give back a half-open probe claim whose call was abandoned (not a verdict)."""
-        self._store.delete(self._k(target, "probe"))
+        yield op("delete", self._k(target, "probe"))
+
+    # -- the same, run on this object's store ----------------------------------
+
+    def state(self, target: str) -> BreakerState:
+        """:meth:`state_steps`, run on :attr:`store`."""
+        return run(self.state_steps(target), self.store)
+
+    def allow(self, target: str, cfg: BreakerConfig | None) -> BreakerState | None:
+        """:meth:`allow_steps`, run on :attr:`store`."""
+        return run(self.allow_steps(target, cfg), self.store)
+
+    def success(self, target: str, cfg: BreakerConfig | None) -> None:
+        """:meth:`success_steps`, run on :attr:`store`."""
+        run(self.success_steps(target, cfg), self.store)
+
+    def failure(self, target: str, cfg: BreakerConfig | None) -> bool:
+        """:meth:`failure_steps`, run on :attr:`store`."""
+        return run(self.failure_steps(target, cfg), self.store)
+
+    def release(self, target: str) -> None:
+        """:meth:`release_steps`, run on :attr:`store`."""
+        run(self.release_steps(target), self.store)
+
+    # -- transitions -------------------------------------------------------------
 
     def _window_key(self, target: str, kind: str, cfg: BreakerConfig) -> str:
         return self._k(target, f"{kind}:{math.floor(self._clock() / cfg.window_s)}")
 
-    def _open(self, target: str, cfg: BreakerConfig) -> None:
-        self._store.set(self._k(target, "tripped"), "1", ttl_s=_TRIPPED_TTL_S)
-        self._store.set(self._k(target, "open"), "1", ttl_s=cfg.cooldown_s)
-        self._forget_counts(target, cfg)
+    def _open(self, target: str, cfg: BreakerConfig) -> Program[None]:
+        yield op("set", self._k(target, "tripped"), "1", ttl_s=_TRIPPED_TTL_S)
+        yield op("set", self._k(target, "open"), "1", ttl_s=cfg.cooldown_s)
+        yield from self._forget_counts(target, cfg)
 
-    def _reset(self, target: str, cfg: BreakerConfig) -> None:
+    def _reset(self, target: str, cfg: BreakerConfig) -> Program[None]:
         for part in ("open", "tripped"):
-            self._store.delete(self._k(target, part))
-        self._forget_counts(target, cfg)
+            yield op("delete", self._k(target, part))
+        yield from self._forget_counts(target, cfg)
 
-    def _forget_counts(self, target: str, cfg: BreakerConfig) -> None:
+    def _forget_counts(self, target: str, cfg: BreakerConfig) -> Program[None]:
         # A fresh start after each transition: old failures must not re-open at once.
         for key in (
             self._k(target, "probe"),
@@ -133,4 +165,4 @@ class Breakers:
             self._window_key(target, "c", cfg),
             self._window_key(target, "f", cfg),
         ):
-            self._store.delete(key)
+            yield op("delete", key)

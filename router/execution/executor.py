@@ -1,7 +1,8 @@
 """Drivers: perform the walker's steps with blocking or non-blocking I/O.
 
 The decisions (retry, fall back, skip an open breaker, hedge, give up) live
-in :class:`Walker`; these drivers only send, sleep, time and — when a route
+in :class:`Walker`; these drivers only send, sleep, run the walker's store
+programs (on a sync store, or awaited on an async one), time and — when a route
 hedges — race two tries (threads for the blocking driver, tasks for the
 asyncio one). A stream may fall back until its first content chunk has been
 produced; after that a failure is :class:`~router.errors.StreamInterrupted`.
@@ -18,6 +19,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..accounting.budget import UNANSWERED_KEY
 from ..errors import ProviderError, ProviderTimeout
+from ..state.program import Program, arun, run
 from ..targets import Target
 from ..telemetry.observer import Observer
 from ..types import ChatChunk, ChatRequest, ChatResponse
@@ -29,6 +31,9 @@ from .walker import Send, Sleep
 if TYPE_CHECKING:
     import asyncio
     from concurrent.futures import Future, ThreadPoolExecutor
+
+    from ..state.aio.base import AsyncStateStore
+    from ..state.base import StateStore
 
 __all__ = ["AsyncExecutor", "Executor", "Opened", "has_content", "reached_provider"]
 
@@ -86,31 +91,36 @@ def _timed_out(step: Send, code: str, limit: float) -> ProviderError:
 # -- bookkeeping shared by both drivers: the walker and the observer -----------
 
 
-def _failed(obs: Observer, call: Call, step: Send, token: Any, t0: float, e: ProviderError) -> None:
-    call.walker.failed(step, e, _now() - t0)
+def _failed(
+    obs: Observer, call: Call, step: Send, token: Any, t0: float, e: ProviderError
+) -> Program[None]:
+    yield from call.walker.failed_steps(step, e, _now() - t0)
     if isinstance(e, ProviderTimeout) and reached_provider(e):
         # Sent but unanswered: the budget gate charges it (if the target is paid).
         call.extra.setdefault(UNANSWERED_KEY, []).append(step.target.name)
     obs.attempt_ended(call, step, token, error=e)
 
 
-def _succeeded(obs: Observer, call: Call, step: Send, token: Any, t0: float, result: Any) -> None:
-    call.walker.succeeded(step, _now() - t0, final=not isinstance(result, Opened))
+def _succeeded(
+    obs: Observer, call: Call, step: Send, token: Any, t0: float, result: Any
+) -> Program[None]:
+    yield from call.walker.succeeded_steps(step, _now() - t0, final=not isinstance(result, Opened))
     if isinstance(result, ChatResponse):
         obs.attempt_ended(call, step, token, response=result)
     else:
         obs.attempt_ended(call, step, token)
 
 
-def _cancelled(obs: Observer, call: Call, step: Send, token: Any, t0: float) -> None:
-    call.walker.cancelled(step, _now() - t0)
+def _cancelled(obs: Observer, call: Call, step: Send, token: Any, t0: float) -> Program[None]:
+    yield from call.walker.cancelled_steps(step, _now() - t0)
     obs.attempt_ended(call, step, token)
 
 
 class Executor:
-    """Blocking execution of a plan."""
+    """Blocking execution of a plan; the walk's store steps run on ``store``."""
 
-    def __init__(self, observer: Observer | None = None) -> None:
+    def __init__(self, observer: Observer | None = None, store: StateStore | None = None) -> None:
+        self.store = store
         self.http = HttpSender()
         self.embedded = EmbeddedSender()
         self.observer = observer or Observer()
@@ -169,8 +179,8 @@ class Executor:
         attempt: Callable[[Send], R],
         discard: Callable[[R], None] | None,
     ) -> tuple[R, Send]:
-        walker = call.walker
-        while (step := walker.next()) is not None:
+        walker, store = call.walker, self.store
+        while (step := run(walker.next_steps(), store)) is not None:
             if isinstance(step, Sleep):
                 time.sleep(step.seconds)
                 continue
@@ -190,9 +200,9 @@ class Executor:
         try:
             result = attempt(step)
         except ProviderError as e:
-            _failed(obs, call, step, token, t0, e)
+            run(_failed(obs, call, step, token, t0, e), self.store)
             return None
-        _succeeded(obs, call, step, token, t0, result)
+        run(_succeeded(obs, call, step, token, t0, result), self.store)
         return result, step
 
     def _race(
@@ -211,7 +221,7 @@ class Executor:
         # Hedging is opt-in: its thread machinery loads only when a route uses it.
         from concurrent.futures import FIRST_COMPLETED, wait
 
-        obs, walker = self.observer, call.walker
+        obs, walker, store = self.observer, call.walker, self.store
         pool = self._hedge_pool()
         running: dict[Future[R], tuple[Send, Any, float]] = {}
 
@@ -231,7 +241,7 @@ class Executor:
                 done, _ = wait(running, timeout=wait_s, return_when=FIRST_COMPLETED)
                 if not done:
                     wait_s = None
-                    second = walker.hedge()
+                    second = run(walker.hedge_steps(), store)
                     if second is not None:
                         launch(second)
                     continue
@@ -240,18 +250,18 @@ class Executor:
                     exc = fut.exception()
                     if exc is None and winner is None:
                         result = fut.result()
-                        _succeeded(obs, call, step, token, t0, result)
+                        run(_succeeded(obs, call, step, token, t0, result), store)
                         winner = (result, step)
                     elif exc is None:
-                        _cancelled(obs, call, step, token, t0)
+                        run(_cancelled(obs, call, step, token, t0), store)
                         drop(fut)
                     elif isinstance(exc, ProviderError):
-                        _failed(obs, call, step, token, t0, exc)
+                        run(_failed(obs, call, step, token, t0, exc), store)
                     else:
                         raise exc
         finally:
             for fut, (step, token, t0) in running.items():
-                _cancelled(obs, call, step, token, t0)
+                run(_cancelled(obs, call, step, token, t0), store)
                 fut.add_done_callback(drop)
                 fut.cancel()
         return winner
@@ -274,9 +284,15 @@ class Executor:
 
 
 class AsyncExecutor:
-    """Non-blocking execution of a plan (same walker, awaited I/O)."""
+    """Non-blocking execution of a plan (same walker, awaited I/O and store steps)."""
 
-    def __init__(self, observer: Observer | None = None, transport_factory: Any = None) -> None:
+    def __init__(
+        self,
+        observer: Observer | None = None,
+        transport_factory: Any = None,
+        store: AsyncStateStore | None = None,
+    ) -> None:
+        self.store = store
         self.http = AsyncHttpSender(transport_factory)
         self.embedded = EmbeddedSender()
         self.observer = observer or Observer()
@@ -332,8 +348,8 @@ class AsyncExecutor:
         attempt: Callable[[Send], Awaitable[R]],
         discard: Callable[[R], Awaitable[None]] | None,
     ) -> tuple[R, Send]:
-        walker = call.walker
-        while (step := walker.next()) is not None:
+        walker, store = call.walker, self.store
+        while (step := await arun(walker.next_steps(), store)) is not None:
             if isinstance(step, Sleep):
                 await _sleep(step.seconds)
                 continue
@@ -355,9 +371,9 @@ class AsyncExecutor:
         try:
             result = await attempt(step)
         except ProviderError as e:
-            _failed(obs, call, step, token, t0, e)
+            await arun(_failed(obs, call, step, token, t0, e), self.store)
             return None
-        _succeeded(obs, call, step, token, t0, result)
+        await arun(_succeeded(obs, call, step, token, t0, result), self.store)
         return result, step
 
     async def _race(
@@ -374,7 +390,7 @@ class AsyncExecutor:
         """
         import asyncio
 
-        obs, walker = self.observer, call.walker
+        obs, walker, store = self.observer, call.walker, self.store
         running: dict[asyncio.Task[R], tuple[Send, Any, float]] = {}
 
         def launch(step: Send) -> None:
@@ -395,7 +411,7 @@ class AsyncExecutor:
                 )
                 if not done:
                     wait_s = None
-                    second = walker.hedge()
+                    second = await arun(walker.hedge_steps(), store)
                     if second is not None:
                         launch(second)
                     continue
@@ -404,13 +420,13 @@ class AsyncExecutor:
                     exc = task.exception()
                     if exc is None and winner is None:
                         result = task.result()
-                        _succeeded(obs, call, step, token, t0, result)
+                        await arun(_succeeded(obs, call, step, token, t0, result), store)
                         winner = (result, step)
                     elif exc is None:
-                        _cancelled(obs, call, step, token, t0)
+                        await arun(_cancelled(obs, call, step, token, t0), store)
                         await drop(task)
                     elif isinstance(exc, ProviderError):
-                        _failed(obs, call, step, token, t0, exc)
+                        await arun(_failed(obs, call, step, token, t0, exc), store)
                     else:
                         raise exc
         finally:
@@ -418,7 +434,7 @@ class AsyncExecutor:
                 task.cancel()
                 with contextlib.suppress(BaseException):
                     await task
-                _cancelled(obs, call, step, token, t0)
+                await arun(_cancelled(obs, call, step, token, t0), store)
                 await drop(task)
         return winner
 

@@ -12,6 +12,7 @@ import time
 from collections.abc import Collection, Iterable, Mapping
 
 from ..state.base import StateStore
+from ..state.program import Program, op, run
 from .breaker import Breakers, BreakerState
 
 __all__ = ["Health"]
@@ -26,10 +27,14 @@ _NONE: frozenset[str] = frozenset()
 
 
 class Health:
-    """Latency EWMA per target and breaker-derived availability."""
+    """Latency EWMA per target and breaker-derived availability.
 
-    def __init__(self, store: StateStore, breakers: Breakers) -> None:
-        self._store = store
+    As with :class:`Breakers`, the ``*_steps`` methods are store programs
+    (:mod:`router.state.program`) and the plain ones run them on ``store``.
+    """
+
+    def __init__(self, store: StateStore | None, breakers: Breakers) -> None:
+        self.store = store
         self._breakers = breakers
         self._cache: tuple[tuple[str, ...], float, Mapping[str, float]] | None = None
 
@@ -37,23 +42,23 @@ class Health:
     def _key(target: str) -> str:
         return f"lat:{target}"
 
-    def observe(self, target: str, latency_s: float) -> None:
+    def observe_steps(self, target: str, latency_s: float) -> Program[None]:
         """Fold one successful try's latency into the average.
 
         Read-then-write is not atomic across processes; a lost update only
         makes the average a little older, which ranking tolerates.
         """
         ms = latency_s * 1000.0
-        old = self._store.get(self._key(target))
+        old = yield op("get", self._key(target))
         value = ms if old is None else _ALPHA * ms + (1 - _ALPHA) * float(old)
-        self._store.set(self._key(target), repr(value), ttl_s=_TTL_S)
+        yield op("set", self._key(target), repr(value), ttl_s=_TTL_S)
         cached = self._cache
         if cached is not None and target in cached[0]:
             # This process's own news is never stale; other processes' arrive
             # with the next read of the store.
             self._cache = (cached[0], cached[1], {**cached[2], target: value})
 
-    def latency_ms(self, targets: Iterable[str]) -> Mapping[str, float]:
+    def latency_steps(self, targets: Iterable[str]) -> Program[Mapping[str, float]]:
         """The average latency of each target that has one.
 
         Read from the store at most once a second: every request takes a
@@ -66,14 +71,30 @@ class Health:
             return cached[2]
         out: dict[str, float] = {}
         for t in names:
-            v = self._store.get(self._key(t))
+            v = yield op("get", self._key(t))
             if v is not None:
                 out[t] = float(v)
         self._cache = (names, now, out)
         return out
 
-    def unavailable(self, targets: Collection[str]) -> frozenset[str]:
+    def unavailable_steps(self, targets: Collection[str]) -> Program[frozenset[str]]:
         """Targets whose breaker is open right now."""
         if not targets:  # no target has a breaker: the common case
             return _NONE
-        return frozenset(t for t in targets if self._breakers.state(t) is BreakerState.OPEN)
+        out = []
+        for t in targets:
+            if (yield from self._breakers.state_steps(t)) is BreakerState.OPEN:
+                out.append(t)
+        return frozenset(out)
+
+    def observe(self, target: str, latency_s: float) -> None:
+        """:meth:`observe_steps`, run on :attr:`store`."""
+        run(self.observe_steps(target, latency_s), self.store)
+
+    def latency_ms(self, targets: Iterable[str]) -> Mapping[str, float]:
+        """:meth:`latency_steps`, run on :attr:`store`."""
+        return run(self.latency_steps(targets), self.store)
+
+    def unavailable(self, targets: Collection[str]) -> frozenset[str]:
+        """:meth:`unavailable_steps`, run on :attr:`store`."""
+        return run(self.unavailable_steps(targets), self.store)

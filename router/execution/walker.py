@@ -1,10 +1,13 @@
 """The plan walker: which target to try next, when to wait, when to give up.
 
 This is the one implementation of retry, fallback, breaker, deadline and
-hedging decisions. It does no network I/O: the sync and async drivers ask it
-for the next step (send to a target, or sleep), perform that step their own
-way, and report the outcome back. Its only side effects are breaker and
-latency records in the state store.
+hedging decisions. It does no I/O: the sync and async drivers ask it for the
+next step (send to a target, or sleep), perform that step their own way, and
+report the outcome back. Breaker and latency records live in the state
+store, so every method that reads or writes them has a ``*_steps`` form: a
+store program (:mod:`router.state.program`) that the sync driver runs on a
+sync store and the async driver awaits on an async one. The plain methods
+run the same program on the breakers' own store.
 
 Retry behaviour is composed from tenacity's strategies (``stop``, ``retry``
 and ``wait`` objects, built in :mod:`router.execution.retry`) rather than
@@ -35,6 +38,7 @@ from ..errors import (
     RouterError,
 )
 from ..policy.decision import Decision
+from ..state.program import Program, run
 from ..targets import Target
 from ..types import Attempt
 from .breaker import Breakers, BreakerState
@@ -117,6 +121,9 @@ class Walker:
         self._rng = rng or _SHARED_RNG
         self._breakers = breakers
         self._health = health
+        self._store = (
+            breakers.store if breakers is not None else health.store if health is not None else None
+        )
         self._start = clock()
         limits = [d for d in (deadline_s, route.deadline_s) if d is not None]
         self._deadline_s = min(limits) if limits else None
@@ -139,7 +146,7 @@ class Walker:
         """The targets this walk may contact, in order (the Decision's plan, or its head)."""
         return self._plan
 
-    def _strategy(self, t: Target) -> Strategy:
+    def _strategy(self, t: Target) -> Program[Strategy]:
         from .retry import sdk_default, strategy_for  # on the first failure only: see retry.py
 
         cfg = self._route.retry or t.provider_config.retry
@@ -147,11 +154,11 @@ class Walker:
             return strategy_for(cfg, self._rng)
         # Unconfigured: fall back at once while another target remains; on the
         # last one, retry as the official SDKs would have.
-        if self._another_target_left():
+        if (yield from self._another_target_left()):
             return strategy_for(_NO_RETRY, self._rng)
         return sdk_default(self._rng)
 
-    def _another_target_left(self) -> bool:
+    def _another_target_left(self) -> Program[bool]:
         """Whether a planned target after the current one may still be tried.
 
         One behind an open breaker would only be skipped; the state is read,
@@ -161,7 +168,7 @@ class Walker:
             cfg = self._breaker_cfg(t)
             if self._breakers is None or cfg is None:
                 return True
-            if self._breakers.state(t.name) is not BreakerState.OPEN:
+            if (yield from self._breakers.state_steps(t.name)) is not BreakerState.OPEN:
                 return True
         return False
 
@@ -172,25 +179,25 @@ class Walker:
     def _remaining(self) -> float | None:
         return None if self._deadline is None else self._deadline - self._clock()
 
-    def _admit(self, t: Target) -> bool:
+    def _admit(self, t: Target) -> Program[bool]:
         """Ask ``t``'s breaker; remember a half-open probe claim so only we release it."""
         if self._breakers is None:
             return True
-        verdict = self._breakers.allow(t.name, self._breaker_cfg(t))
+        verdict = yield from self._breakers.allow_steps(t.name, self._breaker_cfg(t))
         if verdict is BreakerState.HALF_OPEN:
             self._probes.add(t.name)
         return verdict is not None
 
-    def _allowed(self, t: Target) -> bool:
-        if self._admit(t):
+    def _allowed(self, t: Target) -> Program[bool]:
+        if (yield from self._admit(t)):
             return True
         self._record(t, "breaker_open", None, 0.0, None)
         return False
 
-    def _release(self, t: Target) -> None:
+    def _release(self, t: Target) -> Program[None]:
         if self._breakers is not None and t.name in self._probes:
             self._probes.discard(t.name)
-            self._breakers.release(t.name)
+            yield from self._breakers.release_steps(t.name)
 
     def _send(self, index: int, hedge: bool = False) -> Send:
         return Send(
@@ -202,7 +209,7 @@ class Walker:
             hedge,
         )
 
-    def next(self) -> Step | None:
+    def next_steps(self) -> Program[Step | None]:
         """The next step, or ``None`` when the walk has ended (see :meth:`error`)."""
         if self._stop:
             return None
@@ -216,7 +223,7 @@ class Walker:
                 return None
             if self._index >= len(self._plan):
                 return None
-            if not self._allowed(self._plan[self._index]):
+            if not (yield from self._allowed(self._plan[self._index])):
                 self._advance()
                 continue
             self._tries += 1
@@ -229,7 +236,7 @@ class Walker:
             return None
         return ms / 1000.0
 
-    def hedge(self) -> Send | None:
+    def hedge_steps(self) -> Program[Send | None]:
         """A duplicate try on the next planned target the breakers allow (at most once).
 
         The hedge becomes the walk's current target: if both tries fail, the
@@ -241,7 +248,7 @@ class Walker:
             return None
         for j in range(self._index + 1, len(self._plan)):
             t = self._plan[j]
-            if self._admit(t):
+            if (yield from self._admit(t)):
                 for skipped in self._plan[self._index + 1 : j]:
                     self._record(skipped, "breaker_open", None, 0.0, None)
                 self._index, self._tries = j, 1
@@ -266,7 +273,7 @@ class Walker:
             )
         )
 
-    def succeeded(self, step: Send, latency_s: float, *, final: bool = True) -> None:
+    def succeeded_steps(self, step: Send, latency_s: float, *, final: bool = True) -> Program[None]:
         """Record a successful try (for a stream: its first content arrived).
 
         A stream's verdict for the breaker waits for :meth:`completed` or
@@ -274,57 +281,60 @@ class Walker:
         midway is not healthy.
         """
         self._record(step.target, "ok", 200, latency_s, None)
-        if self._health is not None:
-            self._health.observe(step.target.name, latency_s)
         self._winner = step
-        if final:
-            self.completed()
         self._stop = True
+        if self._health is not None:
+            yield from self._health.observe_steps(step.target.name, latency_s)
+        if final:
+            yield from self.completed_steps()
 
-    def completed(self) -> None:
+    def completed_steps(self) -> Program[None]:
         """The answer was delivered whole: the winning target's breaker hears success."""
         step, self._winner = self._winner, None
         if step is not None and self._breakers is not None:
             self._probes.discard(step.target.name)  # the verdict consumes the claim
-            self._breakers.success(step.target.name, self._breaker_cfg(step.target))
+            cfg = self._breaker_cfg(step.target)
+            yield from self._breakers.success_steps(step.target.name, cfg)
 
-    def cancelled(self, step: Send, latency_s: float) -> None:
+    def cancelled_steps(self, step: Send, latency_s: float) -> Program[None]:
         """Record a try abandoned because another one answered first."""
         self._record(step.target, "cancelled", None, latency_s, None)
-        self._release(step.target)
+        yield from self._release(step.target)
 
-    def abandoned(self) -> None:
+    def abandoned_steps(self) -> Program[None]:
         """The caller stopped reading a winning stream: no verdict, free any probe claim."""
         step, self._winner = self._winner, None
         if step is not None:
-            self._release(step.target)
+            yield from self._release(step.target)
 
-    def interrupted(self, err: ProviderError) -> None:
+    def interrupted_steps(self, err: ProviderError) -> Program[None]:
         """The winning stream failed after its first content (no fallback is possible)."""
         if isinstance(err, ProviderUnavailable):
             step, self._winner = self._winner, None
             if step is not None and self._breakers is not None:
                 self._probes.discard(step.target.name)
-                self._breakers.failure(step.target.name, self._breaker_cfg(step.target))
+                yield from self._breakers.failure_steps(
+                    step.target.name, self._breaker_cfg(step.target)
+                )
         else:
-            self.abandoned()
+            yield from self.abandoned_steps()
 
-    def failed(self, step: Send, err: ProviderError, latency_s: float) -> None:
+    def failed_steps(self, step: Send, err: ProviderError, latency_s: float) -> Program[None]:
         """Record a failed try and decide between retry, fallback and giving up."""
         t = step.target
         outcome = "timeout" if isinstance(err, ProviderTimeout) else "error"
         self._record(t, outcome, err.status, latency_s, type(err).__name__)
         if self._breakers is not None and isinstance(err, ProviderUnavailable):
             self._probes.discard(t.name)  # the verdict consumes the claim
-            self._breakers.failure(t.name, self._breaker_cfg(t))
+            yield from self._breakers.failure_steps(t.name, self._breaker_cfg(t))
         else:
-            self._release(t)  # a 4xx or a rate limit says nothing of health
+            yield from self._release(t)  # a 4xx or a rate limit says nothing of health
         if self._stop or step.index != self._index:
             return  # a hedged straggler: the walk has moved on from it
         self._last_error = err
         # Only retryable kinds are retried on the same target, unless the
         # server's x-should-retry says otherwise (then even a 409 is).
-        if self._retry(t, err):
+        if (yield from self._retry(t, err)):
             return
         if isinstance(err, ContextLengthExceeded):
             self._skip_to_larger(t)
@@ -337,9 +347,9 @@ class Walker:
         # elsewhere: fall back.
         self._advance()
 
-    def _retry(self, t: Target, err: ProviderError) -> bool:
+    def _retry(self, t: Target, err: ProviderError) -> Program[bool]:
         """Schedule another try on ``t`` after ``err`` if the strategy and deadline allow."""
-        delay = self._strategy(t).delay(err, self._tries)
+        delay = (yield from self._strategy(t)).delay(err, self._tries)
         if delay is None:
             return False
         remaining = self._remaining()
@@ -363,6 +373,40 @@ class Walker:
                 return
             self._record(t, "skipped", None, 0.0, None)
             self._advance()
+
+    # -- the same, run on the breakers' own store ------------------------------
+
+    def next(self) -> Step | None:
+        """:meth:`next_steps`, run on the breakers' store."""
+        return run(self.next_steps(), self._store)
+
+    def hedge(self) -> Send | None:
+        """:meth:`hedge_steps`, run on the breakers' store."""
+        return run(self.hedge_steps(), self._store)
+
+    def succeeded(self, step: Send, latency_s: float, *, final: bool = True) -> None:
+        """:meth:`succeeded_steps`, run on the breakers' store."""
+        run(self.succeeded_steps(step, latency_s, final=final), self._store)
+
+    def failed(self, step: Send, err: ProviderError, latency_s: float) -> None:
+        """:meth:`failed_steps`, run on the breakers' store."""
+        run(self.failed_steps(step, err, latency_s), self._store)
+
+    def completed(self) -> None:
+        """:meth:`completed_steps`, run on the breakers' store."""
+        run(self.completed_steps(), self._store)
+
+    def cancelled(self, step: Send, latency_s: float) -> None:
+        """:meth:`cancelled_steps`, run on the breakers' store."""
+        run(self.cancelled_steps(step, latency_s), self._store)
+
+    def abandoned(self) -> None:
+        """:meth:`abandoned_steps`, run on the breakers' store."""
+        run(self.abandoned_steps(), self._store)
+
+    def interrupted(self, err: ProviderError) -> None:
+        """:meth:`interrupted_steps`, run on the breakers' store."""
+        run(self.interrupted_steps(err), self._store)
 
     def error(self) -> RouterError:
         """The error to raise once the walk has ended without success."""

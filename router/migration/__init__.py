@@ -1,8 +1,8 @@
 """Gradual migration: weighted sticky splits, ramps, guards with rollback, shadow traffic.
 
-The facade calls two steps: :func:`route_traffic` right after the policy
-decided (it reorders the Decision's plan; it never adds a target) and
-:func:`record_outcome` when a call ended (guard statistics). Shadows run
+The facade runs two store programs: :func:`route_traffic_steps` right after
+the policy decided (it reorders the Decision's plan; it never adds a target)
+and :func:`record_outcome_steps` when a call ended (guard statistics). Shadows run
 through :class:`ShadowRunner` / :class:`AsyncShadowRunner`.
 """
 
@@ -11,6 +11,8 @@ from __future__ import annotations
 import importlib
 import logging
 from typing import TYPE_CHECKING, Any
+
+from ..state.program import Program, run
 
 if TYPE_CHECKING:
     from ..config.schema import RouteConfig
@@ -37,8 +39,10 @@ __all__ = [
     "ramp_pct",
     "record_attempts",
     "record_outcome",
+    "record_outcome_steps",
     "resume",
     "route_traffic",
+    "route_traffic_steps",
     "sampled",
     "similarity",
     "sticky_key",
@@ -88,14 +92,24 @@ def route_traffic(
     context: RequestContext,
     snapshot: Snapshot,
 ) -> Decision:
+    """:func:`route_traffic_steps`, run on ``store``."""
+    return run(route_traffic_steps(decision, route, context, snapshot), store)
+
+
+def route_traffic_steps(
+    decision: Decision,
+    route: RouteConfig | None,
+    context: RequestContext,
+    snapshot: Snapshot,
+) -> Program[Decision]:
     """Apply the route's split (ramp and guard state included) to a policy Decision."""
     if route is None or not route.split:
         return decision
-    from .guard import tripped_arms
+    from .guard import tripped_arms_steps
     from .split import apply_split
 
     try:
-        disabled = tripped_arms(store, decision.route, route)
+        disabled = yield from tripped_arms_steps(decision.route, route)
     except Exception as e:
         # Unknown guard state: keep traffic on the known-good arms rather
         # than silently undo a rollback.
@@ -109,12 +123,17 @@ def route_traffic(
 
 
 def record_outcome(store: StateStore, call: Call, now: float) -> None:
+    """:func:`record_outcome_steps`, run on ``store``."""
+    run(record_outcome_steps(call, now), store)
+
+
+def record_outcome_steps(call: Call, now: float) -> Program[None]:
     """Count a finished call's attempts for its route's guard (never raises)."""
     if call.route.guard is None:
         return
-    from .guard import record_attempts
+    from .guard import record_attempts_steps
 
     try:
-        record_attempts(store, call.decision.route, call.route, call.walker.attempts, now)
+        yield from record_attempts_steps(call.decision.route, call.route, call.walker.attempts, now)
     except Exception as e:
         log.warning("migration statistics not recorded: %s", type(e).__name__)

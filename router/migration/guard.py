@@ -21,9 +21,10 @@ from typing import Any
 
 from ..config.schema import GuardConfig, RouteConfig
 from ..state.base import StateStore
+from ..state.program import Program, op, run
 from ..types import Attempt
 from .ramp import iso
-from .stats import Window, read_window, record
+from .stats import Window, read_window, read_window_steps, record_steps
 
 __all__ = [
     "GuardStatus",
@@ -50,17 +51,26 @@ def _epoch_key(route: str, model: str) -> str:
     return f"mig:epoch:{route}:{model}"
 
 
-def _epoch(store: StateStore, route: str, model: str) -> int:
-    v = store.get(_epoch_key(route, model))
+def _epoch_steps(route: str, model: str) -> Program[int]:
+    v = yield op("get", _epoch_key(route, model))
     return 0 if v is None else round(float(v))
 
 
+def _epoch(store: StateStore, route: str, model: str) -> int:
+    return run(_epoch_steps(route, model), store)
+
+
 def tripped_arms(store: StateStore, route_name: str, route: RouteConfig) -> dict[str, str]:
-    """Arms of ``route`` rolled back by their guard, with the reason."""
+    """:func:`tripped_arms_steps`, run on ``store``."""
+    return run(tripped_arms_steps(route_name, route), store)
+
+
+def tripped_arms_steps(route_name: str, route: RouteConfig) -> Program[dict[str, str]]:
+    """Arms of ``route`` rolled back by their guard, with the reason (a store program)."""
     g = route.guard
     if g is None:
         return {}
-    raw = store.get(_trip_key(route_name, g.model))
+    raw = yield op("get", _trip_key(route_name, g.model))
     if raw is None:
         return {}
     try:
@@ -78,13 +88,17 @@ def _fmt(g: GuardConfig, v: float) -> str:
 
 
 def evaluate(store: StateStore, route_name: str, g: GuardConfig, now: float) -> str | None:
+    """:func:`evaluate_steps`, run on ``store``."""
+    return run(evaluate_steps(route_name, g, now), store)
+
+
+def evaluate_steps(route_name: str, g: GuardConfig, now: float) -> Program[str | None]:
     """Why the guard is breached at ``now``, or None when it holds (or lacks samples)."""
     lat = g.metric == "p95_latency_ms"
-    arm = read_window(
-        store,
+    arm = yield from read_window_steps(
         route_name,
         g.model,
-        _epoch(store, route_name, g.model),
+        (yield from _epoch_steps(route_name, g.model)),
         now=now,
         window_s=g.window_s,
         latency=lat,
@@ -102,11 +116,10 @@ def evaluate(store: StateStore, route_name: str, g: GuardConfig, now: float) -> 
         return f"{what} > max_value {_fmt(g, g.max_value)} (window {g.window_s:g}s)"
     if g.max_ratio is None:
         return None
-    base = read_window(
-        store,
+    base = yield from read_window_steps(
         route_name,
         g.baseline,
-        _epoch(store, route_name, g.baseline),
+        (yield from _epoch_steps(route_name, g.baseline)),
         now=now,
         window_s=g.window_s,
         latency=lat,
@@ -137,9 +150,9 @@ def wilson_lower(errors: int, samples: int, z: float = 1.645) -> float:
     return max(0.0, (centre - margin) / denom)
 
 
-def _trip(store: StateStore, route_name: str, g: GuardConfig, reason: str, now: float) -> bool:
+def _trip(route_name: str, g: GuardConfig, reason: str, now: float) -> Program[bool]:
     body = {"model": g.model, "reason": reason, "metric": g.metric, "at": now}
-    if not store.set_if_absent(_trip_key(route_name, g.model), json.dumps(body)):
+    if not (yield op("set_if_absent", _trip_key(route_name, g.model), json.dumps(body))):
         return False  # another process (or call) tripped it first and reported it
     log.warning(
         "migration guard tripped: route %s arm %s rolled back to 0%%: %s",
@@ -163,6 +176,16 @@ def record_attempts(
     attempts: Iterable[Attempt],
     now: float,
 ) -> str | None:
+    """:func:`record_attempts_steps`, run on ``store``."""
+    return run(record_attempts_steps(route_name, route, attempts, now), store)
+
+
+def record_attempts_steps(
+    route_name: str,
+    route: RouteConfig,
+    attempts: Iterable[Attempt],
+    now: float,
+) -> Program[str | None]:
     """Count the attempts on a guarded route; trip the guard on a breach.
 
     Returns the reason when this call tripped the guard.
@@ -177,21 +200,20 @@ def record_attempts(
             continue
         if a.error in _CALLER_ERRORS:
             continue
-        n = record(
-            store,
+        n = yield from record_steps(
             route_name,
             a.target,
-            _epoch(store, route_name, a.target),
+            (yield from _epoch_steps(route_name, a.target)),
             ok=a.outcome == "ok",
             latency_ms=a.latency_s * 1000.0,
             now=now,
             window_s=g.window_s,
         )
         check = check or (a.target == g.model and n % every == 0)
-    if not check or store.get(_trip_key(route_name, g.model)) is not None:
+    if not check or (yield op("get", _trip_key(route_name, g.model))) is not None:
         return None
-    reason = evaluate(store, route_name, g, now)
-    if reason is not None and _trip(store, route_name, g, reason, now):
+    reason = yield from evaluate_steps(route_name, g, now)
+    if reason is not None and (yield from _trip(route_name, g, reason, now)):
         return reason
     return None
 

@@ -16,6 +16,7 @@ import math
 from dataclasses import dataclass
 
 from ..state.base import StateStore
+from ..state.program import Program, op, run
 
 __all__ = ["BUCKETS", "LATENCY_BINS", "Window", "latency_bin", "read_window", "record"]
 
@@ -68,16 +69,33 @@ def record(
     now: float,
     window_s: float,
 ) -> int:
-    """Count one outcome; returns the samples in the current bucket so far."""
+    """:func:`record_steps`, run on ``store``."""
+    return run(
+        record_steps(route, arm, epoch, ok=ok, latency_ms=latency_ms, now=now, window_s=window_s),
+        store,
+    )
+
+
+def record_steps(
+    route: str,
+    arm: str,
+    epoch: int,
+    *,
+    ok: bool,
+    latency_ms: float,
+    now: float,
+    window_s: float,
+) -> Program[int]:
+    """Count one outcome; returns the samples in the current bucket so far (a store program)."""
     size = window_s / BUCKETS
     p = _prefix(route, arm, epoch, int(now // size))
     ttl = window_s + 2 * size
-    n = store.incr(p + ":n", 1, ttl)
+    n = yield op("incr", p + ":n", 1, ttl)
     if not ok:
-        store.incr(p + ":e", 1, ttl)
+        yield op("incr", p + ":e", 1, ttl)
     b = latency_bin(latency_ms)
-    store.incr(f"{p}:c{b // _COARSE}", 1, ttl)
-    store.incr(f"{p}:h{b}", 1, ttl)
+    yield op("incr", f"{p}:c{b // _COARSE}", 1, ttl)
+    yield op("incr", f"{p}:h{b}", 1, ttl)
     return int(n)
 
 
@@ -91,6 +109,21 @@ def read_window(
     window_s: float,
     latency: bool = True,
 ) -> Window:
+    """:func:`read_window_steps`, run on ``store``."""
+    return run(
+        read_window_steps(route, arm, epoch, now=now, window_s=window_s, latency=latency), store
+    )
+
+
+def read_window_steps(
+    route: str,
+    arm: str,
+    epoch: int,
+    *,
+    now: float,
+    window_s: float,
+    latency: bool = True,
+) -> Program[Window]:
     """Samples, errors and (with ``latency``) the p95 over the window ending at ``now``."""
     size = window_s / BUCKETS
     current = int(now // size)
@@ -98,24 +131,33 @@ def read_window(
     samples = errors = 0
     live: list[str] = []
     for p in prefixes:
-        n = _num(store.get(p + ":n"))
+        n = _num((yield op("get", p + ":n")))
         if n:
             samples += n
-            errors += _num(store.get(p + ":e"))
+            errors += _num((yield op("get", p + ":e")))
             live.append(p)
-    p95 = _p95(store, live) if latency and samples else None
+    p95 = (yield from _p95(live)) if latency and samples else None
     return Window(samples, errors, p95)
 
 
-def _p95(store: StateStore, prefixes: list[str]) -> float | None:
-    coarse = [sum(_num(store.get(f"{p}:c{c}")) for p in prefixes) for c in range(_bins_coarse())]
+def _sum(keys: list[str]) -> Program[int]:
+    total = 0
+    for k in keys:
+        total += _num((yield op("get", k)))
+    return total
+
+
+def _p95(prefixes: list[str]) -> Program[float | None]:
+    coarse = []
+    for c in range(_bins_coarse()):
+        coarse.append((yield from _sum([f"{p}:c{c}" for p in prefixes])))
     need = 0.95 * sum(coarse)
     seen = 0
     for c, n in enumerate(coarse):
         if n and seen + n >= need:
             fine = range(c * _COARSE, min(LATENCY_BINS, (c + 1) * _COARSE))
             for b in fine:
-                seen += sum(_num(store.get(f"{p}:h{b}")) for p in prefixes)
+                seen += yield from _sum([f"{p}:h{b}" for p in prefixes])
                 if seen >= need:
                     return _bin_value(b)
             return _bin_value(fine[-1])

@@ -26,6 +26,7 @@ class AsyncMemoryStore(_SyncBacked):
     def __init__(self, store: MemoryStore | None = None) -> None:
         #: The wrapped sync store (sync code may use it too).
         self.store = store if store is not None else MemoryStore()
+        self._owned = store is None
 
     def __repr__(self) -> str:
         return "AsyncMemoryStore()"
@@ -35,4 +36,5 @@ class AsyncMemoryStore(_SyncBacked):
         return op(self.store)
 
     async def _release(self) -> None:
-        self.store.close()
+        if self._owned:  # a store passed in stays its owner's to close
+            self.store.close()
