@@ -56,7 +56,7 @@ if TYPE_CHECKING:
     from .execution.call import Call
     from .execution.executor import AsyncExecutor, Executor, Opened
     from .execution.walker import Walker
-    from .migration.shadow import AsyncShadowRunner, ShadowPlanner, ShadowRunner
+    from .migration.shadow import AsyncShadowRunner, ShadowJob, ShadowPlanner, ShadowRunner
     from .state import AsyncStateStore, StateStore
 
 __all__ = ["AsyncRouter", "AsyncRouterOptions", "AsyncStream", "Router", "RouterOptions", "Stream"]
@@ -175,7 +175,8 @@ class _Core:
                 self._estimate_usage,
                 budget=lambda: self.budget,
             )
-        self.shadows: Callable[[Call, ChatResponse, Target], object] | None = None
+        self.shadows: Callable[[ShadowJob], bool] | None = None
+        """The runner's ``submit``: schedules a shadow job, False when saturated."""
 
     def request(self, messages: MessagesIn, params: Mapping[str, Any]) -> ChatRequest:
         unknown = set(params) - PARAM_NAMES
@@ -312,8 +313,10 @@ class _Core:
         yield from self.budget.settle_steps(call, response, target)
         yield from record_outcome_steps(call, self.clock())
         self.observer.request_ended(call, response=response)
-        if self.shadows is not None:
-            self.shadows(call, response, target)
+        if self.shadows is not None and self.shadow_planner is not None:
+            job = yield from self.shadow_planner.job_steps(call, response, target)
+            if job is not None and not self.shadows(job):
+                yield from self.shadow_planner.dropped_steps(job)
         return response
 
     def _estimate_usage(
@@ -550,7 +553,9 @@ class AsyncRouter(_Facade):
         if self._core.shadow_planner is not None:
             from .migration.shadow import AsyncShadowRunner
 
-            self._shadows = AsyncShadowRunner(self._core.shadow_planner, self._executor)
+            self._shadows = AsyncShadowRunner(
+                self._core.shadow_planner, self._executor, lambda: self._astore
+            )
             self._core.shadows = self._shadows.submit
 
     @property

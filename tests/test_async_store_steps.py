@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import re
 import threading
+from pathlib import Path
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
@@ -168,16 +169,25 @@ def test_an_unhandled_store_error_propagates_from_both_drivers() -> None:
 
 
 def test_async_router_never_calls_the_sync_store_on_a_calls_path(
-    faults: FaultServer, monkeypatch: pytest.MonkeyPatch
+    faults: FaultServer,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
-    """Breakers (opening included), health, budget holds and commits, split and guard:
-    all awaited on the async store; the router's sync store is never touched."""
+    """Breakers (opening included), health, budget holds and commits, split and guard,
+    shadows: all awaited on the async store; the router's sync store is never touched."""
     faults.default("a", Fault.ok())
     faults.default("b", Fault.http(503))
     spy = Spy()
+    cfg = _config(faults)
+    shadow_log = tmp_path / "shadow.jsonl"
+    cfg["routes"]["s"] = {
+        "candidates": ["a"],
+        "shadow": {"model": "b", "sample_pct": 100, "max_concurrency": 4, "log": str(shadow_log)},
+    }
 
     async def go() -> list[str]:
-        async with AsyncRouter(_config(faults), store=spy) as r:
+        async with AsyncRouter(cfg, store=spy) as r:
             _trap(r.store, monkeypatch)
             targets = []
             for i in range(12):
@@ -191,6 +201,8 @@ def test_async_router_never_calls_the_sync_store_on_a_calls_path(
                 async with r.stream(MESSAGES, model="r", context=ctx) as s:
                     async for _ in s:
                         pass
+            for i in range(3):
+                await r.chat(MESSAGES, model="s", context={"tenant": "acme", "user": f"s{i}"})
             return targets
 
     targets = asyncio.run(go())
@@ -199,6 +211,10 @@ def test_async_router_never_calls_the_sync_store_on_a_calls_path(
     # breaker/health reads and writes, the guard's counters, the budget's hold and commit
     assert {"get", "set", "incr", "delete", "budget_reserve", "budget_commit"} <= seen
     assert "set_if_absent" in seen  # b's breaker opened or the guard tripped
+    # Shadows ran (b failing, or refused behind its open breaker) without touching it either.
+    assert not [m for m in caplog.messages if "crashed" in m], caplog.messages
+    assert spy.calls.count("incr") > 0
+    assert spy.inner.get("mig:sh:s:b:sampled") == repr(3.0)
 
 
 def test_async_router_over_a_sync_store_runs_its_steps_off_the_loop(

@@ -18,15 +18,19 @@ from typing import Any
 
 from ..accounting import cost_usd
 from ..state.base import StateStore
+from ..state.program import Program, op, run
 from ..targets import Target
 from ..types import ChatResponse
 
 __all__ = [
     "COUNTERS",
     "Side",
+    "append_pair",
     "count",
+    "count_steps",
     "pair_record",
     "save_pair",
+    "save_pair_steps",
     "similarity",
     "summarise_log",
     "summarise_store",
@@ -117,12 +121,32 @@ def _key(route: str, model: str, name: str) -> str:
 
 
 def count(store: StateStore, route: str, model: str, event: str) -> None:
+    """:func:`count_steps`, run on ``store``."""
+    run(count_steps(route, model, event), store)
+
+
+def count_steps(route: str, model: str, event: str) -> Program[None]:
     """Count one shadow event (``sampled``, ``dropped``, ``refused``, …)."""
-    store.incr(_key(route, model, event))
+    yield op("incr", _key(route, model, event))
 
 
 def save_pair(store: StateStore, record: dict[str, Any], log: str | None) -> None:
     """Add one pair to the store's aggregates and, with ``log``, append it as a JSONL line."""
+    run(save_pair_steps(record), store)
+    if log:
+        append_pair(record, log)
+
+
+def append_pair(record: dict[str, Any], log: str) -> None:
+    """Append one pair to the JSONL file ``log`` (blocking file I/O: async code runs it
+    on a worker thread)."""
+    line = json.dumps(record, sort_keys=True) + "\n"
+    with _file_lock, Path(log).open("a", encoding="utf-8") as f:
+        f.write(line)
+
+
+def save_pair_steps(record: dict[str, Any]) -> Program[None]:
+    """Add one pair to the store's aggregates (a store program)."""
     route, p, s = record["route"], record["primary"], record["shadow"]
     model = s["target"]
     adds = {
@@ -140,11 +164,7 @@ def save_pair(store: StateStore, record: dict[str, Any], log: str | None) -> Non
         "shadow_chars": s["chars"],
     }
     for name, amount in adds.items():
-        store.incr(_key(route, model, name), float(amount))
-    if log:
-        line = json.dumps(record, sort_keys=True) + "\n"
-        with _file_lock, Path(log).open("a", encoding="utf-8") as f:
-            f.write(line)
+        yield op("incr", _key(route, model, name), float(amount))
 
 
 def _summary(sums: dict[str, float]) -> dict[str, Any]:

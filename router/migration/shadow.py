@@ -41,14 +41,17 @@ from ..execution.call import Call
 from ..execution.walker import Walker
 from ..policy import Decision, Policy, Snapshot
 from ..state.base import StateStore
+from ..state.program import Program, arun, run
 from ..targets import Target
 from ..telemetry.observer import Observer
 from ..types import ChatRequest, ChatResponse, RequestContext, RouteInfo, Usage
-from .compare import Side, count, pair_record, save_pair
+from .compare import Side, append_pair, count_steps, pair_record, save_pair_steps
 from .hashing import unit
 
 if TYPE_CHECKING:
     import asyncio
+
+    from ..state.aio.base import AsyncStateStore
 
 __all__ = ["AsyncShadowRunner", "ShadowJob", "ShadowPlanner", "ShadowRunner", "sampled"]
 
@@ -122,18 +125,24 @@ class ShadowPlanner:
         """The state store in use (read at each use, so a replaced store is honoured)."""
         return self._store()
 
-    def job(self, call: Call, response: ChatResponse, target: Target) -> ShadowJob | None:
+    # Every method that counts or spends is a store program
+    # (router.state.program): ShadowRunner runs it on the router's sync store,
+    # AsyncShadowRunner awaits it on its async one.
+
+    def job_steps(
+        self, call: Call, response: ChatResponse, target: Target
+    ) -> Program[ShadowJob | None]:
         """The shadow job for an answered call, or None when it is not shadowed."""
         cfg = call.route.shadow
         route = call.decision.route
         if cfg is None or not sampled(route, call.decision.id, cfg.sample_pct):
             return None
-        count(self.store, route, cfg.model, "sampled")
+        yield from count_steps(route, cfg.model, "sampled")
         if target.name == cfg.model:
-            count(self.store, route, cfg.model, "skipped_same_target")
+            yield from count_steps(route, cfg.model, "skipped_same_target")
             return None
         if _refused_for_route(call.decision, cfg.model):
-            count(self.store, route, cfg.model, "refused")
+            yield from count_steps(route, cfg.model, "refused")
             return None
         ok = [a for a in call.walker.attempts if a.outcome == "ok"]
         latency = ok[-1].latency_s if ok else 0.0
@@ -149,24 +158,24 @@ class ShadowPlanner:
             budgets=call.decision.budgets,
         )
 
-    def dropped(self, job: ShadowJob) -> None:
+    def dropped_steps(self, job: ShadowJob) -> Program[None]:
         """The runner was saturated: count the lost copy."""
-        count(self.store, job.route, job.config.model, "dropped")
+        yield from count_steps(job.route, job.config.model, "dropped")
 
-    def prepare(self, job: ShadowJob) -> Call | None:
+    def prepare_steps(self, job: ShadowJob) -> Program[Call | None]:
         """A Call for the shadow if the policy admits its target for this request."""
         model = job.config.model
         snap = Snapshot(now=self._clock(), request_id=f"{job.decision_id}:shadow")
         try:
             decision = self.policy.decide(job.request, job.context, snap, model=model)
         except NoEligibleTarget:
-            count(self.store, job.route, model, "refused")
+            yield from count_steps(job.route, model, "refused")
             return None
         # Only the shadow target itself, never a fallback: a shadow that
         # answered from elsewhere would compare nothing.
         plan = tuple(t for t in decision.plan if t.name == model)
         if not plan:
-            count(self.store, job.route, model, "refused")
+            yield from count_steps(job.route, model, "refused")
             return None
         note = f"shadow: a copy of decision {job.decision_id} (route {job.route}); never returned"
         decision = replace(decision, plan=plan, fallback=False, notes=(*decision.notes, note))
@@ -178,12 +187,12 @@ class ShadowPlanner:
         # for the ledger, audit and spans.
         budgets = tuple(dict.fromkeys((*job.budgets, *decision.budgets)))
         try:
-            request, charged, hold = self._budget().admit(
+            request, charged, hold = yield from self._budget().admit_steps(
                 request, job.context, replace(decision, route=job.route, budgets=budgets)
             )
         except (BudgetExceeded, StateUnavailable):
             # No budget room, or no way to know (the state store is unreachable).
-            count(self.store, job.route, model, "refused_budget")
+            yield from count_steps(job.route, model, "refused_budget")
             log.info("shadow %s for route %s refused by budget", model, job.route)
             return None
         decision = replace(charged, route=decision.route)
@@ -192,26 +201,32 @@ class ShadowPlanner:
         extra = {"shadow_of": job.decision_id, EXTRA_KEY: hold}
         return Call(request, job.context, decision, route, walker, extra=extra)
 
-    def release(self, call: Call) -> None:
+    def release_steps(self, call: Call) -> Program[None]:
         """Free the budget hold a shadow still has (it failed or crashed before settling)."""
         try:
-            self._budget().abandon(call)
+            yield from self._budget().abandon_steps(call)
         except Exception:  # the hold expires on its own; the runner must go on
             log.warning("could not release the budget hold of a shadow", exc_info=True)
 
-    def failed(self, job: ShadowJob, error: BaseException) -> None:
+    def failed_steps(self, job: ShadowJob, error: BaseException) -> Program[None]:
         """The shadow got no answer: count it (the caller never sees it)."""
-        count(self.store, job.route, job.config.model, "shadow_errors")
+        yield from count_steps(job.route, job.config.model, "shadow_errors")
         log.info(
             "shadow %s for route %s failed: %s", job.config.model, job.route, type(error).__name__
         )
 
-    def done(self, job: ShadowJob, call: Call, response: ChatResponse, target: Target) -> None:
-        """Compare the shadow's answer with the primary's and keep the evidence."""
+    def done_steps(
+        self, job: ShadowJob, call: Call, response: ChatResponse, target: Target
+    ) -> Program[dict[str, Any]]:
+        """Compare the shadow's answer with the primary's and count the evidence.
+
+        Returns the pair record; the runner appends it to the route's shadow
+        log (file I/O, done off the event loop by the async runner).
+        """
         if response.usage is None:
             response.usage = self._fill_usage(call.request, response)
         # Money first: the copy was paid for whatever the comparison does.
-        self._budget().settle(call, response, target)
+        yield from self._budget().settle_steps(call, response, target)
         ok = [a for a in call.walker.attempts if a.outcome == "ok"]
         side = Side.of(response, target, ok[-1].latency_s if ok else 0.0)
         # The same route facts a primary response carries, for the observers
@@ -236,7 +251,8 @@ class ShadowPlanner:
             job.primary_text,
             response.content or "",
         )
-        save_pair(self.store, rec, job.config.log)
+        yield from save_pair_steps(rec)
+        return rec
 
 
 def _pool_size(routes: dict[str, RouteConfig]) -> int:
@@ -255,11 +271,8 @@ class ShadowRunner:
         self._inflight: dict[str, int] = {}
         self._closed = False
 
-    def submit(self, call: Call, response: ChatResponse, target: Target) -> bool:
-        """Schedule a shadow of an answered call; returns whether one was scheduled."""
-        job = self._planner.job(call, response, target)
-        if job is None:
-            return False
+    def submit(self, job: ShadowJob) -> bool:
+        """Schedule a shadow job; False when the route's shadows are saturated (or closed)."""
         with self._lock:
             if self._closed or self._inflight.get(job.route, 0) >= job.config.max_concurrency:
                 busy = True
@@ -270,15 +283,15 @@ class ShadowRunner:
                     self._pool = ThreadPoolExecutor(self._size, thread_name_prefix="llm-shadow")
                 pool = self._pool
         if busy:
-            self._planner.dropped(job)
             return False
         pool.submit(self._run, job)
         return True
 
     def _run(self, job: ShadowJob) -> None:
         call: Call | None = None
+        planner, store = self._planner, self._planner.store
         try:
-            call = self._planner.prepare(job)
+            call = run(planner.prepare_steps(job), store)
             if call is None:
                 return
             obs = self._executor.observer
@@ -286,16 +299,18 @@ class ShadowRunner:
             try:
                 response, target = self._executor.complete(call)
             except Exception as e:
-                self._planner.failed(job, e)
+                run(planner.failed_steps(job, e), store)
                 obs.request_ended(call, error=e)
                 return
-            self._planner.done(job, call, response, target)
+            rec = run(planner.done_steps(job, call, response, target), store)
+            if job.config.log:
+                append_pair(rec, job.config.log)
             obs.request_ended(call, response=response)
         except Exception:  # a shadow must never break anything: log and move on
             log.exception("shadow for route %s crashed", job.route)
         finally:
             if call is not None:
-                self._planner.release(call)
+                run(planner.release_steps(call), store)
             with self._lock:
                 self._inflight[job.route] -= 1
 
@@ -311,22 +326,23 @@ class ShadowRunner:
 class AsyncShadowRunner:
     """Runs shadows for :class:`~router.AsyncRouter` as asyncio tasks."""
 
-    def __init__(self, planner: ShadowPlanner, executor: _Async) -> None:
+    def __init__(
+        self, planner: ShadowPlanner, executor: _Async, store: Callable[[], AsyncStateStore]
+    ) -> None:
         self._planner = planner
         self._executor = executor
+        self._store = store
+        self._log_writer: ThreadPoolExecutor | None = None
+        """Appends pairs to shadow logs off the loop; started at the first, joined by aclose."""
         self._inflight: dict[str, int] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._closed = False
 
-    def submit(self, call: Call, response: ChatResponse, target: Target) -> bool:
-        """Schedule a shadow of an answered call (inside the running loop)."""
-        job = self._planner.job(call, response, target)
-        if job is None:
-            return False
+    def submit(self, job: ShadowJob) -> bool:
+        """Schedule a shadow job (inside the running loop); False when saturated or closed."""
         # Counted synchronously, so a burst of submits before any task has
         # started still respects the bound.
         if self._closed or self._inflight.get(job.route, 0) >= job.config.max_concurrency:
-            self._planner.dropped(job)
             return False
         self._inflight[job.route] = self._inflight.get(job.route, 0) + 1
         import asyncio  # only an AsyncRouter gets here; a blocking one never loads it
@@ -337,9 +353,12 @@ class AsyncShadowRunner:
         return True
 
     async def _run(self, job: ShadowJob) -> None:
+        import asyncio
+
         call: Call | None = None
+        planner, store = self._planner, self._store()
         try:
-            call = self._planner.prepare(job)
+            call = await arun(planner.prepare_steps(job), store)
             if call is None:
                 return
             obs = self._executor.observer
@@ -347,17 +366,24 @@ class AsyncShadowRunner:
             try:
                 response, target = await self._executor.complete(call)
             except Exception as e:
-                self._planner.failed(job, e)
+                await arun(planner.failed_steps(job, e), store)
                 obs.request_ended(call, error=e)
                 return
-            self._planner.done(job, call, response, target)
+            rec = await arun(planner.done_steps(job, call, response, target), store)
+            if job.config.log:
+                if self._log_writer is None:
+                    self._log_writer = ThreadPoolExecutor(1, thread_name_prefix="llm-shadow-log")
+                write = self._log_writer.submit(append_pair, rec, job.config.log)
+                await asyncio.wrap_future(write)
             obs.request_ended(call, response=response)
         except Exception:
             log.exception("shadow for route %s crashed", job.route)
         finally:
-            if call is not None:
-                self._planner.release(call)
-            self._inflight[job.route] -= 1
+            try:
+                if call is not None:
+                    await arun(planner.release_steps(call), store)
+            finally:
+                self._inflight[job.route] -= 1
 
     async def join(self) -> None:
         """Wait for the shadows in flight."""
@@ -370,3 +396,6 @@ class AsyncShadowRunner:
         """Stop taking shadows and let the ones in flight finish."""
         self._closed = True
         await self.join()
+        writer, self._log_writer = self._log_writer, None
+        if writer is not None:
+            writer.shutdown(wait=True)  # idle: every task that wrote has finished
