@@ -13,8 +13,8 @@ from __future__ import annotations
 import asyncio
 import re
 import threading
-from pathlib import Path
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
