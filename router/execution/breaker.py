@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from enum import StrEnum
 
 from ..config.schema import BreakerConfig
@@ -34,6 +34,12 @@ class BreakerState(StrEnum):
     CLOSED = "closed"
     OPEN = "open"
     HALF_OPEN = "half_open"
+
+
+def _state(is_open: str | None, tripped: str | None) -> BreakerState:
+    if is_open is not None:
+        return BreakerState.OPEN
+    return BreakerState.CLOSED if tripped is None else BreakerState.HALF_OPEN
 
 
 # A tripped marker outlives any sensible cooldown, yet cannot pin a target forever.
@@ -65,11 +71,16 @@ class Breakers:
 
     def state_steps(self, target: str) -> Program[BreakerState]:
         """The breaker's state as seen now (does not claim the probe)."""
-        if (yield op("get", self._k(target, "open"))) is not None:
-            return BreakerState.OPEN
-        if (yield op("get", self._k(target, "tripped"))) is not None:
-            return BreakerState.HALF_OPEN
-        return BreakerState.CLOSED
+        is_open, tripped = yield op(
+            "get_many", (self._k(target, "open"), self._k(target, "tripped"))
+        )
+        return _state(is_open, tripped)
+
+    def states_steps(self, targets: Sequence[str]) -> Program[dict[str, BreakerState]]:
+        """The state of each of ``targets`` breakers, read at once (one round trip on Redis)."""
+        keys = [self._k(t, part) for t in targets for part in ("open", "tripped")]
+        values = yield op("get_many", keys)
+        return {t: _state(values[2 * i], values[2 * i + 1]) for i, t in enumerate(targets)}
 
     def allow_steps(self, target: str, cfg: BreakerConfig | None) -> Program[BreakerState | None]:
         """Whether a call may go to ``target`` now: ``CLOSED`` (yes), ``HALF_OPEN`` (yes,

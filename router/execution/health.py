@@ -69,11 +69,8 @@ class Health:
         cached = self._cache
         if cached is not None and cached[0] == names and now - cached[1] < _CACHE_S:
             return cached[2]
-        out: dict[str, float] = {}
-        for t in names:
-            v = yield op("get", self._key(t))
-            if v is not None:
-                out[t] = float(v)
+        values = (yield op("get_many", [self._key(t) for t in names])) if names else []
+        out = {t: float(v) for t, v in zip(names, values, strict=True) if v is not None}
         self._cache = (names, now, out)
         return out
 
@@ -81,11 +78,8 @@ class Health:
         """Targets whose breaker is open right now."""
         if not targets:  # no target has a breaker: the common case
             return _NONE
-        out = []
-        for t in targets:
-            if (yield from self._breakers.state_steps(t)) is BreakerState.OPEN:
-                out.append(t)
-        return frozenset(out)
+        states = yield from self._breakers.states_steps(list(targets))
+        return frozenset(t for t, s in states.items() if s is BreakerState.OPEN)
 
     def observe(self, target: str, latency_s: float) -> None:
         """:meth:`observe_steps`, run on :attr:`store`."""

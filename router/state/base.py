@@ -101,6 +101,10 @@ class StateStore(ABC):
     def delete(self, key: str) -> None:
         """Remove ``key`` if present."""
 
+    def get_many(self, keys: Sequence[str]) -> list[str | None]:
+        """The values at ``keys``, in order (one round trip where the backend allows)."""
+        return [self.get(k) for k in keys]
+
     # -- budgets -------------------------------------------------------------
 
     @abstractmethod

@@ -89,6 +89,11 @@ class MemoryStore(StateStore):
             item = self._live(key)
             return None if item is None else item[0]
 
+    def get_many(self, keys: Sequence[str]) -> list[str | None]:
+        with self._lock:
+            items = [self._live(k) for k in keys]
+        return [None if item is None else item[0] for item in items]
+
     def set(self, key: str, value: str, ttl_s: float | None = None) -> None:
         with self._lock:
             self._data[key] = (value, self._expiry(ttl_s))

@@ -216,6 +216,11 @@ class RedisStore(StateStore):
         v = self._redis.get(self._k(key))
         return None if v is None else str(v)
 
+    def get_many(self, keys: Sequence[str]) -> list[str | None]:
+        if not keys:
+            return []
+        return [None if v is None else str(v) for v in self._redis.mget([self._k(k) for k in keys])]
+
     def set(self, key: str, value: str, ttl_s: float | None = None) -> None:
         if ttl_s is None:
             self._redis.set(self._k(key), value)

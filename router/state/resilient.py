@@ -278,6 +278,9 @@ class ResilientStore(StateStore):
     def get(self, key: str) -> str | None:
         return self._kv(lambda s: s.get(key))
 
+    def get_many(self, keys: Sequence[str]) -> list[str | None]:
+        return self._kv(lambda s: s.get_many(keys))
+
     def set(self, key: str, value: str, ttl_s: float | None = None) -> None:
         self._kv(lambda s: s.set(key, value, ttl_s))
 

@@ -163,6 +163,19 @@ async def test_get_set_delete(s: Drive) -> None:
     assert await s.get("unicode") == "ünï ✓"
 
 
+async def test_get_many_reads_each_key_in_order(s: Drive) -> None:
+    assert await s.get_many([]) == []
+    await s.set("a", "1")
+    await s.set("c", "3", ttl_s=60)
+    await s.set("gone", "x", ttl_s=0.05)
+    await s.incr("n", 2)
+    await asyncio.sleep(0.2)
+    got = await s.get_many(["c", "missing", "a", "gone", "n", "a"])
+    assert got[:4] == ["3", None, "1", None] and got[5] == "1"
+    assert got[4] is not None and float(got[4]) == 2.0  # each backend spells numbers its way
+    assert got == [await s.get(k) for k in ["c", "missing", "a", "gone", "n", "a"]]
+
+
 async def test_ttl_expires_and_set_replaces_ttl(s: Drive) -> None:
     await s.set("short", "x", ttl_s=0.05)
     await s.set("long", "y", ttl_s=60)
@@ -599,6 +612,7 @@ async def test_async_redis_one_round_trip_per_operation(
     windows = [charge("w", 1.0), charge("v", 1.0)]
     ops: dict[str, Callable[[], Awaitable[Any]]] = {
         "get": lambda: store.get("k"),
+        "get_many": lambda: store.get_many(["k", "k2", "n"]),
         "set": lambda: store.set("k", "v", ttl_s=60),
         "set_if_absent": lambda: store.set_if_absent("k2", "v", ttl_s=60),
         "incr": lambda: store.incr("n", 1, ttl_s=60),

@@ -59,6 +59,10 @@ class AsyncStateStore(ABC):
         when the value at ``key`` is not a number.
         """
 
+    async def get_many(self, keys: Sequence[str]) -> list[str | None]:
+        """The values at ``keys``, in order (one round trip where the backend allows)."""
+        return [await self.get(k) for k in keys]
+
     @abstractmethod
     async def delete(self, key: str) -> None:
         """Remove ``key`` if present."""

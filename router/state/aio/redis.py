@@ -78,6 +78,12 @@ class AsyncRedisStore(AsyncStateStore):
         v = await self._client.get(self._layout._k(key))
         return None if v is None else str(v)
 
+    async def get_many(self, keys: Sequence[str]) -> list[str | None]:
+        if not keys:
+            return []
+        values = await self._client.mget([self._layout._k(k) for k in keys])
+        return [None if v is None else str(v) for v in values]
+
     async def set(self, key: str, value: str, ttl_s: float | None = None) -> None:
         k = self._layout._k(key)
         if ttl_s is None:

@@ -94,6 +94,9 @@ class AsyncResilientStore(AsyncStateStore):
     async def get(self, key: str) -> str | None:
         return await self._kv(lambda s: s.get(key))
 
+    async def get_many(self, keys: Sequence[str]) -> list[str | None]:
+        return await self._kv(lambda s: s.get_many(keys))
+
     async def set(self, key: str, value: str, ttl_s: float | None = None) -> None:
         await self._kv(lambda s: s.set(key, value, ttl_s))
 
