@@ -66,6 +66,26 @@ async def test_custom_factory_is_used_for_each_provider(base_url: str) -> None:
     assert made == ["fake"]  # one pooled client per provider, built once
 
 
+async def test_auto_picks_aiohttp_only_when_it_is_installed(
+    base_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from router.execution import transports
+
+    installed = transports.aiohttp_available()
+    monkeypatch.setattr(transports, "aiohttp_available", lambda: False)
+    async with router.AsyncRouter(_config(base_url), transport_factory="auto") as r:
+        assert (await r.chat(MESSAGES)).content
+        assert isinstance(r._executor.http.transports()["fake"], httpx.AsyncHTTPTransport)
+    if not installed:
+        return
+    monkeypatch.setattr(transports, "aiohttp_available", lambda: True)
+    from httpx_aiohttp import AiohttpTransport
+
+    async with router.AsyncRouter(_config(base_url), transport_factory="auto") as r:
+        assert (await r.chat(MESSAGES)).content
+        assert isinstance(r._executor.http.transports()["fake"], AiohttpTransport)
+
+
 def test_bad_transport_factory_is_refused(base_url: str) -> None:
     with pytest.raises(TypeError, match="transport_factory"):
         router.AsyncRouter(_config(base_url), transport_factory="curl")

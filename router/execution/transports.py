@@ -18,7 +18,14 @@ if TYPE_CHECKING:
 
     from ..targets import Target
 
-__all__ = ["aiohttp_transport"]
+__all__ = ["aiohttp_available", "aiohttp_transport"]
+
+
+def aiohttp_available() -> bool:
+    """Whether ``httpx-aiohttp`` is installed (``transport_factory="auto"`` then uses it)."""
+    import importlib.util
+
+    return importlib.util.find_spec("httpx_aiohttp") is not None
 
 
 def aiohttp_transport(target: Target) -> httpx.AsyncBaseTransport:
