@@ -20,7 +20,8 @@ if TYPE_CHECKING:
 
 __all__ = ["StaleItem", "months_before", "parse_as_of", "stale_items"]
 
-_AS_OF = re.compile(r"(\d{4})-(\d{2})(?:-(\d{2}))?")
+# ASCII digits only: `\d` would also take other scripts' digits, which int() reads.
+_AS_OF = re.compile(r"([0-9]{4})-([0-9]{2})(?:-([0-9]{2}))?")
 
 
 def parse_as_of(value: object) -> dt.date:
@@ -53,7 +54,7 @@ def months_before(day: dt.date, months: int) -> dt.date:
 
 @dataclass(frozen=True, slots=True)
 class StaleItem:
-    """A catalog key whose facts (``what='entry'``) or list price (``'price'``) were
+    """A catalog key whose facts (``what='facts'``) or list price (``'price'``) were
     last checked on ``as_of``, before the cut-off."""
 
     key: str
@@ -88,7 +89,7 @@ def stale_items(
             continue  # a key@provider view repeats its model's entry
         checked = parse_as_of(e.as_of)
         if checked < cutoff:
-            found.append(StaleItem(e.key, "entry", e.as_of, checked))
+            found.append(StaleItem(e.key, "facts", e.as_of, checked))
         for o in e.offerings:
             if o.price is None:
                 continue

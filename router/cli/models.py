@@ -11,9 +11,13 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from ._args import positive_int
+
+if TYPE_CHECKING:
+    from ..catalog import CatalogEntry
 
 __all__ = ["add_parser"]
 
@@ -57,13 +61,24 @@ def _today() -> dt.date:
     return dt.datetime.now(dt.UTC).date()
 
 
+def _catalog() -> Mapping[str, CatalogEntry]:
+    """The bundled catalog; a malformed data file is a one-line :class:`ConfigError`."""
+    from ..catalog import CatalogError, load_catalog
+    from ..errors import ConfigError
+
+    try:
+        return load_catalog()
+    except CatalogError as e:
+        raise ConfigError("; ".join(e.problems), file="router/catalog/models.yaml") from None
+
+
 def _stale(args: argparse.Namespace) -> int:
-    from ..catalog import load_catalog, stale_items
+    from ..catalog import stale_items
     from ..errors import ConfigError
 
     if args.config or args.zone:
         raise ConfigError("--stale lists the bundled catalog; it takes no --config or --zone")
-    catalog = load_catalog()
+    catalog = _catalog()
     today = args.today or _today()
     kept = [
         e
@@ -78,7 +93,7 @@ def _stale(args: argparse.Namespace) -> int:
     rows = [
         {
             "key": s.key,
-            "checked": s.what,
+            "what": s.what,
             "as_of": s.as_of,
             "age_months": s.age_months(today),
         }
@@ -134,7 +149,6 @@ def run(args: argparse.Namespace) -> int:
                 }
             )
     else:
-        from ..catalog import load_catalog
         from ..providers.presets import NATIVE, PRESETS
 
         def zone_of(kind: str) -> str | None:
@@ -143,7 +157,7 @@ def run(args: argparse.Namespace) -> int:
                 return known.zone
             return "local" if kind == "huggingface" else None
 
-        for key, e in load_catalog().items():
+        for key, e in _catalog().items():
             if e.offering is None and e.offerings and not args.zone:
                 rows.append(
                     {
