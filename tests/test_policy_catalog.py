@@ -255,6 +255,11 @@ def test_the_minimal_document_parses() -> None:
             "models.m.openness: unknown value 'open'; expected one of closed, ",
         ),
         ("models.m.openness", "Closed", "models.m.openness: unknown value 'Closed'"),
+        (
+            "models.m.status",
+            "sunset",
+            "models.m.status: unknown value 'sunset'; expected one of active, ",
+        ),
         ("models.m.origin", "fr", "models.m.origin: expected an ISO 3166 country code"),
         ("models.m.origin", "FRA", "models.m.origin: expected an ISO 3166 country code"),
         ("models.m.context_window", 0, "models.m.context_window: expected a whole number"),
@@ -344,3 +349,55 @@ def test_the_cli_reports_a_broken_catalog_on_one_line(
     err = capsys.readouterr().err
     assert len(err.splitlines()) == 1
     assert "models.yaml" in err and "models.m.openness: unknown value 'opne'" in err
+
+
+def test_superseded_models_keep_their_keys_and_say_so() -> None:
+    c = load_catalog()
+    assert c["claude-opus-4-1@anthropic"].status == "retired"  # cost-guard.yaml names it
+    assert c["claude-sonnet-4-5"].status == "deprecated"  # quality-tiers.yaml names it
+    assert c["gpt-4.1-mini@openai"].status == "active"
+    assert {e.status for e in c.values()} <= {"active", "legacy", "deprecated", "retired"}
+
+
+def test_init_never_suggests_a_deprecated_or_retired_model() -> None:
+    from router.onboarding.discover import render
+
+    def model(name: str, output: float, status: str) -> dict[str, Any]:
+        return {
+            "name": name,
+            "family": "f",
+            "developer": "D",
+            "origin": "US",
+            "license": "proprietary",
+            "openness": "closed",
+            "context_window": 1000,
+            "status": status,
+            "offerings": {
+                "openai": {
+                    "model": name,
+                    "price": {"input": 0, "output": output, "source": "https://p.example/x"},
+                }
+            },
+        }
+
+    cat = parse_catalog(
+        {
+            "as_of": "2026-12",
+            "models": {
+                "gone": model("gone-1", 0.01, "retired"),
+                "going": model("going-1", 0.02, "deprecated"),
+                "older": model("older-1", 0.5, "legacy"),
+                "current": model("current-1", 0.9, "active"),
+            },
+        }
+    )
+    text = render([], [("openai", "OPENAI_API_KEY")], catalog=cat)
+    suggested = yaml.safe_load(text)["models"]
+    assert [m["catalog"] for m in suggested.values()] == ["older@openai"]  # cheapest still served
+    assert "gone-1" not in text and "going-1" not in text
+    # With the bundled catalog: whatever is suggested for each keyed provider is in service.
+    bundled = load_catalog()
+    for kind in ("openai", "anthropic", "gemini", "groq", "mistral", "deepseek"):
+        doc = yaml.safe_load(render([], [(kind, "KEY")], catalog=bundled))
+        for m in (doc.get("models") or {}).values():
+            assert bundled[m["catalog"]].status in ("active", "legacy"), m

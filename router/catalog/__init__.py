@@ -66,6 +66,8 @@ class CatalogEntry:
     notes: str = ""
     as_of: str = ""
     """When the entry's facts were last checked (``YYYY-MM[-DD]``)."""
+    status: str = "active"
+    """The developer's lifecycle label: active, legacy, deprecated or retired."""
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     def model_dump(self, exclude_unset: bool = True) -> dict[str, Any]:
@@ -113,6 +115,7 @@ def parse_catalog(data: object) -> dict[str, CatalogEntry]:
             offerings=tuple(offerings),
             notes=str(raw.get("notes", "")),
             as_of=entry_as_of,
+            status=str(raw.get("status", "active")),
         )
         out[key] = entry
         for o in offerings:
@@ -127,6 +130,7 @@ def parse_catalog(data: object) -> dict[str, CatalogEntry]:
                 offering=o,
                 notes=entry.notes,
                 as_of=entry.as_of,
+                status=entry.status,
             )
     return out
 

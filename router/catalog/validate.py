@@ -14,13 +14,16 @@ from collections.abc import Mapping
 
 from .freshness import parse_as_of
 
-__all__ = ["CAPABILITIES", "OPENNESS", "CatalogError", "check"]
+__all__ = ["CAPABILITIES", "OPENNESS", "STATUSES", "CatalogError", "check"]
 
 OPENNESS = frozenset({"closed", "open_weights_restricted", "open_weights_permissive", "fully_open"})
 CAPABILITIES = frozenset({"tools", "json_schema", "vision", "streaming"})
+# The developer's lifecycle label: legacy (superseded, still served), deprecated
+# (retirement announced), retired (no longer served by the developer's own API).
+STATUSES = frozenset({"active", "legacy", "deprecated", "retired"})
 
 _REQUIRED = ("name", "family", "developer", "origin", "license", "openness", "context_window")
-_OPTIONAL = ("license_notes", "capabilities", "notes", "offerings", "as_of")
+_OPTIONAL = ("license_notes", "capabilities", "notes", "offerings", "as_of", "status")
 _PRICE_RATES = ("input", "output", "cached_input", "cache_write")
 _PRICE_KEYS = frozenset((*_PRICE_RATES, "source", "as_of"))
 _ORIGIN = re.compile(r"[A-Z]{2}")  # ISO 3166-1 alpha-2
@@ -83,6 +86,12 @@ def _entry(key: str, raw: object, out: list[str]) -> None:
         out.append(
             f"{where}.openness: unknown value {openness!r}; expected one of "
             + ", ".join(sorted(OPENNESS))
+        )
+    status = raw.get("status")
+    if status is not None and status not in STATUSES:
+        out.append(
+            f"{where}.status: unknown value {status!r}; expected one of "
+            + ", ".join(sorted(STATUSES))
         )
     origin = raw.get("origin")
     if origin is not None and (not isinstance(origin, str) or not _ORIGIN.fullmatch(origin)):

@@ -167,6 +167,7 @@ def run(args: argparse.Namespace) -> int:
                         "openness": e.get("openness"),
                         "origin": e.get("origin"),
                         "context": e.get("context_window"),
+                        "status": e.status,
                         "offered_by": ",".join(o.provider for o in e.offerings),
                     }
                 )
