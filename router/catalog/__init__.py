@@ -6,6 +6,12 @@ Entries are keyed by model (``llama-3.3-70b``) and by hosted offering
 (``llama-3.3-70b@together``): an offering adds that provider's list price
 (with its ``source`` and ``as_of`` date).
 
+Every entry and every price carries the date it was last checked
+(``as_of``: its own, else the file's); :func:`stale_items` lists those older
+than a cut-off (``llm-router models --stale``). The data file is checked as
+it is parsed: a malformed date, an unknown openness value or a price without
+its source is a :class:`CatalogError` naming the entry and field.
+
 The data file is read on first use only, so importing the router stays cheap
 and configs that reference no catalog entry never parse it.
 """
@@ -18,7 +24,19 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
-__all__ = ["CatalogEntry", "LazyCatalog", "Offering", "load_catalog"]
+from .freshness import StaleItem, parse_as_of, stale_items
+from .validate import CatalogError, check
+
+__all__ = [
+    "CatalogEntry",
+    "CatalogError",
+    "LazyCatalog",
+    "Offering",
+    "StaleItem",
+    "load_catalog",
+    "parse_catalog",
+    "stale_items",
+]
 
 # Fields an entry lends a config model (the rest is descriptive).
 _MODEL_FIELDS = ("context_window", "capabilities", "license", "openness", "origin")
@@ -46,6 +64,10 @@ class CatalogEntry:
     offerings: tuple[Offering, ...] = ()
     offering: Offering | None = None
     notes: str = ""
+    as_of: str = ""
+    """When the entry's facts were last checked (``YYYY-MM[-DD]``)."""
+    status: str = "active"
+    """The developer's lifecycle label: active, legacy, deprecated or retired."""
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     def model_dump(self, exclude_unset: bool = True) -> dict[str, Any]:
@@ -60,15 +82,25 @@ class CatalogEntry:
         return self.fields.get(name, default)
 
 
-def _parse(data: Mapping[str, Any]) -> dict[str, CatalogEntry]:
-    defaults_as_of = str(data.get("as_of", ""))
+def _as_of(value: object) -> str:
+    # YAML reads an unquoted 2025-09-29 as a date; keep the text form.
+    return parse_as_of(value).isoformat() if not isinstance(value, str) else value
+
+
+def parse_catalog(data: object) -> dict[str, CatalogEntry]:
+    """Check the parsed data file (:class:`CatalogError` listing every problem)
+    and build its entries: one per model key and one per ``key@provider``."""
+    check(data)
+    assert isinstance(data, Mapping)  # check() has said so
+    file_as_of = _as_of(data["as_of"])
     out: dict[str, CatalogEntry] = {}
     for key, raw in data["models"].items():
+        entry_as_of = _as_of(raw["as_of"]) if "as_of" in raw else file_as_of
         offerings = []
         for prov, o in (raw.get("offerings") or {}).items():
             price = o.get("price")
             if price is not None:
-                price = {"as_of": defaults_as_of, **price}
+                price = {**price, "as_of": _as_of(price.get("as_of", entry_as_of))}
             offerings.append(Offering(prov, str(o["model"]), price))
         fields = {k: raw.get(k) for k in _MODEL_FIELDS}
         if fields["capabilities"] is not None:
@@ -82,6 +114,8 @@ def _parse(data: Mapping[str, Any]) -> dict[str, CatalogEntry]:
             license_notes=str(raw.get("license_notes", "")),
             offerings=tuple(offerings),
             notes=str(raw.get("notes", "")),
+            as_of=entry_as_of,
+            status=str(raw.get("status", "active")),
         )
         out[key] = entry
         for o in offerings:
@@ -95,18 +129,20 @@ def _parse(data: Mapping[str, Any]) -> dict[str, CatalogEntry]:
                 offerings=entry.offerings,
                 offering=o,
                 notes=entry.notes,
+                as_of=entry.as_of,
+                status=entry.status,
             )
     return out
 
 
 @lru_cache(maxsize=1)
 def load_catalog() -> Mapping[str, CatalogEntry]:
-    """The bundled catalog, parsed once per process."""
+    """The bundled catalog, parsed and checked once per process."""
     import yaml
 
     text = resources.files(__name__).joinpath("models.yaml").read_text(encoding="utf-8")
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    return _parse(yaml.load(text, Loader=loader))
+    return parse_catalog(yaml.load(text, Loader=loader))
 
 
 class LazyCatalog(Mapping[str, CatalogEntry]):

@@ -1,12 +1,32 @@
-"""``llm-router models``: list the bundled catalog (or a config's models)."""
+"""``llm-router models``: list the bundled catalog (or a config's models).
+
+``--stale`` lists instead the catalog's facts and prices last checked more
+than ``--months`` (6) months before today (UTC, or ``--today``). It exits 0
+either way: staleness is a list to act on, not a failure (``--json`` prints
+``[]`` when nothing is stale, for scripts that want to fail on it).
+"""
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from ._args import positive_int
+
+if TYPE_CHECKING:
+    from ..catalog import CatalogEntry
 
 __all__ = ["add_parser"]
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a date YYYY-MM-DD, got {text!r}") from None
 
 
 def add_parser(sub: Any) -> None:
@@ -17,6 +37,18 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--zone", action="append", help="with --config: only targets in this zone")
     p.add_argument("--family", action="append", help="model family, e.g. llama or qwen")
     p.add_argument("--config", "-c", help="list this config's resolved targets instead")
+    p.add_argument(
+        "--stale",
+        action="store_true",
+        help="list catalog entries and prices last checked more than --months months ago",
+    )
+    p.add_argument("--months", type=positive_int, help="with --stale: the age limit (default 6)")
+    p.add_argument(
+        "--today",
+        type=_date,
+        metavar="YYYY-MM-DD",
+        help="with --stale: count from this date instead of today (UTC)",
+    )
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=run)
 
@@ -25,8 +57,78 @@ def _keep(value: str | None, wanted: list[str] | None) -> bool:
     return not wanted or (value is not None and value.casefold() in {w.casefold() for w in wanted})
 
 
+def _today() -> dt.date:
+    return dt.datetime.now(dt.UTC).date()
+
+
+def _catalog() -> Mapping[str, CatalogEntry]:
+    """The bundled catalog; a malformed data file is a one-line :class:`ConfigError`."""
+    from ..catalog import CatalogError, load_catalog
+    from ..errors import ConfigError
+
+    try:
+        return load_catalog()
+    except CatalogError as e:
+        raise ConfigError("; ".join(e.problems), file="router/catalog/models.yaml") from None
+
+
+def _stale(args: argparse.Namespace) -> int:
+    from ..catalog import stale_items
+    from ..errors import ConfigError
+
+    if args.config or args.zone:
+        raise ConfigError("--stale lists the bundled catalog; it takes no --config or --zone")
+    catalog = _catalog()
+    today = args.today or _today()
+    kept = [
+        e
+        for e in catalog.values()
+        if e.offering is None
+        and _keep(e.get("openness"), args.openness)
+        and _keep(e.get("license"), args.license)
+        and _keep(e.family, args.family)
+    ]
+    months = args.months or 6
+    items = stale_items(kept, today, months)
+    rows = [
+        {
+            "key": s.key,
+            "what": s.what,
+            "as_of": s.as_of,
+            "age_months": s.age_months(today),
+        }
+        for s in items
+    ]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    checked = len(kept) + sum(1 for e in kept for o in e.offerings if o.price is not None)
+    print(
+        f"{len(rows)} of {checked} catalog facts and prices were last checked more than "
+        f"{months} month(s) before {today.isoformat()}" + (":" if rows else ".")
+    )
+    if rows:
+        _table(rows)
+        print("Check them against their sources and update router/catalog/models.yaml.")
+    return 0
+
+
+def _table(rows: list[dict[str, Any]]) -> None:
+    cols = list(rows[0])
+    widths = {c: max(len(c), *(len(str(r.get(c) or "")) for r in rows)) for c in cols}
+    print("  ".join(c.upper().ljust(widths[c]) for c in cols).rstrip())
+    for r in rows:
+        print("  ".join(str(r.get(c) or "").ljust(widths[c]) for c in cols).rstrip())
+
+
 def run(args: argparse.Namespace) -> int:
     """Execute ``models``."""
+    if args.stale:
+        return _stale(args)
+    if args.months is not None or args.today is not None:
+        from ..errors import ConfigError
+
+        raise ConfigError("--months and --today go with --stale")
     rows: list[dict[str, Any]] = []
     if args.config:
         from ..config.loader import load_policy
@@ -47,7 +149,6 @@ def run(args: argparse.Namespace) -> int:
                 }
             )
     else:
-        from ..catalog import load_catalog
         from ..providers.presets import NATIVE, PRESETS
 
         def zone_of(kind: str) -> str | None:
@@ -56,7 +157,7 @@ def run(args: argparse.Namespace) -> int:
                 return known.zone
             return "local" if kind == "huggingface" else None
 
-        for key, e in load_catalog().items():
+        for key, e in _catalog().items():
             if e.offering is None and e.offerings and not args.zone:
                 rows.append(
                     {
@@ -66,6 +167,7 @@ def run(args: argparse.Namespace) -> int:
                         "openness": e.get("openness"),
                         "origin": e.get("origin"),
                         "context": e.get("context_window"),
+                        "status": e.status,
                         "offered_by": ",".join(o.provider for o in e.offerings),
                     }
                 )
@@ -101,9 +203,5 @@ def run(args: argparse.Namespace) -> int:
     if not rows:
         print("no models match")
         return 0
-    cols = list(rows[0])
-    widths = {c: max(len(c), *(len(str(r.get(c) or "")) for r in rows)) for c in cols}
-    print("  ".join(c.upper().ljust(widths[c]) for c in cols).rstrip())
-    for r in rows:
-        print("  ".join(str(r.get(c) or "").ljust(widths[c]) for c in cols).rstrip())
+    _table(rows)
     return 0

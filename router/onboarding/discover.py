@@ -206,10 +206,15 @@ def _facts(entry: CatalogEntry) -> str:
 
 
 def _cheapest_offering(kind: str, catalog: Mapping[str, CatalogEntry]) -> list[tuple[str, str]]:
-    """``(catalog key, model id)`` of ``kind``'s priced offerings, cheapest output first."""
+    """``(catalog key, model id)`` of ``kind``'s priced offerings, cheapest output first.
+
+    Models their developer has deprecated or retired are never suggested.
+    """
     found: list[tuple[float, str, str]] = []
     for k, e in catalog.items():
         o = e.offering
+        if e.status in ("deprecated", "retired"):
+            continue
         if k.endswith(f"@{kind}") and o is not None and o.price:
             found.append((float(o.price["output"]), k, o.model))
     return [(k, m) for _, k, m in sorted(found)]
