@@ -1,0 +1,467 @@
+"""The gateway's ASGI application: authenticate, parse, route through AsyncRouter, answer.
+
+One :class:`Gateway` per process holds the :class:`~router.AsyncRouter`, the
+key ring and the per-key in-flight counts. Each endpoint speaks one wire
+format (:mod:`.openai_wire`, :mod:`.anthropic_wire`); everything else —
+keys, the context floor, body limits, the ``x-router-*`` answer headers,
+errors, the access log and the server span — is shared here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import asynccontextmanager
+from contextvars import Token
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+import anyio
+from opentelemetry import context as otel_context
+from opentelemetry import propagate, trace
+from opentelemetry.trace import SpanKind, Status, StatusCode
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+from starlette.routing import Route
+
+from ..client import AsyncRouter, AsyncStream
+from ..config.schema import Config, GatewayConfig, GatewayKey
+from .body import parse_json, read_body
+from .context import BadHeader, request_context
+from .errors import GatewayError, classify
+from .keys import KeyRing, presented_key
+from .openai_wire import OPENAI, ChatCall
+
+if TYPE_CHECKING:
+    from ..targets import Target
+    from ..types import ChatResponse
+
+__all__ = [
+    "CONFIG_ENV",
+    "NO_AUTH_ENV",
+    "Gateway",
+    "Wire",
+    "create_app",
+    "from_environment",
+    "is_loopback",
+    "router_for",
+]
+
+CONFIG_ENV = "LLM_ROUTER_GATEWAY_CONFIG"
+"""The config file a worker process loads (``llm-router serve`` sets it)."""
+NO_AUTH_ENV = "LLM_ROUTER_GATEWAY_NO_AUTH"
+
+access_log = logging.getLogger("router.gateway.access")
+log = logging.getLogger("router.gateway")
+_tracer = trace.get_tracer("router.gateway")
+
+
+class Wire(Protocol):
+    """One API's shapes: request in, answer, stream events and errors out."""
+
+    def parse(self, body: object) -> ChatCall:
+        """The call a request body asks for (a 400 :class:`GatewayError` if malformed)."""
+        ...
+
+    def error_body(self, err: GatewayError) -> bytes:
+        """An error answer's body."""
+        ...
+
+    def response(self, resp: ChatResponse, call: ChatCall, fallback_id: str) -> bytes:
+        """A whole answer's body."""
+        ...
+
+    def events(self, stream: AsyncStream, call: ChatCall, fallback_id: str) -> AsyncIterator[bytes]:
+        """The SSE events of a stream, ending with an error event if it fails midway."""
+        ...
+
+
+@dataclass
+class _Log:
+    """One access-log line, filled in as the request goes (no content, no key)."""
+
+    method: str
+    path: str
+    t0: float = field(default_factory=time.perf_counter)
+    status: int = 0
+    key: str | None = None
+    tenant: str | None = None
+    model: str | None = None
+    stream: bool = False
+    decision_id: str | None = None
+    target: str | None = None
+    zone: str | None = None
+    error: str | None = None
+
+    def write(self) -> None:
+        if not access_log.isEnabledFor(logging.INFO):
+            return
+        record = {k: v for k, v in self.__dict__.items() if v is not None and k != "t0"}
+        record["duration_ms"] = round((time.perf_counter() - self.t0) * 1000, 3)
+        access_log.info(json.dumps(record, separators=(",", ":")))
+
+
+def _opened_target(stream: AsyncStream) -> Target | None:
+    # AsyncStream exposes no public "target the stream opened on" yet; it is known
+    # once the stream is entered (fallbacks happen before the first content).
+    opened = getattr(stream, "_opened", None)
+    return getattr(opened, "target", None)
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` (a name or an address) is this machine only."""
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class Gateway:
+    """The state of one gateway process and its request handling."""
+
+    def __init__(self, router: AsyncRouter, *, auth: bool = True) -> None:
+        self.router = router
+        config: Config = router.config
+        self.settings: GatewayConfig = config.gateway or GatewayConfig()
+        self.keys = KeyRing(self.settings.keys)
+        self.auth = auth
+        if auth and not len(self.keys):
+            raise ValueError("the gateway has no keys (gateway.keys) and auth is on")
+        self.levels = tuple(config.sensitivity.levels)
+        self.names = (*config.routes, *(m for m in config.models if m not in config.routes))
+        self.in_flight: dict[str, int] = {}
+        self.tracing = config.telemetry.enabled
+
+    # -- the parts every endpoint shares ------------------------------------------
+
+    def authenticate(self, headers: Mapping[str, str]) -> GatewayKey | None:
+        """The key presented, or a 401; ``None`` when auth is off."""
+        if not self.auth:
+            return None
+        key = self.keys.match(presented_key(headers))
+        if key is None:
+            raise GatewayError(
+                401,
+                "missing or unknown API key",
+                type="invalid_request_error",
+                code="invalid_api_key",
+            )
+        return key
+
+    def allowed(self, key: GatewayKey | None) -> tuple[str, ...]:
+        """The route and model names ``key`` may ask for."""
+        if key is None or key.routes is None:
+            return self.names
+        return key.routes
+
+    def check_model(self, key: GatewayKey | None, model: str) -> None:
+        """A 404 for a model that does not exist or that ``key`` may not use."""
+        if model not in self.allowed(key):
+            # The same answer for both: a key does not learn what other keys may use.
+            raise GatewayError(
+                404,
+                f"the model {model!r} does not exist or this key may not use it",
+                code="model_not_found",
+                param="model",
+            )
+
+    @asynccontextmanager
+    async def slot(self, key: GatewayKey | None) -> AsyncIterator[None]:
+        """Count the request against its key's ``max_in_flight`` (429 beyond it)."""
+        if key is None or key.max_in_flight is None:
+            yield
+            return
+        n = self.in_flight.get(key.name, 0)
+        if n >= key.max_in_flight:
+            raise GatewayError(
+                429,
+                f"more than {key.max_in_flight} requests in flight for this key",
+                type="rate_limit_error",
+                code="too_many_in_flight",
+                headers={"retry-after": "1"},
+            )
+        self.in_flight[key.name] = n + 1
+        try:
+            yield
+        finally:
+            self.in_flight[key.name] -= 1
+
+    def error_response(self, wire: Wire, err: GatewayError, entry: _Log) -> Response:
+        headers = dict(err.headers)
+        if err.decision_id:
+            headers["x-router-decision-id"] = err.decision_id
+        entry.status = err.status
+        entry.error = err.code or err.type
+        entry.decision_id = err.decision_id
+        return Response(
+            wire.error_body(err),
+            status_code=err.status,
+            headers=headers,
+            media_type="application/json",
+        )
+
+    # -- one chat call, in any wire format ------------------------------------------
+
+    async def chat(self, request: Request, wire: Wire) -> Response:
+        """Serve one chat request (JSON or SSE) in ``wire``'s shapes."""
+        entry = _Log(request.method, request.url.path)
+        span, token = self._server_span(request)
+        stream_owned = False
+        try:
+            response = await self._chat(request, wire, entry)
+            if isinstance(response, StreamingResponse):
+                stream_owned = True
+                _attach_end(response, entry, span)
+            return response
+        finally:
+            if token is not None:
+                otel_context.detach(token)
+            if not stream_owned:
+                entry.write()
+                _end_span(span, entry)
+
+    async def _chat(self, request: Request, wire: Wire, entry: _Log) -> Response:
+        try:
+            key = self.authenticate(request.headers)
+            if key is not None:
+                entry.key, entry.tenant = key.name, key.tenant
+            raw = await read_body(request.headers, request.stream(), self.settings.max_body_bytes)
+            call = wire.parse(parse_json(raw))
+            entry.model, entry.stream = call.model, call.stream
+            self.check_model(key, call.model)
+            try:
+                ctx = request_context(key, request.headers, self.levels, call.user)
+            except BadHeader as e:
+                raise GatewayError(400, str(e), param=e.field) from None
+        except GatewayError as e:
+            return self.error_response(wire, e, entry)
+        try:
+            if call.stream:
+                return await self._stream(wire, call, ctx, key, entry)
+            async with self.slot(key):
+                resp = await self.router.chat(
+                    call.messages, model=call.model, context=ctx, **call.params
+                )
+        except Exception as e:
+            return self.error_response(wire, self._classify(e), entry)
+        route = resp.route
+        assert route is not None
+        entry.status, entry.decision_id = 200, route.decision_id
+        entry.target, entry.zone = route.target, route.zone
+        headers = {
+            "x-router-decision-id": route.decision_id,
+            "x-router-route": route.route,
+            "x-router-target": route.target,
+            "x-router-zone": route.zone,
+            "x-router-cost-usd": f"{route.cost_usd:.10f}".rstrip("0").rstrip(".") or "0",
+        }
+        body = wire.response(resp, call, f"chatcmpl-{route.decision_id}")
+        return Response(body, headers=headers, media_type="application/json")
+
+    async def _stream(
+        self, wire: Wire, call: ChatCall, ctx: Any, key: GatewayKey | None, entry: _Log
+    ) -> Response:
+        slot = self.slot(key)
+        await slot.__aenter__()
+        try:
+            stream = self.router.stream(call.messages, model=call.model, context=ctx, **call.params)
+            # Entering tries the plan up to the first content: a failure here is still
+            # an ordinary HTTP error, with its status.
+            await stream.__aenter__()
+        except BaseException:
+            await slot.__aexit__(None, None, None)
+            raise
+        decision = stream.decision
+        target = _opened_target(stream)
+        entry.status, entry.decision_id = 200, decision.id
+        headers = {
+            "x-router-decision-id": decision.id,
+            "x-router-route": decision.route,
+            "cache-control": "no-cache",
+        }
+        if target is not None:
+            headers["x-router-target"] = target.name
+            headers["x-router-zone"] = target.zone
+            entry.target, entry.zone = target.name, target.zone
+
+        async def body() -> AsyncIterator[bytes]:
+            try:
+                async for event in wire.events(stream, call, f"chatcmpl-{decision.id}"):
+                    yield event
+            finally:
+                # A client that leaves cancels this task: closing must still run to
+                # release the budget hold and write the audit record.
+                with anyio.CancelScope(shield=True):
+                    await stream.aclose()
+                    await slot.__aexit__(None, None, None)
+
+        return StreamingResponse(body(), media_type="text/event-stream", headers=headers)
+
+    def _classify(self, e: BaseException) -> GatewayError:
+        err = classify(e)
+        if err.status >= 500 and err.code == "internal_error":
+            # The type only: an unexpected error's text could quote request content.
+            log.error("unexpected error serving a request: %s", type(e).__name__)
+        return err
+
+    def _server_span(
+        self, request: Request
+    ) -> tuple[trace.Span | None, Token[otel_context.Context] | None]:
+        """A SERVER span continuing the caller's ``traceparent``, made current."""
+        if not self.tracing:
+            return None, None
+        parent = propagate.extract(dict(request.headers))
+        span = _tracer.start_span(
+            f"{request.method} {request.url.path}",
+            context=parent,
+            kind=SpanKind.SERVER,
+            attributes={"http.request.method": request.method, "url.path": request.url.path},
+        )
+        if not span.is_recording():
+            return None, None
+        return span, otel_context.attach(trace.set_span_in_context(span, parent))
+
+    # -- the other endpoints ------------------------------------------------------
+
+    async def models(self, request: Request) -> Response:
+        """``GET /v1/models``: the names the presented key may use as ``model``."""
+        entry = _Log(request.method, request.url.path)
+        try:
+            key = self.authenticate(request.headers)
+        except GatewayError as e:
+            response = self.error_response(OPENAI, e, entry)
+            entry.write()
+            return response
+        data = [
+            {"id": name, "object": "model", "created": 0, "owned_by": "llm-router"}
+            for name in self.allowed(key)
+        ]
+        entry.status = 200
+        entry.write()
+        return Response(json.dumps({"object": "list", "data": data}), media_type="application/json")
+
+    async def healthz(self, request: Request) -> Response:
+        """200 once the config is loaded and the server serves."""
+        return Response('{"status":"ok"}', media_type="application/json")
+
+    async def readyz(self, request: Request) -> Response:
+        """200 when the state store answers (within 2 s), else 503."""
+        store = self.router.store
+        try:
+            # The store call is blocking for SQLite and Redis: off the loop.
+            await asyncio.wait_for(
+                asyncio.to_thread(store.budget_usage, "gateway:readyz", now=time.time()), 2.0
+            )
+        except Exception as e:
+            body = {"status": "unavailable", "state_store": type(e).__name__}
+            return Response(json.dumps(body), status_code=503, media_type="application/json")
+        return Response('{"status":"ready"}', media_type="application/json")
+
+
+def _end_span(span: trace.Span | None, entry: _Log) -> None:
+    if span is None:
+        return
+    span.set_attribute("http.response.status_code", entry.status)
+    if entry.decision_id:
+        span.set_attribute("llm_router.decision_id", entry.decision_id)
+    if entry.status >= 500:
+        span.set_status(Status(StatusCode.ERROR))
+    span.end()
+
+
+def _attach_end(response: StreamingResponse, entry: _Log, span: trace.Span | None) -> None:
+    """Write the access log and end the span when the stream's body is done."""
+    inner = response.body_iterator
+
+    async def wrapped() -> AsyncIterator[bytes]:
+        try:
+            async for part in inner:
+                yield part if isinstance(part, bytes) else str(part).encode()
+        finally:
+            entry.write()
+            _end_span(span, entry)
+
+    response.body_iterator = wrapped()
+
+
+def _with_router(
+    build: Callable[[], AsyncRouter], auth: bool
+) -> tuple[Callable[[Starlette], Any], Gateway]:
+    router = build()
+    gateway = Gateway(router, auth=auth)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            await router.aclose()
+
+    return lifespan, gateway
+
+
+def create_app(router: AsyncRouter, *, auth: bool = True) -> Starlette:
+    """The ASGI app serving ``router``; it closes the router when the server stops."""
+    from .anthropic_wire import ANTHROPIC
+
+    lifespan, gateway = _with_router(lambda: router, auth)
+
+    def endpoint(
+        fn: Callable[[Request, Wire], Awaitable[Response]], wire: Wire
+    ) -> Callable[[Request], Awaitable[Response]]:
+        async def handle(request: Request) -> Response:
+            return await fn(request, wire)
+
+        return handle
+
+    routes = [
+        Route("/v1/chat/completions", endpoint(gateway.chat, OPENAI), methods=["POST"]),
+        Route("/v1/messages", endpoint(gateway.chat, ANTHROPIC), methods=["POST"]),
+        Route("/v1/models", gateway.models, methods=["GET"]),
+        Route("/healthz", gateway.healthz, methods=["GET"]),
+        Route("/readyz", gateway.readyz, methods=["GET"]),
+    ]
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.state.gateway = gateway
+    return app
+
+
+def router_for(config: Config | str | os.PathLike[str]) -> AsyncRouter:
+    """An AsyncRouter for the gateway, with the upstream transport ``gateway.transport`` names."""
+    if isinstance(config, Config):
+        settings = config.gateway or GatewayConfig()
+        make: Callable[..., AsyncRouter] = lambda **kw: AsyncRouter(config, **kw)  # noqa: E731
+    else:
+        from ..config import load_file
+
+        settings = load_file(config).gateway or GatewayConfig()
+        make = lambda **kw: AsyncRouter.from_file(config, **kw)  # noqa: E731
+    transport: str | None = None
+    if settings.transport == "aiohttp":
+        transport = "aiohttp"
+    elif settings.transport == "auto":
+        try:
+            import httpx_aiohttp  # noqa: F401
+
+            transport = "aiohttp"
+        except ImportError:
+            transport = None
+    return make(transport_factory=transport)
+
+
+def from_environment() -> Starlette:
+    """The app for the config file ``$LLM_ROUTER_GATEWAY_CONFIG`` (uvicorn's factory, per
+    worker process); ``$LLM_ROUTER_GATEWAY_NO_AUTH=1`` turns key checks off."""
+    path = os.environ.get(CONFIG_ENV)
+    if not path:
+        raise RuntimeError(f"{CONFIG_ENV} is not set (start the gateway with llm-router serve)")
+    return create_app(router_for(path), auth=os.environ.get(NO_AUTH_ENV) != "1")
