@@ -42,9 +42,11 @@ def free_port() -> int:
 class GatewayServer:
     """uvicorn serving the gateway app on a free loopback port, in its own thread."""
 
-    def __init__(self, router: AsyncRouter, *, auth: bool = True) -> None:
+    def __init__(
+        self, router: AsyncRouter, *, auth: bool = True, tracer_provider: Any = None
+    ) -> None:
         self.port = free_port()
-        self.app = create_app(router, auth=auth)
+        self.app = create_app(router, auth=auth, tracer_provider=tracer_provider)
         config = uvicorn.Config(
             self.app,
             host="127.0.0.1",
@@ -84,7 +86,9 @@ def running(
     config: dict[str, Any], *, auth: bool = True, **options: Any
 ) -> Iterator[GatewayServer]:
     """A gateway for ``config`` (a dict), started and stopped around the block."""
-    server = GatewayServer(AsyncRouter.from_dict(config, **options), auth=auth).start()
+    router = AsyncRouter.from_dict(config, **options)
+    tp = options.get("tracer_provider")
+    server = GatewayServer(router, auth=auth, tracer_provider=tp).start()
     try:
         yield server
     finally:

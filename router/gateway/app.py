@@ -58,7 +58,6 @@ NO_AUTH_ENV = "LLM_ROUTER_GATEWAY_NO_AUTH"
 
 access_log = logging.getLogger("router.gateway.access")
 log = logging.getLogger("router.gateway")
-_tracer = trace.get_tracer("router.gateway")
 
 
 class Wire(Protocol):
@@ -128,8 +127,15 @@ def is_loopback(host: str) -> bool:
 class Gateway:
     """The state of one gateway process and its request handling."""
 
-    def __init__(self, router: AsyncRouter, *, auth: bool = True) -> None:
+    def __init__(
+        self,
+        router: AsyncRouter,
+        *,
+        auth: bool = True,
+        tracer_provider: trace.TracerProvider | None = None,
+    ) -> None:
         self.router = router
+        self.tracer = trace.get_tracer("router.gateway", tracer_provider=tracer_provider)
         config: Config = router.config
         self.settings: GatewayConfig = config.gateway or GatewayConfig()
         self.keys = KeyRing(self.settings.keys)
@@ -169,7 +175,8 @@ class Gateway:
             # The same answer for both: a key does not learn what other keys may use.
             raise GatewayError(
                 404,
-                f"the model {model!r} does not exist or this key may not use it",
+                # The name is not echoed: a client may have pasted a key into it.
+                "the requested model does not exist or this key may not use it",
                 code="model_not_found",
                 param="model",
             )
@@ -236,8 +243,9 @@ class Gateway:
                 entry.key, entry.tenant = key.name, key.tenant
             raw = await read_body(request.headers, request.stream(), self.settings.max_body_bytes)
             call = wire.parse(parse_json(raw))
-            entry.model, entry.stream = call.model, call.stream
+            entry.stream = call.stream
             self.check_model(key, call.model)
+            entry.model = call.model
             try:
                 ctx = request_context(key, request.headers, self.levels, call.user)
             except BadHeader as e:
@@ -320,7 +328,7 @@ class Gateway:
         if not self.tracing:
             return None, None
         parent = propagate.extract(dict(request.headers))
-        span = _tracer.start_span(
+        span = self.tracer.start_span(
             f"{request.method} {request.url.path}",
             context=parent,
             kind=SpanKind.SERVER,
@@ -394,10 +402,9 @@ def _attach_end(response: StreamingResponse, entry: _Log, span: trace.Span | Non
 
 
 def _with_router(
-    build: Callable[[], AsyncRouter], auth: bool
+    router: AsyncRouter, auth: bool, tracer_provider: trace.TracerProvider | None
 ) -> tuple[Callable[[Starlette], Any], Gateway]:
-    router = build()
-    gateway = Gateway(router, auth=auth)
+    gateway = Gateway(router, auth=auth, tracer_provider=tracer_provider)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -409,11 +416,20 @@ def _with_router(
     return lifespan, gateway
 
 
-def create_app(router: AsyncRouter, *, auth: bool = True) -> Starlette:
-    """The ASGI app serving ``router``; it closes the router when the server stops."""
+def create_app(
+    router: AsyncRouter,
+    *,
+    auth: bool = True,
+    tracer_provider: trace.TracerProvider | None = None,
+) -> Starlette:
+    """The ASGI app serving ``router``; it closes the router when the server stops.
+
+    ``auth=False`` serves without keys (``--no-auth``). ``tracer_provider``: where the
+    gateway's SERVER spans go (default: the global one; give the router the same).
+    """
     from .anthropic_wire import ANTHROPIC
 
-    lifespan, gateway = _with_router(lambda: router, auth)
+    lifespan, gateway = _with_router(router, auth, tracer_provider)
 
     def endpoint(
         fn: Callable[[Request, Wire], Awaitable[Response]], wire: Wire
