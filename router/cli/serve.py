@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import sys
 from typing import Any
 
@@ -95,6 +96,9 @@ def run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=args.log_level.upper(), format="%(message)s")
     if args.no_auth:
         print("warning: serving without keys (--no-auth)", file=sys.stderr)
+    # uvicorn drains on SIGTERM, then raises the signal again to the handler it found:
+    # a no-op one makes a drained shutdown exit 0, as process managers expect.
+    signal.signal(signal.SIGTERM, lambda *_: None)
     uvicorn.run(
         "router.gateway.app:from_environment",
         factory=True,
