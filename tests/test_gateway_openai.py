@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -448,6 +450,48 @@ def test_max_in_flight_per_key(gw: GatewayServer, faults: FaultServer) -> None:
     assert httpx.post(url, json=body, headers=hdr).status_code == 200
     # Other keys are not limited by it.
     assert raw(gw, {"model": "chat", "messages": USER}).status_code == 200
+
+
+def test_a_client_leaving_a_stream_releases_its_slot_and_is_audited(
+    fault_server: FaultServer, faults: FaultServer, tmp_path: Path
+) -> None:
+    audit = tmp_path / "audit.jsonl"
+    config = gateway_config(fault_server, telemetry={"audit_log": str(audit)})
+    config["providers"]["local"]["timeout"] = {
+        "connect_s": 2,
+        "read_s": 10,
+        "write_s": 2,
+        "pool_s": 2,
+    }
+    faults.script("local", Fault.ok(delay_s=0.5))
+    body = json.dumps({"model": "local-only", "messages": USER, "stream": True}).encode()
+    with running(config) as gw:
+        with socket.create_connection(("127.0.0.1", gw.port)) as sock:
+            sock.sendall(
+                b"POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\n"
+                + f"authorization: Bearer {KEY_LIMITED}\r\n".encode()
+                + b"content-type: application/json\r\n"
+                + f"content-length: {len(body)}\r\n\r\n".encode()
+                + body
+            )
+            while faults.count("local") == 0:
+                time.sleep(0.01)
+        # The slot of the key (max_in_flight 1) comes back, and the call was recorded once.
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            r = httpx.post(
+                gw.url + "/v1/chat/completions",
+                json={"model": "local-only", "messages": USER},
+                headers={"authorization": f"Bearer {KEY_LIMITED}"},
+            )
+            if r.status_code != 429:
+                break
+            time.sleep(0.05)
+        assert r.status_code == 200
+    records = [json.loads(line) for line in audit.read_text().splitlines()]
+    assert len(records) == 2
+    assert [rec["stream"] for rec in records] == [True, False]
+    assert records[0]["tenant"] == "limited" and records[0]["outcome"] in ("ok", "error")
 
 
 # -- the other endpoints ----------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import os
 import signal
 import sys
@@ -108,7 +109,7 @@ def run(args: argparse.Namespace) -> int:
         log_level=args.log_level,
         # The gateway writes its own access log: without content, keys or query strings.
         access_log=False,
-        timeout_graceful_shutdown=int(settings.grace_s) if settings else 30,
+        timeout_graceful_shutdown=math.ceil(settings.grace_s) if settings else 30,
         lifespan="on",
         server_header=False,
     )

@@ -222,19 +222,23 @@ class Gateway:
         """Serve one chat request (JSON or SSE) in ``wire``'s shapes."""
         entry = _Log(request.method, request.url.path)
         span, token = self._server_span(request)
-        stream_owned = False
+
+        def done() -> None:
+            entry.write()
+            _end_span(span, entry)
+
+        streamed = False
         try:
             response = await self._chat(request, wire, entry)
-            if isinstance(response, StreamingResponse):
-                stream_owned = True
-                _attach_end(response, entry, span)
+            if isinstance(response, _Streamed):
+                streamed = True  # the stream writes the log and ends the span when it ends
+                response.on_end.append(done)
             return response
         finally:
             if token is not None:
                 otel_context.detach(token)
-            if not stream_owned:
-                entry.write()
-                _end_span(span, entry)
+            if not streamed:
+                done()
 
     async def _chat(self, request: Request, wire: Wire, entry: _Log) -> Response:
         try:
@@ -301,18 +305,12 @@ class Gateway:
             headers["x-router-zone"] = target.zone
             entry.target, entry.zone = target.name, target.zone
 
-        async def body() -> AsyncIterator[bytes]:
-            try:
-                async for event in wire.events(stream, call, f"chatcmpl-{decision.id}"):
-                    yield event
-            finally:
-                # A client that leaves cancels this task: closing must still run to
-                # release the budget hold and write the audit record.
-                with anyio.CancelScope(shield=True):
-                    await stream.aclose()
-                    await slot.__aexit__(None, None, None)
+        async def close() -> None:
+            await stream.aclose()
+            await slot.__aexit__(None, None, None)
 
-        return StreamingResponse(body(), media_type="text/event-stream", headers=headers)
+        events = wire.events(stream, call, f"chatcmpl-{decision.id}")
+        return _Streamed(events, close, headers=headers)
 
     def _classify(self, e: BaseException) -> GatewayError:
         err = classify(e)
@@ -386,19 +384,34 @@ def _end_span(span: trace.Span | None, entry: _Log) -> None:
     span.end()
 
 
-def _attach_end(response: StreamingResponse, entry: _Log, span: trace.Span | None) -> None:
-    """Write the access log and end the span when the stream's body is done."""
-    inner = response.body_iterator
+class _Streamed(StreamingResponse):
+    """An SSE answer that closes its router stream however the response ends.
 
-    async def wrapped() -> AsyncIterator[bytes]:
+    A client that leaves cancels the response, possibly before the body was
+    iterated at all: closing here (shielded from that cancellation) still
+    releases the budget hold and the key's slot, and writes the audit record.
+    """
+
+    def __init__(
+        self,
+        events: AsyncIterator[bytes],
+        close: Callable[[], Awaitable[None]],
+        headers: Mapping[str, str],
+    ) -> None:
+        super().__init__(events, media_type="text/event-stream", headers=headers)
+        self._close = close
+        self.on_end: list[Callable[[], None]] = []
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         try:
-            async for part in inner:
-                yield part if isinstance(part, bytes) else str(part).encode()
+            await super().__call__(scope, receive, send)
         finally:
-            entry.write()
-            _end_span(span, entry)
-
-    response.body_iterator = wrapped()
+            with anyio.CancelScope(shield=True):
+                try:
+                    await self._close()
+                finally:
+                    for fn in self.on_end:
+                        fn()
 
 
 def _with_router(
