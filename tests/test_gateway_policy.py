@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from pathlib import Path
 from typing import Any
 
@@ -254,7 +255,13 @@ def test_spans_continue_an_incoming_traceparent(fault_server: FaultServer) -> No
                 },
             )
             assert r.status_code == 200
-            spans = exporter.get_finished_spans()
+            # A streamed answer's server span ends just after its last byte is sent.
+            deadline = time.monotonic() + 5
+            while time.monotonic() < deadline:
+                spans = exporter.get_finished_spans()
+                if any(s.name == "POST /v1/chat/completions" for s in spans):
+                    break
+                time.sleep(0.01)
             server = next(s for s in spans if s.name == "POST /v1/chat/completions")
             route = next(s for s in spans if s.name.startswith("route "))
             assert f"{server.context.trace_id:032x}" == trace_id

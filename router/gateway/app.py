@@ -17,7 +17,6 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from contextvars import Token
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 import anyio
@@ -31,6 +30,7 @@ from starlette.routing import Route
 
 from ..client import AsyncRouter, AsyncStream
 from ..config.schema import Config, GatewayConfig, GatewayKey
+from .access import AccessEntry
 from .body import parse_json, read_body
 from .context import BadHeader, request_context
 from .errors import GatewayError, classify
@@ -56,7 +56,6 @@ CONFIG_ENV = "LLM_ROUTER_GATEWAY_CONFIG"
 """The config file a worker process loads (``llm-router serve`` sets it)."""
 NO_AUTH_ENV = "LLM_ROUTER_GATEWAY_NO_AUTH"
 
-access_log = logging.getLogger("router.gateway.access")
 log = logging.getLogger("router.gateway")
 
 
@@ -78,31 +77,6 @@ class Wire(Protocol):
     def events(self, stream: AsyncStream, call: ChatCall, fallback_id: str) -> AsyncIterator[bytes]:
         """The SSE events of a stream, ending with an error event if it fails midway."""
         ...
-
-
-@dataclass
-class _Log:
-    """One access-log line, filled in as the request goes (no content, no key)."""
-
-    method: str
-    path: str
-    t0: float = field(default_factory=time.perf_counter)
-    status: int = 0
-    key: str | None = None
-    tenant: str | None = None
-    model: str | None = None
-    stream: bool = False
-    decision_id: str | None = None
-    target: str | None = None
-    zone: str | None = None
-    error: str | None = None
-
-    def write(self) -> None:
-        if not access_log.isEnabledFor(logging.INFO):
-            return
-        record = {k: v for k, v in self.__dict__.items() if v is not None and k != "t0"}
-        record["duration_ms"] = round((time.perf_counter() - self.t0) * 1000, 3)
-        access_log.info(json.dumps(record, separators=(",", ":")))
 
 
 def _opened_target(stream: AsyncStream) -> Target | None:
@@ -202,7 +176,7 @@ class Gateway:
         finally:
             self.in_flight[key.name] -= 1
 
-    def error_response(self, wire: Wire, err: GatewayError, entry: _Log) -> Response:
+    def error_response(self, wire: Wire, err: GatewayError, entry: AccessEntry) -> Response:
         headers = dict(err.headers)
         if err.decision_id:
             headers["x-router-decision-id"] = err.decision_id
@@ -220,7 +194,7 @@ class Gateway:
 
     async def chat(self, request: Request, wire: Wire) -> Response:
         """Serve one chat request (JSON or SSE) in ``wire``'s shapes."""
-        entry = _Log(request.method, request.url.path)
+        entry = AccessEntry(request.method, request.url.path)
         span, token = self._server_span(request)
 
         def done() -> None:
@@ -240,7 +214,7 @@ class Gateway:
             if not streamed:
                 done()
 
-    async def _chat(self, request: Request, wire: Wire, entry: _Log) -> Response:
+    async def _chat(self, request: Request, wire: Wire, entry: AccessEntry) -> Response:
         try:
             key = self.authenticate(request.headers)
             if key is not None:
@@ -280,7 +254,7 @@ class Gateway:
         return Response(body, headers=headers, media_type="application/json")
 
     async def _stream(
-        self, wire: Wire, call: ChatCall, ctx: Any, key: GatewayKey | None, entry: _Log
+        self, wire: Wire, call: ChatCall, ctx: Any, key: GatewayKey | None, entry: AccessEntry
     ) -> Response:
         slot = self.slot(key)
         await slot.__aenter__()
@@ -340,7 +314,7 @@ class Gateway:
 
     async def models(self, request: Request) -> Response:
         """``GET /v1/models``: the names the presented key may use as ``model``."""
-        entry = _Log(request.method, request.url.path)
+        entry = AccessEntry(request.method, request.url.path)
         try:
             key = self.authenticate(request.headers)
         except GatewayError as e:
@@ -373,7 +347,7 @@ class Gateway:
         return Response('{"status":"ready"}', media_type="application/json")
 
 
-def _end_span(span: trace.Span | None, entry: _Log) -> None:
+def _end_span(span: trace.Span | None, entry: AccessEntry) -> None:
     if span is None:
         return
     span.set_attribute("http.response.status_code", entry.status)
