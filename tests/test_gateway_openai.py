@@ -271,6 +271,12 @@ def test_policy_refusal_is_403_policy_denied(gw: GatewayServer, faults: FaultSer
         ({"messages": USER}, "model"),
         ({"model": "chat", "messages": [{"role": "wizard", "content": "x"}]}, None),
         ({"model": "chat", "messages": USER, "stream": "yes"}, "stream"),
+        ({"model": "chat", "messages": ["hi"]}, None),
+        ({"model": "chat", "messages": [{"role": "user", "content": 5}]}, None),
+        ({"model": "chat", "messages": [{"role": "user", "content": "\ud800"}]}, None),
+        ({"model": "chat", "messages": USER, "tools": "all"}, None),
+        ({"model": "chat", "messages": USER, "stream_options": {"x": 1}}, "stream_options"),
+        ([USER], None),
     ],
 )
 def test_bad_parameters_are_400(
@@ -313,6 +319,18 @@ def test_bad_router_headers_are_400(
     assert r.json()["error"]["param"] == header
     assert value not in r.text or value in ("0",)
     assert faults.records() == []
+
+
+def test_unknown_paths_and_methods_answer_json(gw: GatewayServer) -> None:
+    for method, path in (("GET", "/v1/chat/completions"), ("POST", "/v1/embeddings")):
+        r = httpx.request(method, gw.url + path, headers={"authorization": f"Bearer {KEY_ACME}"})
+        assert r.status_code in (404, 405)
+        assert r.json()["error"]["code"] == "not_found"
+
+
+def test_user_field_reaches_the_provider(gw: GatewayServer, faults: FaultServer) -> None:
+    client(gw).chat.completions.create(model="chat", messages=USER, user="end-user-9")
+    assert faults.records("hosted")[0].body["user"] == "end-user-9"
 
 
 def test_sdk_bad_request_is_its_exception(gw: GatewayServer, faults: FaultServer) -> None:

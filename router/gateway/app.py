@@ -228,9 +228,6 @@ class Gateway:
                 ctx = request_context(key, request.headers, self.levels, call.user)
             except BadHeader as e:
                 raise GatewayError(400, str(e), param=e.field) from None
-        except GatewayError as e:
-            return self.error_response(wire, e, entry)
-        try:
             if call.stream:
                 return await self._stream(wire, call, ctx, key, entry)
             async with self.slot(key):
@@ -433,7 +430,16 @@ def create_app(
         Route("/healthz", gateway.healthz, methods=["GET"]),
         Route("/readyz", gateway.readyz, methods=["GET"]),
     ]
-    app = Starlette(routes=routes, lifespan=lifespan)
+
+    async def no_route(request: Request, exc: Exception) -> Response:
+        # Unknown paths and methods answer in OpenAI's error shape too (not starlette's text).
+        status = getattr(exc, "status_code", 404)
+        # The path is not echoed: it is the client's text, and could hold anything.
+        err = GatewayError(status, "no such endpoint, or not with this method", code="not_found")
+        return Response(OPENAI.error_body(err), status_code=status, media_type="application/json")
+
+    handlers = {404: no_route, 405: no_route}
+    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers=handlers)
     app.state.gateway = gateway
     return app
 

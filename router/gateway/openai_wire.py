@@ -99,13 +99,16 @@ def parse_chat(body: object) -> ChatCall:
                 raise _bad(f"{name} is not supported by this gateway (only its default)", name)
             continue
         raise _bad(f"unsupported parameter: {name}", name)
+    user = body.get("user")
+    if isinstance(user, str):
+        params["user"] = user  # for the provider too, as OpenAI's clients intend
     return ChatCall(
         model=model,
         messages=messages,
         params=params,
         stream=bool(stream),
         include_usage=include_usage,
-        user=body.get("user"),
+        user=user,
     )
 
 
