@@ -324,3 +324,19 @@ def test_audit_records_are_the_sdks(
     assert len(got) == 3
     assert [r["outcome"] for r in got] == ["ok", "ok", "denied"]
     assert got == want
+
+
+def test_access_log_can_be_turned_off(
+    fault_server: FaultServer, faults: FaultServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="router.gateway.access")
+    config = gateway_config(fault_server)
+    config["gateway"]["access_log"] = False
+    with running(config) as gw:
+        r = httpx.post(
+            gw.url + "/v1/chat/completions",
+            json={"model": "chat", "messages": USER},
+            headers={"authorization": f"Bearer {KEY_ACME}"},
+        )
+        assert r.status_code == 200
+    assert not [r for r in caplog.records if r.name == "router.gateway.access"]

@@ -206,6 +206,27 @@ def test_sigterm_drains_requests_in_flight_and_exits_0(
             httpx.get(url + "/healthz", timeout=1)
 
 
+def test_metrics_for_prometheus(
+    fault_server: FaultServer, faults: FaultServer, tmp_path: Path
+) -> None:
+    config = _process_config(fault_server)
+    with serving(config, tmp_path) as (url, _):
+        assert httpx.get(url + "/metrics").status_code == 404  # off by default
+    config["gateway"]["metrics"] = True
+    with serving(config, tmp_path) as (url, _):
+        assert _post(url, {"model": "chat", "messages": USER}).status_code == 200
+        assert _post(url, {"model": "nope", "messages": USER}).status_code == 404
+        scrape = httpx.get(url + "/metrics")
+        assert scrape.status_code == 200
+        assert scrape.headers["content-type"].startswith("text/plain")
+        text = scrape.text
+        lines = [ln for ln in text.splitlines() if ln.startswith("router_gateway_requests")]
+        assert any('status_code="404"' in ln for ln in lines)
+        assert any('status_code="200"' in ln for ln in lines)
+        assert "gen_ai_client_operation_duration" in text  # the router's own metrics
+        assert KEY_ACME not in text
+
+
 def test_workers_share_a_sqlite_store(
     fault_server: FaultServer, faults: FaultServer, tmp_path: Path
 ) -> None:

@@ -504,6 +504,8 @@ class GatewayConfig(_Strict):
     access_log: bool = True
     """One structured line per request (no content, no key) on the ``router.gateway.access``
     logger."""
+    metrics: bool = False
+    """Serve ``/metrics`` for Prometheus (needs the ``gateway-metrics`` extra)."""
     transport: Literal["auto", "httpx", "aiohttp"] = "auto"
     """Upstream transport: ``aiohttp`` (needs httpx-aiohttp; faster with many requests in
     flight), ``httpx``, or ``auto`` (aiohttp when installed)."""

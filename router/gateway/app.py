@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import anyio
 from opentelemetry import context as otel_context
+from opentelemetry import metrics as otel_metrics
 from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 from starlette.applications import Starlette
@@ -38,8 +39,11 @@ from .keys import KeyRing, presented_key
 from .openai_wire import OPENAI, ChatCall
 
 if TYPE_CHECKING:
+    from opentelemetry.metrics import MeterProvider
+
     from ..targets import Target
     from ..types import ChatResponse
+    from .metrics import Render
 
 __all__ = [
     "CONFIG_ENV",
@@ -107,9 +111,14 @@ class Gateway:
         *,
         auth: bool = True,
         tracer_provider: trace.TracerProvider | None = None,
+        meter_provider: MeterProvider | None = None,
     ) -> None:
         self.router = router
         self.tracer = trace.get_tracer("router.gateway", tracer_provider=tracer_provider)
+        meter = otel_metrics.get_meter("router.gateway", meter_provider=meter_provider)
+        self.requests = meter.create_counter(
+            "router.gateway.requests", unit="{request}", description="HTTP requests by status"
+        )
         config: Config = router.config
         self.settings: GatewayConfig = config.gateway or GatewayConfig()
         self.keys = KeyRing(self.settings.keys)
@@ -190,6 +199,12 @@ class Gateway:
             media_type="application/json",
         )
 
+    def finish(self, entry: AccessEntry) -> None:
+        """A request is answered: its access-log line, its count by path and status."""
+        if self.settings.access_log:
+            entry.write()
+        self.requests.add(1, {"http.route": entry.path, "http.response.status_code": entry.status})
+
     # -- one chat call, in any wire format ------------------------------------------
 
     async def chat(self, request: Request, wire: Wire) -> Response:
@@ -198,7 +213,7 @@ class Gateway:
         span, token = self._server_span(request)
 
         def done() -> None:
-            entry.write()
+            self.finish(entry)
             _end_span(span, entry)
 
         streamed = False
@@ -316,14 +331,14 @@ class Gateway:
             key = self.authenticate(request.headers)
         except GatewayError as e:
             response = self.error_response(OPENAI, e, entry)
-            entry.write()
+            self.finish(entry)
             return response
         data = [
             {"id": name, "object": "model", "created": 0, "owned_by": "llm-router"}
             for name in self.allowed(key)
         ]
         entry.status = 200
-        entry.write()
+        self.finish(entry)
         return Response(json.dumps({"object": "list", "data": data}), media_type="application/json")
 
     async def healthz(self, request: Request) -> Response:
@@ -385,35 +400,40 @@ class _Streamed(StreamingResponse):
                         fn()
 
 
-def _with_router(
-    router: AsyncRouter, auth: bool, tracer_provider: trace.TracerProvider | None
-) -> tuple[Callable[[Starlette], Any], Gateway]:
-    gateway = Gateway(router, auth=auth, tracer_provider=tracer_provider)
+def create_app(
+    router: AsyncRouter,
+    *,
+    auth: bool = True,
+    tracer_provider: trace.TracerProvider | None = None,
+    meter_provider: MeterProvider | None = None,
+    metrics: Render | None = None,
+) -> Starlette:
+    """The ASGI app serving ``router``; it closes the router when the server stops.
+
+    ``auth=False`` serves without keys (``--no-auth``). ``tracer_provider`` /
+    ``meter_provider``: where the gateway's SERVER spans and request counts go
+    (default: the global ones; give the router the same). ``metrics``: renders
+    ``GET /metrics`` (:func:`router.gateway.metrics.prometheus`); the meter provider
+    is shut down with the app.
+    """
+    from .anthropic_wire import ANTHROPIC
+
+    gateway = Gateway(
+        router, auth=auth, tracer_provider=tracer_provider, meter_provider=meter_provider
+    )
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         try:
             yield
         finally:
-            await router.aclose()
-
-    return lifespan, gateway
-
-
-def create_app(
-    router: AsyncRouter,
-    *,
-    auth: bool = True,
-    tracer_provider: trace.TracerProvider | None = None,
-) -> Starlette:
-    """The ASGI app serving ``router``; it closes the router when the server stops.
-
-    ``auth=False`` serves without keys (``--no-auth``). ``tracer_provider``: where the
-    gateway's SERVER spans go (default: the global one; give the router the same).
-    """
-    from .anthropic_wire import ANTHROPIC
-
-    lifespan, gateway = _with_router(router, auth, tracer_provider)
+            try:
+                await router.aclose()
+            finally:
+                if metrics is not None and meter_provider is not None:
+                    shutdown = getattr(meter_provider, "shutdown", None)
+                    if shutdown is not None:
+                        shutdown()
 
     def endpoint(
         fn: Callable[[Request, Wire], Awaitable[Response]], wire: Wire
@@ -430,6 +450,14 @@ def create_app(
         Route("/healthz", gateway.healthz, methods=["GET"]),
         Route("/readyz", gateway.readyz, methods=["GET"]),
     ]
+    if metrics is not None:
+        render = metrics
+
+        async def scrape(request: Request) -> Response:
+            body, content_type = render()
+            return Response(body, headers={"content-type": content_type})
+
+        routes.append(Route("/metrics", scrape, methods=["GET"]))
 
     async def no_route(request: Request, exc: Exception) -> Response:
         # Unknown paths and methods answer in OpenAI's error shape too (not starlette's text).
@@ -444,16 +472,17 @@ def create_app(
     return app
 
 
-def router_for(config: Config | str | os.PathLike[str]) -> AsyncRouter:
-    """An AsyncRouter for the gateway, with the upstream transport ``gateway.transport`` names."""
+def router_for(config: Config | str | os.PathLike[str], **options: Any) -> AsyncRouter:
+    """An AsyncRouter for the gateway, with the upstream transport ``gateway.transport``
+    names; ``options``: AsyncRouter's other keyword arguments."""
     if isinstance(config, Config):
         settings = config.gateway or GatewayConfig()
-        make: Callable[..., AsyncRouter] = lambda **kw: AsyncRouter(config, **kw)  # noqa: E731
+        make: Callable[..., AsyncRouter] = lambda **kw: AsyncRouter(config, **kw, **options)  # noqa: E731
     else:
         from ..config import load_file
 
         settings = load_file(config).gateway or GatewayConfig()
-        make = lambda **kw: AsyncRouter.from_file(config, **kw)  # noqa: E731
+        make = lambda **kw: AsyncRouter.from_file(config, **kw, **options)  # noqa: E731
     transport: str | None = None
     if settings.transport == "aiohttp":
         transport = "aiohttp"
@@ -473,4 +502,14 @@ def from_environment() -> Starlette:
     path = os.environ.get(CONFIG_ENV)
     if not path:
         raise RuntimeError(f"{CONFIG_ENV} is not set (start the gateway with llm-router serve)")
-    return create_app(router_for(path), auth=os.environ.get(NO_AUTH_ENV) != "1")
+    from ..config import load_file
+
+    settings = load_file(path).gateway or GatewayConfig()
+    auth = os.environ.get(NO_AUTH_ENV) != "1"
+    if not settings.metrics:
+        return create_app(router_for(path), auth=auth)
+    from .metrics import prometheus
+
+    provider, render = prometheus()
+    router = router_for(path, meter_provider=provider)
+    return create_app(router, auth=auth, meter_provider=provider, metrics=render)
