@@ -547,3 +547,19 @@ def test_concurrent_requests(gw: GatewayServer, faults: FaultServer) -> None:
         return [r.choices[0].message.content for r in rs]
 
     assert asyncio.run(go()) == ["Hello from hosted"] * 20
+
+
+def test_every_breaker_open_is_503(fault_server: FaultServer, faults: FaultServer) -> None:
+    config = gateway_config(fault_server)
+    config["providers"]["local"]["breaker"] = {"failures": 1, "cooldown_s": 60}
+    with running(config) as gw:
+        faults.script("local", Fault.http(500), Fault.http(500))
+        with pytest.raises(openai.InternalServerError) as first:
+            client(gw).chat.completions.create(model="local-only", messages=USER)
+        assert first.value.status_code == 502
+        sent = faults.count("local")
+        with pytest.raises(openai.InternalServerError) as second:
+            client(gw).chat.completions.create(model="local-only", messages=USER)
+        assert second.value.status_code == 503
+        assert second.value.code == "upstream_unavailable"
+        assert faults.count("local") == sent  # the open breaker sent nothing
