@@ -25,7 +25,7 @@ from router.cli.serve import check
 from router.config import load_dict, load_file
 from router.errors import ConfigError
 from tests.faultserver import Fault, FaultServer
-from tests.gateway_support import KEY_ACME, free_port, gateway_config
+from tests.gateway_support import KEY_ACME, KEY_LIMITED, digest, free_port, gateway_config
 
 pytest_plugins = ["tests.resilience_fixtures"]
 
@@ -113,6 +113,11 @@ def test_serve_refuses_what_it_must(tmp_path: Path, capsys: pytest.CaptureFixtur
     path.write_text(json.dumps(_with_gateway({})))
     assert main(["serve", str(path)]) == 2
     assert "no gateway.keys" in capsys.readouterr().err
+    literal = "written-in-the-file-0123456789"
+    path.write_text(json.dumps(_with_gateway({"keys": [{"name": "svc", "key": literal}]})))
+    assert main(["serve", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "svc" in err and "${VAR}" in err and literal not in err
     path.write_text(json.dumps(_with_gateway({"keys": [{"name": "a", "key": "short"}]})))
     assert main(["serve", str(path)]) == 2
     err = capsys.readouterr().err
@@ -168,6 +173,7 @@ def _process_config(faults: FaultServer, **extra: Any) -> dict[str, Any]:
     for p in config["providers"].values():
         p["timeout"] = {"connect_s": 2, "read_s": 10, "write_s": 2, "pool_s": 2}
     config["gateway"]["keys"][0]["key"] = "${GW_KEY}"
+    config["gateway"]["keys"][2]["key"] = digest(KEY_LIMITED)  # no key written in the file
     return config
 
 

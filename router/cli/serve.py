@@ -12,7 +12,7 @@ from typing import Any
 
 from ._args import positive_int
 
-__all__ = ["add_parser", "check"]
+__all__ = ["add_parser", "check", "literal_keys"]
 
 
 def _port(text: str) -> int:
@@ -69,9 +69,25 @@ def check(config: Any, host: str, workers: int, no_auth: bool) -> str | None:
     return None
 
 
+def literal_keys(config: Any, text: str) -> list[str]:
+    """Names of the gateway keys whose value is written in the config file itself.
+
+    A key is a ``${VAR}`` reference or a ``sha256:`` digest, so that the file
+    holds nothing a reader could present; a value that appears verbatim in the
+    file's text was written there (or as a ``${VAR:-default}``).
+    """
+    keys = config.gateway.keys if config.gateway is not None else ()
+    out = []
+    for k in keys:
+        value = k.key.get_secret_value()
+        if not value.startswith("sha256:") and value in text:
+            out.append(k.name)
+    return out
+
+
 def run(args: argparse.Namespace) -> int:
     """Execute ``serve``: check the config, then run uvicorn until SIGTERM/SIGINT."""
-    from ..config.loader import load_policy
+    from ..config.loader import load_policy, read_text
 
     try:
         import uvicorn
@@ -88,6 +104,12 @@ def run(args: argparse.Namespace) -> int:
 
     config, _ = load_policy(args.config)  # every config problem, at file:line
     problem = check(config, args.host, args.workers, args.no_auth)
+    literal = literal_keys(config, read_text(args.config))
+    if literal and not problem:
+        problem = (
+            f"gateway key(s) {', '.join(literal)}: the key is written in the config file; "
+            "write it as ${VAR} (read from the environment) or as sha256:<hex digest>"
+        )
     if problem:
         print(f"error: {problem}", file=sys.stderr)
         return 2
