@@ -275,3 +275,20 @@ def test_body_limit_applies(fault_server: FaultServer, faults: FaultServer) -> N
         assert e.value.status_code == 413
         assert e.value.body["error"]["type"] == "request_too_large"  # type: ignore[index]
     assert faults.records() == []
+
+
+def test_an_answer_without_text_is_still_a_whole_sequence(
+    gw: GatewayServer, faults: FaultServer
+) -> None:
+    only_stop = {
+        "id": "x",
+        "object": "chat.completion.chunk",
+        "created": 1,
+        "model": "hosted-model",
+        "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}],
+    }
+    frames = [f"data: {json.dumps(only_stop)}\n\n".encode(), b"data: [DONE]\n\n"]
+    faults.script("hosted", Fault.raw_stream(frames, "text/event-stream"))
+    with client(gw).messages.stream(model="hosted", max_tokens=5, messages=USER) as s:
+        final = s.get_final_message()
+    assert final.content == [] and final.stop_reason == "end_turn"

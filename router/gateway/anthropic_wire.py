@@ -288,13 +288,14 @@ class _Blocks:
         self.finish: str | None = None
 
     def _start(self, key: tuple[str, int], block: dict[str, Any]) -> list[bytes]:
-        out = self._close()
+        out = self.close()
         self.index += 1
         self.open = key
         out.append(_event("content_block_start", {"index": self.index, "content_block": block}))
         return out
 
-    def _close(self) -> list[bytes]:
+    def close(self) -> list[bytes]:
+        """The stop event of the open block, if one is open."""
         if self.open is None:
             return []
         self.open = None
@@ -348,25 +349,33 @@ class AnthropicWire:
         """Anthropic's event sequence for one streamed answer (or an ``error`` event)."""
         blocks = _Blocks()
         started = False
+
+        def start(upstream_id: str, model: str) -> list[bytes]:
+            message: dict[str, Any] = {
+                "id": _msg_id(upstream_id, fallback_id),
+                "type": "message",
+                "role": "assistant",
+                "model": model or call.model,
+                "content": [],
+                "stop_reason": None,
+                "stop_sequence": None,
+                "usage": {"input_tokens": 0, "output_tokens": 0},
+            }
+            return [_event("message_start", {"message": message}), _event("ping", {})]
+
         try:
             async for c in stream:
                 if not started:
                     started = True
-                    message: dict[str, Any] = {
-                        "id": _msg_id(c.id, fallback_id),
-                        "type": "message",
-                        "role": "assistant",
-                        "model": c.model or call.model,
-                        "content": [],
-                        "stop_reason": None,
-                        "stop_sequence": None,
-                        "usage": {"input_tokens": 0, "output_tokens": 0},
-                    }
-                    yield _event("message_start", {"message": message})
-                    yield _event("ping", {})
+                    for frame in start(c.id, c.model):
+                        yield frame
                 for frame in blocks.feed(c):
                     yield frame
-            for frame in blocks._close():
+            if not started:  # an answer without a single chunk is still a whole sequence
+                started = True
+                for frame in start("", ""):
+                    yield frame
+            for frame in blocks.close():
                 yield frame
             usage = _usage(stream.response.usage)
             delta = {

@@ -186,6 +186,7 @@ class Gateway:
             self.in_flight[key.name] -= 1
 
     def error_response(self, wire: Wire, err: GatewayError, entry: AccessEntry) -> Response:
+        """``err`` as ``wire``'s error body, with its status and headers."""
         headers = dict(err.headers)
         if err.decision_id:
             headers["x-router-decision-id"] = err.decision_id
