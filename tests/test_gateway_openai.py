@@ -563,3 +563,23 @@ def test_every_breaker_open_is_503(fault_server: FaultServer, faults: FaultServe
         assert second.value.status_code == 503
         assert second.value.code == "upstream_unavailable"
         assert faults.count("local") == sent  # the open breaker sent nothing
+
+
+def test_no_auth_serves_without_keys_and_without_a_floor(
+    fault_server: FaultServer, faults: FaultServer
+) -> None:
+    config = gateway_config(fault_server)
+    del config["gateway"]
+    with running(config, auth=False) as gw:
+        r = httpx.post(gw.url + "/v1/chat/completions", json={"model": "chat", "messages": USER})
+        assert r.status_code == 200 and r.headers["x-router-target"] == "hosted"
+        # Headers still tighten: a confidential request stays local.
+        r = httpx.post(
+            gw.url + "/v1/chat/completions",
+            json={"model": "chat", "messages": USER},
+            headers={"x-router-sensitivity": "confidential"},
+        )
+        assert r.headers["x-router-zone"] == "local"
+        ids = [m["id"] for m in httpx.get(gw.url + "/v1/models").json()["data"]]
+        assert ids == ["chat", "local-only", "local", "hosted"]
+    assert faults.count("hosted") == 1
