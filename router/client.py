@@ -705,6 +705,11 @@ class _StreamBase:
         return self._call.decision
 
     @property
+    def target(self) -> Target | None:
+        """The target the stream opened on (``None`` until it is entered and open)."""
+        return None if self._opened is None else self._opened.target
+
+    @property
     def response(self) -> ChatResponse:
         """The assembled response; available once the stream has been read to the end."""
         if self._response is None:

@@ -27,6 +27,7 @@ COMMANDS = (
     "report",
     "audit",
     "migration",
+    "serve",
 )
 
 

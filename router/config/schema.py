@@ -8,6 +8,8 @@ only: nothing in a config is ever evaluated as code.
 
 # Annotations stay objects (no ``from __future__ import annotations``): pydantic
 # then need not evaluate strings when it builds each model at import.
+import hashlib
+import re
 from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal, Self
 
@@ -28,6 +30,9 @@ __all__ = [
     "Config",
     "CostConfig",
     "DetectorConfig",
+    "GatewayConfig",
+    "GatewayKey",
+    "GatewayKeyContext",
     "GuardConfig",
     "LimitEffect",
     "Matcher",
@@ -425,6 +430,99 @@ class TelemetryConfig(_Strict):
         return v
 
 
+_DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
+MIN_GATEWAY_KEY_LEN = 16
+"""Shortest plain gateway key accepted (a ``sha256:`` digest is checked for its form)."""
+
+
+class GatewayKeyContext(_Strict):
+    """The context floor of a gateway key: a request may tighten it, never loosen it."""
+
+    sensitivity: str | None = None
+    tags: tuple[str, ...] = ()
+    max_cost_usd: NonNegFloat | None = None
+    min_quality: float | None = Field(default=None, ge=0, le=100)
+    deadline_s: float | None = Field(default=None, gt=0)
+    metadata: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("tags", mode="before")
+    @classmethod
+    def _tags(cls, v: Any) -> Any:
+        return (v,) if isinstance(v, str) else v
+
+
+class GatewayKey(_Strict):
+    """One API key of ``llm-router serve``: who presents it, and what they may do.
+
+    ``key`` is the key itself, written as a ``${VAR}`` reference (read from the
+    environment at load), or ``sha256:<64 hex>``, the SHA-256 digest of the key,
+    so that the file holds no usable secret. ``routes``: the route and model
+    names the key may ask for (unset: all).
+    """
+
+    name: str = Field(min_length=1)
+    key: SecretStr
+    tenant: str | None = None
+    routes: tuple[str, ...] | None = None
+    context: GatewayKeyContext = GatewayKeyContext()
+    max_in_flight: int | None = Field(default=None, ge=1)
+    """Requests of this key served at once by one gateway process; more are answered 429."""
+
+    @field_validator("key")
+    @classmethod
+    def _key_form(cls, v: SecretStr) -> SecretStr:
+        # Messages never quote the value: it is a secret, a wrong one included.
+        raw = v.get_secret_value()
+        if raw.startswith("sha256:"):
+            if not _DIGEST.fullmatch(raw):
+                raise ValueError("a sha256: key is 'sha256:' and 64 lowercase hex digits")
+        elif len(raw) < MIN_GATEWAY_KEY_LEN:
+            raise ValueError(
+                f"a gateway key must be at least {MIN_GATEWAY_KEY_LEN} characters "
+                "(write it as ${VAR}, or as sha256:<hex digest>)"
+            )
+        elif raw != raw.strip():
+            raise ValueError("a gateway key must not start or end with whitespace")
+        return v
+
+    def digest(self) -> bytes:
+        """The SHA-256 digest of the key (what presented keys are compared with)."""
+        raw = self.key.get_secret_value()
+        if raw.startswith("sha256:"):
+            return bytes.fromhex(raw[len("sha256:") :])
+        return hashlib.sha256(raw.encode()).digest()
+
+
+class GatewayConfig(_Strict):
+    """The ``gateway:`` section: keys and limits of ``llm-router serve``."""
+
+    keys: tuple[GatewayKey, ...] = ()
+    max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    """Largest request body accepted; a larger one is answered 413 (read no further)."""
+    grace_s: float = Field(default=30.0, ge=0)
+    """On SIGTERM, how long requests in flight (streams included) may take to finish."""
+    access_log: bool = True
+    """One structured line per request (no content, no key) on the ``router.gateway.access``
+    logger."""
+    metrics: bool = False
+    """Serve ``/metrics`` for Prometheus (needs the ``gateway-metrics`` extra)."""
+    transport: Literal["auto", "httpx", "aiohttp"] = "auto"
+    """Upstream transport: ``aiohttp`` (needs httpx-aiohttp; faster with many requests in
+    flight), ``httpx``, or ``auto`` (aiohttp when installed)."""
+
+    @model_validator(mode="after")
+    def _unique(self) -> Self:
+        names = [k.name for k in self.keys]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise ValueError(f"gateway key names must be unique: {', '.join(dup)} repeated")
+        digests = [k.digest() for k in self.keys]
+        if len(set(digests)) != len(digests):
+            # Which ones is not said: that would tell a reader of the error two keys are equal.
+            raise ValueError("two gateway keys have the same value")
+        return self
+
+
 class Config(_Strict):
     """A whole router configuration document."""
 
@@ -437,6 +535,8 @@ class Config(_Strict):
     routes: dict[str, RouteConfig] = Field(default_factory=dict)
     state: str = "memory"
     telemetry: TelemetryConfig = TelemetryConfig()
+    gateway: GatewayConfig | None = None
+    """Settings of ``llm-router serve`` (docs/gateway.md); ignored by the SDK."""
 
     def __repr_args__(self) -> Any:
         # A state store URL (redis://:password@host) may carry a password.
@@ -466,6 +566,24 @@ class Config(_Strict):
                     (
                         ("routes", rname, "shadow", "model"),
                         f"model {r.shadow.model!r} is not defined",
+                    )
+                )
+        for i, key in enumerate(self.gateway.keys if self.gateway else ()):
+            names = {*self.routes, *self.models}
+            for j, route in enumerate(key.routes or ()):
+                if route not in names:
+                    problems.append(
+                        (
+                            ("gateway", "keys", i, "routes", j),
+                            f"{route!r} is neither a route nor a model",
+                        )
+                    )
+            level = key.context.sensitivity
+            if level is not None and level not in self.sensitivity.levels:
+                problems.append(
+                    (
+                        ("gateway", "keys", i, "context", "sensitivity"),
+                        f"level {level!r} is not one of {list(self.sensitivity.levels)}",
                     )
                 )
         seen: set[str] = set()

@@ -1,0 +1,505 @@
+"""The gateway's ASGI application: authenticate, parse, route through AsyncRouter, answer.
+
+One :class:`Gateway` per process holds the :class:`~router.AsyncRouter`, the
+key ring and the per-key in-flight counts. Each endpoint speaks one wire
+format (:mod:`.openai_wire`, :mod:`.anthropic_wire`); everything else —
+keys, the context floor, body limits, the ``x-router-*`` answer headers,
+errors, the access log and the server span — is shared here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import asynccontextmanager
+from contextvars import Token
+from typing import TYPE_CHECKING, Any, Protocol
+
+import anyio
+from opentelemetry import context as otel_context
+from opentelemetry import metrics as otel_metrics
+from opentelemetry import propagate, trace
+from opentelemetry.trace import SpanKind, Status, StatusCode
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+from starlette.routing import Route
+
+from ..client import AsyncRouter, AsyncStream
+from ..config.schema import Config, GatewayConfig, GatewayKey
+from .access import AccessEntry
+from .body import parse_json, read_body
+from .context import BadHeader, request_context
+from .errors import GatewayError, classify
+from .keys import KeyRing, presented_key
+from .openai_wire import OPENAI, ChatCall
+
+if TYPE_CHECKING:
+    from opentelemetry.metrics import MeterProvider
+
+    from ..targets import Target
+    from ..types import ChatResponse
+    from .metrics import Render
+
+__all__ = [
+    "CONFIG_ENV",
+    "NO_AUTH_ENV",
+    "Gateway",
+    "Wire",
+    "create_app",
+    "from_environment",
+    "is_loopback",
+    "router_for",
+]
+
+CONFIG_ENV = "LLM_ROUTER_GATEWAY_CONFIG"
+"""The config file a worker process loads (``llm-router serve`` sets it)."""
+NO_AUTH_ENV = "LLM_ROUTER_GATEWAY_NO_AUTH"
+
+log = logging.getLogger("router.gateway")
+
+
+class Wire(Protocol):
+    """One API's shapes: request in, answer, stream events and errors out."""
+
+    def parse(self, body: object) -> ChatCall:
+        """The call a request body asks for (a 400 :class:`GatewayError` if malformed)."""
+        ...
+
+    def error_body(self, err: GatewayError) -> bytes:
+        """An error answer's body."""
+        ...
+
+    def response(self, resp: ChatResponse, call: ChatCall, fallback_id: str) -> bytes:
+        """A whole answer's body."""
+        ...
+
+    def events(self, stream: AsyncStream, call: ChatCall, fallback_id: str) -> AsyncIterator[bytes]:
+        """The SSE events of a stream, ending with an error event if it fails midway."""
+        ...
+
+
+def _opened_target(stream: AsyncStream) -> Target | None:
+    # Known once the stream is entered (fallbacks happen before the first content).
+    return stream.target
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` (a name or an address) is this machine only."""
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class Gateway:
+    """The state of one gateway process and its request handling."""
+
+    def __init__(
+        self,
+        router: AsyncRouter,
+        *,
+        auth: bool = True,
+        tracer_provider: trace.TracerProvider | None = None,
+        meter_provider: MeterProvider | None = None,
+    ) -> None:
+        self.router = router
+        self.tracer = trace.get_tracer("router.gateway", tracer_provider=tracer_provider)
+        meter = otel_metrics.get_meter("router.gateway", meter_provider=meter_provider)
+        self.requests = meter.create_counter(
+            "router.gateway.requests", unit="{request}", description="HTTP requests by status"
+        )
+        config: Config = router.config
+        self.settings: GatewayConfig = config.gateway or GatewayConfig()
+        self.keys = KeyRing(self.settings.keys)
+        self.auth = auth
+        if auth and not len(self.keys):
+            raise ValueError("the gateway has no keys (gateway.keys) and auth is on")
+        self.levels = tuple(config.sensitivity.levels)
+        self.names = (*config.routes, *(m for m in config.models if m not in config.routes))
+        self.in_flight: dict[str, int] = {}
+        self.tracing = config.telemetry.enabled
+
+    # -- the parts every endpoint shares ------------------------------------------
+
+    def authenticate(self, headers: Mapping[str, str]) -> GatewayKey | None:
+        """The key presented, or a 401; ``None`` when auth is off."""
+        if not self.auth:
+            return None
+        key = self.keys.match(presented_key(headers))
+        if key is None:
+            raise GatewayError(
+                401,
+                "missing or unknown API key",
+                type="invalid_request_error",
+                code="invalid_api_key",
+            )
+        return key
+
+    def allowed(self, key: GatewayKey | None) -> tuple[str, ...]:
+        """The route and model names ``key`` may ask for."""
+        if key is None or key.routes is None:
+            return self.names
+        return key.routes
+
+    def check_model(self, key: GatewayKey | None, model: str) -> None:
+        """A 404 for a model that does not exist or that ``key`` may not use."""
+        if model not in self.allowed(key):
+            # The same answer for both: a key does not learn what other keys may use.
+            raise GatewayError(
+                404,
+                # The name is not echoed: a client may have pasted a key into it.
+                "the requested model does not exist or this key may not use it",
+                code="model_not_found",
+                param="model",
+            )
+
+    @asynccontextmanager
+    async def slot(self, key: GatewayKey | None) -> AsyncIterator[None]:
+        """Count the request against its key's ``max_in_flight`` (429 beyond it)."""
+        if key is None or key.max_in_flight is None:
+            yield
+            return
+        n = self.in_flight.get(key.name, 0)
+        if n >= key.max_in_flight:
+            raise GatewayError(
+                429,
+                f"more than {key.max_in_flight} requests in flight for this key",
+                type="rate_limit_error",
+                code="too_many_in_flight",
+                headers={"retry-after": "1"},
+            )
+        self.in_flight[key.name] = n + 1
+        try:
+            yield
+        finally:
+            self.in_flight[key.name] -= 1
+
+    def error_response(self, wire: Wire, err: GatewayError, entry: AccessEntry) -> Response:
+        """``err`` as ``wire``'s error body, with its status and headers."""
+        headers = dict(err.headers)
+        if err.decision_id:
+            headers["x-router-decision-id"] = err.decision_id
+        entry.status = err.status
+        entry.error = err.code or err.type
+        entry.decision_id = err.decision_id
+        return Response(
+            wire.error_body(err),
+            status_code=err.status,
+            headers=headers,
+            media_type="application/json",
+        )
+
+    def finish(self, entry: AccessEntry) -> None:
+        """A request is answered: its access-log line, its count by path and status."""
+        if self.settings.access_log:
+            entry.write()
+        self.requests.add(1, {"http.route": entry.path, "http.response.status_code": entry.status})
+
+    # -- one chat call, in any wire format ------------------------------------------
+
+    async def chat(self, request: Request, wire: Wire) -> Response:
+        """Serve one chat request (JSON or SSE) in ``wire``'s shapes."""
+        entry = AccessEntry(request.method, request.url.path)
+        span, token = self._server_span(request)
+
+        def done() -> None:
+            self.finish(entry)
+            _end_span(span, entry)
+
+        streamed = False
+        try:
+            response = await self._chat(request, wire, entry)
+            if isinstance(response, _Streamed):
+                streamed = True  # the stream writes the log and ends the span when it ends
+                response.on_end.append(done)
+            return response
+        finally:
+            if token is not None:
+                otel_context.detach(token)
+            if not streamed:
+                done()
+
+    async def _chat(self, request: Request, wire: Wire, entry: AccessEntry) -> Response:
+        try:
+            key = self.authenticate(request.headers)
+            if key is not None:
+                entry.key, entry.tenant = key.name, key.tenant
+            raw = await read_body(request.headers, request.stream(), self.settings.max_body_bytes)
+            call = wire.parse(parse_json(raw))
+            entry.stream = call.stream
+            self.check_model(key, call.model)
+            entry.model = call.model
+            try:
+                ctx = request_context(key, request.headers, self.levels, call.user)
+            except BadHeader as e:
+                raise GatewayError(400, str(e), param=e.field) from None
+            if call.stream:
+                return await self._stream(wire, call, ctx, key, entry)
+            async with self.slot(key):
+                resp = await self.router.chat(
+                    call.messages, model=call.model, context=ctx, **call.params
+                )
+        except Exception as e:
+            return self.error_response(wire, self._classify(e), entry)
+        route = resp.route
+        assert route is not None
+        entry.status, entry.decision_id = 200, route.decision_id
+        entry.target, entry.zone = route.target, route.zone
+        headers = {
+            "x-router-decision-id": route.decision_id,
+            "x-router-route": route.route,
+            "x-router-target": route.target,
+            "x-router-zone": route.zone,
+            "x-router-cost-usd": f"{route.cost_usd:.10f}".rstrip("0").rstrip(".") or "0",
+        }
+        body = wire.response(resp, call, f"chatcmpl-{route.decision_id}")
+        return Response(body, headers=headers, media_type="application/json")
+
+    async def _stream(
+        self, wire: Wire, call: ChatCall, ctx: Any, key: GatewayKey | None, entry: AccessEntry
+    ) -> Response:
+        slot = self.slot(key)
+        await slot.__aenter__()
+        try:
+            stream = self.router.stream(call.messages, model=call.model, context=ctx, **call.params)
+            # Entering tries the plan up to the first content: a failure here is still
+            # an ordinary HTTP error, with its status.
+            await stream.__aenter__()
+        except BaseException:
+            await slot.__aexit__(None, None, None)
+            raise
+        decision = stream.decision
+        target = _opened_target(stream)
+        entry.status, entry.decision_id = 200, decision.id
+        headers = {
+            "x-router-decision-id": decision.id,
+            "x-router-route": decision.route,
+            "cache-control": "no-cache",
+        }
+        if target is not None:
+            headers["x-router-target"] = target.name
+            headers["x-router-zone"] = target.zone
+            entry.target, entry.zone = target.name, target.zone
+
+        async def close() -> None:
+            await stream.aclose()
+            await slot.__aexit__(None, None, None)
+
+        events = wire.events(stream, call, f"chatcmpl-{decision.id}")
+        return _Streamed(events, close, headers=headers)
+
+    def _classify(self, e: BaseException) -> GatewayError:
+        err = classify(e)
+        if err.status >= 500 and err.code == "internal_error":
+            # The type only: an unexpected error's text could quote request content.
+            log.error("unexpected error serving a request: %s", type(e).__name__)
+        return err
+
+    def _server_span(
+        self, request: Request
+    ) -> tuple[trace.Span | None, Token[otel_context.Context] | None]:
+        """A SERVER span continuing the caller's ``traceparent``, made current."""
+        if not self.tracing:
+            return None, None
+        parent = propagate.extract(dict(request.headers))
+        span = self.tracer.start_span(
+            f"{request.method} {request.url.path}",
+            context=parent,
+            kind=SpanKind.SERVER,
+            attributes={"http.request.method": request.method, "url.path": request.url.path},
+        )
+        if not span.is_recording():
+            return None, None
+        return span, otel_context.attach(trace.set_span_in_context(span, parent))
+
+    # -- the other endpoints ------------------------------------------------------
+
+    async def models(self, request: Request) -> Response:
+        """``GET /v1/models``: the names the presented key may use as ``model``."""
+        entry = AccessEntry(request.method, request.url.path)
+        try:
+            key = self.authenticate(request.headers)
+        except GatewayError as e:
+            response = self.error_response(OPENAI, e, entry)
+            self.finish(entry)
+            return response
+        data = [
+            {"id": name, "object": "model", "created": 0, "owned_by": "llm-router"}
+            for name in self.allowed(key)
+        ]
+        entry.status = 200
+        self.finish(entry)
+        return Response(json.dumps({"object": "list", "data": data}), media_type="application/json")
+
+    async def healthz(self, request: Request) -> Response:
+        """200 once the config is loaded and the server serves."""
+        return Response('{"status":"ok"}', media_type="application/json")
+
+    async def readyz(self, request: Request) -> Response:
+        """200 when the state store answers (within 2 s), else 503."""
+        store = self.router.store
+        try:
+            # The store call is blocking for SQLite and Redis: off the loop.
+            await asyncio.wait_for(
+                asyncio.to_thread(store.budget_usage, "gateway:readyz", now=time.time()), 2.0
+            )
+        except Exception as e:
+            body = {"status": "unavailable", "state_store": type(e).__name__}
+            return Response(json.dumps(body), status_code=503, media_type="application/json")
+        return Response('{"status":"ready"}', media_type="application/json")
+
+
+def _end_span(span: trace.Span | None, entry: AccessEntry) -> None:
+    if span is None:
+        return
+    span.set_attribute("http.response.status_code", entry.status)
+    if entry.decision_id:
+        span.set_attribute("llm_router.decision_id", entry.decision_id)
+    if entry.status >= 500:
+        span.set_status(Status(StatusCode.ERROR))
+    span.end()
+
+
+class _Streamed(StreamingResponse):
+    """An SSE answer that closes its router stream however the response ends.
+
+    A client that leaves cancels the response, possibly before the body was
+    iterated at all: closing here (shielded from that cancellation) still
+    releases the budget hold and the key's slot, and writes the audit record.
+    """
+
+    def __init__(
+        self,
+        events: AsyncIterator[bytes],
+        close: Callable[[], Awaitable[None]],
+        headers: Mapping[str, str],
+    ) -> None:
+        super().__init__(events, media_type="text/event-stream", headers=headers)
+        self._close = close
+        self.on_end: list[Callable[[], None]] = []
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            with anyio.CancelScope(shield=True):
+                try:
+                    await self._close()
+                finally:
+                    for fn in self.on_end:
+                        fn()
+
+
+def create_app(
+    router: AsyncRouter,
+    *,
+    auth: bool = True,
+    tracer_provider: trace.TracerProvider | None = None,
+    meter_provider: MeterProvider | None = None,
+    metrics: Render | None = None,
+) -> Starlette:
+    """The ASGI app serving ``router``; it closes the router when the server stops.
+
+    ``auth=False`` serves without keys (``--no-auth``). ``tracer_provider`` /
+    ``meter_provider``: where the gateway's SERVER spans and request counts go
+    (default: the global ones; give the router the same). ``metrics``: renders
+    ``GET /metrics`` (:func:`router.gateway.metrics.prometheus`); the meter provider
+    is shut down with the app.
+    """
+    from .anthropic_wire import ANTHROPIC
+
+    gateway = Gateway(
+        router, auth=auth, tracer_provider=tracer_provider, meter_provider=meter_provider
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            try:
+                await router.aclose()
+            finally:
+                if metrics is not None and meter_provider is not None:
+                    shutdown = getattr(meter_provider, "shutdown", None)
+                    if shutdown is not None:
+                        shutdown()
+
+    def endpoint(
+        fn: Callable[[Request, Wire], Awaitable[Response]], wire: Wire
+    ) -> Callable[[Request], Awaitable[Response]]:
+        async def handle(request: Request) -> Response:
+            return await fn(request, wire)
+
+        return handle
+
+    routes = [
+        Route("/v1/chat/completions", endpoint(gateway.chat, OPENAI), methods=["POST"]),
+        Route("/v1/messages", endpoint(gateway.chat, ANTHROPIC), methods=["POST"]),
+        Route("/v1/models", gateway.models, methods=["GET"]),
+        Route("/healthz", gateway.healthz, methods=["GET"]),
+        Route("/readyz", gateway.readyz, methods=["GET"]),
+    ]
+    if metrics is not None:
+        render = metrics
+
+        async def scrape(request: Request) -> Response:
+            body, content_type = render()
+            return Response(body, headers={"content-type": content_type})
+
+        routes.append(Route("/metrics", scrape, methods=["GET"]))
+
+    async def no_route(request: Request, exc: Exception) -> Response:
+        # Unknown paths and methods answer in OpenAI's error shape too (not starlette's text).
+        status = getattr(exc, "status_code", 404)
+        # The path is not echoed: it is the client's text, and could hold anything.
+        err = GatewayError(status, "no such endpoint, or not with this method", code="not_found")
+        return Response(OPENAI.error_body(err), status_code=status, media_type="application/json")
+
+    handlers = {404: no_route, 405: no_route}
+    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers=handlers)
+    app.state.gateway = gateway
+    return app
+
+
+def router_for(config: Config | str | os.PathLike[str], **options: Any) -> AsyncRouter:
+    """An AsyncRouter for the gateway, with the upstream transport ``gateway.transport``
+    names; ``options``: AsyncRouter's other keyword arguments."""
+    if isinstance(config, Config):
+        settings = config.gateway or GatewayConfig()
+        make: Callable[..., AsyncRouter] = lambda **kw: AsyncRouter(config, **kw, **options)  # noqa: E731
+    else:
+        from ..config import load_file
+
+        settings = load_file(config).gateway or GatewayConfig()
+        make = lambda **kw: AsyncRouter.from_file(config, **kw, **options)  # noqa: E731
+    # "auto": aiohttp when httpx-aiohttp is installed (AsyncRouter resolves it).
+    return make(transport_factory=None if settings.transport == "httpx" else settings.transport)
+
+
+def from_environment() -> Starlette:
+    """The app for the config file ``$LLM_ROUTER_GATEWAY_CONFIG`` (uvicorn's factory, per
+    worker process); ``$LLM_ROUTER_GATEWAY_NO_AUTH=1`` turns key checks off."""
+    path = os.environ.get(CONFIG_ENV)
+    if not path:
+        raise RuntimeError(f"{CONFIG_ENV} is not set (start the gateway with llm-router serve)")
+    from ..config import load_file
+
+    settings = load_file(path).gateway or GatewayConfig()
+    auth = os.environ.get(NO_AUTH_ENV) != "1"
+    if not settings.metrics:
+        return create_app(router_for(path), auth=auth)
+    from .metrics import prometheus
+
+    provider, render = prometheus()
+    router = router_for(path, meter_provider=provider)
+    return create_app(router, auth=auth, meter_provider=provider, metrics=render)
