@@ -18,6 +18,8 @@ from ._args import positive_int, store_errors
 
 if TYPE_CHECKING:
     from ..accounting.ledger import LedgerRecord
+    from ..accounting.report import ShiftReport, SpendCube
+    from ..config import Config
 
 __all__ = ["add_parser"]
 
@@ -56,6 +58,11 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--no-shift", action="store_true", help="leave out the shift report")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument("--records", action="store_true", help="print the raw records as JSON lines")
+    p.add_argument(
+        "--html",
+        metavar="FILE",
+        help="write the report as one self-contained HTML page with charts (no network needed)",
+    )
     p.set_defaults(func=run)
 
 
@@ -102,10 +109,10 @@ def run(args: argparse.Namespace) -> int:
     from ..accounting.ledger import parse_record, read_ledger
     from ..accounting.report import (
         DIMENSIONS,
+        SpendCube,
         format_shift,
         format_spend,
         shift_report,
-        spend_by,
     )
     from ..config import load_file
     from ..config.loader import read_text
@@ -167,10 +174,14 @@ def run(args: argparse.Namespace) -> int:
     shift = None
     if not args.no_shift and config is not None:
         shift = shift_report(records, resolve_targets(config), days=args.days)
+    cube = SpendCube(records)  # every spend table below rolls up these cells
+    if args.html:
+        _write_html(args, config, cube, dims, shift, len(records))
+        return 0
     if args.json:
         out: dict[str, Any] = {
             "records": len(records),
-            "spend": {d: [asdict(r) for r in spend_by(records, d)] for d in dims},
+            "spend": {d: [asdict(r) for r in cube.by(d)] for d in dims},
         }
         if shift is not None:
             out["shift"] = asdict(shift)
@@ -178,8 +189,34 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if not records:
         print("no ledger records in that range")
-    parts = [format_spend(d, spend_by(records, d)) for d in dims] if records else []
+    parts = [format_spend(d, cube.by(d)) for d in dims] if records else []
     if shift is not None:
         parts.append(format_shift(shift))
     print("\n\n".join(parts))
     return 0
+
+
+def _write_html(
+    args: argparse.Namespace,
+    config: Config | None,
+    cube: SpendCube,
+    dims: list[str],
+    shift: ShiftReport | None,
+    count: int,
+) -> None:
+    from ..reports.spend import DailyBudget, spend_page
+    from ._args import write_output
+
+    budgets = []
+    for rule in config.rules if config is not None else ():
+        b = rule.budget
+        if b is not None and b.per == "day":
+            budgets.append(DailyBudget(b.name or rule.name, b.usd, b.key))
+    days = cube.by("day")
+    meta = [f"{count:,} ledger records"]
+    if days:
+        meta[0] += f", {days[0].key} to {days[-1].key} (UTC)"
+    if args.tenant is not None:
+        meta.append(f"tenant {args.tenant} only")
+    html = spend_page(cube, dims, shift=shift, budgets=budgets, meta=meta)
+    write_output(args.html, html, "--html")
