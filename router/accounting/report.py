@@ -332,13 +332,12 @@ def shift_table(rep: ShiftReport) -> tuple[list[str], list[list[str]]]:
     body = []
     for r in rep.rows:
         be_requests = breakeven_requests_per_day(rep, r)
-        be = (
-            f"{r.breakeven_tokens_per_day:,.0f} tok/day"
-            if r.breakeven_tokens_per_day is None or be_requests is None
-            else f"{r.breakeven_tokens_per_day:,.0f} tok/day ({be_requests:,.0f} req/day)"
-        )
         if r.breakeven_tokens_per_day is None:
             be = "never (API is cheaper)"
+        elif be_requests is None:
+            be = f"{r.breakeven_tokens_per_day:,.0f} tok/day"
+        else:
+            be = f"{r.breakeven_tokens_per_day:,.0f} tok/day ({be_requests:,.0f} req/day)"
         saving = rep.cost_usd - r.dedicated_usd
         body.append(
             [

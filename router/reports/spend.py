@@ -128,6 +128,7 @@ def _breakeven(shift: ShiftReport) -> Section:
                 vmarks=marks,
             )
         )
+    sec.parts.append(heading("Shift report"))
     sec.parts.append(table(*shift_table(shift)))
     sec.parts.append(note(SHIFT_LEGEND))
     return sec
