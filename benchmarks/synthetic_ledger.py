@@ -31,10 +31,23 @@ LOCAL = "llama-70b-local"
 GPU_HOUR_USD, TOKENS_PER_SECOND = 4.0, 2500.0
 ROUTES = {"support-bot": ("gpt-4.1",), "search": ("gpt-4.1-mini", "claude-sonnet"), "summarise": ()}
 RAMP_START, RAMP_END = 9, 23  # support-bot moves to LOCAL between these days (0 to 60%)
+TRIP, RESUME = 16.4, 17.5  # the guard rolls LOCAL back on day 16; an operator resumes it
+GUARD = {
+    "model": LOCAL,
+    "baseline": "gpt-4.1",
+    "metric": "error_rate",
+    "max_ratio": 2,
+    "window_s": 600,
+    "min_samples": 20,
+}
 
 
-def config(state: str = "memory") -> dict[str, Any]:
-    """The config the synthetic ledger was priced with (a daily budget per tenant)."""
+def config(state: str = "memory", shadow_log: str | None = None) -> dict[str, Any]:
+    """The config the synthetic ledger was priced with (a daily budget per tenant).
+
+    ``support-bot`` ramps to the self-hosted model under a guard; with
+    ``shadow_log`` it also shadows 5% of its requests there.
+    """
     base = "http://127.0.0.1:9/v1"
     models: dict[str, Any] = {
         name: {
@@ -66,6 +79,12 @@ def config(state: str = "memory") -> dict[str, Any]:
                     "start": _iso(RAMP_START),
                     "end": _iso(RAMP_END),
                 },
+                "guard": GUARD,
+                **(
+                    {"shadow": {"model": LOCAL, "sample_pct": 5, "log": shadow_log}}
+                    if shadow_log
+                    else {}
+                ),
             },
             "search": {"candidates": ["gpt-4.1-mini", "claude-sonnet"]},
             "summarise": {"candidates": ["claude-sonnet", "gpt-4.1"]},
@@ -96,7 +115,8 @@ def records(n: int, seed: int = 7) -> list[LedgerRecord]:
             ts = START + d * 86_400 + rng.random() * 86_400
             route = rng.choices(("support-bot", "search", "summarise"), (5, 3, 2))[0]
             if route == "support-bot":
-                target = LOCAL if rng.random() < share else "gpt-4.1"
+                rolled_back = START + TRIP * 86_400 <= ts < START + RESUME * 86_400
+                target = LOCAL if rng.random() < share and not rolled_back else "gpt-4.1"
             elif route == "search":
                 target = rng.choices(("gpt-4.1-mini", "claude-sonnet"), (4, 1))[0]
             else:
@@ -132,18 +152,84 @@ def records(n: int, seed: int = 7) -> list[LedgerRecord]:
     return out
 
 
+def write_demo(out: Path, n: int = 20_000, *, pairs: int = 400, seed: int = 7) -> Path:
+    """A directory with ``ledger.jsonl``, a SQLite store (ledger, guard trip and
+    resume, shadow aggregates), ``shadow.jsonl`` and ``router.yaml``; returns the config."""
+    from router.migration.compare import save_pair
+    from router.migration.guard import record_attempts, resume
+    from router.state import open_store
+    from router.types import Attempt
+
+    out.mkdir(parents=True, exist_ok=True)
+    recs = records(n, seed)
+    with (out / "ledger.jsonl").open("w", encoding="utf-8") as f:
+        for r in recs:
+            f.write(r.to_json() + "\n")
+    state = f"sqlite:///{(out / 'state.db').resolve()}"
+    log = str((out / "shadow.jsonl").resolve())
+    cfg = config(state, log)
+    path = out / "router.yaml"
+    path.write_text(json.dumps(cfg, indent=2), encoding="utf-8")
+    from router.config import load_dict
+
+    route = load_dict(cfg).routes["support-bot"]
+    store = open_store(state)
+    try:
+        for r in recs:
+            store.ledger_append(r.to_json(), ts=r.ts)
+        # The self-hosted arm fails a third of its calls for ten minutes: the guard trips.
+        trip_at = START + TRIP * 86_400
+        for k in range(60):
+            ok = k % 3 != 0
+            attempts = [
+                Attempt(target=LOCAL, outcome="ok" if ok else "error", latency_s=0.6),
+                Attempt(target="gpt-4.1", outcome="ok", latency_s=0.9),
+            ]
+            record_attempts(store, "support-bot", route, attempts, trip_at - 300 + 5 * k)
+        resume(store, "support-bot", LOCAL, START + RESUME * 86_400)
+        rng = random.Random(seed)
+        (out / "shadow.jsonl").unlink(missing_ok=True)
+        for k in range(pairs):
+            p_tok, s_tok = int(rng.lognormvariate(6.8, 0.5)), int(rng.lognormvariate(6.8, 0.5))
+            primary = {
+                "target": "gpt-4.1",
+                "latency_s": rng.lognormvariate(-0.1, 0.4),
+                "prompt_tokens": p_tok - 200,
+                "completion_tokens": 200,
+                "cost_usd": ((p_tok - 200) * 2.0 + 200 * 8.0) / 1e6,
+                "finish_reason": "stop",
+                "chars": 800 + rng.randrange(400),
+            }
+            shadow = {
+                **primary,
+                "target": LOCAL,
+                "latency_s": rng.lognormvariate(-0.5, 0.5),
+                "prompt_tokens": s_tok - 200,
+                "cost_usd": 0.0,
+                "finish_reason": "stop" if rng.random() < 0.95 else "length",
+            }
+            record = {
+                "ts": START + RAMP_START * 86_400 + k * 3000.0,
+                "route": "support-bot",
+                "decision_id": f"d{k}",
+                "primary": primary,
+                "shadow": shadow,
+                "exact_match": rng.random() < 0.1,
+                "similarity": round(min(1.0, rng.betavariate(6, 2)), 4),
+            }
+            save_pair(store, record, log)
+    finally:
+        store.close()
+    return path
+
+
 def main() -> None:
-    """Write ``ledger.jsonl`` and ``router.yaml`` into a directory."""
+    """Write the demo directory (see :func:`write_demo`)."""
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("out", type=Path)
     ap.add_argument("--records", type=int, default=20_000)
     args = ap.parse_args()
-    args.out.mkdir(parents=True, exist_ok=True)
-    with (args.out / "ledger.jsonl").open("w", encoding="utf-8") as f:
-        for r in records(args.records):
-            f.write(r.to_json() + "\n")
-    state = f"sqlite:///{(args.out / 'state.db').resolve()}"
-    (args.out / "router.yaml").write_text(json.dumps(config(state), indent=2), encoding="utf-8")
+    write_demo(args.out, args.records)
 
 
 if __name__ == "__main__":

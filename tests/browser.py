@@ -133,6 +133,10 @@ class Tables(HTMLParser):
         if self._cell is not None:
             self._cell.append(data)
 
+    def under(self, heading: str) -> list[list[list[str]]]:
+        """Every table under ``heading``, in page order."""
+        return [rows for h, rows in self.tables if h == heading]
+
     def table(self, heading: str) -> list[list[str]]:
         """The one table under ``heading``."""
         found = [rows for h, rows in self.tables if h == heading]

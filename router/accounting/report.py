@@ -44,6 +44,7 @@ __all__ = [
     "shift_table",
     "spend_by",
     "spend_table",
+    "text_table",
 ]
 
 DIMENSIONS = ("tenant", "user", "route", "model", "provider", "zone", "day", "traffic")
@@ -116,9 +117,14 @@ class SpendCube:
     def __len__(self) -> int:
         return len(self._cells)
 
-    def _rollup(self, idx: Sequence[int]) -> dict[tuple[str, ...], list[float]]:
+    def _rollup(
+        self, idx: Sequence[int], where: Mapping[str, str] | None = None
+    ) -> dict[tuple[str, ...], list[float]]:
         acc: dict[tuple[str, ...], list[float]] = {}
+        match = [(_check(d), v) for d, v in (where or {}).items()]
         for key, a in self._cells.items():
+            if match and any(key[i] != v for i, v in match):
+                continue
             k = tuple(key[i] for i in idx)
             t = acc.get(k)
             if t is None:
@@ -136,9 +142,15 @@ class SpendCube:
             return sorted(rows, key=lambda x: x.key)
         return sorted(rows, key=lambda x: (-x.cost_usd, x.key))
 
-    def pivot(self, rows: str, columns: str) -> dict[tuple[str, str], SpendRow]:
-        """Totals per (``rows`` value, ``columns`` value) pair that has records."""
-        acc = self._rollup((_check(rows), _check(columns)))
+    def pivot(
+        self, rows: str, columns: str, where: Mapping[str, str] | None = None
+    ) -> dict[tuple[str, str], SpendRow]:
+        """Totals per (``rows`` value, ``columns`` value) pair that has records.
+
+        ``where`` keeps only the records whose dimensions have the given values
+        (``{"route": "support-bot", "traffic": "primary"}``).
+        """
+        acc = self._rollup((_check(rows), _check(columns)), where)
         return {(k[0], k[1]): _row(f"{k[0]} / {k[1]}", a) for k, a in acc.items()}
 
 
@@ -261,7 +273,8 @@ def money(x: float) -> str:
     return f"{sign}${abs(x):,.4f}" if abs(x) < 1 else f"{sign}${abs(x):,.2f}"
 
 
-def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+def text_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    """A table as aligned text lines: header, a rule, the rows (first column left-aligned)."""
     widths = [
         max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(header)
     ]
@@ -302,7 +315,7 @@ def spend_table(dim: str, rows: Sequence[SpendRow]) -> tuple[list[str], list[lis
 
 def format_spend(dim: str, rows: Sequence[SpendRow]) -> str:
     """A text table of :func:`spend_by` rows, with a total line."""
-    return f"Spend by {dim}\n" + "\n".join(_table(*spend_table(dim, rows)))
+    return f"Spend by {dim}\n" + "\n".join(text_table(*spend_table(dim, rows)))
 
 
 def shift_summary(rep: ShiftReport) -> list[str]:
@@ -376,6 +389,6 @@ def format_shift(rep: ShiftReport) -> str:
     if not rep.rows:
         lines.append("  no self-hosted target with cost: {gpu_hour_usd, tokens_per_second}")
         return "\n".join(lines)
-    lines.extend("  " + x for x in _table(*shift_table(rep)))
+    lines.extend("  " + x for x in text_table(*shift_table(rep)))
     lines.append("  " + SHIFT_LEGEND)
     return "\n".join(lines)

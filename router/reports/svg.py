@@ -226,8 +226,13 @@ def line_chart(
     y_fmt: Callable[[float], str],
     y_max: float | None = None,
     vmarks: Sequence[tuple[str, float]] = (),
+    pair_colours: bool = False,
 ) -> str:
-    """Lines through (x, y) points (name, points, dashed), with labelled vertical markers."""
+    """Lines through (x, y) points (name, points, dashed), with labelled vertical markers.
+
+    With ``pair_colours`` a dashed line takes the colour of the solid line
+    before it (a measured series and its target).
+    """
     top = y_max if y_max is not None else max([y for _, pts, _ in series for _, y in pts] + [0.0])
     chart = Chart(title, y_label, top, y_fmt)
     x_top = x_max if x_max > 0 else 1.0
@@ -235,23 +240,28 @@ def line_chart(
     def px(x: float) -> float:
         return _LEFT + chart.plot_w * min(max(x, 0.0), x_top) / x_top
 
-    for j, (name, pts, dashed) in enumerate(series):
+    colours, k = [], -1
+    for _, _, dashed in series:
+        k += 0 if pair_colours and dashed and k >= 0 else 1
+        colours.append(colour(k))
+    for (name, pts, dashed), col in zip(series, colours, strict=True):
         if not pts:
             continue
         path = " ".join(f"{px(x):.1f},{chart.y(y):.1f}" for x, y in pts)
         dash = ' stroke-dasharray="6 4"' if dashed else ""
         chart.body.append(
-            f'<polyline points="{path}" fill="none" stroke="{colour(j)}" stroke-width="2"{dash}>'
+            f'<polyline points="{path}" fill="none" stroke="{col}" stroke-width="2"{dash}>'
             f"<title>{esc(name)}</title></polyline>"
         )
-    legend = [(name, colour(j), dashed) for j, (name, _, dashed) in enumerate(series)]
-    for label, x in vmarks:
+    legend = [(name, col, d) for (name, _, d), col in zip(series, colours, strict=True)]
+    for k, (label, x) in enumerate(vmarks):
         xx = px(x)
+        # Labels step down so that marks close together stay readable.
         chart.body.append(
             f'<line x1="{xx:.1f}" x2="{xx:.1f}" y1="{_TOP}" y2="{chart.y(0):.1f}" stroke="#B00020" '
             f'stroke-width="1.5" stroke-dasharray="2 3"><title>{esc(label)}</title></line>'
-            f'<text x="{xx + 3:.1f}" y="{_TOP + 10}" font-size="11" fill="#B00020">'
-            f"{esc(label)}</text>"
+            f'<text x="{xx + 3:.1f}" y="{_TOP + 10 + 13 * (k % 4)}" font-size="11" '
+            f'fill="#B00020">{esc(label)}</text>'
         )
     labels = [
         f'<text x="{px(t):.1f}" y="{_H - _BOTTOM + 16}" font-size="11" text-anchor="middle">'

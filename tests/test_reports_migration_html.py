@@ -1,0 +1,153 @@
+"""``llm-router migration report --html``: arm shares against the schedule, guard trips
+and resumes, shadow distributions — rendered in headless Chromium, numbers equal to the
+text report's."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import re
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from benchmarks import synthetic_ledger
+from router.cli import main
+from router.config.schema import RouteConfig
+from router.migration.guard import GuardEvent, guard_events, resume
+from router.migration.report import ArmShares, RouteEvidence, shadow_distributions
+from router.reports.migration import migration_page
+from router.state import open_store
+from tests.browser import Tables, dump_dom, png_pixels, screenshot
+
+
+def _run(*args: str) -> str:
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main(list(args)) == 0
+    return out.getvalue()
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, str]:
+    """The config, its rendered page and its text report."""
+    tmp = tmp_path_factory.mktemp("migration")
+    cfg = synthetic_ledger.write_demo(tmp, 3000, pairs=150)
+    page = tmp / "migration.html"
+    _run("migration", "report", str(cfg), "--html", str(page))
+    return cfg, page, _run("migration", "report", str(cfg))
+
+
+def _text_table(text: str, after: str) -> list[list[str]]:
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.strip().startswith(after)) + 1
+    if after.startswith("arm "):  # the window table's header is the marker line itself
+        start -= 1
+    rows = [re.split(r"\s{2,}", lines[start].strip())]
+    for line in lines[start + 2 :]:
+        if not line.startswith("    ") or not line.strip():
+            break
+        rows.append(re.split(r"\s{2,}", line.strip()))
+    return rows
+
+
+def test_the_page_renders_and_is_not_blank(demo: tuple[Path, Path, str]) -> None:
+    _, page, _ = demo
+    _, _, pixels = png_pixels(screenshot(page, 900, 600))
+    colours = Counter(px[:3] for px in pixels)
+    assert len(colours) > 50
+    assert len(pixels) - colours[(255, 255, 255)] > 0.04 * len(pixels)
+
+
+def test_tables_equal_the_text_report(demo: tuple[Path, Path, str]) -> None:
+    _, page, text = demo
+    dom = Tables(dump_dom(page))
+    shares = dom.table("Traffic per day by arm")
+    assert shares == _text_table(text, "traffic per day by arm")
+    assert len(shares) == 1 + synthetic_ledger.DAYS
+    assert dom.table("Guard window") == _text_table(text, "arm ")
+    events = dom.table("Guard events")
+    assert events == _text_table(text, "guard events")
+    assert [row[1] for row in events[1:]] == ["tripped", "resumed"]
+    # Shadow summaries: every value the page shows is the one the text prints.
+    sections = text.split("  from the ")
+    for source, block in (("store", sections[1]), ("log", sections[2])):
+        counts, sides = dom.under(f"Shadow summary from the {source}")
+        assert counts[1] == ["pairs compared", "150"] and "150 pairs compared" in block
+        for measure, value in counts[2:]:
+            assert f"{value} {measure}" in block or f"{measure} {value}" in block, measure
+        assert sides[0] == ["measure", "primary", "shadow"] and len(sides) == 5
+        latency, cost, tokens, chars = sides[1:]
+        assert f"latency primary {latency[1]} vs shadow {latency[2]}" in block
+        assert f"cost primary {cost[1]} vs shadow {cost[2]}" in block
+        assert f"tokens {tokens[1]} vs {tokens[2]}" in block
+        assert f"output chars {chars[1]} vs {chars[2]}" in block
+
+
+def test_the_share_chart_marks_the_trip_and_the_resume(demo: tuple[Path, Path, str]) -> None:
+    cfg, page, _ = demo
+    html = page.read_text(encoding="utf-8")
+    local = synthetic_ledger.LOCAL
+    assert f">tripped {local}</text>" in html and f">resumed {local}</text>" in html
+    for needle in ("http://", "https://", "src=", "<script"):
+        assert needle not in html
+    data = json.loads(_run("migration", "report", str(cfg), "--json"))["support-bot"]
+    assert [e["kind"] for e in data["guard_events"]] == ["tripped", "resumed"]
+    assert sum(data["traffic"]["requests"][local]) > 0
+    assert data["log"]["pairs"] == 150
+
+
+def test_shadow_distributions_count_every_pair_once(demo: tuple[Path, Path, str]) -> None:
+    cfg, _, _ = demo
+    log = cfg.parent / "shadow.jsonl"
+    with log.open("a", encoding="utf-8") as f:
+        f.write('{"torn": \n')
+    d = shadow_distributions(str(log), "support-bot")
+    assert d.pairs == 150
+    assert sum(d.latency_ms.primary) == sum(d.latency_ms.shadow) == 150
+    assert sum(d.cost_usd.shadow) == 150 and d.cost_usd.labels[0].endswith("(or 0)")
+    assert sum(d.similarity[1]) == 150
+    assert shadow_distributions(str(log), "other-route").pairs == 0
+
+
+def test_guard_events_keep_trips_and_resumes_in_order() -> None:
+    store = open_store("memory")
+    assert guard_events(store, "r", "m") == []
+    resume(store, "r", "m", now=200.0)
+    store.set("mig:ev:r:m:0", "not an event")  # foreign keys are ignored
+    store.incr("mig:ev:r:m")
+    store.set("mig:ev:r:m:2", "{torn")
+    resume(store, "r", "m", now=100.0)
+    events = guard_events(store, "r", "m")
+    assert [(e.at, e.kind) for e in events] == [(100.0, "resumed"), (200.0, "resumed")]
+    assert "was not rolled back" in events[0].reason
+
+
+EVIL = '</text><script>document.title="pwned"</script><img src=x onerror=alert(1)>'
+
+
+def test_names_and_reasons_cannot_inject_markup(tmp_path: Path) -> None:
+    route = RouteConfig.model_validate(
+        {"split": [{"model": EVIL, "weight": 50}, {"model": "b\"'><b>x", "weight": 50}]}
+    )
+    shares = ArmShares(
+        route=EVIL,
+        arms=(EVIL, "b\"'><b>x"),
+        days=("2026-11-01", "2026-11-02"),
+        first_day=synthetic_ledger.START,
+        requests={EVIL: (3, 4), "b\"'><b>x": (5, 0)},
+        scheduled={EVIL: (50.0, 50.0), "b\"'><b>x": (50.0, 50.0)},
+    )
+    ev = RouteEvidence(EVIL, route, shares=shares)
+    ev.events = [GuardEvent(synthetic_ledger.START + 3600, "tripped", EVIL, EVIL)]
+    page = tmp_path / "evil.html"
+    page.write_text(migration_page([ev], config=EVIL), encoding="utf-8")
+    html = page.read_text(encoding="utf-8")
+    assert "<script" not in html and "<img" not in html and "<b>" not in html
+    dom = Tables(dump_dom(page))
+    tags = {tag for tag, _ in dom.elements}
+    assert not tags & {"script", "img", "b"}
+    assert not [n for _, attrs in dom.elements for n, _ in attrs if n.startswith("on")]
+    assert dom.table("Traffic per day by arm")[0][2] == f"{EVIL} served"
