@@ -21,6 +21,7 @@ Arithmetic (per self-hosted target with ``cost: {gpu_hour_usd, tokens_per_second
 from __future__ import annotations
 
 import math
+import operator
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -30,6 +31,7 @@ from .ledger import LedgerRecord
 from .pricing import amortised_usd_per_token
 
 __all__ = [
+    "CHART_DIMENSIONS",
     "DIMENSIONS",
     "ShiftReport",
     "ShiftRow",
@@ -49,6 +51,11 @@ __all__ = [
 
 DIMENSIONS = ("tenant", "user", "route", "model", "provider", "zone", "day", "traffic")
 """``traffic`` is ``primary`` or ``shadow`` (copies sent by a route's ``shadow``)."""
+
+_PICO = 10**12
+
+CHART_DIMENSIONS = ("day", "zone", "model")
+"""Kept in every :class:`SpendCube`: the HTML report charts spend per day by zone and model."""
 
 
 def _day(ts: float) -> str:
@@ -76,52 +83,77 @@ def _check(dim: str) -> int:
 
 
 class SpendCube:
-    """Ledger records summed once per combination of every dimension's values.
+    """Ledger records summed once per combination of the values of some dimensions.
 
     The one aggregate every spend number is read from: the text report's
     tables (:meth:`by`) and the HTML report's charts and pivots (:meth:`pivot`)
-    roll up the same cells in the same order, so they print the same numbers.
+    roll up the same cells in the same order, so for the same ``dims`` they
+    print the same numbers. ``day``, ``zone`` and ``model`` (the daily
+    charts' dimensions) are always kept, so the text and HTML reports build
+    the same cube for the same ``--by``. Roll-ups are memoised.
     """
 
-    __slots__ = ("_cells",)
+    __slots__ = ("_cells", "_memo", "_pos")
 
-    def __init__(self, records: Iterable[LedgerRecord]) -> None:
-        cells: dict[tuple[str, ...], list[float]] = {}
+    def __init__(self, records: Iterable[LedgerRecord], dims: Iterable[str] = DIMENSIONS) -> None:
+        keep = set(dims) | set(CHART_DIMENSIONS)
+        for d in keep:
+            _check(d)
+        order = [d for d in DIMENSIONS if d in keep]
+        self._pos = {d: i for i, d in enumerate(order)}
+        # At least three dimensions are kept, so the getter always returns a tuple.
+        project = operator.itemgetter(*(DIMENSIONS.index(d) for d in order))
+        cells: dict[tuple[str, ...], list[int]] = {}
         days: dict[int, str] = {}
         for r in records:
             n = int(r.ts // 86_400)  # UTC days start on multiples of 86 400 s
             day = days.get(n)
             if day is None:
                 day = days[n] = _day(r.ts)
-            key = (
-                r.tenant or "-",
-                r.user or "-",
-                r.route or "-",
-                r.target,
-                r.provider or "-",
-                r.zone or "-",
-                day,
-                "shadow" if r.shadow_of else "primary",
+            key = project(
+                (
+                    r.tenant or "-",
+                    r.user or "-",
+                    r.route or "-",
+                    r.target,
+                    r.provider or "-",
+                    r.zone or "-",
+                    day,
+                    "shadow" if r.shadow_of else "primary",
+                )
             )
             a = cells.get(key)
             if a is None:
-                a = cells[key] = [0, 0, 0, 0.0, 0.0, 0]
+                a = cells[key] = [0, 0, 0, 0, 0, 0]
             a[0] += 1
             a[1] += r.prompt_tokens
             a[2] += r.completion_tokens
-            a[3] += r.cost_usd
-            a[4] += r.amortised_cost_usd or 0.0
+            # Dollars are summed as whole picodollars: integer sums do not depend on
+            # the order of addition, so every roll-up of every cube gives the same total.
+            a[3] += round(r.cost_usd * _PICO)
+            a[4] += round((r.amortised_cost_usd or 0.0) * _PICO)
             a[5] += 1 if r.estimated else 0
         self._cells = cells
+        self._memo: dict[tuple[object, ...], dict[tuple[str, ...], list[int]]] = {}
 
     def __len__(self) -> int:
         return len(self._cells)
 
+    def _index(self, dim: str) -> int:
+        _check(dim)
+        if dim not in self._pos:
+            raise ValueError(f"dimension {dim!r} was not aggregated (have {', '.join(self._pos)})")
+        return self._pos[dim]
+
     def _rollup(
-        self, idx: Sequence[int], where: Mapping[str, str] | None = None
-    ) -> dict[tuple[str, ...], list[float]]:
-        acc: dict[tuple[str, ...], list[float]] = {}
-        match = [(_check(d), v) for d, v in (where or {}).items()]
+        self, dims: Sequence[str], where: Mapping[str, str] | None = None
+    ) -> dict[tuple[str, ...], list[int]]:
+        idx = tuple(self._index(d) for d in dims)
+        match = tuple((self._index(d), v) for d, v in sorted((where or {}).items()))
+        memo = self._memo.get((idx, match))
+        if memo is not None:
+            return memo
+        acc: dict[tuple[str, ...], list[int]] = {}
         for key, a in self._cells.items():
             if match and any(key[i] != v for i, v in match):
                 continue
@@ -132,11 +164,12 @@ class SpendCube:
             else:
                 for j in range(6):
                     t[j] += a[j]
+        self._memo[(idx, match)] = acc
         return acc
 
     def by(self, dim: str) -> list[SpendRow]:
         """Totals per value of ``dim`` (one of :data:`DIMENSIONS`): by day, else by cost."""
-        acc = self._rollup((_check(dim),))
+        acc = self._rollup((dim,))
         rows = [_row(k[0], a) for k, a in acc.items()]
         if dim == "day":
             return sorted(rows, key=lambda x: x.key)
@@ -150,18 +183,18 @@ class SpendCube:
         ``where`` keeps only the records whose dimensions have the given values
         (``{"route": "support-bot", "traffic": "primary"}``).
         """
-        acc = self._rollup((_check(rows), _check(columns)), where)
+        acc = self._rollup((rows, columns), where)
         return {(k[0], k[1]): _row(f"{k[0]} / {k[1]}", a) for k, a in acc.items()}
 
 
-def _row(key: str, a: list[float]) -> SpendRow:
-    return SpendRow(key, int(a[0]), int(a[1]), int(a[2]), a[3], a[4], int(a[5]))
+def _row(key: str, a: list[int]) -> SpendRow:
+    return SpendRow(key, a[0], a[1], a[2], a[3] / _PICO, a[4] / _PICO, a[5])
 
 
 def spend_by(records: Iterable[LedgerRecord], dim: str) -> list[SpendRow]:
     """Totals per value of ``dim`` (one of :data:`DIMENSIONS`), by cost, highest first."""
     _check(dim)
-    return SpendCube(records).by(dim)
+    return SpendCube(records, (dim,)).by(dim)
 
 
 @dataclass(frozen=True, slots=True)

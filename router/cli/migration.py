@@ -163,7 +163,8 @@ def _report(args: argparse.Namespace) -> int:
     store = _state.open_store(cfg.state)
     try:
         # The ledger only when a split needs it; aggregated at once, never kept.
-        cube = SpendCube(read_ledger(store)) if any(r.split for r in routes.values()) else None
+        splits = any(r.split for r in routes.values())
+        cube = SpendCube(read_ledger(store), ("route", "traffic")) if splits else None
         now = time.time()
         for name, route in routes.items():
             ev = RouteEvidence(name, route)

@@ -174,7 +174,7 @@ def run(args: argparse.Namespace) -> int:
     shift = None
     if not args.no_shift and config is not None:
         shift = shift_report(records, resolve_targets(config), days=args.days)
-    cube = SpendCube(records)  # every spend table below rolls up these cells
+    cube = SpendCube(records, dims)  # every spend table below rolls up these cells
     if args.html:
         _write_html(args, config, cube, dims, shift, len(records))
         return 0
