@@ -105,12 +105,12 @@ def _window_charts(st: GuardStatus) -> list[str]:
     ]
 
 
-def _histogram(title: str, unit: str, h: Histogram, shadow: str) -> str:
+def _histogram(title: str, h: Histogram, shadow: str) -> str:
     return svg.grouped_bars(
         list(h.labels),
         [("primary", list(h.primary)), (f"shadow {shadow}", list(h.shadow))],
         title=title,
-        y_label=f"pairs ({unit})",
+        y_label="pairs",
         y_fmt=lambda v: f"{v:,.0f}",
     )
 
@@ -122,8 +122,8 @@ def _shadow(ev: RouteEvidence) -> list[str]:
     parts = [heading(f"Shadow: primary against {sh.model} ({sh.sample_pct:g}% sampled)")]
     d = ev.distributions
     if d is not None and d.pairs:
-        parts.append(_histogram("Latency of each answer", "ms", d.latency_ms, sh.model))
-        parts.append(_histogram("Cost of each answer", "USD", d.cost_usd, sh.model))
+        parts.append(_histogram("Latency of each answer (ms)", d.latency_ms, sh.model))
+        parts.append(_histogram("Cost of each answer (USD)", d.cost_usd, sh.model))
         labels, counts = d.similarity
         parts.append(
             svg.grouped_bars(

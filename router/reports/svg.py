@@ -88,6 +88,7 @@ class Chart:
             f' width="{_W}" role="img" aria-label="{esc(self.title)}">',
             f"<title>{esc(self.title)}</title>",
             f'<rect x="0" y="0" width="{_W}" height="{_H + 22 * _rows(legend)}" fill="#fff"/>',
+            f'<text x="{_LEFT}" y="15" font-size="13" font-weight="600">{esc(self.title)}</text>',
         ]
         for t in self.ticks:
             yy = self.y(t)
@@ -138,8 +139,10 @@ def _rows(legend: Sequence[tuple[str, str, bool]]) -> int:
 
 def _category_labels(chart: Chart, categories: Sequence[str]) -> list[str]:
     n = len(categories)
-    every = max(1, math.ceil(n / 12))
     step = chart.plot_w / max(n, 1)
+    # Label every k-th category so that the longest label fits (about 6.5 px a character).
+    widest = 6.5 * max((len(c) for c in categories), default=1) + 10
+    every = max(1, math.ceil(widest / step))
     return [
         f'<text x="{_LEFT + step * (i + 0.5):.1f}" y="{_H - _BOTTOM + 16}" font-size="11" '
         f'text-anchor="middle">{esc(c)}</text>'
