@@ -64,6 +64,14 @@ def test_the_page_renders_and_is_not_blank(demo: tuple[Path, Path, str]) -> None
 def test_tables_equal_the_text_report(demo: tuple[Path, Path, str]) -> None:
     _, page, text = demo
     dom = Tables(dump_dom(page))
+    per_day = dom.table("Guarded arms per day")
+    assert per_day == _text_table(text, "guarded arms per day")
+    local = synthetic_ledger.LOCAL
+    trip_day = synthetic_ledger._iso(int(synthetic_ledger.TRIP))
+    (row,) = [r for r in per_day if r[0] == trip_day]
+    assert row[1:4] == ["60", "20", "0.333"]  # the failing attempts write_demo sent
+    assert sum(int(r[1]) for r in per_day[1:]) == 60
+    assert per_day[0][1] == f"{local} calls"
     shares = dom.table("Traffic per day by arm")
     assert shares == _text_table(text, "traffic per day by arm")
     assert len(shares) == 1 + synthetic_ledger.DAYS
@@ -95,6 +103,7 @@ def test_the_share_chart_marks_the_trip_and_the_resume(demo: tuple[Path, Path, s
         assert needle not in html
     data = json.loads(_run("migration", "report", str(cfg), "--json"))["support-bot"]
     assert [e["kind"] for e in data["guard_events"]] == ["tripped", "resumed"]
+    assert sum(d["errors"] for d in data["guard_days"][local]) == 20
     assert sum(data["traffic"]["requests"][local]) > 0
     assert data["log"]["pairs"] == 150
 
@@ -151,3 +160,23 @@ def test_names_and_reasons_cannot_inject_markup(tmp_path: Path) -> None:
     assert not tags & {"script", "img", "b"}
     assert not [n for _, attrs in dom.elements for n, _ in attrs if n.startswith("on")]
     assert dom.table("Traffic per day by arm")[0][2] == f"{EVIL} served"
+
+
+def test_daily_guard_counters_give_error_rate_and_p95_and_survive_a_resume() -> None:
+    from router.migration.stats import read_day, record
+
+    store = open_store("memory")
+    day = 20_000  # days since the epoch
+    now = day * 86_400.0 + 3600
+    for k in range(100):
+        # 95 fast calls, then 5 slow failing ones: the p95 is in the fast calls' bin.
+        slow = k >= 95
+        latency = 2000.0 if slow else 50.0
+        record(store, "r", "a", 0, ok=not slow, latency_ms=latency, now=now, window_s=600)
+    resume(store, "r", "a", now=now)  # a new statistics epoch; the day's history stays
+    record(store, "r", "a", 1, ok=True, latency_ms=50.0, now=now + 60, window_s=600)
+    w = read_day(store, "r", "a", day)
+    assert (w.samples, w.errors) == (101, 5)
+    assert w.p95_ms is not None and 50 / 1.2 < w.p95_ms < 50 * 1.2
+    assert read_day(store, "r", "a", day + 1).samples == 0
+    assert read_day(store, "r", "other", day).p95_ms is None

@@ -153,7 +153,7 @@ def _report(args: argparse.Namespace) -> int:
     from ..accounting.ledger import read_ledger
     from ..accounting.report import SpendCube
     from ..migration import guard_events, guard_status, summarise_store
-    from ..migration.report import RouteEvidence, arm_shares, shadow_distributions
+    from ..migration.report import RouteEvidence, arm_shares, guard_days, shadow_distributions
 
     cfg = load_file(args.config)
     routes = _routes(cfg, args.route, "split", "shadow")
@@ -171,8 +171,11 @@ def _report(args: argparse.Namespace) -> int:
             if route.split and cube is not None:
                 ev.shares = arm_shares(cube, name, route)
             if route.guard is not None:
+                g = route.guard
                 ev.guard = guard_status(store, name, route, now)
-                ev.events = guard_events(store, name, route.guard.model)
+                ev.events = guard_events(store, name, g.model)
+                if ev.shares is not None and ev.shares.days:
+                    ev.guard_days = guard_days(store, name, (g.model, g.baseline), ev.shares.days)
             sh = route.shadow
             if sh is not None:
                 ev.shadow["store"] = summarise_store(store, name, sh.model)
@@ -223,6 +226,14 @@ def _json(ev: RouteEvidence) -> dict[str, Any]:
             "requests": {k: list(v) for k, v in a.requests.items()},
             "scheduled_pct": {k: list(v) for k, v in a.scheduled.items()},
         }
+    if ev.guard_days and ev.shares is not None:
+        out["guard_days"] = {
+            arm: [
+                {"day": d, "calls": w.samples, "errors": w.errors, "p95_ms": w.p95_ms}
+                for d, w in zip(ev.shares.days, ws, strict=True)
+            ]
+            for arm, ws in ev.guard_days.items()
+        }
     if ev.route.guard is not None:
         out["guard_events"] = [
             {"at": e.at, "kind": e.kind, "model": e.model, "reason": e.reason} for e in ev.events
@@ -232,7 +243,7 @@ def _json(ev: RouteEvidence) -> dict[str, Any]:
 
 def _text(ev: RouteEvidence) -> str:
     from ..accounting.report import text_table
-    from ..migration.report import events_table, shares_table, window_table
+    from ..migration.report import events_table, guard_days_table, shares_table, window_table
 
     lines = []
     if ev.shares is not None:
@@ -249,6 +260,10 @@ def _text(ev: RouteEvidence) -> str:
         head, state = ev.guard.describe().splitlines()[:2]
         lines.append(f"  {head}\n  {state}")
         lines.extend("    " + x for x in text_table(*window_table(ev.guard)))
+        if ev.guard_days and ev.shares is not None:
+            lines.append("  guarded arms per day (every attempt the guard counted)")
+            table = guard_days_table(ev.shares.days, ev.guard_days)
+            lines.extend("    " + x for x in text_table(*table))
         if ev.events:
             lines.append("  guard events")
             lines.extend("    " + x for x in text_table(*events_table(ev.events)))

@@ -18,9 +18,11 @@ from typing import Any
 
 from ..accounting.report import SpendCube
 from ..config.schema import RouteConfig
+from ..state.base import StateStore
 from .compare import read_pairs
 from .guard import GuardEvent, GuardStatus, window_cells
 from .ramp import arm_weights, iso
+from .stats import Window, read_day
 
 __all__ = [
     "ArmShares",
@@ -29,6 +31,8 @@ __all__ = [
     "ShadowDistributions",
     "arm_shares",
     "events_table",
+    "guard_days",
+    "guard_days_table",
     "shadow_distributions",
     "shares_table",
     "window_table",
@@ -111,6 +115,33 @@ def window_table(status: GuardStatus) -> tuple[list[str], list[list[str]]]:
     g = status.guard
     header = ["arm", "calls", "errors", "error rate", "p95"]
     return header, [window_cells(g.model, status.arm), window_cells(g.baseline, status.baseline)]
+
+
+def guard_days(
+    store: StateStore, route: str, arms: Sequence[str], days: Sequence[str]
+) -> dict[str, tuple[Window, ...]]:
+    """Each guarded arm's (and the baseline's) attempts, errors and p95 per UTC day."""
+    numbers = [
+        int(datetime.strptime(d, "%Y-%m-%d").replace(tzinfo=UTC).timestamp() // 86_400)
+        for d in days
+    ]
+    return {a: tuple(read_day(store, route, a, n) for n in numbers) for a in arms}
+
+
+def guard_days_table(
+    days: Sequence[str], windows: dict[str, tuple[Window, ...]]
+) -> tuple[list[str], list[list[str]]]:
+    """Per day and arm: attempts, errors, error rate, p95 (as the guard counted them)."""
+    header = ["day"]
+    for arm in windows:
+        header += [f"{arm} calls", f"{arm} errors", f"{arm} error rate", f"{arm} p95"]
+    rows = []
+    for i, day in enumerate(days):
+        row = [day]
+        for w in windows.values():
+            row += window_cells("", w[i])[1:]
+        rows.append(row)
+    return header, rows
 
 
 def events_table(events: Sequence[GuardEvent]) -> tuple[list[str], list[list[str]]]:
@@ -201,6 +232,8 @@ class RouteEvidence:
     shares: ArmShares | None = None
     guard: GuardStatus | None = None
     events: list[GuardEvent] = field(default_factory=list)
+    guard_days: dict[str, tuple[Window, ...]] = field(default_factory=dict)
+    """The guarded arm's and the baseline's windows per day of ``shares.days``."""
     shadow: dict[str, Any] = field(default_factory=dict)
     """``store`` and (with ``log:``) ``log`` summaries, as :mod:`.compare` computes them."""
     distributions: ShadowDistributions | None = None

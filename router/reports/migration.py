@@ -8,20 +8,29 @@ CLI, and its tables print the cells the text report prints.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 from ..migration.compare import summary_cells
-from ..migration.guard import GuardStatus
 from ..migration.ramp import arm_weights
-from ..migration.report import ArmShares, Histogram, RouteEvidence, events_table, shares_table
+from ..migration.report import (
+    ArmShares,
+    Histogram,
+    RouteEvidence,
+    events_table,
+    guard_days_table,
+    shares_table,
+)
 from ..migration.report import window_table as guard_window_table
+from ..migration.stats import Window
 from . import svg
 from .html import Section, heading, note, page, table
 
 __all__ = ["migration_page"]
 
 _SAMPLES_PER_DAY = 4  # the schedule line's resolution
+Line = tuple[str, list[tuple[float, float]], bool]
 
 
 def _date(first_day: float, t: float) -> str:
@@ -70,10 +79,11 @@ def _guard(ev: RouteEvidence) -> list[str]:
     if st is None:
         return []
     parts = [heading("Guard"), note(st.describe().splitlines()[0])]
-    if not st.arm.samples and not st.baseline.samples:
-        parts.append(note("No call in the guard's current window (the store keeps only that one)."))
-    else:
-        parts.extend(_window_charts(st))
+    a = ev.shares
+    if ev.guard_days and a is not None:
+        parts.extend(_guard_day_charts(ev, a))
+        parts.append(heading("Guarded arms per day"))
+        parts.append(table(*guard_days_table(a.days, ev.guard_days)))
     parts.append(heading("Guard window"))
     parts.append(table(*guard_window_table(st)))
     parts.append(note(f"state: {'ARMED' if st.tripped is None else 'TRIPPED'}"))
@@ -85,22 +95,36 @@ def _guard(ev: RouteEvidence) -> list[str]:
     return parts
 
 
-def _window_charts(st: GuardStatus) -> list[str]:
-    arms = [st.guard.model, st.guard.baseline]
+def _guard_day_charts(ev: RouteEvidence, a: ArmShares) -> list[str]:
+    marks = [(f"{e.kind} {e.model}", (e.at - a.first_day) / 86_400) for e in ev.events]
+
+    def lines(value: Callable[[Window], float | None]) -> list[Line]:
+        out: list[Line] = []
+        for arm, windows in ev.guard_days.items():
+            pts = [(i + 0.5, v) for i, w in enumerate(windows) if (v := value(w)) is not None]
+            out.append((arm, pts, False))
+        return out
+
+    common: dict[str, Any] = {
+        "x_label": "day (UTC)",
+        "x_max": float(len(a.days)),
+        "x_fmt": lambda t: _date(a.first_day, t),
+        "vmarks": marks,
+    }
     return [
-        svg.grouped_bars(
-            arms,
-            [("error rate", [st.arm.error_rate * 100, st.baseline.error_rate * 100])],
-            title="Error rate per arm over the guard's current window",
-            y_label="% of calls failed",
+        svg.line_chart(
+            lines(lambda w: 100.0 * w.error_rate if w.samples else None),
+            title="Error rate per day of the guarded arm and its baseline",
+            y_label="% of attempts failed",
             y_fmt=lambda v: f"{v:.3g}%",
+            **common,
         ),
-        svg.grouped_bars(
-            arms,
-            [("p95 latency", [st.arm.p95_ms or 0.0, st.baseline.p95_ms or 0.0])],
-            title="p95 latency per arm over the guard's current window",
+        svg.line_chart(
+            lines(lambda w: w.p95_ms),
+            title="p95 latency per day of the guarded arm and its baseline",
             y_label="milliseconds",
             y_fmt=lambda v: f"{v:,.0f}ms",
+            **common,
         ),
     ]
 
