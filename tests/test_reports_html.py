@@ -239,3 +239,65 @@ def test_a_missing_browser_fails_under_ci_and_skips_otherwise(
     monkeypatch.delenv("CI")
     with pytest.raises(pytest.skip.Exception, match="no-chromium"):
         browser.chromium()
+
+
+def test_long_tables_are_capped_but_agree_with_the_text_report(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from router.reports.spend import MAX_ROWS
+
+    records = [
+        LedgerRecord(
+            ts=synthetic_ledger.START + 86_400 * (i % 3) * 2,  # days 0, 2 and 4: gaps between
+            request_id=f"r{i}",
+            route="r",
+            target="m",
+            model="m",
+            provider="p",
+            zone="z",
+            user=f"user-{i:04d}",
+            prompt_tokens=10,
+            completion_tokens=5,
+            cost_usd=0.001 * (i + 1),
+        )
+        for i in range(MAX_ROWS + 150)
+    ]
+    cfg, ledger = _write_ledger(tmp_path, records)
+    page = tmp_path / "users.html"
+    args = ["report", "-c", str(cfg), "--jsonl", str(ledger), "--by", "user,day"]
+    assert main([*args, "--html", str(page)]) == 0
+    capsys.readouterr()
+    assert main(args) == 0
+    text = _text_tables(capsys.readouterr().out)
+    users = Tables(page.read_text(encoding="utf-8")).table("Spend by user")
+    assert users[: MAX_ROWS + 1] == text["Spend by user"][: MAX_ROWS + 1]  # header + top rows
+    assert users[MAX_ROWS + 1][0] == "… 150 more (all of them in llm-router report)"
+    assert users[-1] == text["Spend by user"][-1]  # TOTAL
+    assert len(users) == MAX_ROWS + 3
+    html = page.read_text(encoding="utf-8")
+    # The chart has a slot for each calendar day, the tables only the days with records.
+    assert [r[0] for r in text["Spend by day"][1:-1]] == ["2026-11-01", "2026-11-03", "2026-11-05"]
+    assert ">2026-11-02 " not in html and "2026-11-04" in html
+
+
+def test_calendar_fills_the_gaps() -> None:
+    from router.reports.spend import _calendar
+
+    assert _calendar(["2026-12-30", "2027-01-02"]) == [
+        "2026-12-30",
+        "2026-12-31",
+        "2027-01-01",
+        "2027-01-02",
+    ]
+    assert _calendar([]) == []
+
+
+def test_html_cannot_be_combined_with_json_or_records(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cfg, ledger = _write_ledger(tmp_path, synthetic_ledger.records(20))
+    base = ["report", "-c", str(cfg), "--jsonl", str(ledger), "--html", str(tmp_path / "x.html")]
+    for other in ("--json", "--records"):
+        assert main([*base, other]) == 2
+        assert "not allowed with argument --html" in capsys.readouterr().err
+    assert not (tmp_path / "x.html").exists()

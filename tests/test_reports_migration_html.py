@@ -180,3 +180,14 @@ def test_daily_guard_counters_give_error_rate_and_p95_and_survive_a_resume() -> 
     assert w.p95_ms is not None and 50 / 1.2 < w.p95_ms < 50 * 1.2
     assert read_day(store, "r", "a", day + 1).samples == 0
     assert read_day(store, "r", "other", day).p95_ms is None
+
+
+def test_migration_html_errors(
+    demo: tuple[Path, Path, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cfg, _, _ = demo
+    bad = tmp_path / "no-such-dir" / "m.html"
+    assert main(["migration", "report", str(cfg), "--html", str(bad)]) == 2
+    assert "cannot write the report" in capsys.readouterr().err
+    assert main(["migration", "report", str(cfg), "--html", str(bad), "--json"]) == 2
+    assert "not allowed with" in capsys.readouterr().err

@@ -40,8 +40,9 @@ def add_parser(sub: Any) -> None:
     rep = acts.add_parser("report", help="summarise shadow comparisons")
     rep.add_argument("config", help="config file")
     rep.add_argument("--route", help="only this route")
-    rep.add_argument("--json", action="store_true", help="print JSON")
-    rep.add_argument(
+    out = rep.add_mutually_exclusive_group()
+    out.add_argument("--json", action="store_true", help="print JSON")
+    out.add_argument(
         "--html",
         metavar="FILE",
         help="write the report as one self-contained HTML page with charts (no network needed)",

@@ -56,9 +56,10 @@ def add_parser(sub: Any) -> None:
         "--days", type=positive_int, help="days the traffic spans (default: from the records)"
     )
     p.add_argument("--no-shift", action="store_true", help="leave out the shift report")
-    p.add_argument("--json", action="store_true", help="print the report as JSON")
-    p.add_argument("--records", action="store_true", help="print the raw records as JSON lines")
-    p.add_argument(
+    out = p.add_mutually_exclusive_group()
+    out.add_argument("--json", action="store_true", help="print the report as JSON")
+    out.add_argument("--records", action="store_true", help="print the raw records as JSON lines")
+    out.add_argument(
         "--html",
         metavar="FILE",
         help="write the report as one self-contained HTML page with charts (no network needed)",

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from ..accounting.report import (
     SHIFT_LEGEND,
@@ -25,9 +26,13 @@ from . import svg
 from .breakeven import curves
 from .html import Section, heading, note, page, table
 
-__all__ = ["DailyBudget", "spend_page", "usd_tick"]
+__all__ = ["MAX_DAY_ROWS", "MAX_ROWS", "DailyBudget", "spend_page", "usd_tick"]
 
 _MAX_SERIES = 8  # beyond this a stacked chart is unreadable: the rest is "other"
+MAX_ROWS = 200
+"""Rows a spend table shows (highest cost first) before its TOTAL: ``--by user`` can
+have millions, and the page must stay small."""
+MAX_DAY_ROWS = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +42,23 @@ class DailyBudget:
     name: str
     usd: float
     key: str
+
+
+def _calendar(days: Sequence[str]) -> list[str]:
+    if not days:
+        return []
+    first = datetime.strptime(days[0], "%Y-%m-%d")
+    count = (datetime.strptime(days[-1], "%Y-%m-%d") - first).days + 1
+    return [(first + timedelta(days=i)).strftime("%Y-%m-%d") for i in range(count)]
+
+
+def _capped(header: list[str], body: list[list[str]], limit: int) -> str:
+    """A spend table with at most ``limit`` rows before its TOTAL line (the rest counted)."""
+    rows, total = body[:-1], body[-1]
+    if len(rows) <= limit:
+        return table(header, body)
+    more = f"… {len(rows) - limit:,} more (all of them in llm-router report)"
+    return table(header, [*rows[:limit], [more] + [""] * (len(header) - 1), total])
 
 
 def usd_tick(v: float) -> str:
@@ -63,9 +85,13 @@ def _by_day(cube: SpendCube, dim: str, budgets: Sequence[DailyBudget]) -> Sectio
         other = [sum(cells[(d.key, n)].cost_usd for n in rest if (d.key, n) in cells) for d in days]
         series.append((f"other ({len(rest)} {dim}s)", other))
     lines = [(f"budget {b.name}: {money(b.usd)}/day per {b.key}", b.usd) for b in budgets]
+    # The chart shows every calendar day, a day without records as an empty slot,
+    # so that a gap in traffic is not drawn as two adjacent days.
+    calendar = _calendar([d.key for d in days])
+    at = {d.key: i for i, d in enumerate(days)}
     chart = svg.stacked_bars(
-        [d.key for d in days],
-        series,
+        calendar,
+        [(n, [v[at[c]] if c in at else 0.0 for c in calendar]) for n, v in series],
         title=f"Spend per day by {dim}",
         y_label="USD per day",
         y_fmt=usd_tick,
@@ -91,7 +117,7 @@ def _by_day(cube: SpendCube, dim: str, budgets: Sequence[DailyBudget]) -> Sectio
             " Dashed lines: the config's daily budgets; each holds for every value of its "
             "key separately, so the total may pass a line while every key stays under it."
         )
-    return Section(f"Spend per day by {dim}", lead, [chart, table(header, body)])
+    return Section(f"Spend per day by {dim}", lead, [chart, _capped(header, body, MAX_DAY_ROWS)])
 
 
 def _breakeven(shift: ShiftReport) -> Section:
@@ -150,7 +176,8 @@ def spend_page(
         tables = Section("Spend tables", "The tables of llm-router report, for the same records.")
         for d in dims:
             tables.parts.append(heading(f"Spend by {d}"))
-            tables.parts.append(table(*spend_table(d, cube.by(d))))
+            limit = MAX_DAY_ROWS if d == "day" else MAX_ROWS
+            tables.parts.append(_capped(*spend_table(d, cube.by(d)), limit))
         sections.append(tables)
     else:
         sections.append(Section("Spend", "No ledger records in that range."))
