@@ -301,3 +301,40 @@ def test_html_cannot_be_combined_with_json_or_records(
         assert main([*base, other]) == 2
         assert "not allowed with argument --html" in capsys.readouterr().err
     assert not (tmp_path / "x.html").exists()
+
+
+def test_an_audit_log_without_a_config_gives_the_spend_page(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    audit = tmp_path / "audit.jsonl"
+    lines = []
+    for i, (tenant, target, zone, cost) in enumerate(
+        [("a", "gpt", "frontier", 0.25), ("b", "gpt", "frontier", 1.5), ("a", "llama", "local", 0)]
+        * 4
+    ):
+        lines.append(
+            {
+                "time": f"2026-11-0{1 + i % 3}T10:00:00+00:00",
+                "decision_id": f"d{i}",
+                "outcome": "ok",
+                "route": "bot",
+                "tenant": tenant,
+                "target": target,
+                "zone": zone,
+                "input_tokens": 100,
+                "output_tokens": 50,
+                "cost_usd": cost,
+            }
+        )
+    lines.append({"time": "2026-11-01T11:00:00+00:00", "decision_id": "x", "outcome": "denied"})
+    audit.write_text("".join(json.dumps(x) + "\n" for x in lines), encoding="utf-8")
+    page = tmp_path / "audit.html"
+    assert main(["report", "--jsonl", str(audit), "--html", str(page)]) == 0
+    capsys.readouterr()
+    assert main(["report", "--jsonl", str(audit)]) == 0
+    text = _text_tables(capsys.readouterr().out)
+    dom = Tables(page.read_text(encoding="utf-8"))
+    for dim in ("tenant", "route", "model", "zone", "day"):
+        assert dom.table(f"Spend by {dim}") == text[f"Spend by {dim}"]
+    assert text["Spend by tenant"][-1][:2] == ["TOTAL", "12"]  # the denied request has no spend
+    assert "Give --config: the self-hosted targets" in page.read_text(encoding="utf-8")

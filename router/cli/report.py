@@ -219,5 +219,13 @@ def _write_html(
         meta[0] += f", {days[0].key} to {days[-1].key} (UTC)"
     if args.tenant is not None:
         meta.append(f"tenant {args.tenant} only")
-    html = spend_page(cube, dims, shift=shift, budgets=budgets, meta=meta)
+    why = ""
+    if shift is None:
+        why = (
+            "Left out (--no-shift)."
+            if args.no_shift
+            else "Give --config: the self-hosted targets' cost: {gpu_hour_usd, "
+            "tokens_per_second} prices the break-even."
+        )
+    html = spend_page(cube, dims, shift=shift, budgets=budgets, meta=meta, no_shift=why)
     write_output(args.html, html, "--html")

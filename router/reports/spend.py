@@ -167,8 +167,9 @@ def spend_page(
     shift: ShiftReport | None,
     budgets: Sequence[DailyBudget] = (),
     meta: Sequence[str] = (),
+    no_shift: str = "",
 ) -> str:
-    """The whole HTML page."""
+    """The whole HTML page; ``no_shift`` says why there is no break-even (no ``shift``)."""
     sections: list[Section] = []
     if len(cube):
         sections.append(_by_day(cube, "zone", budgets))
@@ -183,4 +184,6 @@ def spend_page(
         sections.append(Section("Spend", "No ledger records in that range."))
     if shift is not None:
         sections.append(_breakeven(shift))
+    elif no_shift:
+        sections.append(Section("Break-even: paid API against self-hosting", no_shift))
     return page("LLM spend report", meta, sections)
