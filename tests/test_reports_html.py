@@ -338,3 +338,15 @@ def test_an_audit_log_without_a_config_gives_the_spend_page(
         assert dom.table(f"Spend by {dim}") == text[f"Spend by {dim}"]
     assert text["Spend by tenant"][-1][:2] == ["TOTAL", "12"]  # the denied request has no spend
     assert "Give --config: the self-hosted targets" in page.read_text(encoding="utf-8")
+
+
+def test_a_budget_far_above_the_spend_is_named_not_drawn() -> None:
+    from router.reports.spend import DailyBudget, spend_page
+
+    cube = SpendCube(synthetic_ledger.records(300))
+    peak = max(d.cost_usd for d in cube.by("day"))
+    near, far = DailyBudget("near", peak * 2, "tenant"), DailyBudget("far", peak * 50, "tenant")
+    html = spend_page(cube, ["day"], shift=None, budgets=[near, far])
+    assert html.count("<title>budget near:") == 4  # line and legend, on each daily chart
+    assert "<title>budget far" not in html
+    assert html.count("Above the chart (over three times the busiest day): budget far") == 2

@@ -84,7 +84,12 @@ def _by_day(cube: SpendCube, dim: str, budgets: Sequence[DailyBudget]) -> Sectio
     if rest:
         other = [sum(cells[(d.key, n)].cost_usd for n in rest if (d.key, n) in cells) for d in days]
         series.append((f"other ({len(rest)} {dim}s)", other))
-    lines = [(f"budget {b.name}: {money(b.usd)}/day per {b.key}", b.usd) for b in budgets]
+    # A budget far above the spend would flatten the bars into the axis: such
+    # budgets are named in the text above the chart instead of drawn.
+    peak = max((d.cost_usd for d in days), default=0.0)
+    drawn = [b for b in budgets if b.usd <= 3 * peak]
+    above = [b for b in budgets if b.usd > 3 * peak]
+    lines = [(f"budget {b.name}: {money(b.usd)}/day per {b.key}", b.usd) for b in drawn]
     # The chart shows every calendar day, a day without records as an empty slot,
     # so that a gap in traffic is not drawn as two adjacent days.
     calendar = _calendar([d.key for d in days])
@@ -112,11 +117,16 @@ def _by_day(cube: SpendCube, dim: str, budgets: Sequence[DailyBudget]) -> Sectio
         ]
     )
     lead = f"Marginal (billed) cost per UTC day, stacked by {dim}."
-    if budgets:
+    if drawn:
         lead += (
             " Dashed lines: the config's daily budgets; each holds for every value of its "
             "key separately, so the total may pass a line while every key stays under it."
         )
+    if above:
+        lead += " Above the chart (over three times the busiest day): " + ", ".join(
+            f"budget {b.name} {money(b.usd)}/day per {b.key}" for b in above
+        )
+        lead += "."
     return Section(f"Spend per day by {dim}", lead, [chart, _capped(header, body, MAX_DAY_ROWS)])
 
 
