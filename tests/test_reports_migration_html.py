@@ -191,3 +191,38 @@ def test_migration_html_errors(
     assert "cannot write the report" in capsys.readouterr().err
     assert main(["migration", "report", str(cfg), "--html", str(bad), "--json"]) == 2
     assert "not allowed with" in capsys.readouterr().err
+
+
+def test_the_walk_through_example_writes_both_pages_from_a_real_router(tmp_path: Path) -> None:
+    """The example sends real requests through the router (local servers) for 17 simulated
+    days; its pages must hold what the text reports print for the same store."""
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    script = root / "examples" / "migrate_to_self_hosted.py"
+    run = subprocess.run(
+        [sys.executable, str(script), "--html", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        cwd=root,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    cfg = tmp_path / "router.yaml"
+    text = _run("migration", "report", str(cfg))
+    dom = Tables((tmp_path / "migration.html").read_text(encoding="utf-8"))
+    assert dom.table("Traffic per day by arm") == _text_table(text, "traffic per day by arm")
+    assert dom.table("Guarded arms per day") == _text_table(text, "guarded arms per day")
+    events = dom.table("Guard events")
+    assert [r[1] for r in events[1:]] == ["tripped", "resumed"]
+    # The rollback shows in the traffic: on the trip's day the self-hosted arm served
+    # far less than scheduled.
+    trip_day = events[1][0][:10]
+    (row,) = [r for r in dom.table("Traffic per day by arm") if r[0] == trip_day]
+    assert float(row[2].rstrip("%")) < float(row[3].rstrip("%")) / 4
+    spend = Tables((tmp_path / "report.html").read_text(encoding="utf-8"))
+    assert spend.table("Shift report")[1][0] == "llama-local"
