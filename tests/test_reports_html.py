@@ -350,3 +350,18 @@ def test_a_budget_far_above_the_spend_is_named_not_drawn() -> None:
     assert html.count("<title>budget near:") == 4  # line and legend, on each daily chart
     assert "<title>budget far" not in html
     assert html.count("Above the chart (over three times the busiest day): budget far") == 2
+
+
+@pytest.mark.parametrize("value", ["NaN", "Infinity", "-Infinity"])
+def test_a_non_finite_number_in_a_ledger_line_is_a_located_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], value: str
+) -> None:
+    ledger = tmp_path / "bad.jsonl"
+    good = synthetic_ledger.records(1)[0].to_json()
+    bad = f'{{"ts": 1800000000, "route": "r", "target": "t", "cost_usd": {value}}}'
+    ledger.write_text(f"{good}\n{bad}\n", encoding="utf-8")
+    for extra in ([], ["--html", str(tmp_path / "r.html")]):
+        assert main(["report", "--jsonl", str(ledger), *extra]) == 2
+        err = capsys.readouterr().err
+        assert f"{ledger}:2:" in err and "'cost_usd' is not a finite number" in err
+    assert not (tmp_path / "r.html").exists()

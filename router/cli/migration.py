@@ -1,4 +1,4 @@
-"""``llm-router migration``: see splits, ramps and guards; re-arm a guard; report shadows."""
+"""``llm-router migration``: see splits, ramps and guards; re-arm a guard; report the evidence."""
 
 from __future__ import annotations
 
@@ -37,7 +37,9 @@ def add_parser(sub: Any) -> None:
     r.add_argument("--model", help="the guarded arm (default: the route's guard model)")
     r.set_defaults(func=_resume)
 
-    rep = acts.add_parser("report", help="summarise shadow comparisons")
+    rep = acts.add_parser(
+        "report", help="traffic per arm against the schedule, guard history, shadow comparisons"
+    )
     rep.add_argument("config", help="config file")
     rep.add_argument("--route", help="only this route")
     out = rep.add_mutually_exclusive_group()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 from dataclasses import asdict, fields
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -103,6 +104,9 @@ def _check_record(rec: LedgerRecord) -> None:
             ok = isinstance(value, want) and not (bool not in want and isinstance(value, bool))
         if not ok:
             raise ValueError(f"field {f.name!r} has the wrong type ({type(value).__name__})")
+        # JSON lets NaN and Infinity through; no time, count or price is either.
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError(f"field {f.name!r} is not a finite number ({value})")
 
 
 def run(args: argparse.Namespace) -> int:
