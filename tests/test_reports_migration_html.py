@@ -108,11 +108,17 @@ def test_the_share_chart_marks_the_trip_and_the_resume(demo: tuple[Path, Path, s
     assert data["log"]["pairs"] == 150
 
 
-def test_shadow_distributions_count_every_pair_once(demo: tuple[Path, Path, str]) -> None:
+def test_shadow_distributions_count_every_pair_once(
+    demo: tuple[Path, Path, str], tmp_path: Path
+) -> None:
     cfg, _, _ = demo
-    log = cfg.parent / "shadow.jsonl"
+    log = tmp_path / "shadow.jsonl"
+    log.write_text((cfg.parent / "shadow.jsonl").read_text(encoding="utf-8"), encoding="utf-8")
     with log.open("a", encoding="utf-8") as f:
         f.write('{"torn": \n')
+        nan = json.loads(log.read_text(encoding="utf-8").splitlines()[0])
+        nan["similarity"] = float("nan")
+        f.write(json.dumps(nan) + "\n")  # json writes NaN; a report must not choke on it
     d = shadow_distributions(str(log), "support-bot")
     assert d.pairs == 150
     assert sum(d.latency_ms.primary) == sum(d.latency_ms.shadow) == 150

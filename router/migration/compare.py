@@ -10,6 +10,7 @@ pair goes to the route's ``shadow.log`` file when one is configured.
 from __future__ import annotations
 
 import json
+import math
 import re
 import threading
 from collections.abc import Iterator
@@ -194,10 +195,12 @@ def read_pairs(path: str, route: str) -> Iterator[dict[str, Any] | None]:
                 r = json.loads(line)
                 if r["route"] != route:
                     continue
-                float(r["similarity"])
+                numbers = [float(r["similarity"])]
                 for side in (r["primary"], r["shadow"]):
-                    float(side["latency_s"]), float(side["cost_usd"])
+                    numbers += [float(side["latency_s"]), float(side["cost_usd"])]
                     int(side["prompt_tokens"] + side["completion_tokens"] + side["chars"])
+                if not all(math.isfinite(x) for x in numbers):
+                    raise ValueError("not a finite number")  # JSON lets NaN through
             except (ValueError, KeyError, TypeError):
                 yield None  # a torn or foreign line: skip it, count it
                 continue
