@@ -59,7 +59,7 @@ def nice_ticks(hi: float, n: int = 5) -> list[float]:
 
 @dataclass
 class Chart:
-    """A frame with a y axis from 0; subclasses of use add marks to ``body``."""
+    """A frame with a y axis from 0; the chart functions add their marks to ``body``."""
 
     title: str
     y_label: str
