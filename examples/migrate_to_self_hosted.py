@@ -9,10 +9,17 @@ On day 9 the self-hosted box starts failing: the guard rolls it back to 0%
 on its own; an operator fixes it and resumes, and the ramp carries on.
 
     python examples/migrate_to_self_hosted.py
+    python examples/migrate_to_self_hosted.py --html out/   # + HTML spend and migration reports
+
+With ``--html DIR`` the router keeps its state (ledger, guard, shadow
+aggregates) in ``DIR/state.db`` and its shadow pairs in ``DIR/shadow.jsonl``,
+writes ``DIR/router.yaml``, and at the end runs ``llm-router report --html``
+and ``llm-router migration report --html`` on them.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import logging
 import random
@@ -20,6 +27,7 @@ import sys
 import threading
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 from router import Router
@@ -98,7 +106,12 @@ def config(paid: Box, local: Box) -> dict[str, Any]:
                 "model": "gpt-4.1",
                 "price": {"input": 2.0, "output": 8.0},
             },
-            "llama-local": {"provider": "gpu-box", "model": "llama-3.3-70b"},
+            "llama-local": {
+                "provider": "gpu-box",
+                "model": "llama-3.3-70b",
+                # What the GPU box costs: the break-even chart prices the paid traffic on it.
+                "cost": {"gpu_hour_usd": 2.0, "tokens_per_second": 1500},
+            },
         },
         "routes": {
             "support-bot": {
@@ -126,13 +139,24 @@ def config(paid: Box, local: Box) -> dict[str, Any]:
 
 
 def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--html", type=Path, metavar="DIR", help="write HTML reports into DIR")
+    args = ap.parse_args()
     logging.basicConfig(format="      log: %(name)s: %(message)s", stream=sys.stdout)
     paid = Box("Your order ships tomorrow; you will get a tracking link by email.")
     local = Box("Your order ships tomorrow and a tracking link will be emailed to you.")
     now = START - DAY
+    cfg = config(paid, local)
+    if args.html is not None:
+        args.html.mkdir(parents=True, exist_ok=True)
+        (args.html / "state.db").unlink(missing_ok=True)
+        (args.html / "shadow.jsonl").unlink(missing_ok=True)
+        cfg["state"] = f"sqlite:///{(args.html / 'state.db').resolve()}"
+        cfg["routes"]["support-bot"]["shadow"]["log"] = str((args.html / "shadow.jsonl").resolve())
+        (args.html / "router.yaml").write_text(json.dumps(cfg, indent=2), encoding="utf-8")
     # Simulated time: the router reads its clock for ramps and guard windows;
     # production leaves it on the wall clock.
-    router = Router(config(paid, local), clock=lambda: now)
+    router = Router(cfg, clock=lambda: now)
     route = router.config.routes["support-bot"]
     ask = [{"role": "user", "content": "Where is my order #1234?"}]
     print(
@@ -145,7 +169,7 @@ def main() -> None:
             local.fail_ratio = 0.5  # a bad driver update on the GPU box
         if day == 10:
             local.fail_ratio = 0.0  # fixed; the operator re-arms the arm
-            resume(router.store, "support-bot", "llama-local")
+            resume(router.store, "support-bot", "llama-local", now)
             print("      operator: llm-router migration resume router.yaml --route support-bot")
         served = errors = tries = 0
         spend = all_paid = 0.0
@@ -177,6 +201,13 @@ def main() -> None:
         f"${s.get('primary_cost_usd', 0):.4f}; {s['skipped_same_target']} requests already "
         f"on the self-hosted arm, {s['dropped']} dropped"
     )
+    if args.html is not None:
+        from router.cli import main as cli
+
+        conf = str(args.html / "router.yaml")
+        cli(["report", "--config", conf, "--html", str(args.html / "report.html")])
+        cli(["migration", "report", conf, "--html", str(args.html / "migration.html")])
+        print(f"HTML reports: {args.html / 'report.html'}, {args.html / 'migration.html'}")
 
 
 if __name__ == "__main__":

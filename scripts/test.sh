@@ -19,6 +19,13 @@ if ! command -v redis-server >/dev/null 2>&1; then
   fi
 fi
 
+# The HTML report tests render pages in headless Chromium (Debian's package).
+if [ ! -x /usr/bin/chromium ]; then
+  if command -v apt-get >/dev/null 2>&1; then
+    (apt-get update -qq && apt-get install -y -qq chromium) >/dev/null
+  fi
+fi
+
 echo "== ruff" >&2
 "$PY" -m ruff check .
 "$PY" -m ruff format --check .

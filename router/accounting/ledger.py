@@ -73,8 +73,7 @@ class LedgerRecord:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> LedgerRecord:
         """Build from a mapping with at least ``ts``, ``route``, ``target`` (others default)."""
-        known = {f.name for f in fields(cls)}
-        data = {k: v for k, v in d.items() if k in known}
+        data = {k: v for k, v in d.items() if k in _FIELDS}
         data.setdefault("request_id", "")
         data.setdefault("model", data.get("target", ""))
         data.setdefault("provider", "")
@@ -116,7 +115,8 @@ class LedgerRecord:
         )
 
 
-_SORTED_FIELDS = tuple(sorted(f.name for f in fields(LedgerRecord)))
+_FIELDS = frozenset(f.name for f in fields(LedgerRecord))
+_SORTED_FIELDS = tuple(sorted(_FIELDS))
 _ENCODER = json.JSONEncoder(separators=(",", ":"))
 
 

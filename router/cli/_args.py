@@ -21,6 +21,7 @@ __all__ = [
     "positive_int",
     "read_json",
     "store_errors",
+    "write_output",
 ]
 
 
@@ -95,3 +96,17 @@ def store_errors() -> Iterator[None]:
         raise ConfigError(
             f"cannot use the state store: {type(e).__name__}: {e}", key="state"
         ) from None
+
+
+def write_output(path: str, text: str, option: str) -> None:
+    """Write ``text`` to ``path`` (UTF-8) and say so on stderr; :class:`ConfigError` if not."""
+    import sys
+    from pathlib import Path
+
+    from ..errors import ConfigError
+
+    try:
+        Path(path).write_text(text, encoding="utf-8")
+    except OSError as e:
+        raise ConfigError(f"cannot write the report: {e.strerror}", file=path, key=option) from None
+    print(f"wrote {path} ({len(text.encode()):,} bytes)", file=sys.stderr)

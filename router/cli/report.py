@@ -9,7 +9,9 @@ shadow copies) when shadows spent anything — then the shift report.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
+import math
 from dataclasses import asdict, fields
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -18,6 +20,8 @@ from ._args import positive_int, store_errors
 
 if TYPE_CHECKING:
     from ..accounting.ledger import LedgerRecord
+    from ..accounting.report import ShiftReport, SpendCube
+    from ..config import Config
 
 __all__ = ["add_parser"]
 
@@ -54,8 +58,14 @@ def add_parser(sub: Any) -> None:
         "--days", type=positive_int, help="days the traffic spans (default: from the records)"
     )
     p.add_argument("--no-shift", action="store_true", help="leave out the shift report")
-    p.add_argument("--json", action="store_true", help="print the report as JSON")
-    p.add_argument("--records", action="store_true", help="print the raw records as JSON lines")
+    out = p.add_mutually_exclusive_group()
+    out.add_argument("--json", action="store_true", help="print the report as JSON")
+    out.add_argument("--records", action="store_true", help="print the raw records as JSON lines")
+    out.add_argument(
+        "--html",
+        metavar="FILE",
+        help="write the report as one self-contained HTML page with charts (no network needed)",
+    )
     p.set_defaults(func=run)
 
 
@@ -82,19 +92,34 @@ _FIELD_TYPES: dict[str, tuple[type, ...]] = {
 }
 
 
+@functools.cache
+def _field_checks() -> tuple[tuple[str, tuple[type, ...] | None], ...]:
+    """(field, accepted types) for every field of a ledger record; None: a tuple of str."""
+    from ..accounting.ledger import LedgerRecord
+
+    out: list[tuple[str, tuple[type, ...] | None]] = []
+    for f in fields(LedgerRecord):
+        if f.name == "budgets":
+            out.append((f.name, None))
+        elif (want := _FIELD_TYPES.get(str(f.type))) is not None:
+            out.append((f.name, want))
+    return tuple(out)
+
+
 def _check_record(rec: LedgerRecord) -> None:
     """ValueError naming the first field a JSON line gave the wrong type."""
-    for f in fields(rec):
-        value = getattr(rec, f.name)
-        want = _FIELD_TYPES.get(str(f.type))
-        if f.name == "budgets":
+    # Worked out once per process: a million-line ledger runs this a million times.
+    for name, want in _field_checks():
+        value = getattr(rec, name)
+        if want is None:
             ok = all(isinstance(b, str) for b in value)
-        elif want is None:
-            continue
         else:
             ok = isinstance(value, want) and not (bool not in want and isinstance(value, bool))
         if not ok:
-            raise ValueError(f"field {f.name!r} has the wrong type ({type(value).__name__})")
+            raise ValueError(f"field {name!r} has the wrong type ({type(value).__name__})")
+        # JSON lets NaN and Infinity through; no time, count or price is either.
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError(f"field {name!r} is not a finite number ({value})")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -102,10 +127,10 @@ def run(args: argparse.Namespace) -> int:
     from ..accounting.ledger import parse_record, read_ledger
     from ..accounting.report import (
         DIMENSIONS,
+        SpendCube,
         format_shift,
         format_spend,
         shift_report,
-        spend_by,
     )
     from ..config import load_file
     from ..config.loader import read_text
@@ -167,10 +192,14 @@ def run(args: argparse.Namespace) -> int:
     shift = None
     if not args.no_shift and config is not None:
         shift = shift_report(records, resolve_targets(config), days=args.days)
+    cube = SpendCube(records, dims)  # every spend table below rolls up these cells
+    if args.html:
+        _write_html(args, config, cube, dims, shift, len(records))
+        return 0
     if args.json:
         out: dict[str, Any] = {
             "records": len(records),
-            "spend": {d: [asdict(r) for r in spend_by(records, d)] for d in dims},
+            "spend": {d: [asdict(r) for r in cube.by(d)] for d in dims},
         }
         if shift is not None:
             out["shift"] = asdict(shift)
@@ -178,8 +207,42 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if not records:
         print("no ledger records in that range")
-    parts = [format_spend(d, spend_by(records, d)) for d in dims] if records else []
+    parts = [format_spend(d, cube.by(d)) for d in dims] if records else []
     if shift is not None:
         parts.append(format_shift(shift))
     print("\n\n".join(parts))
     return 0
+
+
+def _write_html(
+    args: argparse.Namespace,
+    config: Config | None,
+    cube: SpendCube,
+    dims: list[str],
+    shift: ShiftReport | None,
+    count: int,
+) -> None:
+    from ..reports.spend import DailyBudget, spend_page
+    from ._args import write_output
+
+    budgets = []
+    for rule in config.rules if config is not None else ():
+        b = rule.budget
+        if b is not None and b.per == "day":
+            budgets.append(DailyBudget(b.name or rule.name, b.usd, b.key))
+    days = cube.by("day")
+    meta = [f"{count:,} ledger records"]
+    if days:
+        meta[0] += f", {days[0].key} to {days[-1].key} (UTC)"
+    if args.tenant is not None:
+        meta.append(f"tenant {args.tenant} only")
+    why = ""
+    if shift is None:
+        why = (
+            "Left out (--no-shift)."
+            if args.no_shift
+            else "Give --config: the self-hosted targets' cost: {gpu_hour_usd, "
+            "tokens_per_second} prices the break-even."
+        )
+    html = spend_page(cube, dims, shift=shift, budgets=budgets, meta=meta, no_shift=why)
+    write_output(args.html, html, "--html")

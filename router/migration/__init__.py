@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from ..state.base import StateStore
     from ..types import RequestContext
     from .compare import similarity, summarise_log, summarise_store
-    from .guard import evaluate, guard_status, record_attempts, resume, tripped_arms
+    from .guard import evaluate, guard_events, guard_status, record_attempts, resume, tripped_arms
     from .ramp import arm_weights, ramp_pct
     from .shadow import AsyncShadowRunner, ShadowPlanner, ShadowRunner, sampled
     from .split import apply_split, pick, sticky_key
@@ -34,6 +34,7 @@ __all__ = [
     "apply_split",
     "arm_weights",
     "evaluate",
+    "guard_events",
     "guard_status",
     "pick",
     "ramp_pct",
@@ -66,6 +67,7 @@ _LAZY = {
     "arm_weights": "ramp",
     "ramp_pct": "ramp",
     "evaluate": "guard",
+    "guard_events": "guard",
     "guard_status": "guard",
     "record_attempts": "guard",
     "resume": "guard",

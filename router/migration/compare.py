@@ -10,8 +10,10 @@ pair goes to the route's ``shadow.log`` file when one is configured.
 from __future__ import annotations
 
 import json
+import math
 import re
 import threading
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -29,11 +31,13 @@ __all__ = [
     "count",
     "count_steps",
     "pair_record",
+    "read_pairs",
     "save_pair",
     "save_pair_steps",
     "similarity",
     "summarise_log",
     "summarise_store",
+    "summary_cells",
 ]
 
 _WORD = re.compile(r"\w+")
@@ -196,31 +200,83 @@ def summarise_store(store: StateStore, route: str, model: str) -> dict[str, Any]
     return _summary(sums)
 
 
-def summarise_log(path: str, route: str) -> dict[str, Any]:
-    """The same summary computed from a route's JSONL pair log (pairs only, no counters)."""
-    sums: dict[str, float] = dict.fromkeys(_SUMS, 0.0)
-    errors = 0
+def read_pairs(path: str, route: str) -> Iterator[dict[str, Any] | None]:
+    """The pair records of ``route`` in a JSONL shadow log; ``None`` for each unreadable line.
+
+    A pair is checked to hold what :func:`summarise_log` and the HTML report
+    read (numbers where numbers belong); a missing file yields nothing.
+    """
     p = Path(path)
     if not p.exists():
-        return _summary(sums)
+        return
     with p.open(encoding="utf-8") as f:
         for line in f:
             try:
                 r = json.loads(line)
                 if r["route"] != route:
                     continue
-                pr, sh = r["primary"], r["shadow"]
-                sums["pairs"] += 1
-                sums["exact"] += 1 if r["exact_match"] else 0
-                sums["similarity"] += float(r["similarity"])
-                sums["finish_same"] += 1 if pr["finish_reason"] == sh["finish_reason"] else 0
-                for side, d in (("primary", pr), ("shadow", sh)):
-                    sums[f"{side}_latency_s"] += float(d["latency_s"])
-                    sums[f"{side}_cost_usd"] += float(d["cost_usd"])
-                    sums[f"{side}_tokens"] += d["prompt_tokens"] + d["completion_tokens"]
-                    sums[f"{side}_chars"] += d["chars"]
+                numbers = [float(r["similarity"])]
+                for side in (r["primary"], r["shadow"]):
+                    numbers += [float(side["latency_s"]), float(side["cost_usd"])]
+                    int(side["prompt_tokens"] + side["completion_tokens"] + side["chars"])
+                if not all(math.isfinite(x) for x in numbers):
+                    raise ValueError("not a finite number")  # JSON lets NaN through
             except (ValueError, KeyError, TypeError):
-                errors += 1  # a torn or foreign line: skip it, count it
+                yield None  # a torn or foreign line: skip it, count it
+                continue
+            yield r
+
+
+def summarise_log(path: str, route: str) -> dict[str, Any]:
+    """The same summary computed from a route's JSONL pair log (pairs only, no counters)."""
+    sums: dict[str, float] = dict.fromkeys(_SUMS, 0.0)
+    errors = 0
+    for r in read_pairs(path, route):
+        if r is None:
+            errors += 1
+            continue
+        pr, sh = r["primary"], r["shadow"]
+        sums["pairs"] += 1
+        sums["exact"] += 1 if r["exact_match"] else 0
+        sums["similarity"] += float(r["similarity"])
+        sums["finish_same"] += 1 if pr["finish_reason"] == sh["finish_reason"] else 0
+        for side, d in (("primary", pr), ("shadow", sh)):
+            sums[f"{side}_latency_s"] += float(d["latency_s"])
+            sums[f"{side}_cost_usd"] += float(d["cost_usd"])
+            sums[f"{side}_tokens"] += d["prompt_tokens"] + d["completion_tokens"]
+            sums[f"{side}_chars"] += d["chars"]
     out = _summary(sums)
     out["unreadable_lines"] = errors
     return out
+
+
+def summary_cells(s: dict[str, Any]) -> tuple[list[list[str]], list[list[str]]]:
+    """A summary as printed: (measure, value) rows, and (measure, primary, shadow) rows.
+
+    The text of ``llm-router migration report`` and the HTML page both print
+    these strings, so they show the same numbers.
+    """
+    counts = [["pairs compared", str(s["pairs"])]]
+    counts += [[k.replace("_", " "), str(s[k])] for k in (*COUNTERS, "unreadable_lines") if k in s]
+    if not s["pairs"]:
+        return counts, []
+    counts += [
+        ["exact match", f"{s['exact_match_pct']:.1f}%"],
+        ["mean similarity", f"{s['mean_similarity']:.3f}"],
+        ["same finish reason", f"{s['finish_reason_agreement_pct']:.1f}%"],
+    ]
+    sides = [
+        [
+            "latency (mean)",
+            f"{s['primary_mean_latency_s'] * 1000:.0f}ms",
+            f"{s['shadow_mean_latency_s'] * 1000:.0f}ms",
+        ],
+        ["cost (total)", f"${s['primary_cost_usd']:.6f}", f"${s['shadow_cost_usd']:.6f}"],
+        ["tokens (mean)", f"{s['primary_mean_tokens']:.0f}", f"{s['shadow_mean_tokens']:.0f}"],
+        [
+            "output chars (mean)",
+            f"{s['primary_mean_chars']:.0f}",
+            f"{s['shadow_mean_chars']:.0f}",
+        ],
+    ]
+    return counts, sides

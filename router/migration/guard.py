@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -27,13 +28,16 @@ from .ramp import iso
 from .stats import Window, read_window, read_window_steps, record_steps
 
 __all__ = [
+    "GuardEvent",
     "GuardStatus",
     "evaluate",
+    "guard_events",
     "guard_status",
     "record_attempts",
     "resume",
     "tripped_arms",
     "wilson_lower",
+    "window_cells",
 ]
 
 log = logging.getLogger("router.migration")
@@ -49,6 +53,49 @@ def _trip_key(route: str, model: str) -> str:
 
 def _epoch_key(route: str, model: str) -> str:
     return f"mig:epoch:{route}:{model}"
+
+
+def _events_key(route: str, model: str) -> str:
+    return f"mig:ev:{route}:{model}"
+
+
+_MAX_EVENTS = 500  # the newest trips and resumes a report reads
+
+
+@dataclass(frozen=True, slots=True)
+class GuardEvent:
+    """A trip or a resume of a guarded arm, as recorded in the store."""
+
+    at: float
+    kind: str
+    """``tripped`` or ``resumed``."""
+    model: str
+    reason: str
+
+
+def _record_event(route: str, model: str, kind: str, at: float, reason: str) -> Program[None]:
+    # A counter numbers the events: only atomic incr and set, so every store
+    # (and every process sharing it) keeps one history in order.
+    n = round((yield op("incr", _events_key(route, model))))
+    body = {"at": at, "kind": kind, "model": model, "reason": reason}
+    yield op("set", f"{_events_key(route, model)}:{n}", json.dumps(body))
+
+
+def guard_events(store: StateStore, route: str, model: str) -> list[GuardEvent]:
+    """The arm's trips and resumes, oldest first (the newest 500)."""
+    raw = store.get(_events_key(route, model))
+    last = 0 if raw is None else round(float(raw))
+    out = []
+    for n in range(max(1, last - _MAX_EVENTS + 1), last + 1):
+        text = store.get(f"{_events_key(route, model)}:{n}")
+        if text is None:
+            continue
+        try:
+            d = json.loads(text)
+            out.append(GuardEvent(float(d["at"]), str(d["kind"]), model, str(d["reason"])))
+        except (ValueError, KeyError, TypeError):
+            continue  # a foreign or torn value: not an event
+    return sorted(out, key=lambda e: e.at)
 
 
 def _epoch_steps(route: str, model: str) -> Program[int]:
@@ -154,6 +201,7 @@ def _trip(route_name: str, g: GuardConfig, reason: str, now: float) -> Program[b
     body = {"model": g.model, "reason": reason, "metric": g.metric, "at": now}
     if not (yield op("set_if_absent", _trip_key(route_name, g.model), json.dumps(body))):
         return False  # another process (or call) tripped it first and reported it
+    yield from _record_event(route_name, g.model, "tripped", now, reason)
     log.warning(
         "migration guard tripped: route %s arm %s rolled back to 0%%: %s",
         route_name,
@@ -218,16 +266,26 @@ def record_attempts_steps(
     return None
 
 
-def resume(store: StateStore, route_name: str, model: str) -> bool:
+def resume(store: StateStore, route_name: str, model: str, now: float | None = None) -> bool:
     """Re-arm ``model`` on ``route_name``: clear its trip and start fresh statistics.
 
-    Returns whether the arm was rolled back.
+    Returns whether the arm was rolled back. The resume is recorded (at
+    ``now``, default the clock) for :func:`guard_events`.
     """
     was = store.get(_trip_key(route_name, model)) is not None
     store.incr(_epoch_key(route_name, model))
     store.delete(_trip_key(route_name, model))
+    why = "re-armed after a rollback" if was else "statistics restarted (was not rolled back)"
+    at = time.time() if now is None else now
+    run(_record_event(route_name, model, "resumed", at, why), store)
     log.warning("migration guard re-armed: route %s arm %s", route_name, model)
     return was
+
+
+def window_cells(name: str, w: Window) -> list[str]:
+    """One arm's window as printed: name, calls, errors, error rate, p95."""
+    p95 = "-" if w.p95_ms is None else f"{w.p95_ms:.0f}ms"
+    return [name, str(w.samples), str(w.errors), f"{w.error_rate:.3f}", p95]
 
 
 @dataclass(frozen=True, slots=True)
@@ -258,8 +316,8 @@ class GuardStatus:
         )
 
         def w(name: str, x: Window) -> str:
-            p95 = "-" if x.p95_ms is None else f"{x.p95_ms:.0f}ms"
-            return f"{name}: {x.samples} calls, error_rate {x.error_rate:.3f}, p95 {p95}"
+            _, calls, _, rate, p95 = window_cells(name, x)
+            return f"{name}: {calls} calls, error_rate {rate}, p95 {p95}"
 
         return "\n".join(
             [

@@ -8,6 +8,10 @@ Latency is kept as a log-scale histogram (each bin 1.25 times wider than the las
 back is within about ±12% of the true value. Each sample also counts in a
 coarse bin (7 fine bins wide), so reading a p95 costs about 90 ``get``s per
 window rather than one per fine bin of every bucket.
+
+Each sample also counts in its arm's UTC day (samples, errors, fine latency
+bins; kept :data:`DAY_TTL_S`, across resumes), which the migration report
+reads back as error rate and p95 per arm per day (:func:`read_day`).
 """
 
 from __future__ import annotations
@@ -18,12 +22,23 @@ from dataclasses import dataclass
 from ..state.base import StateStore
 from ..state.program import Program, op, run
 
-__all__ = ["BUCKETS", "LATENCY_BINS", "Window", "latency_bin", "read_window", "record"]
+__all__ = [
+    "BUCKETS",
+    "DAY_TTL_S",
+    "LATENCY_BINS",
+    "Window",
+    "latency_bin",
+    "read_day",
+    "read_window",
+    "record",
+]
 
 BUCKETS = 6
 LATENCY_BINS = 56
 _COARSE = 7  # fine bins per coarse bin
 _GROWTH = 1.25  # bin b (b >= 1) holds [1.25^(b-1), 1.25^b) ms; bin 0 holds < 1 ms
+DAY_TTL_S = 120 * 86_400.0
+"""How long an arm's daily counters are kept: a quarter's migration, with margin."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +111,31 @@ def record_steps(
     b = latency_bin(latency_ms)
     yield op("incr", f"{p}:c{b // _COARSE}", 1, ttl)
     yield op("incr", f"{p}:h{b}", 1, ttl)
+    d = _day_prefix(route, arm, int(now // 86_400))
+    yield op("incr", d + ":n", 1, DAY_TTL_S)
+    if not ok:
+        yield op("incr", d + ":e", 1, DAY_TTL_S)
+    yield op("incr", f"{d}:h{b}", 1, DAY_TTL_S)
     return int(n)
+
+
+def _day_prefix(route: str, arm: str, day: int) -> str:
+    return f"mig:d:{route}:{arm}:{day}"
+
+
+def read_day(store: StateStore, route: str, arm: str, day: int) -> Window:
+    """Samples, errors and p95 of ``arm`` on UTC day ``day`` (days since the epoch)."""
+    d = _day_prefix(route, arm, day)
+    samples = _num(store.get(d + ":n"))
+    if not samples:
+        return Window(0, 0, None)
+    errors = _num(store.get(d + ":e"))
+    need, seen = 0.95 * samples, 0
+    for b in range(LATENCY_BINS):
+        seen += _num(store.get(f"{d}:h{b}"))
+        if seen >= need:
+            return Window(samples, errors, _bin_value(b))
+    return Window(samples, errors, None)
 
 
 def read_window(
