@@ -58,6 +58,22 @@ def test_success_resets_the_failure_run(breakers: Breakers) -> None:
     assert breakers.state("t") is BreakerState.CLOSED
 
 
+def test_only_the_probe_closes_a_breaker_that_tripped_meanwhile(
+    breakers: Breakers, clock: Clock
+) -> None:
+    """A call admitted while closed that succeeds after others tripped the breaker
+    does not close it (nor skip its cooldown); the half-open probe's success does."""
+    assert breakers.allow("t", CFG) is BreakerState.CLOSED  # our call, admitted closed
+    for _ in range(3):
+        breakers.failure("t", CFG)  # other calls trip it meanwhile
+    breakers.success("t", CFG, probe=False)  # ours answers late
+    assert breakers.state("t") is BreakerState.OPEN
+    clock.now += 31
+    assert breakers.allow("t", CFG) is BreakerState.HALF_OPEN  # the probe
+    breakers.success("t", CFG)
+    assert breakers.state("t") is BreakerState.CLOSED
+
+
 def test_failures_outside_the_window_do_not_add_up(breakers: Breakers, clock: Clock) -> None:
     breakers.failure("t", CFG)
     breakers.failure("t", CFG)
@@ -222,6 +238,26 @@ def test_health_keeps_a_latency_average_per_target(breakers: Breakers, clock: Cl
     health.observe("t", 0.200)
     assert health.latency_ms(["t"])["t"] == pytest.approx(130.0)
     assert health.unavailable(["t"]) == frozenset()
+
+
+def test_health_writes_once_per_success_while_its_snapshot_is_fresh(
+    clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = MemoryStore(clock)
+    health = Health(store, Breakers(store, clock))
+    health.observe("t", 0.100)
+    assert health.latency_ms(["t"]) == {"t": pytest.approx(100.0)}  # the snapshot's read
+    reads: list[str] = []
+    original = store.get
+
+    def counting(key: str) -> str | None:
+        reads.append(key)
+        return original(key)
+
+    monkeypatch.setattr(store, "get", counting)
+    health.observe("t", 0.200)
+    assert reads == []  # the fresh snapshot's average stood in for a read
+    assert float(original("lat:t") or 0) == pytest.approx(130.0)
 
 
 def test_streams_cut_after_content_count_against_the_breaker(

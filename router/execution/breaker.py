@@ -96,11 +96,19 @@ class Breakers:
         claimed = yield op("set_if_absent", self._k(target, "probe"), "1", ttl_s=cfg.cooldown_s)
         return state if claimed else None
 
-    def success_steps(self, target: str, cfg: BreakerConfig | None) -> Program[None]:
-        """Record a successful call: a half-open breaker closes."""
+    def success_steps(
+        self, target: str, cfg: BreakerConfig | None, *, probe: bool = True
+    ) -> Program[None]:
+        """Record a successful call: a half-open breaker closes.
+
+        ``probe=False`` says the call was admitted while the breaker was
+        closed: only the half-open probe may close a tripped breaker, so the
+        tripped marker is not read (one round trip less per call); a breaker
+        that tripped meanwhile stays open until its own probe.
+        """
         if cfg is None:
             return
-        if (yield op("get", self._k(target, "tripped"))) is not None:
+        if probe and (yield op("get", self._k(target, "tripped"))) is not None:
             yield from self._reset(target, cfg)
             return
         yield op("delete", self._k(target, "run"))
@@ -141,9 +149,9 @@ class Breakers:
         """:meth:`allow_steps`, run on :attr:`store`."""
         return run(self.allow_steps(target, cfg), self.store)
 
-    def success(self, target: str, cfg: BreakerConfig | None) -> None:
+    def success(self, target: str, cfg: BreakerConfig | None, *, probe: bool = True) -> None:
         """:meth:`success_steps`, run on :attr:`store`."""
-        run(self.success_steps(target, cfg), self.store)
+        run(self.success_steps(target, cfg, probe=probe), self.store)
 
     def failure(self, target: str, cfg: BreakerConfig | None) -> bool:
         """:meth:`failure_steps`, run on :attr:`store`."""

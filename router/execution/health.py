@@ -46,11 +46,18 @@ class Health:
         """Fold one successful try's latency into the average.
 
         Read-then-write is not atomic across processes; a lost update only
-        makes the average a little older, which ranking tolerates.
+        makes the average a little older, which ranking tolerates. So the
+        average this process read less than a second ago (for a snapshot)
+        stands in for a fresh read: one store write per success, not two.
         """
         ms = latency_s * 1000.0
-        old = yield op("get", self._key(target))
-        value = ms if old is None else _ALPHA * ms + (1 - _ALPHA) * float(old)
+        cached = self._cache
+        if cached is not None and target in cached[2] and time.monotonic() - cached[1] < _CACHE_S:
+            old: float | None = cached[2][target]
+        else:
+            raw = yield op("get", self._key(target))
+            old = None if raw is None else float(raw)
+        value = ms if old is None else _ALPHA * ms + (1 - _ALPHA) * old
         yield op("set", self._key(target), repr(value), ttl_s=_TTL_S)
         cached = self._cache
         if cached is not None and target in cached[0]:

@@ -292,9 +292,10 @@ class Walker:
         """The answer was delivered whole: the winning target's breaker hears success."""
         step, self._winner = self._winner, None
         if step is not None and self._breakers is not None:
+            probe = step.target.name in self._probes
             self._probes.discard(step.target.name)  # the verdict consumes the claim
             cfg = self._breaker_cfg(step.target)
-            yield from self._breakers.success_steps(step.target.name, cfg)
+            yield from self._breakers.success_steps(step.target.name, cfg, probe=probe)
 
     def cancelled_steps(self, step: Send, latency_s: float) -> Program[None]:
         """Record a try abandoned because another one answered first."""
