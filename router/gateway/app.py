@@ -346,12 +346,10 @@ class Gateway:
 
     async def readyz(self, request: Request) -> Response:
         """200 when the state store answers (within 2 s), else 503."""
-        store = self.router.store
+        # The async store every call's state steps are awaited on: never blocks the loop.
+        store = self.router.async_store
         try:
-            # The store call is blocking for SQLite and Redis: off the loop.
-            await asyncio.wait_for(
-                asyncio.to_thread(store.budget_usage, "gateway:readyz", now=time.time()), 2.0
-            )
+            await asyncio.wait_for(store.budget_usage("gateway:readyz", now=time.time()), 2.0)
         except Exception as e:
             body = {"status": "unavailable", "state_store": type(e).__name__}
             return Response(json.dumps(body), status_code=503, media_type="application/json")
