@@ -52,6 +52,7 @@ if TYPE_CHECKING:
     from opentelemetry.metrics import MeterProvider
     from opentelemetry.trace import TracerProvider
 
+    from .embeddings.types import EmbeddingResponse
     from .execution.call import Call
     from .execution.executor import AsyncExecutor, Executor, Opened
     from .execution.walker import Walker
@@ -62,6 +63,14 @@ __all__ = ["AsyncRouter", "AsyncRouterOptions", "AsyncStream", "Router", "Router
 
 MessagesIn = Sequence[Message | Mapping[str, Any]]
 ContextIn = RequestContext | Mapping[str, Any] | None
+EmbedIn = str | Sequence[str]
+
+
+def _embed_params(
+    dimensions: int | None, encoding_format: str | None, user: str | None
+) -> dict[str, Any]:
+    given = {"dimensions": dimensions, "encoding_format": encoding_format, "user": user}
+    return {k: v for k, v in given.items() if v is not None}
 
 
 class RouterOptions(TypedDict, total=False):
@@ -350,6 +359,22 @@ class _Facade:
         """The Decision this call would get, without sending anything."""
         return self._core.decide(messages, model, context, params)[2]
 
+    def explain_embed(
+        self,
+        input: EmbedIn,
+        *,
+        model: str = "default",
+        context: ContextIn = None,
+        dimensions: int | None = None,
+        encoding_format: str | None = None,
+        user: str | None = None,
+    ) -> Decision:
+        """The Decision ``embed`` would get for these inputs, without sending anything."""
+        from .embeddings.flow import decide
+
+        params = _embed_params(dimensions, encoding_format, user)
+        return decide(self._core, input, model, context, params)[3]
+
 
 class Router(_Facade):
     """The blocking client.
@@ -420,6 +445,31 @@ class Router(_Facade):
             self._core.fail(call, e)
             raise
         return self._core.finish(call, response, target)
+
+    def embed(
+        self,
+        input: EmbedIn,
+        *,
+        model: str = "default",
+        context: ContextIn = None,
+        dimensions: int | None = None,
+        encoding_format: str | None = None,
+        user: str | None = None,
+    ) -> EmbeddingResponse:
+        """Embed one string or a list of them under the policy (``.data[i].embedding``,
+        in input order, with ``.route``); ``model`` names a route of embedding models."""
+        from .embeddings import flow
+
+        params = _embed_params(dimensions, encoding_format, user)
+        call = flow.start(self._core, input, model, context, params)
+        ex = self._executor
+        send, req = flow.sender(ex).embed, flow.embedding_request(call)
+        try:
+            batch, step = ex._walk(call, lambda s: send(s, req), None)
+        except BaseException as e:
+            self._core.fail(call, e)
+            raise
+        return flow.finish(self._core, call, batch, step.target)
 
     def stream(
         self,
@@ -537,6 +587,31 @@ class AsyncRouter(_Facade):
             self._core.fail(call, e)
             raise
         return self._core.finish(call, response, target)
+
+    @awaits_audit
+    async def embed(
+        self,
+        input: EmbedIn,
+        *,
+        model: str = "default",
+        context: ContextIn = None,
+        dimensions: int | None = None,
+        encoding_format: str | None = None,
+        user: str | None = None,
+    ) -> EmbeddingResponse:
+        """Embed one string or a list of them under the policy; see :meth:`Router.embed`."""
+        from .embeddings import flow
+
+        params = _embed_params(dimensions, encoding_format, user)
+        call = flow.start(self._core, input, model, context, params)
+        ex = self._executor
+        send, req = flow.async_sender(ex).embed, flow.embedding_request(call)
+        try:
+            batch, step = await ex._walk(call, lambda s: send(s, req), None)
+        except BaseException as e:
+            self._core.fail(call, e)
+            raise
+        return flow.finish(self._core, call, batch, step.target)
 
     def stream(
         self,

@@ -41,6 +41,7 @@ SERVER_PORT: Final = "server.port"
 ERROR_TYPE: Final = "error.type"
 
 OPERATION_CHAT: Final = "chat"
+OPERATION_EMBEDDINGS: Final = "embeddings"
 TOKEN_TYPE_INPUT: Final = "input"
 TOKEN_TYPE_OUTPUT: Final = "output"
 ERROR_TYPE_OTHER: Final = "_OTHER"

@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import wraps
-from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, cast
 from urllib.parse import urlsplit
 
 from opentelemetry import metrics, trace
@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from opentelemetry.util.types import AttributeValue
 
     from ..config.schema import Config
+    from ..embeddings.types import EmbeddingResponse
     from ..errors import NoEligibleTarget, RouterError
     from ..execution.call import Call
     from ..execution.walker import Send
@@ -118,6 +119,13 @@ class _Cancelled(Exception):
 
 
 _CANCELLED = _Cancelled()
+
+
+def _operation(decision: Any) -> str:
+    """``gen_ai.operation.name`` of a decision's call (a denial may carry none)."""
+    if getattr(decision, "operation", None) == "embeddings":
+        return sc.OPERATION_EMBEDDINGS
+    return sc.OPERATION_CHAT
 
 
 def _last_outcome(call: Call, target: str) -> str | None:
@@ -238,7 +246,7 @@ class TracingObserver(Observer):
 
     def _target_attrs(self, call: Call, t: Target) -> dict[str, AttributeValue]:
         a: dict[str, AttributeValue] = {
-            sc.OPERATION_NAME: sc.OPERATION_CHAT,
+            sc.OPERATION_NAME: _operation(call.decision),
             sc.PROVIDER_NAME: t.provider_name,
             sc.REQUEST_MODEL: t.model_id,
         }
@@ -266,7 +274,7 @@ class TracingObserver(Observer):
     def _route_attrs(self, call: Call) -> dict[str, AttributeValue]:
         d = call.decision
         a: dict[str, AttributeValue] = {
-            sc.OPERATION_NAME: sc.OPERATION_CHAT,
+            sc.OPERATION_NAME: _operation(d),
             sc.REQUEST_STREAM: call.stream,
             sc.ROUTE: d.route,
             sc.DECISION_ID: d.id,
@@ -457,7 +465,7 @@ class TracingObserver(Observer):
                 if system is not None:
                     span_attrs[sc.SYSTEM_INSTRUCTIONS] = system
             span = self._tracer.start_span(
-                f"{sc.OPERATION_CHAT} {t.model_id}",
+                f"{_operation(call.decision)} {t.model_id}",
                 context=st.ctx,
                 kind=SpanKind.CLIENT,
                 attributes=span_attrs,
@@ -484,6 +492,9 @@ class TracingObserver(Observer):
             self._end_attempt(st, token, error=error)
         elif response is not None:
             self._end_attempt(st, token, response=response)
+        elif not call.stream and _last_outcome(call, token.target.name) == "ok":
+            # An answer this hook is not shown (embeddings: usage is on the route span).
+            self._end_attempt(st, token)
         elif not call.stream or _last_outcome(call, token.target.name) == "cancelled":
             # A hedged try that lost the race: neither an answer nor a failure.
             self._end_attempt(st, token, error=_CANCELLED)
@@ -552,7 +563,7 @@ class TracingObserver(Observer):
         self,
         call: Call,
         *,
-        response: ChatResponse | None = None,
+        response: ChatResponse | EmbeddingResponse | None = None,
         error: BaseException | None = None,
     ) -> None:
         """Close an open stream attempt and the route span; record cost."""
@@ -561,7 +572,9 @@ class TracingObserver(Observer):
             return
         self._sync(st, call)
         if st.open_attempt is not None:
-            self._end_attempt(st, st.open_attempt, response=response, error=error)
+            # Only a chat stream leaves its attempt open: its response is a chat one.
+            streamed = cast("ChatResponse | None", response)
+            self._end_attempt(st, st.open_attempt, response=streamed, error=error)
             st.open_attempt = None
         route = response.route if response is not None else None
         if st.metering and route is not None:
@@ -601,7 +614,7 @@ class TracingObserver(Observer):
         if not tracing:
             return
         attrs: dict[str, AttributeValue] = {
-            sc.OPERATION_NAME: sc.OPERATION_CHAT,
+            sc.OPERATION_NAME: _operation(d),
             sc.ROUTE: route_name,
             sc.RULE: rule,
             sc.ERROR_TYPE: type(error).__name__,
