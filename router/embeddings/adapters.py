@@ -113,6 +113,11 @@ def vector_from_wire(value: Any) -> list[float]:
             floats.byteswap()
         vec = array("d", floats)
     elif isinstance(value, list):
+        if value and isinstance(value[0], list):
+            raise _malformed(
+                "holds one vector per token: the model pools nothing (serve it with a "
+                "pooling type, e.g. llama.cpp's --pooling mean)"
+            )
         if any(type(x) is bool for x in value):
             raise _malformed("holds a vector with a non-number")
         try:

@@ -7,8 +7,9 @@ reserve, set up the walk), its executor's walk with an embedding sender, then
 The policy, budget gate, telemetry and ledger read a call as a chat request
 (``Call.request``): an embedding request stands there as one user message per
 input (:func:`as_chat`), decided with ``operation="embeddings"`` — only
-embedding models are planned, priced on input alone, and each input is
-classified on its own (``policy.canonical.scan_inputs``). The inputs to send
+embedding models are planned, priced on input alone. Inputs are classified
+as chat messages are, each alone and across the boundaries between them (a
+value split over two inputs still travels in one body). The inputs to send
 stay in ``Call.extra`` (:data:`REQUEST_KEY`).
 """
 

@@ -32,7 +32,7 @@ from typing import Any
 from ..errors import RequestError
 from ..types import ChatRequest, Message
 
-__all__ = ["JOIN_WINDOW", "MAX_DEPTH", "scan_inputs", "scan_texts"]
+__all__ = ["JOIN_WINDOW", "MAX_DEPTH", "scan_texts"]
 
 JOIN_WINDOW = 128
 """Characters kept on each side of a boundary between two message texts."""
@@ -71,7 +71,14 @@ def scan_texts(request: ChatRequest) -> list[str]:
             flow = []
             turn = role
         _message(m, i, texts, flow, other)
-    _params(request, other)
+    for name in _PARAMS:
+        value = getattr(request, name)
+        if value is None:
+            continue
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            other.append(repr(value))  # the common case: max_tokens, temperature
+        else:
+            _walk(value, name, other)
     if request.tools is not None:
         _walk(request.tools, "tools", other)
     if request.response_format is not None:
@@ -81,34 +88,6 @@ def scan_texts(request: ChatRequest) -> list[str]:
     if other:
         texts.append(_SEP.join(other))
     return texts
-
-
-def scan_inputs(request: ChatRequest) -> list[str]:
-    """The texts to scan for an embedding request (one user message per input).
-
-    Each input alone and every parameter: an embedding body sends each input as
-    its own string and never joins them, so no window spans two inputs (one
-    would find a value that is whole nowhere on the wire).
-    """
-    texts: list[str] = []
-    other: list[str] = []
-    for i, m in enumerate(request.messages):
-        _message(m, i, texts, [], other)
-    _params(request, other)
-    if other:
-        texts.append(_SEP.join(other))
-    return texts
-
-
-def _params(request: ChatRequest, other: list[str]) -> None:
-    for name in _PARAMS:
-        value = getattr(request, name)
-        if value is None:
-            continue
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            other.append(repr(value))  # the common case: max_tokens, temperature
-        else:
-            _walk(value, name, other)
 
 
 def _message(m: Message, i: int, texts: list[str], flow: list[str], other: list[str]) -> None:
