@@ -155,7 +155,10 @@ def _f32(*xs: float) -> str:
         b'{"data": [{"index": 0, "embedding": [1.0]}, {"index": 0, "embedding": [2.0]}]}',
         b'{"data": [{"index": 0, "embedding": [1.0]}, {"index": 5, "embedding": [2.0]}]}',
         b'{"data": [{"index": 0, "embedding": [1.0]}, {"index": 1, "embedding": ["x"]}]}',
-        b'{"data": [{"index": 0, "embedding": [1.0]}, {"index": 1, "embedding": [true]}]}',
+        b'{"data": [{"index": 0, "embedding": [1.0]}, {"index": 1.5, "embedding": [2.0]}]}',
+        b'{"data": [{"index": 0, "embedding": [1.0]}, {"index": "1", "embedding": [2.0]}]}',
+        b'{"data": [{"index": 0, "embedding": [1.0]}, {"index": 1, "embedding": [1.0, {}]}]}',
+        b'{"data": [{"index": 0, "embedding": [1.0]}, {"index": 1, "embedding": [1e999]}]}',
         b'{"data": [{"index": 0, "embedding": [1.0]}, {"index": 1, "embedding": [NaN]}]}',
         b'{"data": [{"index": 0, "embedding": [1.0]}, {"index": 1, "embedding": [Infinity]}]}',
         b'{"data": [{"index": 0, "embedding": [1.0]}, {"index": 1, "embedding": []}]}',
@@ -171,6 +174,13 @@ def test_malformed_openai_answers_are_malformed_response(body: bytes) -> None:
         OpenAIEmbeddings().parse(body, expected=2)
     assert e.value.code == "malformed_response"
     assert "alpha" not in str(e.value)
+
+
+def test_integers_in_a_vector_come_back_as_floats() -> None:
+    body = b'{"data": [{"index": 0, "embedding": [0, 1, -2]}], "usage": {"prompt_tokens": 3}}'
+    b = OpenAIEmbeddings().parse(body, expected=1)
+    assert b.vectors == [[0.0, 1.0, -2.0]] and all(type(x) is float for x in b.vectors[0])
+    assert b.prompt_tokens == 3 and type(b.prompt_tokens) is int
 
 
 def test_a_base64_nan_is_refused_too() -> None:

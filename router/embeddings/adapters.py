@@ -22,6 +22,7 @@ ollama, embedded       no limit  one request takes any number
 from __future__ import annotations
 
 import base64
+import json
 import math
 import sys
 from abc import ABC, abstractmethod
@@ -32,7 +33,7 @@ from typing import Any
 from urllib.parse import quote
 
 from ..errors import ConfigError, ProviderError, ProviderUnavailable
-from ..providers.base import Endpoint, HttpRequest, loads_json
+from ..providers.base import Endpoint, HttpRequest
 from ..providers.errors_map import error_for_status
 from ..providers.presets import NATIVE
 from ..targets import Target
@@ -111,26 +112,28 @@ def vector_from_wire(value: Any) -> list[float]:
         floats.frombytes(raw)
         if not _LITTLE:
             floats.byteswap()
-        vec = array("d", floats)
+        vec = floats.tolist()
     elif isinstance(value, list):
         if value and isinstance(value[0], list):
             raise _malformed(
                 "holds one vector per token: the model pools nothing (serve it with a "
                 "pooling type, e.g. llama.cpp's --pooling mean)"
             )
-        if any(type(x) is bool for x in value):
-            raise _malformed("holds a vector with a non-number")
-        try:
-            vec = array("d", value)  # C speed; refuses anything but numbers
-        except (TypeError, OverflowError):
-            raise _malformed("holds a vector with a non-number") from None
+        vec = value
     else:
         raise _malformed("holds a vector that is not a list of numbers")
     if not vec:
         raise _malformed("holds an empty vector")
-    if not math.isfinite(sum(vec)):  # one pass in C: any NaN or infinity shows in the sum
+    # One pass in C checks the whole vector: sum() refuses a string, null, list or
+    # object, and any NaN or infinity makes the sum so. (A JSON true/false reads as
+    # 1/0, as Python's bool is a number; bodies are parsed with integers as floats.)
+    try:
+        total = sum(vec)
+    except TypeError:
+        raise _malformed("holds a vector with a non-number") from None
+    if not math.isfinite(total):
         raise _malformed("holds a vector with NaN or infinity")
-    return vec.tolist()
+    return vec
 
 
 class EmbeddingAdapter(ABC):
@@ -159,14 +162,26 @@ class EmbeddingAdapter(ABC):
 
 
 def _object(body: bytes) -> dict[str, Any]:
-    obj = loads_json(body)
+    # Every JSON number as a float: a vector holds floats only (``0`` included);
+    # the few integers read as such (an index, a token count) are converted back.
+    try:
+        obj = json.loads(body, parse_int=float)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        raise _malformed("is not JSON") from None
     if not isinstance(obj, dict):
         raise _malformed("is not a JSON object")
     return obj
 
 
+def _int(value: Any) -> int | None:
+    """A JSON integer read as a float, back as an int; ``None`` for anything else."""
+    if type(value) is float and value.is_integer() and value >= 0:
+        return int(value)
+    return None
+
+
 def _tokens(value: Any) -> int | None:
-    return value if type(value) is int and value >= 0 else None
+    return _int(value)
 
 
 def _headers(endpoint: Endpoint, key_header: str | None, scheme: str = "Bearer ") -> dict[str, str]:
@@ -208,8 +223,8 @@ class OpenAIEmbeddings(EmbeddingAdapter):
         for pos, item in enumerate(data):
             if not isinstance(item, Mapping):
                 raise _malformed("has a data item that is not an object")
-            index = item.get("index", pos)
-            if type(index) is not int or not 0 <= index < expected or vectors[index] is not None:
+            index = _int(item.get("index", float(pos)))
+            if index is None or index >= expected or vectors[index] is not None:
                 raise _malformed("has missing, repeated or out-of-range indexes")
             vectors[index] = vector_from_wire(item.get("embedding"))
         usage = obj.get("usage")

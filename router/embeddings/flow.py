@@ -26,7 +26,7 @@ from ..accounting import amortised_cost_usd, cost_usd
 from ..accounting.budget import EXTRA_KEY
 from ..errors import NoEligibleTarget, RequestError, request_error
 from ..migration import record_outcome, route_traffic
-from ..types import ChatRequest, Message, RequestContext, RouteInfo
+from ..types import ChatRequest, RequestContext, RouteInfo
 from .types import EMBEDDING_PARAMS, Embedding, EmbeddingRequest, EmbeddingResponse, EmbeddingUsage
 
 if TYPE_CHECKING:
@@ -92,9 +92,10 @@ def request(input: str | Sequence[str], params: Mapping[str, Any]) -> EmbeddingR
 
 def as_chat(req: EmbeddingRequest) -> ChatRequest:
     """The request as the policy, budgets and telemetry read it: a user message per input."""
-    # Built without validation: every field was validated as an EmbeddingRequest.
-    messages = [Message.model_construct(role="user", content=text) for text in req.input]
-    return ChatRequest.model_construct(messages=messages, user=req.user)
+    # Validated in one call into pydantic-core: several times faster than
+    # model_construct per message, which resolves every default in Python.
+    messages = [{"role": "user", "content": text} for text in req.input]
+    return ChatRequest.model_validate({"messages": messages, "user": req.user})
 
 
 def _fit(req: EmbeddingRequest, decision: Decision) -> Decision:

@@ -362,9 +362,7 @@ class Policy:
         input_bound = upper_bound_tokens((*texts, *extra), len(request.messages))
         # An embedding model reads each input on its own: its window bounds the longest.
         window_tokens = (
-            max(estimate_tokens((m.text(),), 1) for m in request.messages)
-            if embeddings
-            else input_tokens
+            estimate_tokens((max(texts, key=len),), 1) if embeddings and texts else input_tokens
         )
         has_tools, has_images = request.has_tools, request.has_images
         declared_idx = self._levels[declared] if declared is not None else -1
