@@ -11,6 +11,8 @@ from typing import Any
 import httpx
 import pytest
 import respx
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from opentelemetry.trace import SpanKind
 
 from router import AsyncRouter, Router
@@ -631,3 +633,142 @@ def test_async_deadline_bounds_the_whole_try(mock: respx.MockRouter) -> None:
 
     with pytest.raises(ProviderTimeout):
         asyncio.run(go())
+
+
+def test_a_model_name_is_a_one_model_route(mock: respx.MockRouter) -> None:
+    local = mock.post(LOCAL).mock(side_effect=answer)
+    with Router(config()) as r:
+        resp = r.embed("hi", model="local-emb")
+    assert resp.route is not None and resp.route.target == "local-emb" and local.called
+
+
+def test_retries_follow_the_route(mock: respx.MockRouter) -> None:
+    replies = iter([httpx.Response(503, json={"error": {"message": "busy"}})])
+
+    def once_busy(request: httpx.Request) -> httpx.Response:
+        return next(replies, None) or answer(request)
+
+    cloud = mock.post(CLOUD).mock(side_effect=once_busy)
+    cfg = config()
+    cfg["routes"]["default"]["retry"] = {"attempts": 2, "backoff": {"initial_s": 0, "jitter": 0}}
+    with Router(cfg) as r:
+        resp = r.embed("hi")
+    assert cloud.call_count == 2
+    assert resp.route is not None
+    assert [(a.target, a.outcome) for a in resp.route.attempts] == [
+        ("cloud-emb", "error"),
+        ("cloud-emb", "ok"),
+    ]
+
+
+def test_a_breaker_opened_by_embeddings_skips_the_target(mock: respx.MockRouter) -> None:
+    cloud = mock.post(CLOUD).mock(return_value=httpx.Response(503, json={"error": {}}))
+    mock.post(LOCAL).mock(side_effect=answer)
+    cfg = config()
+    cfg["providers"]["cloud"]["breaker"] = {"failures": 2, "cooldown_s": 60}
+    with Router(cfg) as r:
+        r.embed("a")
+        r.embed("b")
+        # The open breaker: the cloud target is ranked last, and not contacted again.
+        assert r.explain_embed("c").target_names == ("local-emb", "cloud-emb")
+        resp = r.embed("c")
+        with pytest.raises(ProviderUnavailable) as e:
+            r.embed("d", model="cloud-emb")  # nothing else to try: the breaker refuses
+    assert e.value.code == "breaker_open"
+    assert cloud.call_count == 2
+    assert resp.route is not None and resp.route.target == "local-emb"
+    assert [a.target for a in resp.route.attempts] == ["local-emb"]
+
+
+def test_a_provider_without_an_embeddings_api_is_excluded(mock: respx.MockRouter) -> None:
+    cfg = config()
+    cfg["providers"]["claude"] = {"kind": "anthropic", "api_key": CLOUD_KEY}
+    cfg["models"]["claude-emb"] = {
+        "provider": "claude",
+        "model": "claude-x",
+        "capabilities": ["embeddings"],
+    }
+    cfg["routes"]["default"]["candidates"] = ["claude-emb", "local-emb"]
+    with Router(cfg) as r:
+        d = r.explain_embed("hi")
+        with pytest.raises(NoEligibleTarget, match="no embeddings API"):
+            r.embed("hi", model="claude-emb")
+    assert d.target_names == ("local-emb",)
+    assert any("no embeddings API" in x for x in d.excluded["claude-emb"])
+
+
+def test_the_audit_log_verifies_against_the_policy(mock: respx.MockRouter, tmp_path: Path) -> None:
+    from router.config import load_dict
+    from router.telemetry.audit import verify_log
+
+    mock.post(CLOUD).mock(return_value=httpx.Response(503, json={"error": {}}))
+    mock.post(LOCAL).mock(side_effect=answer)
+    log = tmp_path / "audit.jsonl"
+    cfg = config(telemetry={"enabled": False, "audit_log": str(log)})
+    with Router(cfg) as r:
+        r.embed(["a", "b"])
+        r.embed(["jane.doe@example.com"])
+    report = verify_log(log, load_dict(cfg))
+    assert report.ok, str(report)
+    assert len(log.read_text().splitlines()) == 2
+
+
+def test_hedging_races_two_embedding_targets(mock: respx.MockRouter) -> None:
+    def slow(request: httpx.Request) -> httpx.Response:
+        time.sleep(0.5)
+        return answer(request)
+
+    mock.post(CLOUD).mock(side_effect=slow)
+    mock.post(LOCAL).mock(side_effect=answer)
+    cfg = config()
+    cfg["routes"]["default"]["hedge_after_ms"] = 50
+    with Router(cfg) as r:
+        resp = r.embed(["a", "b"])
+    assert resp.route is not None and resp.route.target == "local-emb"
+    assert resp.vectors == [vector("a"), vector("b")]
+    assert {(a.target, a.outcome) for a in resp.route.attempts} == {
+        ("cloud-emb", "cancelled"),
+        ("local-emb", "ok"),
+    }
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    texts=st.lists(
+        st.text(alphabet="abc xyz.,", min_size=1, max_size=30).filter(str.strip),
+        min_size=1,
+        max_size=12,
+    ),
+    secret_at=st.one_of(st.none(), st.integers(min_value=0, max_value=11)),
+    batch=st.integers(min_value=1, max_value=5),
+    local_fails=st.booleans(),
+)
+def test_property_order_and_closure(
+    texts: list[str], secret_at: int | None, batch: int, local_fails: bool
+) -> None:
+    """Whatever the inputs, batch size and failures: vectors come back in input order,
+    and a call holding a confidential input never reaches the frontier target."""
+    if secret_at is not None:
+        texts = list(texts)
+        texts.insert(min(secret_at, len(texts)), "contact jane.doe@example.com")
+    cfg = config()
+    for p in ("cloud", "gpu"):
+        cfg["providers"][p]["options"] = {"embedding_batch_size": batch}
+    cfg["routes"]["default"] = {"candidates": ["local-emb", "cloud-emb"], "retry": {"attempts": 1}}
+    with respx.mock(assert_all_called=False) as m:
+        cloud = m.post(CLOUD).mock(side_effect=answer)
+        if local_fails:
+            m.post(LOCAL).mock(return_value=httpx.Response(500, json={"error": {}}))
+        else:
+            m.post(LOCAL).mock(side_effect=answer)
+        with Router(cfg) as r:
+            try:
+                resp = r.embed(texts)
+            except ProviderUnavailable:
+                assert secret_at is not None and local_fails
+                resp = None
+    if secret_at is not None:
+        assert not cloud.called
+    if resp is not None:
+        assert resp.vectors == [vector(t) for t in texts]
+        assert [d.index for d in resp.data] == list(range(len(texts)))
