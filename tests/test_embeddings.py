@@ -772,3 +772,33 @@ def test_property_order_and_closure(
     if resp is not None:
         assert resp.vectors == [vector(t) for t in texts]
         assert [d.index for d in resp.data] == list(range(len(texts)))
+
+
+def _yaml_config(tmp_path: Path) -> str:
+    import yaml
+
+    path = tmp_path / "router.yaml"
+    path.write_text(yaml.safe_dump(config()))
+    return str(path)
+
+
+def test_cli_explain_an_embedding_request(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from router.cli import main
+
+    path = _yaml_config(tmp_path)
+    assert main(["explain", path, "--input", "gardening", "--input", "jane.doe@example.com"]) == 0
+    out = capsys.readouterr().out
+    assert "operation=embeddings" in out and "sensitivity=confidential" in out
+    assert "planned: primary" in out and "local-emb" in out
+    body = tmp_path / "req.json"
+    body.write_text(json.dumps({"input": ["a", "b"], "dimensions": 8, "model": "cloud-emb"}))
+    assert main(["explain", path, "--file", str(body), "--json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert d["operation"] == "embeddings" and [p["target"] for p in d["plan"]] == ["cloud-emb"]
+    # A chat parameter on an embedding request, and a chat message to an embedding route.
+    assert main(["explain", path, "--input", "a", "--max-tokens", "5"]) == 2
+    assert "unknown embed parameter" in capsys.readouterr().err
+    assert main(["explain", path, "--message", "hi"]) == 2
+    assert "call embed()" in capsys.readouterr().err

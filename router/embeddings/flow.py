@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from ..execution.call import Call
     from ..execution.embeddings import AsyncEmbeddingSender, EmbeddingSender
     from ..execution.executor import AsyncExecutor, Executor
-    from ..policy import Decision
+    from ..policy import Decision, Policy, Snapshot
     from ..targets import Target
     from .adapters import Batch
 
@@ -45,6 +45,7 @@ __all__ = [
     "decide",
     "embedding_request",
     "finish",
+    "policy_decision",
     "request",
     "sender",
     "start",
@@ -154,10 +155,24 @@ def decide(
     chat = as_chat(req)
     ctx = core.context(context)
     snap = core.snapshot()
-    decision = core.policy.decide(chat, ctx, snap, model=model, operation="embeddings")
-    decision = _fit(req, decision)
+    decision = policy_decision(core.policy, req, chat, ctx, snap, model)
     route = core.config.routes.get(decision.route)
     return req, chat, ctx, route_traffic(core.store, decision, route, ctx, snap)
+
+
+def policy_decision(
+    policy: Policy,
+    req: EmbeddingRequest,
+    chat: ChatRequest,
+    ctx: RequestContext,
+    snap: Snapshot,
+    model: str,
+) -> Decision:
+    """The policy's Decision for an embedding call (``chat`` is :func:`as_chat` of it),
+    without the targets that cannot serve it; also what ``llm-router explain --input``
+    shows."""
+    decision = policy.decide(chat, ctx, snap, model=model, operation="embeddings")
+    return _fit(req, decision)
 
 
 def start(
