@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import time
 from pathlib import Path
@@ -802,3 +803,88 @@ def test_cli_explain_an_embedding_request(
     assert "unknown embed parameter" in capsys.readouterr().err
     assert main(["explain", path, "--message", "hi"]) == 2
     assert "call embed()" in capsys.readouterr().err
+
+
+# -- scanning the inputs joined ------------------------------------------------
+
+_SENSITIVE = [
+    "jane.doe@example.com",
+    "jane.doe%40example.com",
+    "jane.doe\\u0040example.com",
+    "jane.doe&#64;example.com",
+    "j.d+tag@example.co.uk",
+    "4111 1111 1111 1111",
+    "4111-1111-1111-1111",
+    "SSN: 123-45-6788",
+    "GB82 WEST 1234 5698 7654 32",
+    "aws AKIAIOSFODNN7EXAMPLE",
+    "token ghp_" + "A1b2" * 9,
+    "-----BEGIN RSA PRIVATE KEY-----\nMIIEow\n-----END RSA PRIVATE KEY-----",
+]
+_FILLER = [
+    "plain words",
+    " | ",
+    "\\",
+    "%",
+    "&",
+    ";",
+    "+",
+    "\n",
+    "  ",
+    "a|b",
+    "x@",
+    "@y",
+    "12 34",
+    "-",
+]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.lists(st.sampled_from(_SENSITIVE + _FILLER * 2), min_size=1, max_size=4).map("".join),
+        min_size=1,
+        max_size=6,
+    )
+)
+def test_scanning_the_inputs_joined_finds_what_scanning_each_finds(inputs: list[str]) -> None:
+    """The joined scan (one per call) raises the level exactly as scanning every input
+    alone would, and finds every detector that fires on some input."""
+    from router.embeddings.flow import as_chat
+    from router.embeddings.types import EmbeddingRequest
+    from router.policy.canonical import scan_inputs
+
+    policy = _policy()
+    chat = as_chat(EmbeddingRequest(input=tuple(inputs)))
+    each = [policy.classify([t]) for t in inputs]
+    alone_level = max(level for level, _ in each)
+    alone_found = {name for _, counts in each for name in counts}
+    joined_level, joined_counts = policy.classify(scan_inputs(chat)[:1])  # the joined text only
+    assert joined_level == alone_level
+    assert set(joined_counts) == alone_found
+
+
+@functools.cache
+def _policy() -> Any:
+    from router.config import load_dict
+    from router.policy import Policy
+
+    return Policy(load_dict(config()))
+
+
+def test_a_policy_with_a_user_pattern_scans_each_input_alone(mock: respx.MockRouter) -> None:
+    # An anchored pattern matches at the start of an input, not inside a joined text.
+    cfg = config()
+    cfg["sensitivity"] = {
+        "detect": [
+            {
+                "detector": "regex",
+                "name": "leading-code",
+                "pattern": "^PRJ-[0-9]{4}",
+                "level": "confidential",
+            }
+        ]
+    }
+    with Router(cfg) as r:
+        d = r.explain_embed(["gardening", "PRJ-1234 launch plan"])
+    assert d.sensitivity.level == "confidential" and d.target_names == ("local-emb",)

@@ -31,7 +31,7 @@ from ..errors import ConfigError, NoEligibleTarget, RequestError, UnknownRoute
 from ..targets import Target, resolve_targets
 from ..types import ChatRequest, RequestContext
 from . import trust
-from .canonical import scan_texts
+from .canonical import scan_inputs, scan_texts
 from .decision import Decision, Limits, SensitivityResult
 from .detectors import Detector, compile_detectors, has_digit, scan_forms
 from .matchers import Facts, Predicate, compile_matcher
@@ -353,7 +353,10 @@ class Policy:
                 field="context.sensitivity",
             )
         # Classified first: scan_texts refuses text no adapter could encode.
-        detected, counts = self.classify(scan_texts(request))
+        # An embedding call's inputs are scanned joined (one scan, not one per
+        # input) unless a user-written pattern might be anchored to a text's start.
+        scan = scan_inputs if embeddings and not self._raw else scan_texts
+        detected, counts = self.classify(scan(request))
         # The same counts the budget gate's default counter makes (tool schemas included):
         # the estimate, and the bound that reservations and the cost ceiling use.
         texts = [t for t in request.iter_text() if t]
