@@ -25,14 +25,16 @@ from pydantic import ValidationError
 from ..accounting import amortised_cost_usd, cost_usd
 from ..accounting.budget import EXTRA_KEY
 from ..errors import NoEligibleTarget, RequestError, request_error
+from ..execution.call import Call
+from ..execution.embeddings import AsyncEmbeddingSender, EmbeddingSender
+from ..execution.walker import Walker
 from ..migration import record_outcome, route_traffic
 from ..types import ChatRequest, RequestContext, RouteInfo
+from .adapters import supports_dimensions
 from .types import EMBEDDING_PARAMS, Embedding, EmbeddingRequest, EmbeddingResponse, EmbeddingUsage
 
 if TYPE_CHECKING:
     from ..client import _Core
-    from ..execution.call import Call
-    from ..execution.embeddings import AsyncEmbeddingSender, EmbeddingSender
     from ..execution.executor import AsyncExecutor, Executor
     from ..policy import Decision, Policy, Snapshot
     from ..targets import Target
@@ -105,8 +107,6 @@ def _fit(req: EmbeddingRequest, decision: Decision) -> Decision:
     Asking for ``dimensions`` from targets that cannot shorten vectors only
     narrows the plan; when no planned target can, it is the caller's mistake.
     """
-    from .adapters import supports_dimensions
-
     reasons: dict[str, str] = {}
     for t in decision.plan:
         if t.kind in _NO_EMBEDDINGS_API:
@@ -183,9 +183,6 @@ def start(
     params: Mapping[str, Any],
 ) -> Call:
     """Decide, reserve against budgets and set up the walk; nothing is sent yet."""
-    from ..execution.call import Call
-    from ..execution.walker import Walker
-
     try:
         req, chat, ctx, decision = decide(core, input, model, context, params)
         route = core.policy.route_for(model)[1]
@@ -252,8 +249,6 @@ def sender(executor: Executor) -> EmbeddingSender:
     """The embedding sender riding on ``executor``'s pools (one per executor)."""
     s = _senders.get(executor)
     if s is None:
-        from ..execution.embeddings import EmbeddingSender
-
         s = _senders[executor] = EmbeddingSender(executor.http, executor.embedded)
     return s
 
@@ -262,7 +257,5 @@ def async_sender(executor: AsyncExecutor) -> AsyncEmbeddingSender:
     """The asyncio embedding sender riding on ``executor``'s pools (one per executor)."""
     s = _senders.get(executor)
     if s is None:
-        from ..execution.embeddings import AsyncEmbeddingSender
-
         s = _senders[executor] = AsyncEmbeddingSender(executor.http, executor.embedded)
     return s

@@ -15,14 +15,20 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from ..errors import AuthenticationError, ProviderError, ProviderTimeout
+from ..embeddings.adapters import (
+    Batch,
+    EmbeddingAdapter,
+    batch_limit,
+    embedding_adapter_for,
+    vector_from_wire,
+)
+from ..errors import AuthenticationError, ProviderError, ProviderTimeout, ProviderUnavailable
 from ..providers import Adapter, adapter_for
 from ..targets import Target
 from .embedded import EmbeddedSender
 from .http import scrub
 
 if TYPE_CHECKING:
-    from ..embeddings.adapters import Batch, EmbeddingAdapter
     from ..embeddings.types import EmbeddingRequest
     from .http import AsyncHttpSender, HttpSender
     from .walker import Send
@@ -48,16 +54,12 @@ class _Base:
     def _adapters(self, t: Target) -> tuple[EmbeddingAdapter, Adapter]:
         wire = self._wire.get(t.provider)
         if wire is None:
-            from ..embeddings.adapters import embedding_adapter_for
-
             wire = self._wire[t.provider] = embedding_adapter_for(t.kind)
             self._errors[t.provider] = adapter_for(t.kind, t.provider_name)
         return wire, self._errors[t.provider]
 
     @staticmethod
     def _plan(t: Target, request: EmbeddingRequest) -> list[tuple[int, Sequence[str]]]:
-        from ..embeddings.adapters import batch_limit
-
         if t.endpoint.quirks.requires_key and not t.endpoint.api_key:
             raise scrub(
                 AuthenticationError(
@@ -87,15 +89,14 @@ class _Base:
 
     @staticmethod
     def _engine(t: Target, out: Any, expected: int) -> Batch:
-        from ..embeddings.adapters import Batch
-
-        return _scrubbed(t, lambda: _engine_batch(out, expected, Batch))
+        try:
+            return _engine_batch(out, expected)
+        except ProviderError as e:
+            raise scrub(e, t) from None
 
     @staticmethod
     def _merge(t: Target, request: EmbeddingRequest, parts: list[Batch]) -> Batch:
-        from ..embeddings.adapters import Batch
-
-        vectors = [v for p in parts for v in p.vectors]
+        vectors = parts[0].vectors if len(parts) == 1 else [v for p in parts for v in p.vectors]
         counts = [p.prompt_tokens for p in parts]
         tokens = None if any(c is None for c in counts) else sum(c or 0 for c in counts)
         size = len(vectors[0])
@@ -116,23 +117,11 @@ class _Base:
 
 
 def _malformed(why: str) -> ProviderError:
-    from ..errors import ProviderUnavailable
-
     return ProviderUnavailable(f"embedding response {why}", code="malformed_response")
 
 
-def _scrubbed(t: Target, fn: Any) -> Batch:
-    try:
-        result: Batch = fn()
-    except ProviderError as e:
-        raise scrub(e, t) from None
-    return result
-
-
-def _engine_batch(out: Any, expected: int, batch_type: Any) -> Batch:
+def _engine_batch(out: Any, expected: int) -> Batch:
     """llama-cpp-python's ``create_embedding`` dict as a batch."""
-    from ..embeddings.adapters import vector_from_wire
-
     data = out.get("data") if isinstance(out, dict) else None
     if not isinstance(data, list) or len(data) != expected:
         raise _malformed("from the engine has the wrong number of vectors")
@@ -141,8 +130,7 @@ def _engine_batch(out: Any, expected: int, batch_type: Any) -> Batch:
         vectors.append(vector_from_wire(item.get("embedding") if isinstance(item, dict) else None))
     usage = out.get("usage")
     tokens = usage.get("prompt_tokens") if isinstance(usage, dict) else None
-    result: Batch = batch_type(vectors, tokens if type(tokens) is int else None, None)
-    return result
+    return Batch(vectors, tokens if type(tokens) is int else None, None)
 
 
 def _deadline(t: Target, deadline: float | None) -> float | None:
