@@ -850,7 +850,7 @@ _FILLER = [
 def test_scanning_the_inputs_joined_finds_what_scanning_each_finds(inputs: list[str]) -> None:
     """The joined scan (one per call) raises the level exactly as scanning every input
     alone would, and finds every detector that fires on some input."""
-    from router.embeddings.flow import as_chat
+    from router.embeddings.decide import as_chat
     from router.embeddings.types import EmbeddingRequest
     from router.policy.canonical import scan_inputs
 
@@ -888,3 +888,44 @@ def test_a_policy_with_a_user_pattern_scans_each_input_alone(mock: respx.MockRou
     with Router(cfg) as r:
         d = r.explain_embed(["gardening", "PRJ-1234 launch plan"])
     assert d.sensitivity.level == "confidential" and d.target_names == ("local-emb",)
+
+
+def test_policy_test_files_take_embedding_cases(tmp_path: Path) -> None:
+    import yaml
+
+    from router.config import load_dict
+    from router.policy.testing import run_file
+
+    cases = {
+        "tests": [
+            {
+                "name": "a document with an email is embedded at home",
+                "input": ["gardening", "mail jane.doe@example.com"],
+                "expect": {"plan": ["local-emb"], "sensitivity": "confidential"},
+            },
+            {
+                "name": "public documents may use the cloud",
+                "input": ["gardening"],
+                "params": {"dimensions": 256},
+                "expect": {"target": "cloud-emb", "excluded": {}},
+            },
+            {
+                "name": "wrong on purpose",
+                "input": ["gardening"],
+                "expect": {"target": "local-emb"},
+            },
+            {
+                "name": "a chat param",
+                "input": ["x"],
+                "params": {"max_tokens": 5},
+                "expect": {"denied": False},
+            },
+        ]
+    }
+    path = tmp_path / "t.yaml"
+    path.write_text(yaml.safe_dump(cases))
+    ok, ok2, wrong, bad = run_file(load_dict(config()), path)
+    assert ok.passed and ok2.passed, (ok.failures, ok2.failures)
+    assert ok.decision is not None and ok.decision.operation == "embeddings"
+    assert wrong.failures == ["target: expected 'local-emb', got 'cloud-emb'"]
+    assert bad.failures and "unknown embed parameter" in bad.failures[0]

@@ -105,8 +105,8 @@ def run(args: argparse.Namespace) -> int:
         meta = ctx_raw.get("metadata") or {}
         if isinstance(meta, Mapping):  # else validation says what is wrong with it
             ctx_raw["metadata"] = {**meta, **dict(args.meta)}
-    embedding = "input" in body
-    if not embedding:
+    embeds = "input" in body
+    if not embeds:
         try:
             request = ChatRequest.model_validate(body)
         except ValidationError as e:
@@ -119,15 +119,16 @@ def run(args: argparse.Namespace) -> int:
     status = 0
     snap = Snapshot(request_id="explain")
     try:
-        if embedding:
-            from ..embeddings import flow
+        if embeds:
+            from ..embeddings import decide as embedding
 
             inputs = body.pop("input")
             try:
-                req = flow.request(inputs, body)
+                req = embedding.request(inputs, body)
             except TypeError as e:  # a chat parameter, or input of the wrong shape
                 raise RequestError(str(e)) from None
-            decision = flow.policy_decision(policy, req, flow.as_chat(req), ctx, snap, args.model)
+            chat = embedding.as_chat(req)
+            decision = embedding.policy_decision(policy, req, chat, ctx, snap, args.model)
         else:
             decision = policy.decide(request, ctx, snap, model=args.model)
     except NoEligibleTarget as e:

@@ -113,8 +113,8 @@ def vector_from_wire(value: Any) -> list[float]:
         if not _LITTLE:
             floats.byteswap()
         vec = floats.tolist()
-    elif isinstance(value, list):
-        if value and isinstance(value[0], list):
+    elif type(value) is list:
+        if value and type(value[0]) is list:
             raise _malformed(
                 "holds one vector per token: the model pools nothing (serve it with a "
                 "pooling type, e.g. llama.cpp's --pooling mean)"
@@ -221,14 +221,14 @@ class OpenAIEmbeddings(EmbeddingAdapter):
             raise _malformed(f"has {len(data)} vectors for {expected} inputs")
         vectors: list[list[float] | None] = [None] * expected
         for pos, item in enumerate(data):
-            if not isinstance(item, Mapping):
+            if type(item) is not dict:  # parsed JSON: a dict or not an object
                 raise _malformed("has a data item that is not an object")
             index = _int(item.get("index", float(pos)))
             if index is None or index >= expected or vectors[index] is not None:
                 raise _malformed("has missing, repeated or out-of-range indexes")
             vectors[index] = vector_from_wire(item.get("embedding"))
         usage = obj.get("usage")
-        tokens = _tokens(usage.get("prompt_tokens")) if isinstance(usage, Mapping) else None
+        tokens = _tokens(usage.get("prompt_tokens")) if type(usage) is dict else None
         model = obj.get("model")
         return Batch(
             [v for v in vectors if v is not None], tokens, model if isinstance(model, str) else None
@@ -331,7 +331,7 @@ class GeminiEmbeddings(EmbeddingAdapter):
             raise _malformed(f"has {len(data)} vectors for {expected} inputs")
         vectors = []
         for item in data:
-            if not isinstance(item, Mapping):
+            if type(item) is not dict:
                 raise _malformed("has an embedding that is not an object")
             vectors.append(vector_from_wire(item.get("values")))
         return Batch(vectors, None, None)
