@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
+import random
 import time
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 import respx
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from opentelemetry.trace import SpanKind
 
@@ -28,6 +29,7 @@ from router.errors import (
     RequestError,
 )
 from router.telemetry import semconv as sc
+from tests import national_id_corpus as ids
 from tests.telemetry_support import Otel
 
 pytest_plugins = ["tests.telemetry_fixtures"]
@@ -821,6 +823,19 @@ _SENSITIVE = [
     "token ghp_" + "A1b2" * 9,
     "-----BEGIN RSA PRIVATE KEY-----\nMIIEow\n-----END RSA PRIVATE KEY-----",
 ]
+_RNG = random.Random(18)
+_SENSITIVE += [
+    f"{label} {make(_RNG)}"
+    for label, make in (
+        ("codice fiscale", ids.codice_fiscale),
+        ("BSN", ids.bsn),
+        ("PESEL", ids.pesel),
+        ("CPF", ids.cpf),
+        ("NINO", ids.nino),
+        ("DNI", ids.dni),
+        ("Aadhaar", ids.aadhaar),
+    )
+]
 _FILLER = [
     "plain words",
     " | ",
@@ -839,10 +854,24 @@ _FILLER = [
 ]
 
 
-@settings(max_examples=300, deadline=None)
+# Whole values, fillers, and each value cut in two: inputs that end with one half
+# and begin with the other are common, so a join that glued them would be caught.
+_PIECES = (
+    _SENSITIVE
+    + _FILLER
+    + [half for v in _SENSITIVE for half in (v[: len(v) // 2], v[len(v) // 2 :])]
+    + ["Night", "Owl"] * 4
+)
+
+
+@settings(max_examples=500, deadline=None)
+@example(["a Night", "Owl b"])  # a join that glued them would find the keyword
+@example(["4111 111", "1 1111 1111"])  # ... or a card
+@example(["jane.doe@", "example.com"])
+@example(["x\\", "u0040y"])  # an escape cut in two
 @given(
     st.lists(
-        st.lists(st.sampled_from(_SENSITIVE + _FILLER * 2), min_size=1, max_size=4).map("".join),
+        st.lists(st.sampled_from(_PIECES), min_size=1, max_size=3).map("".join),
         min_size=1,
         max_size=6,
     )
@@ -869,7 +898,23 @@ def _policy() -> Any:
     from router.config import load_dict
     from router.policy import Policy
 
-    return Policy(load_dict(config()))
+    cfg = config()
+    cfg["sensitivity"] = {
+        "detect": [
+            {"detector": d, "level": "confidential"}
+            for d in ("email", "phone", "payment_card", "us_ssn", "iban", "credential")
+        ]
+        + [
+            {"detector": "national_id", "level": "restricted"},
+            {
+                "detector": "keywords",
+                "name": "codenames",
+                "keywords": ["Night Owl"],
+                "level": "restricted",
+            },
+        ]
+    }
+    return Policy(load_dict(cfg))
 
 
 def test_a_policy_with_a_user_pattern_scans_each_input_alone(mock: respx.MockRouter) -> None:
