@@ -589,6 +589,16 @@ def test_spans_say_embeddings(mock: respx.MockRouter, otel: Otel) -> None:
     assert first.attributes[sc.ERROR_TYPE] == "ProviderUnavailable"
     assert sc.ERROR_TYPE not in second.attributes  # the answer is not a cancelled try
     assert second.attributes[sc.FALLBACK_REASON] == "ProviderUnavailable"
+    # The answered try carries its usage and the vectors' length; no output tokens.
+    assert second.attributes[sc.USAGE_INPUT_TOKENS] == resp.usage.prompt_tokens
+    assert second.attributes[sc.EMBEDDINGS_DIMENSION_COUNT] == 3
+    assert sc.USAGE_OUTPUT_TOKENS not in second.attributes
+    assert sc.RESPONSE_FINISH_REASONS not in second.attributes
+    assert second.end_time is not None and second.end_time <= route.end_time
+    tokens = otel.points(sc.METRIC_TOKEN_USAGE)
+    assert [p.attributes[sc.TOKEN_TYPE] for p in tokens] == [sc.TOKEN_TYPE_INPUT]
+    assert tokens[0].sum == resp.usage.prompt_tokens
+    assert tokens[0].attributes[sc.OPERATION_NAME] == "embeddings"
 
 
 def test_a_denied_embedding_span_says_embeddings(otel: Otel) -> None:

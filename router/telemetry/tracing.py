@@ -121,6 +121,11 @@ class _Cancelled(Exception):
 _CANCELLED = _Cancelled()
 
 
+def _is_chat(response: Any) -> bool:
+    """A chat response (it has choices), not an embedding one."""
+    return hasattr(response, "choices")
+
+
 def _operation(decision: Any) -> str:
     """``gen_ai.operation.name`` of a decision's call (a denial may carry none)."""
     if getattr(decision, "operation", None) == "embeddings":
@@ -493,8 +498,9 @@ class TracingObserver(Observer):
         elif response is not None:
             self._end_attempt(st, token, response=response)
         elif not call.stream and _last_outcome(call, token.target.name) == "ok":
-            # An answer this hook is not shown (embeddings: usage is on the route span).
-            self._end_attempt(st, token)
+            # An answer the driver does not show this hook (embeddings): the span
+            # stays open until request_ended brings the response and its usage.
+            st.open_attempt = token
         elif not call.stream or _last_outcome(call, token.target.name) == "cancelled":
             # A hedged try that lost the race: neither an answer nor a failure.
             self._end_attempt(st, token, error=_CANCELLED)
@@ -512,7 +518,7 @@ class TracingObserver(Observer):
         st: _CallState,
         token: _AttemptToken,
         *,
-        response: ChatResponse | None = None,
+        response: ChatResponse | EmbeddingResponse | None = None,
         error: BaseException | None = None,
     ) -> None:
         elapsed = _now() - token.t0
@@ -526,9 +532,10 @@ class TracingObserver(Observer):
             if st.metering and response.usage is not None:
                 u = response.usage
                 self._tokens.record(u.prompt_tokens, {**attrs, sc.TOKEN_TYPE: sc.TOKEN_TYPE_INPUT})
-                self._tokens.record(
-                    u.completion_tokens, {**attrs, sc.TOKEN_TYPE: sc.TOKEN_TYPE_OUTPUT}
-                )
+                if _is_chat(response):  # embeddings produce no tokens
+                    self._tokens.record(
+                        u.completion_tokens, {**attrs, sc.TOKEN_TYPE: sc.TOKEN_TYPE_OUTPUT}
+                    )
         if error is not None:
             etype = _error_type(error)
             attrs[sc.ERROR_TYPE] = etype
@@ -542,20 +549,30 @@ class TracingObserver(Observer):
         if span is not None:
             span.end()
 
-    def _response_attrs(self, span: trace.Span, response: ChatResponse) -> None:
+    def _response_attrs(self, span: trace.Span, response: ChatResponse | EmbeddingResponse) -> None:
         a: dict[str, AttributeValue] = {}
-        if response.id:
-            a[sc.RESPONSE_ID] = response.id
         if response.model:
             a[sc.RESPONSE_MODEL] = response.model
-        a[sc.RESPONSE_FINISH_REASONS] = [c.finish_reason or "" for c in response.choices]
         u = response.usage
+        if not _is_chat(response):
+            # Embeddings: input tokens and the vectors' length; no content to capture.
+            if u is not None:
+                a[sc.USAGE_INPUT_TOKENS] = u.prompt_tokens
+            data = getattr(response, "data", None)
+            if data:
+                a[sc.EMBEDDINGS_DIMENSION_COUNT] = len(data[0].embedding)
+            span.set_attributes(a)
+            return
+        chat = cast("ChatResponse", response)
+        if chat.id:
+            a[sc.RESPONSE_ID] = chat.id
+        a[sc.RESPONSE_FINISH_REASONS] = [c.finish_reason or "" for c in chat.choices]
         if u is not None:
             a[sc.USAGE_INPUT_TOKENS] = u.prompt_tokens
             a[sc.USAGE_OUTPUT_TOKENS] = u.completion_tokens
             a[sc.USAGE_CACHE_READ_INPUT_TOKENS] = u.cached_tokens
         if self._capture:
-            a[sc.OUTPUT_MESSAGES] = self._output_json(response)
+            a[sc.OUTPUT_MESSAGES] = self._output_json(chat)
         span.set_attributes(a)
 
     @_safe()
@@ -572,9 +589,8 @@ class TracingObserver(Observer):
             return
         self._sync(st, call)
         if st.open_attempt is not None:
-            # Only a chat stream leaves its attempt open: its response is a chat one.
-            streamed = cast("ChatResponse | None", response)
-            self._end_attempt(st, st.open_attempt, response=streamed, error=error)
+            # A chat stream's attempt, or an embedding call's answered one.
+            self._end_attempt(st, st.open_attempt, response=response, error=error)
             st.open_attempt = None
         route = response.route if response is not None else None
         if st.metering and route is not None:
