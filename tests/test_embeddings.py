@@ -984,3 +984,17 @@ def test_policy_test_files_take_embedding_cases(tmp_path: Path) -> None:
     assert ok.decision is not None and ok.decision.operation == "embeddings"
     assert wrong.failures == ["target: expected 'local-emb', got 'cloud-emb'"]
     assert bad.failures and "unknown embed parameter" in bad.failures[0]
+
+
+def test_the_context_window_bounds_the_longest_input_not_the_batch(
+    mock: respx.MockRouter,
+) -> None:
+    cfg = config()
+    cfg["models"]["local-emb"]["context_window"] = 64
+    cfg["routes"]["default"]["candidates"] = ["local-emb"]
+    with Router(cfg) as r:
+        many_short = r.explain_embed(["a short document about gardening"] * 50)
+        with pytest.raises(NoEligibleTarget, match="context window: 64"):
+            r.explain_embed(["short", "word " * 100])
+    assert many_short.target_names == ("local-emb",)
+    assert many_short.input_tokens > 64  # the whole call is larger than one window
