@@ -22,6 +22,7 @@ from router.accounting import read_ledger
 from router.errors import (
     AuthenticationError,
     BudgetExceeded,
+    ConfigError,
     InvalidRequestError,
     NoEligibleTarget,
     ProviderError,
@@ -998,3 +999,33 @@ def test_the_context_window_bounds_the_longest_input_not_the_batch(
             r.explain_embed(["short", "word " * 100])
     assert many_short.target_names == ("local-emb",)
     assert many_short.input_tokens > 64  # the whole call is larger than one window
+
+
+def test_validate_warns_about_embedding_models_that_cannot_work(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import yaml
+
+    from router.cli import main
+
+    cfg = config()
+    cfg["providers"]["gpu"]["options"] = {"embedding_batch_size": 0}
+    cfg["providers"]["claude"] = {"kind": "anthropic", "api_key": CLOUD_KEY}
+    cfg["models"]["claude-emb"] = {
+        "provider": "claude",
+        "model": "c",
+        "capabilities": ["embeddings"],
+    }
+    path = tmp_path / "router.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    assert main(["validate", str(path), "--strict"]) == 1
+    err = capsys.readouterr().err
+    assert "providers.gpu.options.embedding_batch_size: must be a positive integer" in err
+    assert "models.claude-emb: provider kind anthropic has no embeddings API" in err
+    assert CLOUD_KEY not in err
+    # At call time the same option is a ConfigError before anything is sent.
+    with respx.mock(assert_all_called=False) as m:
+        everything = m.route().mock(side_effect=answer)
+        with Router(cfg) as r, pytest.raises(ConfigError, match="embedding_batch_size"):
+            r.embed("hi", model="local-emb")
+    assert not everything.called

@@ -40,9 +40,11 @@ from ..targets import Target
 from .types import EmbeddingRequest
 
 __all__ = [
+    "NO_EMBEDDINGS_API",
     "Batch",
     "EmbeddingAdapter",
     "batch_limit",
+    "config_warnings",
     "embedding_adapter_for",
     "supports_dimensions",
     "vector_from_wire",
@@ -58,6 +60,9 @@ _LIMITS: Mapping[str, int | None] = {
 }
 _PRESET_LIMIT = 2048
 
+NO_EMBEDDINGS_API = frozenset({"anthropic"})
+"""Kinds whose provider has no embeddings endpoint: never in an embedding plan."""
+
 _NO_DIMENSIONS = frozenset({"embedded"})
 """Kinds that cannot shorten vectors: ``dimensions`` is a clear error before any send."""
 
@@ -68,7 +73,7 @@ def batch_limit(t: Target) -> int | None:
     if configured is not None:
         if type(configured) is not int or configured < 1:
             raise ConfigError(
-                "embedding_batch_size must be a positive integer",
+                "must be a positive integer",
                 key=f"providers.{t.provider}.options.embedding_batch_size",
             )
         return configured
@@ -345,8 +350,26 @@ def embedding_adapter_for(kind: str) -> EmbeddingAdapter:
         return GeminiEmbeddings()
     if kind == "azure_openai":
         return AzureEmbeddings()
-    if kind == "anthropic":
-        raise ConfigError("provider kind 'anthropic' has no embeddings API")
+    if kind in NO_EMBEDDINGS_API:
+        raise ConfigError(f"provider kind {kind!r} has no embeddings API")
     if kind in NATIVE:
         raise KeyError(kind)
     return OpenAIEmbeddings()
+
+
+def config_warnings(targets: Mapping[str, Target]) -> list[str]:
+    """What ``llm-router validate`` warns about embedding models (each names its key)."""
+    warnings = []
+    for t in targets.values():
+        if "embeddings" not in t.capabilities:
+            continue
+        if t.kind in NO_EMBEDDINGS_API:
+            warnings.append(
+                f"models.{t.name}: provider kind {t.kind} has no embeddings API; "
+                "embed() never plans it"
+            )
+        try:
+            batch_limit(t)
+        except ConfigError as e:
+            warnings.append(str(e))
+    return warnings

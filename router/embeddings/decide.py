@@ -15,15 +15,13 @@ from pydantic import ValidationError
 
 from ..errors import NoEligibleTarget, RequestError, request_error
 from ..types import ChatRequest, RequestContext
-from .adapters import supports_dimensions
+from .adapters import NO_EMBEDDINGS_API, batch_limit, supports_dimensions
 from .types import EMBEDDING_PARAMS, EmbeddingRequest
 
 if TYPE_CHECKING:
     from ..policy import Decision, Policy, Snapshot
 
 __all__ = ["as_chat", "policy_decision", "request"]
-
-_NO_EMBEDDINGS_API = frozenset({"anthropic"})
 
 
 def request(input: str | Sequence[str], params: Mapping[str, Any]) -> EmbeddingRequest:
@@ -76,7 +74,8 @@ def _fit(req: EmbeddingRequest, decision: Decision) -> Decision:
     """
     reasons: dict[str, str] = {}
     for t in decision.plan:
-        if t.kind in _NO_EMBEDDINGS_API:
+        batch_limit(t)  # a bad embedding_batch_size is a ConfigError before any send
+        if t.kind in NO_EMBEDDINGS_API:
             reasons[t.name] = f"operation: provider kind {t.kind} has no embeddings API"
         elif req.dimensions is not None and not supports_dimensions(t):
             reasons[t.name] = f"dimensions: the {t.kind} engine cannot shorten vectors"
