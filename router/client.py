@@ -463,9 +463,9 @@ class Router(_Facade):
         params = _embed_params(dimensions, encoding_format, user)
         call = flow.start(self._core, input, model, context, params)
         ex = self._executor
-        send, req = flow.sender(ex).embed, flow.embedding_request(call)
+        attempt = flow.attempt(call, flow.sender(ex))
         try:
-            batch, step = ex._walk(call, lambda s: send(s, req), None)
+            batch, step = ex._walk(call, attempt, None)
         except BaseException as e:
             self._core.fail(call, e)
             raise
@@ -605,9 +605,10 @@ class AsyncRouter(_Facade):
         params = _embed_params(dimensions, encoding_format, user)
         call = flow.start(self._core, input, model, context, params)
         ex = self._executor
-        send, req = flow.async_sender(ex).embed, flow.embedding_request(call)
         try:
-            batch, step = await ex._walk(call, lambda s: send(s, req), None)
+            batch, step = await ex._walk(
+                call, flow.async_attempt(call, flow.async_sender(ex)), None
+            )
         except BaseException as e:
             self._core.fail(call, e)
             raise

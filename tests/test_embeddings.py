@@ -1029,3 +1029,54 @@ def test_validate_warns_about_embedding_models_that_cannot_work(
         with Router(cfg) as r, pytest.raises(ConfigError, match="embedding_batch_size"):
             r.embed("hi", model="local-emb")
     assert not everything.called
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_a_try_that_failed_after_answered_batches_is_charged(
+    mock: respx.MockRouter, mode: str
+) -> None:
+    calls = {"n": 0}
+
+    def second_fails(request: httpx.Request) -> httpx.Response:
+        calls["n"] += 1
+        if calls["n"] == 2:
+            return httpx.Response(500, json={"error": {"message": "boom"}})
+        return answer(request)
+
+    mock.post(CLOUD).mock(side_effect=second_fails)
+    mock.post(LOCAL).mock(side_effect=answer)
+    cfg = config()
+    cfg["providers"]["cloud"]["options"] = {"embedding_batch_size": 4}
+    cfg["rules"].append(_budget(100.0))
+    ctx = {"tenant": "acme"}
+    if mode == "sync":
+        with Router(cfg) as r:
+            resp = r.embed(DOCS, context=ctx)
+            recs = read_ledger(r.store)
+            worst = r.explain_embed(DOCS).costs["cloud-emb"]
+    else:
+
+        async def go() -> Any:
+            async with AsyncRouter(cfg) as r:
+                out = await r.embed(DOCS, context=ctx)
+                return out, read_ledger(r.store), r.explain_embed(DOCS).costs["cloud-emb"]
+
+        resp, recs, worst = asyncio.run(go())
+    assert resp.route is not None and resp.route.target == "local-emb"
+    by_target = {rec.target: rec for rec in recs}
+    # The cloud billed the first batch of 4: charged at its worst case, flagged.
+    cloud = by_target["cloud-emb"]
+    assert cloud.outcome == "unknown" and cloud.estimated
+    assert cloud.cost_usd == pytest.approx(worst) and cloud.cost_usd > 0
+    assert by_target["local-emb"].outcome == "ok"
+
+
+def test_a_try_that_failed_on_its_first_batch_is_not_charged(mock: respx.MockRouter) -> None:
+    mock.post(CLOUD).mock(return_value=httpx.Response(500, json={"error": {"message": "x"}}))
+    mock.post(LOCAL).mock(side_effect=answer)
+    cfg = config()
+    cfg["rules"].append(_budget(100.0))
+    with Router(cfg) as r:
+        r.embed(DOCS, context={"tenant": "acme"})
+        recs = read_ledger(r.store)
+    assert [(x.target, x.outcome) for x in recs] == [("local-emb", "ok")]

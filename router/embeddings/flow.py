@@ -14,12 +14,13 @@ requests"). The inputs to send stay in ``Call.extra`` (:data:`REQUEST_KEY`).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
+from functools import partial
 from typing import TYPE_CHECKING, Any
 from weakref import WeakKeyDictionary
 
 from ..accounting import amortised_cost_usd, cost_usd
-from ..accounting.budget import EXTRA_KEY
+from ..accounting.budget import EXTRA_KEY, UNANSWERED_KEY
 from ..errors import NoEligibleTarget
 from ..execution.call import Call
 from ..execution.embeddings import AsyncEmbeddingSender, EmbeddingSender
@@ -32,13 +33,16 @@ from .types import Embedding, EmbeddingRequest, EmbeddingResponse, EmbeddingUsag
 if TYPE_CHECKING:
     from ..client import _Core
     from ..execution.executor import AsyncExecutor, Executor
+    from ..execution.walker import Send
     from ..policy import Decision
     from ..targets import Target
     from .adapters import Batch
 
 __all__ = [
     "REQUEST_KEY",
+    "async_attempt",
     "async_sender",
+    "attempt",
     "decide",
     "embedding_request",
     "finish",
@@ -132,6 +136,26 @@ def embedding_request(call: Call) -> EmbeddingRequest:
     """The inputs and parameters a call started by :func:`start` sends."""
     req: EmbeddingRequest = call.extra[REQUEST_KEY]
     return req
+
+
+def _billed(call: Call, t: Target) -> None:
+    # A try that failed after some of its batches were answered was billed for
+    # them: the budget gate charges it at its worst case, as a timed-out try.
+    call.extra.setdefault(UNANSWERED_KEY, []).append(t.name)
+
+
+def attempt(call: Call, sender: EmbeddingSender) -> Callable[[Send], Batch]:
+    """One try of ``call`` on a step's target, as the executor's walk calls it."""
+    req, billed = embedding_request(call), partial(_billed, call)
+    return lambda step: sender.embed(step, req, billed)
+
+
+def async_attempt(
+    call: Call, sender: AsyncEmbeddingSender
+) -> Callable[[Send], Coroutine[Any, Any, Batch]]:
+    """:func:`attempt` for the asyncio executor."""
+    req, billed = embedding_request(call), partial(_billed, call)
+    return lambda step: sender.embed(step, req, billed)
 
 
 _senders: WeakKeyDictionary[Any, Any] = WeakKeyDictionary()

@@ -5,14 +5,16 @@ the inputs are cut into batches of the target's limit
 (:func:`router.embeddings.adapters.batch_limit`), sent one after the other
 through the executor's pooled transports, and the vectors put back in input
 order. A batch that fails fails the try; the walker then retries or falls
-back as for chat, and the next try sends every batch again. The building and
-checking is shared by the blocking and asyncio senders.
+back as for chat, and the next try sends every batch again. A try that fails
+after some of its batches were answered has been billed for them: the
+sender reports it (``billed``) so the budget gate charges it. The building
+and checking is shared by the blocking and asyncio senders.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..embeddings.adapters import (
@@ -33,7 +35,15 @@ if TYPE_CHECKING:
     from .http import AsyncHttpSender, HttpSender
     from .walker import Send
 
-__all__ = ["AsyncEmbeddingSender", "EmbeddingSender", "batches"]
+__all__ = ["AsyncEmbeddingSender", "Billed", "EmbeddingSender", "batches"]
+
+Billed = Callable[[Target], None]
+"""Told of a target that answered part of a try that then failed (it may bill it)."""
+
+
+def _partly_answered(billed: Billed | None, t: Target, parts: list[Batch]) -> None:
+    if billed is not None and parts:
+        billed(t)
 
 
 def batches(inputs: Sequence[str], limit: int | None) -> list[tuple[int, Sequence[str]]]:
@@ -151,22 +161,28 @@ class EmbeddingSender(_Base):
         self.http = http
         self.embedded = embedded
 
-    def embed(self, step: Send, request: EmbeddingRequest) -> Batch:
+    def embed(self, step: Send, request: EmbeddingRequest, billed: Billed | None = None) -> Batch:
         """Every input of ``request`` on ``step.target``, in input order."""
         t = step.target
         runs = self._plan(t, request)
         deadline = None if step.timeout_s is None else time.monotonic() + step.timeout_s
-        parts = []
-        if t.kind == "embedded":
+        parts: list[Batch] = []
+        try:
+            if t.kind == "embedded":
+                for _, inputs in runs:
+                    out = self.embedded.embed(t, list(inputs))
+                    parts.append(self._engine(t, out, len(inputs)))
+                return self._merge(t, request, parts)
+            wire, errors = self._adapters(t)
             for _, inputs in runs:
-                parts.append(self._engine(t, self.embedded.embed(t, list(inputs)), len(inputs)))
+                left = _deadline(t, deadline)
+                http = wire.build(t.endpoint, inputs, request)
+                answer = self.http.exchange(t, http, timeout_s=left)
+                parts.append(self._answer(t, wire, errors, answer, len(inputs)))
             return self._merge(t, request, parts)
-        wire, errors = self._adapters(t)
-        for _, inputs in runs:
-            left = _deadline(t, deadline)
-            answer = self.http.exchange(t, wire.build(t.endpoint, inputs, request), timeout_s=left)
-            parts.append(self._answer(t, wire, errors, answer, len(inputs)))
-        return self._merge(t, request, parts)
+        except ProviderError:
+            _partly_answered(billed, t, parts)
+            raise
 
 
 class AsyncEmbeddingSender(_Base):
@@ -177,25 +193,31 @@ class AsyncEmbeddingSender(_Base):
         self.http = http
         self.embedded = embedded
 
-    async def embed(self, step: Send, request: EmbeddingRequest) -> Batch:
+    async def embed(
+        self, step: Send, request: EmbeddingRequest, billed: Billed | None = None
+    ) -> Batch:
         """Every input of ``request`` on ``step.target``, in input order."""
         import asyncio
 
         t = step.target
-        if step.timeout_s is None:
-            return await self._embed(step, request)
+        parts: list[Batch] = []
         try:
-            async with asyncio.timeout(max(step.timeout_s, 0.0)):
-                return await self._embed(step, request)
-        except TimeoutError:
-            raise scrub(
-                ProviderTimeout(f"no answer within {step.timeout_s:.3g}s", code="deadline"), t
-            ) from None
+            if step.timeout_s is None:
+                return await self._embed(step, request, parts)
+            try:
+                async with asyncio.timeout(max(step.timeout_s, 0.0)):
+                    return await self._embed(step, request, parts)
+            except TimeoutError:
+                raise scrub(
+                    ProviderTimeout(f"no answer within {step.timeout_s:.3g}s", code="deadline"), t
+                ) from None
+        except ProviderError:
+            _partly_answered(billed, t, parts)
+            raise
 
-    async def _embed(self, step: Send, request: EmbeddingRequest) -> Batch:
+    async def _embed(self, step: Send, request: EmbeddingRequest, parts: list[Batch]) -> Batch:
         t = step.target
         runs = self._plan(t, request)
-        parts = []
         if t.kind == "embedded":
             for _, inputs in runs:
                 out = await self.embedded.aembed(t, list(inputs))
