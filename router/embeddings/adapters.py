@@ -23,14 +23,15 @@ from __future__ import annotations
 
 import base64
 import json
-import math
 import sys
 from abc import ABC, abstractmethod
 from array import array
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Annotated, Any, NoReturn, TypeVar
 from urllib.parse import quote
+
+from pydantic import BaseModel, ConfigDict, Field, StrictFloat, TypeAdapter, ValidationError
 
 from ..errors import ConfigError, ProviderError, ProviderUnavailable
 from ..providers.base import Endpoint, HttpRequest
@@ -99,13 +100,53 @@ def _malformed(why: str) -> ProviderUnavailable:
     return ProviderUnavailable(f"embedding response {why}", code="malformed_response")
 
 
+Vector = Annotated[list[StrictFloat], Field(min_length=1)]
+"""What every vector must be: a non-empty list of finite numbers (a JSON integer
+reads as a float; a bool, a string, null, NaN or infinity is refused)."""
+
+
+class _Wire(BaseModel):
+    """An answer's body as pydantic-core reads it from JSON: the vectors are checked
+    in the same pass that parses them (about half of ``json.loads`` alone)."""
+
+    model_config = ConfigDict(extra="ignore", allow_inf_nan=False, defer_build=True)
+
+
+class _OpenAIItem(_Wire):
+    index: Any = None
+    embedding: Vector | str  # str: base64 (encoding_format: base64)
+
+
+class _OpenAIBody(_Wire):
+    data: list[_OpenAIItem]
+    model: Any = None
+    usage: Any = None
+
+
+class _OllamaBody(_Wire):
+    embeddings: list[Vector]
+    model: Any = None
+    prompt_eval_count: Any = None
+
+
+class _GeminiItem(_Wire):
+    values: Vector
+
+
+class _GeminiBody(_Wire):
+    embeddings: list[_GeminiItem]
+
+
+_VECTOR: TypeAdapter[list[float]] = TypeAdapter(
+    Vector, config=ConfigDict(allow_inf_nan=False, defer_build=True)
+)
 _LITTLE = sys.byteorder == "little"
 
 
 def vector_from_wire(value: Any) -> list[float]:
-    """A vector as JSON numbers, or base64 of little-endian float32 (OpenAI's
-    ``encoding_format: base64``), as floats; anything else, or a non-finite
-    number, is a malformed response."""
+    """A vector as a list of numbers, or base64 of little-endian float32 (OpenAI's
+    ``encoding_format: base64``), as floats; anything else (:data:`Vector`) is a
+    malformed response."""
     if isinstance(value, str):
         try:
             raw = base64.b64decode(value, validate=True)
@@ -117,28 +158,24 @@ def vector_from_wire(value: Any) -> list[float]:
         floats.frombytes(raw)
         if not _LITTLE:
             floats.byteswap()
-        vec = floats.tolist()
-    elif type(value) is list:
-        if value and type(value[0]) is list:
-            raise _malformed(
-                "holds one vector per token: the model pools nothing (serve it with a "
-                "pooling type, e.g. llama.cpp's --pooling mean)"
-            )
-        vec = value
-    else:
-        raise _malformed("holds a vector that is not a list of numbers")
-    if not vec:
-        raise _malformed("holds an empty vector")
-    # One pass in C checks the whole vector: sum() refuses a string, null, list or
-    # object, and any NaN or infinity makes the sum so. (A JSON true/false reads as
-    # 1/0, as Python's bool is a number; bodies are parsed with integers as floats.)
+        value = floats.tolist()
     try:
-        total = sum(vec)
-    except TypeError:
-        raise _malformed("holds a vector with a non-number") from None
-    if not math.isfinite(total):
-        raise _malformed("holds a vector with NaN or infinity")
-    return vec
+        return _VECTOR.validate_python(value)
+    except ValidationError:
+        raise _malformed(_unfit([value])) from None
+
+
+def _unfit(vectors: list[Any]) -> str:
+    """Why vectors do not fit :data:`Vector` (never quoting them)."""
+    if any(type(v) is list and v and type(v[0]) is list for v in vectors):
+        return (
+            "holds one vector per token: the model pools nothing (serve it with a "
+            "pooling type, e.g. llama.cpp's --pooling mean)"
+        )
+    return "holds a vector that is not a non-empty list of finite numbers"
+
+
+W = TypeVar("W", bound=_Wire)
 
 
 class EmbeddingAdapter(ABC):
@@ -155,6 +192,17 @@ class EmbeddingAdapter(ABC):
         """A 2xx body as ``expected`` vectors in input order; a malformed one raises
         :class:`~router.errors.ProviderUnavailable` (``malformed_response``)."""
 
+    def unfit(self, obj: dict[str, Any]) -> NoReturn:
+        """Raise why a JSON object without an ``error`` is not this protocol's answer."""
+        raise _malformed(
+            _unfit(self._raw_vectors(obj)) if self._raw_vectors(obj) else "does not fit the schema"
+        )
+
+    @staticmethod
+    def _raw_vectors(obj: dict[str, Any]) -> list[Any]:
+        """The vectors as found in an unfit body, for :meth:`unfit`'s diagnosis."""
+        return []
+
     def body_error(self, err: Any) -> ProviderError:
         """An ``error`` object inside a 2xx body."""
         if isinstance(err, Mapping):
@@ -166,27 +214,31 @@ class EmbeddingAdapter(ABC):
         return error_for_status(503, message, code, {})
 
 
-def _object(body: bytes) -> dict[str, Any]:
-    # Every JSON number as a float: a vector holds floats only (``0`` included);
-    # the few integers read as such (an index, a token count) are converted back.
+def _read(model: type[W], body: bytes, adapter: EmbeddingAdapter) -> W:
+    """``body`` as ``model``; otherwise the error it carries, or why it is malformed."""
     try:
-        obj = json.loads(body, parse_int=float)
+        wire: W = model.__pydantic_validator__.validate_json(body)
+        return wire
+    except ValidationError:
+        pass
+    try:
+        obj = json.loads(body)
     except (ValueError, UnicodeDecodeError, RecursionError):
         raise _malformed("is not JSON") from None
     if not isinstance(obj, dict):
         raise _malformed("is not a JSON object")
-    return obj
-
-
-def _int(value: Any) -> int | None:
-    """A JSON integer read as a float, back as an int; ``None`` for anything else."""
-    if type(value) is float and value.is_integer() and value >= 0:
-        return int(value)
-    return None
+    if obj.get("error"):
+        raise adapter.body_error(obj["error"])
+    return adapter.unfit(obj)
 
 
 def _tokens(value: Any) -> int | None:
-    return _int(value)
+    return value if type(value) is int and value >= 0 else None
+
+
+def _count(what: str, got: list[Any], expected: int) -> None:
+    if len(got) != expected:
+        raise _malformed(f"has {len(got)} {what} for {expected} inputs")
 
 
 def _headers(endpoint: Endpoint, key_header: str | None, scheme: str = "Bearer ") -> dict[str, str]:
@@ -216,27 +268,27 @@ class OpenAIEmbeddings(EmbeddingAdapter):
         return HttpRequest("POST", url, _headers(endpoint, "authorization"), body)
 
     def parse(self, body: bytes, expected: int) -> Batch:
-        obj = _object(body)
-        if obj.get("error") and "data" not in obj:
-            raise self.body_error(obj["error"])
-        data = obj.get("data")
-        if not isinstance(data, list):
-            raise _malformed("has no data list")
-        if len(data) != expected:
-            raise _malformed(f"has {len(data)} vectors for {expected} inputs")
+        wire = _read(_OpenAIBody, body, self)
+        _count("vectors", wire.data, expected)
         vectors: list[list[float] | None] = [None] * expected
-        for pos, item in enumerate(data):
-            if type(item) is not dict:  # parsed JSON: a dict or not an object
-                raise _malformed("has a data item that is not an object")
-            index = _int(item.get("index", float(pos)))
-            if index is None or index >= expected or vectors[index] is not None:
+        for pos, item in enumerate(wire.data):
+            index = pos if item.index is None else item.index
+            if type(index) is not int or not 0 <= index < expected or vectors[index] is not None:
                 raise _malformed("has missing, repeated or out-of-range indexes")
-            vectors[index] = vector_from_wire(item.get("embedding"))
-        usage = obj.get("usage")
-        tokens = _tokens(usage.get("prompt_tokens")) if type(usage) is dict else None
-        model = obj.get("model")
-        return Batch(
-            [v for v in vectors if v is not None], tokens, model if isinstance(model, str) else None
+            vec = item.embedding
+            vectors[index] = vector_from_wire(vec) if isinstance(vec, str) else vec
+        usage = wire.usage
+        tokens = _tokens(usage.get("prompt_tokens")) if isinstance(usage, dict) else None
+        model = wire.model if isinstance(wire.model, str) else None
+        return Batch([v for v in vectors if v is not None], tokens, model)
+
+    @staticmethod
+    def _raw_vectors(obj: dict[str, Any]) -> list[Any]:
+        data = obj.get("data")
+        return (
+            [d.get("embedding") for d in data if isinstance(d, dict)]
+            if isinstance(data, list)
+            else []
         )
 
 
@@ -282,20 +334,15 @@ class OllamaEmbeddings(EmbeddingAdapter):
         return HttpRequest("POST", base + "/api/embed", _headers(endpoint, "authorization"), body)
 
     def parse(self, body: bytes, expected: int) -> Batch:
-        obj = _object(body)
-        if obj.get("error"):
-            raise self.body_error(obj["error"])
+        wire = _read(_OllamaBody, body, self)
+        _count("vectors", wire.embeddings, expected)
+        model = wire.model if isinstance(wire.model, str) else None
+        return Batch(wire.embeddings, _tokens(wire.prompt_eval_count), model)
+
+    @staticmethod
+    def _raw_vectors(obj: dict[str, Any]) -> list[Any]:
         data = obj.get("embeddings")
-        if not isinstance(data, list):
-            raise _malformed("has no embeddings list")
-        if len(data) != expected:
-            raise _malformed(f"has {len(data)} vectors for {expected} inputs")
-        model = obj.get("model")
-        return Batch(
-            [vector_from_wire(v) for v in data],
-            _tokens(obj.get("prompt_eval_count")),
-            model if isinstance(model, str) else None,
-        )
+        return data if isinstance(data, list) else []
 
 
 class GeminiEmbeddings(EmbeddingAdapter):
@@ -326,20 +373,16 @@ class GeminiEmbeddings(EmbeddingAdapter):
         return HttpRequest("POST", url, headers, {"requests": requests})
 
     def parse(self, body: bytes, expected: int) -> Batch:
-        obj = _object(body)
-        if obj.get("error"):
-            raise self.body_error(obj["error"])
+        wire = _read(_GeminiBody, body, self)
+        _count("vectors", wire.embeddings, expected)
+        return Batch([e.values for e in wire.embeddings], None, None)
+
+    @staticmethod
+    def _raw_vectors(obj: dict[str, Any]) -> list[Any]:
         data = obj.get("embeddings")
         if not isinstance(data, list):
-            raise _malformed("has no embeddings list")
-        if len(data) != expected:
-            raise _malformed(f"has {len(data)} vectors for {expected} inputs")
-        vectors = []
-        for item in data:
-            if type(item) is not dict:
-                raise _malformed("has an embedding that is not an object")
-            vectors.append(vector_from_wire(item.get("values")))
-        return Batch(vectors, None, None)
+            return []
+        return [e.get("values") for e in data if isinstance(e, dict)]
 
 
 def embedding_adapter_for(kind: str) -> EmbeddingAdapter:
