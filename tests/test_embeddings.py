@@ -866,7 +866,7 @@ _FILLER = [
 
 
 # Whole values, fillers, and each value cut in two: inputs that end with one half
-# and begin with the other are common, so a join that glued them would be caught.
+# and begin with the other are common.
 _PIECES = (
     _SENSITIVE
     + _FILLER
@@ -876,10 +876,11 @@ _PIECES = (
 
 
 @settings(max_examples=500, deadline=None)
-@example(["a Night", "Owl b"])  # a join that glued them would find the keyword
-@example(["4111 111", "1 1111 1111"])  # ... or a card
+@example(["a Night", "Owl b"])
+@example(["4111 111", "1 1111 1111"])
 @example(["jane.doe@", "example.com"])
 @example(["x\\", "u0040y"])  # an escape cut in two
+@example([";example.com", "jane.doe&#64jane.doe@e"])  # a decoding another input triggers
 @given(
     st.lists(
         st.lists(st.sampled_from(_PIECES), min_size=1, max_size=3).map("".join),
@@ -888,11 +889,13 @@ _PIECES = (
     )
 )
 def test_scanning_the_inputs_joined_finds_what_scanning_each_finds(inputs: list[str]) -> None:
-    """The joined scan (one per call) raises the level exactly as scanning every input
-    alone would, and finds every detector that fires on some input."""
+    """The joined scan never misses what scanning every input alone finds: the same
+    level or higher, every detector that fires on some input. (It may find more: a
+    decoding one input's text triggers — ``&#64`` read as ``@`` once another input
+    holds a ``;`` — applies to all; so does a chat request's.)"""
     from router.embeddings.decide import as_chat
     from router.embeddings.types import EmbeddingRequest
-    from router.policy.canonical import scan_inputs
+    from router.policy.canonical import scan_inputs, scan_texts
 
     policy = _policy()
     chat = as_chat(EmbeddingRequest(input=tuple(inputs)))
@@ -900,8 +903,13 @@ def test_scanning_the_inputs_joined_finds_what_scanning_each_finds(inputs: list[
     alone_level = max(level for level, _ in each)
     alone_found = {name for _, counts in each for name in counts}
     joined_level, joined_counts = policy.classify(scan_inputs(chat)[:1])  # the joined text only
-    assert joined_level == alone_level
-    assert set(joined_counts) == alone_found
+    assert joined_level >= alone_level
+    assert set(joined_counts) >= alone_found
+    # And the whole embedding scan finds what the chat scan of the same messages finds.
+    emb_level, emb_counts = policy.classify(scan_inputs(chat))
+    chat_level, chat_counts = policy.classify(scan_texts(chat))
+    assert emb_level >= chat_level
+    assert set(emb_counts) >= set(chat_counts)
 
 
 @functools.cache
