@@ -1088,3 +1088,18 @@ def test_a_try_that_failed_on_its_first_batch_is_not_charged(mock: respx.MockRou
         r.embed(DOCS, context={"tenant": "acme"})
         recs = read_ledger(r.store)
     assert [(x.target, x.outcome) for x in recs] == [("local-emb", "ok")]
+
+
+def test_captured_content_is_redacted_and_holds_no_vectors(
+    mock: respx.MockRouter, otel: Otel
+) -> None:
+    mock.post(LOCAL).mock(side_effect=answer)
+    cfg = config(telemetry={"enabled": True, "capture_content": True})
+    with Router(cfg, **otel.providers) as r:
+        r.embed(["mail jane.doe@example.com", f"key {LOCAL_KEY}"])
+    span = otel.span("embeddings bge-small")
+    inputs = json.loads(str(span.attributes[sc.INPUT_MESSAGES]))
+    assert [m["parts"][0]["content"] for m in inputs] == ["mail [EMAIL]", "key [CREDENTIAL]"]
+    assert sc.OUTPUT_MESSAGES not in span.attributes
+    rendered = json.dumps({k: str(v) for s in otel.spans() for k, v in s.attributes.items()})
+    assert "jane.doe" not in rendered and LOCAL_KEY not in rendered
