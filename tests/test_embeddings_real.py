@@ -149,3 +149,16 @@ def test_server_batches_across_requests_keep_order(embedding_server: str) -> Non
         together = r.embed(texts).vectors
     for a, b in zip(one_by_one, together, strict=True):
         assert cosine(a, b) > 0.999
+
+
+def test_server_async_matches_sync(embedding_server: str) -> None:
+    async def go() -> list[list[float]]:
+        async with AsyncRouter(server_config(embedding_server)) as r:
+            return (await r.embed([*CAT, *MONEY])).vectors
+
+    got = asyncio.run(go())
+    assert_paraphrases_closer(got)
+    with Router(server_config(embedding_server)) as r:
+        sync = r.embed([*CAT, *MONEY]).vectors
+    for a, b in zip(got, sync, strict=True):
+        assert cosine(a, b) > 0.999
