@@ -880,7 +880,7 @@ _PIECES = (
 @example(["4111 111", "1 1111 1111"])
 @example(["jane.doe@", "example.com"])
 @example(["x\\", "u0040y"])  # an escape cut in two
-@example([";example.com", "jane.doe&#64jane.doe@e"])  # a decoding another input triggers
+@example([";example.com", "jane.doe&#64jane.doe@e"])  # once found only joined
 @given(
     st.lists(
         st.lists(st.sampled_from(_PIECES), min_size=1, max_size=3).map("".join),
@@ -890,9 +890,8 @@ _PIECES = (
 )
 def test_scanning_the_inputs_joined_finds_what_scanning_each_finds(inputs: list[str]) -> None:
     """The joined scan never misses what scanning every input alone finds: the same
-    level or higher, every detector that fires on some input. (It may find more: a
-    decoding one input's text triggers — ``&#64`` read as ``@`` once another input
-    holds a ``;`` — applies to all; so does a chat request's.)"""
+    level or higher, every detector that fires on some input (a decoding one input's
+    text triggers applies to the whole joined text: it may only find more)."""
     from router.embeddings.decide import as_chat
     from router.embeddings.types import EmbeddingRequest
     from router.policy.canonical import scan_inputs, scan_texts

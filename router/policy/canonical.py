@@ -87,9 +87,9 @@ def scan_inputs(request: ChatRequest) -> list[str]:
     """The texts to scan for an embedding request (one user message per input).
 
     The inputs joined by :data:`_SEP`, which no built-in detector matches
-    across: one scan finds what scanning each input alone finds (or more: a
-    decoding one input's text triggers applies to all), without the fixed
-    cost of a scan per input. Then, as for chat, the windows across the
+    across: one scan finds what scanning each input alone finds (a decoding
+    one input's text triggers applies to all, so possibly more), without the
+    fixed cost of a scan per input. Then, as for chat, the windows across the
     boundaries between inputs (a value split over two inputs still travels in
     one body) and every parameter. For built-in detectors only: a user-written
     pattern may be anchored (``^…$``) to the start of a text, so a policy with
