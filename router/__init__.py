@@ -5,6 +5,8 @@
 ...     print(r.chat([{"role": "user", "content": "Hi"}]).content)
 """
 
+from typing import TYPE_CHECKING, Any
+
 from . import errors
 from ._version import __version__
 from .client import AsyncRouter, AsyncStream, Router, Stream
@@ -37,6 +39,21 @@ from .types import (
     Usage,
 )
 
+if TYPE_CHECKING:
+    from .embeddings import Embedding, EmbeddingResponse, EmbeddingUsage
+
+_LAZY = frozenset({"Embedding", "EmbeddingResponse", "EmbeddingUsage"})
+
+
+def __getattr__(name: str) -> Any:
+    # The embedding types load at first use: ``import router`` never pays for them.
+    if name in _LAZY:
+        from . import embeddings
+
+        return getattr(embeddings, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 __all__ = [
     "AsyncRouter",
     "AsyncStream",
@@ -48,6 +65,9 @@ __all__ = [
     "ConfigError",
     "ContextLengthExceeded",
     "Decision",
+    "Embedding",
+    "EmbeddingResponse",
+    "EmbeddingUsage",
     "InvalidRequestError",
     "Message",
     "NoEligibleTarget",

@@ -53,6 +53,7 @@ if TYPE_CHECKING:
     from opentelemetry.metrics import MeterProvider
     from opentelemetry.trace import TracerProvider
 
+    from .embeddings.types import EmbeddingResponse
     from .execution.call import Call
     from .execution.executor import AsyncExecutor, Executor, Opened
     from .execution.walker import Walker
@@ -63,6 +64,14 @@ __all__ = ["AsyncRouter", "AsyncRouterOptions", "AsyncStream", "Router", "Router
 
 MessagesIn = Sequence[Message | Mapping[str, Any]]
 ContextIn = RequestContext | Mapping[str, Any] | None
+EmbedIn = str | Sequence[str]
+
+
+def _embed_params(
+    dimensions: int | None, encoding_format: str | None, user: str | None
+) -> dict[str, Any]:
+    given = {"dimensions": dimensions, "encoding_format": encoding_format, "user": user}
+    return {k: v for k, v in given.items() if v is not None}
 
 
 class _CommonOptions(TypedDict, total=False):
@@ -399,6 +408,22 @@ class _Facade:
         """The Decision this call would get, without sending anything."""
         return self._core.decide(messages, model, context, params)[2]
 
+    def explain_embed(
+        self,
+        input: EmbedIn,
+        *,
+        model: str = "default",
+        context: ContextIn = None,
+        dimensions: int | None = None,
+        encoding_format: str | None = None,
+        user: str | None = None,
+    ) -> Decision:
+        """The Decision ``embed`` would get for these inputs, without sending anything."""
+        from .embeddings.flow import decide
+
+        params = _embed_params(dimensions, encoding_format, user)
+        return decide(self._core, input, model, context, params)[3]
+
 
 class Router(_Facade):
     """The blocking client.
@@ -469,6 +494,32 @@ class Router(_Facade):
             self._core.fail(call, e)
             raise
         return self._core.finish(call, response, target)
+
+    def embed(
+        self,
+        input: EmbedIn,
+        *,
+        model: str = "default",
+        context: ContextIn = None,
+        dimensions: int | None = None,
+        encoding_format: str | None = None,
+        user: str | None = None,
+    ) -> EmbeddingResponse:
+        """Embed one string or a list of them under the policy (``.data[i].embedding``,
+        in input order, with ``.route``); ``model`` names a route of embedding models."""
+        from .embeddings import flow
+
+        params = _embed_params(dimensions, encoding_format, user)
+        core = self._core
+        call = run(flow.start_steps(core, input, model, context, params), core.store)
+        ex = self._executor
+        attempt = flow.attempt(call, flow.sender(ex))
+        try:
+            batch, step = ex._walk(call, attempt, None)
+        except BaseException as e:
+            core.fail(call, e)
+            raise
+        return run(flow.finish_steps(core, call, batch, step.target), core.store)
 
     def stream(
         self,
@@ -634,6 +685,33 @@ class AsyncRouter(_Facade):
             await arun(core.fail_steps(call, e), astore)
             raise
         return await arun(core.finish_steps(call, response, target), astore)
+
+    @awaits_audit
+    async def embed(
+        self,
+        input: EmbedIn,
+        *,
+        model: str = "default",
+        context: ContextIn = None,
+        dimensions: int | None = None,
+        encoding_format: str | None = None,
+        user: str | None = None,
+    ) -> EmbeddingResponse:
+        """Embed one string or a list of them under the policy; see :meth:`Router.embed`."""
+        from .embeddings import flow
+
+        params = _embed_params(dimensions, encoding_format, user)
+        core, astore = self._core, self._astore
+        call = await arun(flow.start_steps(core, input, model, context, params), astore)
+        ex = self._executor
+        try:
+            batch, step = await ex._walk(
+                call, flow.async_attempt(call, flow.async_sender(ex)), None
+            )
+        except BaseException as e:
+            await arun(core.fail_steps(call, e), astore)
+            raise
+        return await arun(flow.finish_steps(core, call, batch, step.target), astore)
 
     def stream(
         self,

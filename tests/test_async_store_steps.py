@@ -37,6 +37,7 @@ T = TypeVar("T")
 
 OPS = (
     "get",
+    "get_many",
     "set",
     "set_if_absent",
     "incr",
@@ -437,3 +438,26 @@ def test_concurrent_calls_have_their_redis_commands_in_flight_together(
     replies = asyncio.run(go())
     assert all(not isinstance(x, BaseException) for x in replies), replies
     assert proxy.max_pending >= 8, proxy.max_pending
+
+
+def test_async_embed_never_calls_the_sync_store(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Embeddings go through the same programs: breaker, health, budget hold and commit
+    awaited on the async store."""
+    import respx
+
+    from tests.test_embeddings import answer, config
+
+    cfg = config(rules=[{"name": "cap", "budget": {"usd": 10.0, "per": "day", "key": "tenant"}}])
+    cfg["providers"]["cloud"]["breaker"] = BREAKER
+    spy = Spy()
+
+    async def go() -> int:
+        with respx.mock(assert_all_called=False) as m:
+            m.post("http://127.0.0.1:9402/v1/embeddings").mock(side_effect=answer)
+            async with AsyncRouter(cfg, store=spy) as r:
+                _trap(r.store, monkeypatch)
+                res = await r.embed(["alpha", "beta"], context={"tenant": "acme"})
+                return len(res.data)
+
+    assert asyncio.run(go()) == 2
+    assert {"get_many", "budget_reserve", "budget_commit"} <= set(spy.calls)

@@ -601,3 +601,20 @@ def test_an_error_path_never_quotes_a_key_that_is_data() -> None:
     with pytest.raises(RequestError) as part:
         target(user([{"type": "text", "text": "hi", SSN: "a\ud800"}]))
     assert SSN not in str(part.value) and "messages[0].content[0].{…}" in str(part.value)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["mail jane.doe&#64example.com", "jane.doe&#64example.com now", "a&#64b.example.org"],
+)
+def test_html_references_without_a_semicolon_are_decoded(text: str) -> None:
+    # "&#64" with no ";" reads as "@" in a browser and in html.unescape: it was found
+    # only when some ";" elsewhere in the text triggered the HTML decoding.
+    cfg = {
+        "providers": {"p": {"kind": "vllm", "base_url": "http://127.0.0.1:9/v1", "zone": "local"}},
+        "models": {"m": {"provider": "p", "model": "x"}},
+        "routes": {"default": {"candidates": ["m"]}},
+    }
+    with Router(cfg) as r:
+        d = r.explain([{"role": "user", "content": text}])
+    assert d.sensitivity.detectors == {"email": 1}

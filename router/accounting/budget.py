@@ -54,6 +54,7 @@ from .tokens import ExactCounter, FastCounter, TokenCounter, output_upper_bound
 from .windows import window, window_label
 
 if TYPE_CHECKING:
+    from ..embeddings.types import EmbeddingResponse
     from ..execution.call import Call
 
 __all__ = [
@@ -211,8 +212,9 @@ class BudgetGate:
         bound = max(est, bound)
         out: dict[str, int] = {}
         reserve: dict[str, float] = {}
+        vectors = decision is not None and decision.operation == "embeddings"
         for t in plan:
-            o = output_tokens_for(t, request.max_tokens)
+            o = 0 if vectors else output_tokens_for(t, request.max_tokens)
             out[t.name] = o
             reserve[t.name] = worst_case_cost_usd(t, bound, o)
         return Estimate(est, bound, out, reserve)
@@ -245,7 +247,9 @@ class BudgetGate:
         """:meth:`admit_steps`, run on :attr:`store`."""
         return run(self.admit_steps(request, context, decision), self.store)
 
-    def settle(self, call: Call, response: ChatResponse, target: Target) -> LedgerRecord | None:
+    def settle(
+        self, call: Call, response: ChatResponse | EmbeddingResponse, target: Target
+    ) -> LedgerRecord | None:
         """:meth:`settle_steps`, run on :attr:`store`."""
         return run(self.settle_steps(call, response, target), self.store)
 
@@ -356,7 +360,7 @@ class BudgetGate:
         )
 
     def settle_steps(
-        self, call: Call, response: ChatResponse, target: Target
+        self, call: Call, response: ChatResponse | EmbeddingResponse, target: Target
     ) -> Program[LedgerRecord | None]:
         """Commit the actual cost in place of the hold and write the ledger record.
 

@@ -49,7 +49,10 @@ def cost_usd(target: Target, usage: Usage | None) -> float:
 
 def output_tokens_for(target: Target, requested: int | None) -> int:
     """The most output a call to ``target`` can produce: the request's cap, else the
-    model's ``max_output_tokens``, else the cap its endpoint sends (the assumed default)."""
+    model's ``max_output_tokens``, else the cap its endpoint sends (the assumed default).
+    0 is a call that produces no tokens (embeddings)."""
+    if requested == 0:
+        return 0
     return requested or target.max_output_tokens or ASSUMED_OUTPUT_TOKENS
 
 

@@ -36,7 +36,14 @@ def add_parser(sub: Any) -> None:
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--message", help="the user message")
     src.add_argument(
-        "--file", help="a request as JSON: {messages: [...], <chat params>..., context: {...}}"
+        "--input",
+        action="append",
+        help="an embedding request's input (repeatable: one per input)",
+    )
+    src.add_argument(
+        "--file",
+        help="a request as JSON: {messages: [...], <chat params>..., context: {...}}, "
+        "or an embedding request: {input: [...], dimensions: N, ..., context: {...}}",
     )
     p.add_argument("--json", action="store_true", help="print the Decision as JSON")
     p.set_defaults(func=run)
@@ -66,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
     from ..config.loader import load_policy
-    from ..errors import NoEligibleTarget, request_error
+    from ..errors import NoEligibleTarget, RequestError, request_error
     from ..policy import Snapshot
     from ..types import ChatRequest, RequestContext
 
@@ -76,6 +83,8 @@ def run(args: argparse.Namespace) -> int:
         body, ctx_raw, file_model = _request_file(args.file)
         if file_model and args.model == "default":
             args.model = file_model
+    elif args.input:
+        body = {"input": args.input}
     else:
         body = {"messages": [{"role": "user", "content": args.message}]}
     if args.max_tokens:
@@ -96,18 +105,32 @@ def run(args: argparse.Namespace) -> int:
         meta = ctx_raw.get("metadata") or {}
         if isinstance(meta, Mapping):  # else validation says what is wrong with it
             ctx_raw["metadata"] = {**meta, **dict(args.meta)}
-    try:
-        request = ChatRequest.model_validate(body)
-    except ValidationError as e:
-        raise request_error(e) from None
+    embeds = "input" in body
+    if not embeds:
+        try:
+            request = ChatRequest.model_validate(body)
+        except ValidationError as e:
+            raise request_error(e) from None
     try:
         ctx = RequestContext.model_validate(ctx_raw)
     except ValidationError as e:
         raise request_error(e, "context") from None
     _, policy = load_policy(args.config)
     status = 0
+    snap = Snapshot(request_id="explain")
     try:
-        decision = policy.decide(request, ctx, Snapshot(request_id="explain"), model=args.model)
+        if embeds:
+            from ..embeddings import decide as embedding
+
+            inputs = body.pop("input")
+            try:
+                req = embedding.request(inputs, body)
+            except TypeError as e:  # a chat parameter, or input of the wrong shape
+                raise RequestError(str(e)) from None
+            chat = embedding.as_chat(req)
+            decision = embedding.policy_decision(policy, req, chat, ctx, snap, args.model)
+        else:
+            decision = policy.decide(request, ctx, snap, model=args.model)
     except NoEligibleTarget as e:
         decision, status = e.decision, 1
         if decision is None:

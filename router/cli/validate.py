@@ -36,6 +36,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"{args.config}: {len(problems)} error(s)", file=sys.stderr)
         return 1
     warnings = lint(config, policy)
+    if any("embeddings" in t.capabilities for t in policy.targets.values()):
+        from ..embeddings.adapters import config_warnings
+
+        warnings += config_warnings(policy.targets)
     for w in warnings:
         print(f"warning: {args.config}: {w}", file=sys.stderr)
     print(

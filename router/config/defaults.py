@@ -1,4 +1,5 @@
-"""The built-in configuration: one embedded SmolLM2 model, zone ``local``.
+"""The built-in configuration: one embedded SmolLM2 model, zone ``local``
+(route ``default`` chats with it, route ``embeddings`` embeds with it).
 
 Used when no config file is given, so ``llm-router chat "…"`` works on a
 fresh install with nothing but the model file.
@@ -74,7 +75,21 @@ def default_config() -> dict[str, Any]:
                 "origin": "HuggingFaceTB",
                 "price": {"input": 0, "output": 0},
                 "capabilities": ["json_schema", "streaming"],
-            }
+            },
+            # The same file in embedding mode (mean-pooled): ``embed(..., model="embeddings")``.
+            "smollm2-embed": {
+                "provider": "embedded",
+                "model": str(default_model_path()),
+                "context_window": 2048,
+                "license": "Apache-2.0",
+                "openness": "fully_open",
+                "origin": "HuggingFaceTB",
+                "price": {"input": 0, "output": 0},
+                "capabilities": ["embeddings"],
+            },
         },
-        "routes": {"default": {"candidates": ["smollm2"]}},
+        "routes": {
+            "default": {"candidates": ["smollm2"]},
+            "embeddings": {"candidates": ["smollm2-embed"]},
+        },
     }

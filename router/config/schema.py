@@ -58,7 +58,8 @@ class _Strict(BaseModel):
 
 
 RetryOn = Literal["rate_limit", "server_error", "timeout", "connection"]
-Capability = Literal["tools", "json_schema", "vision", "streaming"]
+Capability = Literal["tools", "json_schema", "vision", "streaming", "embeddings"]
+"""``embeddings`` marks an embedding model: it serves ``Router.embed`` and never chat."""
 Openness = Literal["closed", "open_weights_restricted", "open_weights_permissive", "fully_open"]
 Retention = Literal["none", "zero", "standard"]
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config.defaults import fetch_hint
-from ..errors import ContextLengthExceeded, ProviderError, ProviderUnavailable
+from ..errors import ConfigError, ContextLengthExceeded, ProviderError, ProviderUnavailable
 from ..providers.openai_compatible import chunk_from_dict, response_from_dict
 from ..targets import Target
 from ..types import ChatChunk, ChatRequest, ChatResponse
@@ -22,7 +22,7 @@ from ..types import ChatChunk, ChatRequest, ChatResponse
 __all__ = ["EmbeddedSender"]
 
 _DEFAULT_MAX_TOKENS = 256
-_models: dict[tuple[str, int, int, int, str], tuple[Any, threading.Lock]] = {}
+_models: dict[tuple[str, int, int, int, str, bool], tuple[Any, threading.Lock]] = {}
 _models_lock = threading.Lock()
 
 
@@ -40,7 +40,7 @@ def _close_all() -> None:
 atexit.register(_close_all)
 
 
-def _load(t: Target) -> tuple[Any, threading.Lock]:
+def _load(t: Target, embedding: bool = False) -> tuple[Any, threading.Lock]:
     opts = t.provider_config.options
     path = t.model_id
     key = (
@@ -49,6 +49,7 @@ def _load(t: Target) -> tuple[Any, threading.Lock]:
         int(opts.get("n_threads", 1)),
         int(opts.get("n_gpu_layers", 0)),
         str(opts.get("chat_format") or ""),
+        embedding,
     )
     with _models_lock:
         hit = _models.get(key)
@@ -65,17 +66,43 @@ def _load(t: Target) -> tuple[Any, threading.Lock]:
                 code="engine_missing",
                 target=t.name,
             ) from None
-        llm = Llama(
-            model_path=path,
-            n_ctx=key[1],
-            n_threads=key[2],
-            n_gpu_layers=key[3],
-            chat_format=key[4] or None,
-            verbose=False,
-        )
+        settings: dict[str, Any] = {
+            "model_path": path,
+            "n_ctx": key[1],
+            "n_threads": key[2],
+            "n_gpu_layers": key[3],
+            "chat_format": key[4] or None,
+            "embedding": embedding,
+            "verbose": False,
+            **_pooling(opts, embedding),
+        }
+        llm = Llama(**settings)
+        if embedding and int(llm.pooling_type()) == _POOLING_NONE:
+            # A chat model declares no pooling: one vector per token is no
+            # sentence embedding. Mean pooling is what sentence encoders use.
+            llm.close()
+            llm = Llama(**{**settings, "pooling_type": _POOLING["mean"]})
         hit = (llm, threading.Lock())
         _models[key] = hit
         return hit
+
+
+_POOLING = {"mean": 1, "cls": 2, "last": 3}
+"""``options.pooling`` → llama.cpp's ``LLAMA_POOLING_TYPE_*``."""
+_POOLING_NONE = 0
+
+
+def _pooling(opts: dict[str, Any], embedding: bool) -> dict[str, Any]:
+    # Unset: the model's own pooling (an embedding GGUF declares it).
+    name = opts.get("pooling")
+    if not embedding or name is None:
+        return {}
+    if name not in _POOLING:
+        raise ConfigError(
+            f"unknown pooling {name!r}; use one of {', '.join(_POOLING)}",
+            key="providers.options.pooling",
+        )
+    return {"pooling_type": _POOLING[name]}
 
 
 def _kwargs(t: Target, request: ChatRequest, stream: bool) -> dict[str, Any]:
@@ -134,6 +161,21 @@ class EmbeddedSender:
                     yield chunk_from_dict(d)
             except (ValueError, RuntimeError) as e:  # llama_decode failures are RuntimeError
                 raise _engine_error(e, t) from None
+
+    def embed(self, t: Target, inputs: list[str]) -> Any:
+        """``create_embedding`` on the model loaded in embedding mode: an OpenAI-shaped dict."""
+        llm, lock = _load(t, embedding=True)
+        try:
+            with lock:
+                return llm.create_embedding(inputs)
+        except (ValueError, RuntimeError) as e:  # llama_decode failures are RuntimeError
+            raise _engine_error(e, t) from None
+
+    async def aembed(self, t: Target, inputs: list[str]) -> Any:
+        """``embed`` in a worker thread."""
+        import asyncio
+
+        return await asyncio.to_thread(self.embed, t, inputs)
 
     async def acomplete(self, t: Target, request: ChatRequest) -> ChatResponse:
         """``complete`` in a worker thread."""

@@ -285,6 +285,28 @@ class HttpSender(_Base):
             return self._raise(p, t, resp, body)
         return self._parse(p, t, body)
 
+    def exchange(
+        self, t: Target, http: HttpRequest, *, timeout_s: float | None = None
+    ) -> tuple[int, httpx.Headers, bytes]:
+        """Send a request an adapter other than the chat one built (embeddings): its
+        status, headers and whole body, over by ``timeout_s`` (checked between reads)."""
+        import httpx
+
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        pool = self._pool(t)
+        try:
+            resp = pool.transport.handle_request(pool.build(http, timeouts(t, timeout_s)))
+            try:
+                parts = []
+                for part in resp.iter_bytes():
+                    parts.append(part)
+                    _past(deadline, t)
+            finally:
+                resp.close()
+        except httpx.HTTPError as e:
+            raise transport_error(e, t) from None
+        return resp.status_code, resp.headers, b"".join(parts)
+
     def stream(
         self,
         t: Target,
@@ -359,6 +381,25 @@ class AsyncHttpSender(_Base):
         if resp.status_code >= 300:
             return self._raise(p, t, resp, body)
         return self._parse(p, t, body)
+
+    async def exchange(
+        self, t: Target, http: HttpRequest, *, timeout_s: float | None = None
+    ) -> tuple[int, httpx.Headers, bytes]:
+        """:meth:`HttpSender.exchange`, awaited (the caller bounds its total time)."""
+        import httpx
+
+        pool = self._pool(t)
+        try:
+            resp = await pool.transport.handle_async_request(
+                pool.build(http, timeouts(t, timeout_s))
+            )
+            try:
+                body = await resp.aread()
+            finally:
+                await resp.aclose()
+        except httpx.HTTPError as e:
+            raise transport_error(e, t) from None
+        return resp.status_code, resp.headers, body
 
     async def stream(
         self,

@@ -32,7 +32,7 @@ from typing import Any
 from ..errors import RequestError
 from ..types import ChatRequest, Message
 
-__all__ = ["JOIN_WINDOW", "MAX_DEPTH", "scan_texts"]
+__all__ = ["JOIN_WINDOW", "MAX_DEPTH", "scan_inputs", "scan_texts"]
 
 JOIN_WINDOW = 128
 """Characters kept on each side of a boundary between two message texts."""
@@ -71,14 +71,7 @@ def scan_texts(request: ChatRequest) -> list[str]:
             flow = []
             turn = role
         _message(m, i, texts, flow, other)
-    for name in _PARAMS:
-        value = getattr(request, name)
-        if value is None:
-            continue
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            other.append(repr(value))  # the common case: max_tokens, temperature
-        else:
-            _walk(value, name, other)
+    _params(request, other)
     if request.tools is not None:
         _walk(request.tools, "tools", other)
     if request.response_format is not None:
@@ -88,6 +81,43 @@ def scan_texts(request: ChatRequest) -> list[str]:
     if other:
         texts.append(_SEP.join(other))
     return texts
+
+
+def scan_inputs(request: ChatRequest) -> list[str]:
+    """The texts to scan for an embedding request (one user message per input).
+
+    The inputs joined by :data:`_SEP`, which no built-in detector matches
+    across: one scan finds what scanning each input alone finds (a decoding
+    one input's text triggers applies to all, so possibly more), without the
+    fixed cost of a scan per input. Then, as for chat, the windows across the
+    boundaries between inputs (a value split over two inputs still travels in
+    one body) and every parameter. For built-in detectors only: a user-written
+    pattern may be anchored (``^…$``) to the start of a text, so a policy with
+    one scans each input alone (:func:`scan_texts`).
+    """
+    texts: list[str] = []
+    flow: list[str] = []
+    other: list[str] = []
+    for i, m in enumerate(request.messages):
+        _message(m, i, texts, flow, other)
+    _params(request, other)
+    out = [_SEP.join(texts)] if texts else []
+    if len(flow) > 1:
+        out.extend(_windows(flow))
+    if other:
+        out.append(_SEP.join(other))
+    return out
+
+
+def _params(request: ChatRequest, other: list[str]) -> None:
+    for name in _PARAMS:
+        value = getattr(request, name)
+        if value is None:
+            continue
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            other.append(repr(value))  # the common case: max_tokens, temperature
+        else:
+            _walk(value, name, other)
 
 
 def _message(m: Message, i: int, texts: list[str], flow: list[str], other: list[str]) -> None:

@@ -67,6 +67,8 @@ class Decision:
     ceiling and ``cheapest``."""
     excluded_zones: Mapping[str, str] = field(default_factory=dict)
     """Zone of each excluded target, for the explanation (names only: nothing to send to)."""
+    operation: str = "chat"
+    """``chat`` or ``embeddings``: which kind of model the plan holds."""
 
     @property
     def target_names(self) -> tuple[str, ...]:
@@ -77,6 +79,7 @@ class Decision:
         """A readable table: the plan, the exclusions with their reasons, the rules."""
         lines = [
             f"decision {self.id}  route={self.route}  sensitivity={self.sensitivity.level}"
+            + (f"  operation={self.operation}" if self.operation != "chat" else "")
             + (f" (declared {self.sensitivity.declared}" if self.sensitivity.declared else "")
             + (")" if self.sensitivity.declared else ""),
         ]
@@ -126,6 +129,7 @@ class Decision:
         return {
             "id": self.id,
             "route": self.route,
+            "operation": self.operation,
             "plan": [
                 {
                     "target": t.name,

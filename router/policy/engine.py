@@ -31,7 +31,7 @@ from ..errors import ConfigError, NoEligibleTarget, RequestError, UnknownRoute
 from ..targets import Target, resolve_targets
 from ..types import ChatRequest, RequestContext
 from . import trust
-from .canonical import scan_texts
+from .canonical import scan_inputs, scan_texts
 from .decision import Decision, Limits, SensitivityResult
 from .detectors import Detector, compile_detectors, has_digit, scan_forms
 from .matchers import Facts, Predicate, compile_matcher
@@ -95,6 +95,8 @@ class _Route:
     shadow: Target | None
     quality: Mapping[str, float | None]
     """Each candidate's (and the shadow's) quality for the route's task."""
+    operations: frozenset[str] = frozenset({"chat"})
+    """What its candidates serve: ``chat``, ``embeddings`` (an embedding model), or both."""
 
 
 @dataclass(slots=True, eq=False)
@@ -236,7 +238,8 @@ class Policy:
                     f"model {r.shadow.model!r} is not defined", key=f"routes.{name}.shadow.model"
                 )
         quality = {t.name: t.quality_for(r.task) for t in (*cands, *([shadow] if shadow else []))}
-        return _Route(name, r, tuple(cands), shadow, quality)
+        ops = frozenset(_operation(t) for t in cands)
+        return _Route(name, r, tuple(cands), shadow, quality, ops)
 
     # --- lookups -----------------------------------------------------------
 
@@ -327,12 +330,21 @@ class Policy:
         snapshot: Snapshot | None = None,
         *,
         model: str = "default",
+        operation: str = "chat",
     ) -> Decision:
-        """The Decision for one request; raises NoEligibleTarget on an empty plan."""
+        """The Decision for one request; raises NoEligibleTarget on an empty plan.
+
+        ``operation="embeddings"``: ``request`` carries one user message per
+        input (``router.embeddings`` builds it) and only embedding models are
+        planned, priced on input alone; a chat request never plans one.
+        """
         ctx = context or _EMPTY_CONTEXT
         snap = snapshot or Snapshot()
         route = self._route(model)
         rc = route.config
+        embeddings = operation == "embeddings"
+        if operation not in route.operations:
+            raise _wrong_operation(route, operation)
         declared = ctx.sensitivity
         if declared is not None and declared not in self._levels:
             # The caller's mistake, not a policy denial: nothing is counted as denied.
@@ -341,13 +353,20 @@ class Policy:
                 field="context.sensitivity",
             )
         # Classified first: scan_texts refuses text no adapter could encode.
-        detected, counts = self.classify(scan_texts(request))
+        # An embedding call's inputs are scanned joined (one scan, not one per
+        # input) unless a user-written pattern might be anchored to a text's start.
+        scan = scan_inputs if embeddings and not self._raw else scan_texts
+        detected, counts = self.classify(scan(request))
         # The same counts the budget gate's default counter makes (tool schemas included):
         # the estimate, and the bound that reservations and the cost ceiling use.
         texts = [t for t in request.iter_text() if t]
         extra = list(extra_texts(request))
         input_tokens = estimate_tokens(texts, len(request.messages)) + estimate_tokens(extra)
         input_bound = upper_bound_tokens((*texts, *extra), len(request.messages))
+        # An embedding model reads each input on its own: its window bounds the longest.
+        window_tokens = (
+            estimate_tokens((max(texts, key=len),), 1) if embeddings and texts else input_tokens
+        )
         has_tools, has_images = request.has_tools, request.has_images
         declared_idx = self._levels[declared] if declared is not None else -1
         level = max(declared_idx, detected, self._default_level)
@@ -379,12 +398,18 @@ class Policy:
             matched = self._summary(self._match(facts))
 
         limits = self._limits(
-            matched, route, ctx, overrides, (has_tools, request.wants_json_schema, has_images)
+            matched,
+            route,
+            ctx,
+            overrides,
+            (has_tools, request.wants_json_schema, has_images, embeddings),
         )
         task = rc.task
         out_req = request.max_tokens or rc.max_tokens
         if limits.max_output_tokens is not None:
             out_req = min(out_req or limits.max_output_tokens, limits.max_output_tokens)
+        if embeddings:
+            out_req = 0  # vectors, not tokens: priced on input alone
 
         candidates = route.candidates
         if route.shadow is not None and route.shadow not in candidates:
@@ -393,12 +418,12 @@ class Policy:
             candidates,
             matched.ruled,
             limits,
-            input_tokens,
-            input_bound,
+            (window_tokens, input_bound),
             out_req,
             task,
             route.quality,
             snap,
+            embeddings,
         )
 
         shadow: tuple[Target, ...] = ()
@@ -440,6 +465,7 @@ class Policy:
             output_tokens=out_req,
             costs={t.name: costs[t.name] for t in plan},
             excluded_zones={t.name: t.zone for t in candidates if t.name in excluded},
+            operation=operation,
         )
         if not plan:
             raise NoEligibleTarget(
@@ -453,7 +479,7 @@ class Policy:
         route: _Route,
         ctx: RequestContext,
         overrides: Mapping[str, str],
-        needs: tuple[bool, bool, bool],
+        needs: tuple[bool, bool, bool, bool],
     ) -> Limits:
         """The tightest ceilings and floors of the matched rules, the route and the context."""
         sources = dict(matched.sources)
@@ -476,7 +502,9 @@ class Policy:
                 sources["min_quality"] = f"context (override by rule {overrides['min_quality']})"
             elif quality is None or ctx.min_quality > quality:
                 quality, sources["min_quality"] = ctx.min_quality, "context"
-        for cap, needed in zip(("tools", "json_schema", "vision"), needs, strict=True):
+        for cap, needed in zip(
+            ("tools", "json_schema", "vision", "embeddings"), needs, strict=True
+        ):
             if needed:
                 required.add(cap)
                 sources.setdefault(f"require:{cap}", "request")
@@ -503,18 +531,21 @@ class Policy:
         candidates: tuple[Target, ...],
         ruled: Mapping[str, tuple[str, ...]],
         limits: Limits,
-        input_tokens: int,
-        input_bound: int,
+        tokens: tuple[int, int],
         out_req: int | None,
         task: str | None,
         quality: Mapping[str, float | None],
         snap: Snapshot,
+        embeddings: bool = False,
     ) -> tuple[list[Target], dict[str, tuple[str, ...]], dict[str, float]]:
         """Admitted targets (candidate order), exclusions with every reason, worst-case costs.
 
-        The worst case prices the input *bound* (as budget reservations do), so
-        ``max_cost_usd`` is a hard ceiling however the prompt tokenizes.
+        ``tokens``: the input that must fit a target's context window, and the
+        input bound. The worst case prices the input *bound* (as budget
+        reservations do), so ``max_cost_usd`` is a hard ceiling however the
+        prompt tokenizes. An embedding model never serves a chat request.
         """
+        input_tokens, input_bound = tokens
         sources = limits.sources
         required = limits.required
         floor = limits.min_quality
@@ -530,6 +561,8 @@ class Policy:
                 continue
             why = ruled.get(name)
             reasons = [*why] if why else []
+            if not embeddings and "embeddings" in t.capabilities:
+                reasons.append("operation: an embedding model (this is a chat request)")
             if required and not required <= t.capabilities:
                 for cap in sorted(required - t.capabilities):
                     reasons.append(
@@ -638,6 +671,27 @@ def _summarise(matched: list[_Rule]) -> _Matched:
         required=frozenset(required),
         sources=sources,
     )
+
+
+def _operation(t: Target) -> str:
+    return "embeddings" if "embeddings" in t.capabilities else "chat"
+
+
+def _wrong_operation(route: _Route, operation: str) -> RequestError:
+    """The caller's mistake of calling a route for what none of its models serves."""
+    if operation == "embeddings":
+        return RequestError(
+            f"route {route.name!r} has no embedding model (a model with "
+            "capabilities: [embeddings]); call chat() for it, or add one to the route",
+            field="model",
+        )
+    if operation == "chat":
+        return RequestError(
+            f"route {route.name!r} has only embedding models (capabilities: [embeddings]); "
+            "call embed() for it",
+            field="model",
+        )
+    raise ValueError(f"unknown operation {operation!r}; use chat or embeddings")
 
 
 _MEMO_MAX = 4096

@@ -181,7 +181,8 @@ def variants(text: str) -> list[str]:
 
     The decoded form undoes, in turn, ``\\u0040`` / ``\\x40`` / ``\\n`` (JSON and
     JavaScript strings, tool arguments), ``%40`` (URLs and query strings) and
-    ``&#64;`` / ``&commat;`` (HTML). Neither form is normalised here.
+    ``&#64;`` / ``&commat;`` (HTML, with or without the ``;``: browsers and
+    ``html.unescape`` read ``&#64`` as ``@`` too). Neither form is normalised here.
     """
     decoded = text
     if "\\" in decoded:
@@ -191,7 +192,7 @@ def variants(text: str) -> list[str]:
         from urllib.parse import unquote_plus
 
         decoded = unquote_plus(decoded)
-    if "&" in decoded and ";" in decoded:
+    if "&" in decoded:  # html.unescape also reads "&#64" with no ";"
         import html
 
         decoded = html.unescape(decoded)

@@ -5,9 +5,11 @@ A tests document::
     tests:
       - name: confidential data stays home
         message: "Customer jane@example.com asks about her invoice"   # or messages: [...]
+                                       # or input: [...] (an embedding request)
         model: default                 # route (default: "default")
         context: {tenant: acme, sensitivity: internal, tags: [audit]}
-        params: {max_tokens: 200}      # chat parameters (tools, response_format, ...)
+        params: {max_tokens: 200}      # chat parameters (tools, response_format, ...);
+                                       # with input: dimensions, encoding_format, user
         snapshot: {latency_ms: {gpt: 900}, unavailable: [local]}
         expect:
           target: llama-local          # the primary target
@@ -37,7 +39,18 @@ from .snapshot import Snapshot
 
 __all__ = ["CaseResult", "load_cases", "run_case", "run_file"]
 
-_CASE_KEYS = {"name", "message", "messages", "model", "context", "params", "snapshot", "expect"}
+_CASE_KEYS = {
+    "name",
+    "message",
+    "messages",
+    "input",
+    "model",
+    "context",
+    "params",
+    "snapshot",
+    "expect",
+}
+_REQUEST_KEYS = ("message", "messages", "input")
 _EXPECT_KEYS = {
     "target",
     "plan",
@@ -101,14 +114,26 @@ def load_cases(path: str | Path) -> list[dict[str, Any]]:
                 file=str(path),
                 key=f"{where}.snapshot",
             )
-        if ("message" in c) == ("messages" in c):
-            raise ConfigError("give 'message' or 'messages'", file=str(path), key=where)
+        if sum(k in c for k in _REQUEST_KEYS) != 1:
+            raise ConfigError(
+                "give one of 'message', 'messages' or 'input'", file=str(path), key=where
+            )
     return cases
 
 
 def _request(case: Mapping[str, Any]) -> ChatRequest:
     messages = case.get("messages") or [{"role": "user", "content": str(case["message"])}]
     return ChatRequest.model_validate({"messages": messages, **(case.get("params") or {})})
+
+
+def _embedding_decision(
+    policy: Policy, case: Mapping[str, Any], ctx: RequestContext, snap: Snapshot, model: str
+) -> Decision:
+    """The Decision ``Router.explain_embed`` would give an ``input:`` case."""
+    from ..embeddings import decide as embedding  # loaded only by files with such cases
+
+    req = embedding.request(case["input"], case.get("params") or {})
+    return embedding.policy_decision(policy, req, embedding.as_chat(req), ctx, snap, model)
 
 
 def _snapshot(raw: Mapping[str, Any] | None, name: str) -> Snapshot:
@@ -126,25 +151,25 @@ def run_case(policy: Policy, case: Mapping[str, Any], index: int = 0) -> CaseRes
     name = str(case.get("name") or f"case {index}")
     result = CaseResult(name)
     exp: Mapping[str, Any] = case["expect"]
+    embeds = "input" in case
     try:
-        request = _request(case)
+        request = None if embeds else _request(case)
         ctx = RequestContext.model_validate(case.get("context") or {})
     except ValueError as e:
         result.failures.append(f"invalid case: {e}")
         return result
     denied = False
     decision: Decision | None
+    snap, model = _snapshot(case.get("snapshot"), name), str(case.get("model", "default"))
     try:
-        decision = policy.decide(
-            request,
-            ctx,
-            _snapshot(case.get("snapshot"), name),
-            model=str(case.get("model", "default")),
-        )
+        if request is not None:
+            decision = policy.decide(request, ctx, snap, model=model)
+        else:
+            decision = _embedding_decision(policy, case, ctx, snap, model)
     except NoEligibleTarget as e:
         denied = True
         decision = e.decision if isinstance(e.decision, Decision) else None
-    except RouterError as e:
+    except (RouterError, TypeError) as e:  # TypeError: an embedding case's bad input or params
         result.failures.append(f"error: {e}")
         return result
     result.decision = decision

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from opentelemetry.trace import TracerProvider
 
     from ..config.schema import Config
+    from ..embeddings.types import EmbeddingResponse
     from ..errors import NoEligibleTarget, RouterError
     from ..execution.call import Call
     from ..execution.walker import Send
@@ -128,7 +129,7 @@ class DeferredObserver(Observer):
         self,
         call: Call,
         *,
-        response: ChatResponse | None = None,
+        response: ChatResponse | EmbeddingResponse | None = None,
         error: BaseException | None = None,
     ) -> None:
         """Pass on."""

@@ -51,6 +51,7 @@ from ..policy import trust
 
 if TYPE_CHECKING:
     from ..config.schema import Config, Matcher, RuleConfig, TrustFilter
+    from ..embeddings.types import EmbeddingResponse
     from ..errors import NoEligibleTarget
     from ..execution.call import Call
     from ..types import ChatResponse
@@ -168,11 +169,14 @@ def request_record(
     call: Call,
     *,
     policy: str,
-    response: ChatResponse | None = None,
+    response: ChatResponse | EmbeddingResponse | None = None,
     error: BaseException | None = None,
     now: float | None = None,
 ) -> dict[str, Any]:
-    """The audit record of a call that was executed (successfully or not)."""
+    """The audit record of a call that was executed (successfully or not).
+
+    An embedding call's record also says ``"operation": "embeddings"`` (a chat
+    record carries no such key, as before embeddings existed)."""
     d = call.decision
     by_name = {t.name: t for t in d.plan}
     attempts = []
@@ -219,6 +223,8 @@ def request_record(
         "shadow_of": shadow_of if isinstance(shadow_of, str) else None,
         "policy_hash": policy,
     }
+    if d.operation != "chat":
+        rec["operation"] = d.operation
     return rec
 
 

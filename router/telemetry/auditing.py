@@ -23,6 +23,7 @@ from .observer import Observer
 
 if TYPE_CHECKING:
     from ..config.schema import Config
+    from ..embeddings.types import EmbeddingResponse
     from ..errors import NoEligibleTarget
     from ..execution.call import Call
     from ..types import ChatResponse, RequestContext
@@ -76,7 +77,7 @@ class AuditObserver(Observer):
         self,
         call: Call,
         *,
-        response: ChatResponse | None = None,
+        response: ChatResponse | EmbeddingResponse | None = None,
         error: BaseException | None = None,
     ) -> None:
         """Queue the request's record."""

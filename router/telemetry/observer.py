@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from ..embeddings.types import EmbeddingResponse
     from ..errors import NoEligibleTarget, RouterError
     from ..execution.call import Call
     from ..execution.walker import Send
@@ -44,7 +45,7 @@ class Observer:
         self,
         call: Call,
         *,
-        response: ChatResponse | None = None,
+        response: ChatResponse | EmbeddingResponse | None = None,
         error: BaseException | None = None,
     ) -> None:
         """The call finished with ``response`` or failed with ``error``."""
@@ -96,7 +97,7 @@ class Fanout(Observer):
         self,
         call: Call,
         *,
-        response: ChatResponse | None = None,
+        response: ChatResponse | EmbeddingResponse | None = None,
         error: BaseException | None = None,
     ) -> None:
         """Pass on."""

@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import wraps
-from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, cast
 from urllib.parse import urlsplit
 
 from opentelemetry import metrics, trace
@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from opentelemetry.util.types import AttributeValue
 
     from ..config.schema import Config
+    from ..embeddings.types import EmbeddingResponse
     from ..errors import NoEligibleTarget, RouterError
     from ..execution.call import Call
     from ..execution.walker import Send
@@ -118,6 +119,18 @@ class _Cancelled(Exception):
 
 
 _CANCELLED = _Cancelled()
+
+
+def _is_chat(response: Any) -> bool:
+    """A chat response (it has choices), not an embedding one."""
+    return hasattr(response, "choices")
+
+
+def _operation(decision: Any) -> str:
+    """``gen_ai.operation.name`` of a decision's call (a denial may carry none)."""
+    if getattr(decision, "operation", None) == "embeddings":
+        return sc.OPERATION_EMBEDDINGS
+    return sc.OPERATION_CHAT
 
 
 def _last_outcome(call: Call, target: str) -> str | None:
@@ -238,7 +251,7 @@ class TracingObserver(Observer):
 
     def _target_attrs(self, call: Call, t: Target) -> dict[str, AttributeValue]:
         a: dict[str, AttributeValue] = {
-            sc.OPERATION_NAME: sc.OPERATION_CHAT,
+            sc.OPERATION_NAME: _operation(call.decision),
             sc.PROVIDER_NAME: t.provider_name,
             sc.REQUEST_MODEL: t.model_id,
         }
@@ -266,7 +279,7 @@ class TracingObserver(Observer):
     def _route_attrs(self, call: Call) -> dict[str, AttributeValue]:
         d = call.decision
         a: dict[str, AttributeValue] = {
-            sc.OPERATION_NAME: sc.OPERATION_CHAT,
+            sc.OPERATION_NAME: _operation(d),
             sc.REQUEST_STREAM: call.stream,
             sc.ROUTE: d.route,
             sc.DECISION_ID: d.id,
@@ -457,7 +470,7 @@ class TracingObserver(Observer):
                 if system is not None:
                     span_attrs[sc.SYSTEM_INSTRUCTIONS] = system
             span = self._tracer.start_span(
-                f"{sc.OPERATION_CHAT} {t.model_id}",
+                f"{_operation(call.decision)} {t.model_id}",
                 context=st.ctx,
                 kind=SpanKind.CLIENT,
                 attributes=span_attrs,
@@ -484,6 +497,10 @@ class TracingObserver(Observer):
             self._end_attempt(st, token, error=error)
         elif response is not None:
             self._end_attempt(st, token, response=response)
+        elif not call.stream and _last_outcome(call, token.target.name) == "ok":
+            # An answer the driver does not show this hook (embeddings): the span
+            # stays open until request_ended brings the response and its usage.
+            st.open_attempt = token
         elif not call.stream or _last_outcome(call, token.target.name) == "cancelled":
             # A hedged try that lost the race: neither an answer nor a failure.
             self._end_attempt(st, token, error=_CANCELLED)
@@ -501,7 +518,7 @@ class TracingObserver(Observer):
         st: _CallState,
         token: _AttemptToken,
         *,
-        response: ChatResponse | None = None,
+        response: ChatResponse | EmbeddingResponse | None = None,
         error: BaseException | None = None,
     ) -> None:
         elapsed = _now() - token.t0
@@ -515,9 +532,10 @@ class TracingObserver(Observer):
             if st.metering and response.usage is not None:
                 u = response.usage
                 self._tokens.record(u.prompt_tokens, {**attrs, sc.TOKEN_TYPE: sc.TOKEN_TYPE_INPUT})
-                self._tokens.record(
-                    u.completion_tokens, {**attrs, sc.TOKEN_TYPE: sc.TOKEN_TYPE_OUTPUT}
-                )
+                if _is_chat(response):  # embeddings produce no tokens
+                    self._tokens.record(
+                        u.completion_tokens, {**attrs, sc.TOKEN_TYPE: sc.TOKEN_TYPE_OUTPUT}
+                    )
         if error is not None:
             etype = _error_type(error)
             attrs[sc.ERROR_TYPE] = etype
@@ -531,20 +549,30 @@ class TracingObserver(Observer):
         if span is not None:
             span.end()
 
-    def _response_attrs(self, span: trace.Span, response: ChatResponse) -> None:
+    def _response_attrs(self, span: trace.Span, response: ChatResponse | EmbeddingResponse) -> None:
         a: dict[str, AttributeValue] = {}
-        if response.id:
-            a[sc.RESPONSE_ID] = response.id
         if response.model:
             a[sc.RESPONSE_MODEL] = response.model
-        a[sc.RESPONSE_FINISH_REASONS] = [c.finish_reason or "" for c in response.choices]
         u = response.usage
+        if not _is_chat(response):
+            # Embeddings: input tokens and the vectors' length; no content to capture.
+            if u is not None:
+                a[sc.USAGE_INPUT_TOKENS] = u.prompt_tokens
+            data = getattr(response, "data", None)
+            if data:
+                a[sc.EMBEDDINGS_DIMENSION_COUNT] = len(data[0].embedding)
+            span.set_attributes(a)
+            return
+        chat = cast("ChatResponse", response)
+        if chat.id:
+            a[sc.RESPONSE_ID] = chat.id
+        a[sc.RESPONSE_FINISH_REASONS] = [c.finish_reason or "" for c in chat.choices]
         if u is not None:
             a[sc.USAGE_INPUT_TOKENS] = u.prompt_tokens
             a[sc.USAGE_OUTPUT_TOKENS] = u.completion_tokens
             a[sc.USAGE_CACHE_READ_INPUT_TOKENS] = u.cached_tokens
         if self._capture:
-            a[sc.OUTPUT_MESSAGES] = self._output_json(response)
+            a[sc.OUTPUT_MESSAGES] = self._output_json(chat)
         span.set_attributes(a)
 
     @_safe()
@@ -552,7 +580,7 @@ class TracingObserver(Observer):
         self,
         call: Call,
         *,
-        response: ChatResponse | None = None,
+        response: ChatResponse | EmbeddingResponse | None = None,
         error: BaseException | None = None,
     ) -> None:
         """Close an open stream attempt and the route span; record cost."""
@@ -561,6 +589,7 @@ class TracingObserver(Observer):
             return
         self._sync(st, call)
         if st.open_attempt is not None:
+            # A chat stream's attempt, or an embedding call's answered one.
             self._end_attempt(st, st.open_attempt, response=response, error=error)
             st.open_attempt = None
         route = response.route if response is not None else None
@@ -601,7 +630,7 @@ class TracingObserver(Observer):
         if not tracing:
             return
         attrs: dict[str, AttributeValue] = {
-            sc.OPERATION_NAME: sc.OPERATION_CHAT,
+            sc.OPERATION_NAME: _operation(d),
             sc.ROUTE: route_name,
             sc.RULE: rule,
             sc.ERROR_TYPE: type(error).__name__,
