@@ -17,7 +17,7 @@ from .freshness import parse_as_of
 __all__ = ["CAPABILITIES", "OPENNESS", "STATUSES", "CatalogError", "check"]
 
 OPENNESS = frozenset({"closed", "open_weights_restricted", "open_weights_permissive", "fully_open"})
-CAPABILITIES = frozenset({"tools", "json_schema", "vision", "streaming"})
+CAPABILITIES = frozenset({"tools", "json_schema", "vision", "streaming", "embeddings"})
 # The developer's lifecycle label: legacy (superseded, still served), deprecated
 # (retirement announced), retired (no longer served by the developer's own API).
 STATUSES = frozenset({"active", "legacy", "deprecated", "retired"})
