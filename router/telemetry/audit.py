@@ -219,6 +219,10 @@ def request_record(
         "shadow_of": shadow_of if isinstance(shadow_of, str) else None,
         "policy_hash": policy,
     }
+    if route is not None and route.cache is not None:
+        rec["cache"] = route.cache  # only when the cache applied: older records stay as they were
+        if route.cache == "hit":  # nothing was sent: nothing consumed
+            rec["input_tokens"] = rec["output_tokens"] = rec["cached_tokens"] = 0
     return rec
 
 
