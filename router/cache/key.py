@@ -27,7 +27,8 @@ VERSION = 1
 
 
 def _normalised(request: ChatRequest, ignore_temperature: bool) -> dict[str, Any]:
-    body = request.model_dump(mode="json", exclude_none=True)
+    # Python mode: a NaN stays a NaN (refused below) instead of becoming null.
+    body = request.model_dump(exclude_none=True)
     if ignore_temperature:
         body.pop("temperature", None)
     stop = body.get("stop")
