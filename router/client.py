@@ -7,6 +7,7 @@ and cost. They differ only in the executor that performs the network steps.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import threading
 import time
@@ -289,6 +290,23 @@ class _Core:
         hit = yield from lookup_steps(key, decision.plan, self.clock())
         return Lookup(key, hit)
 
+    def explain_cache(
+        self, request: ChatRequest, ctx: RequestContext, decision: Decision, model: str
+    ) -> Decision:
+        """``decision`` with its cache note saying what the cache holds for this request."""
+        route = self.policy.route_for(model)[1]
+        if not decision.cache or route.cache is None:
+            return decision
+        capped = cap_output_tokens(request, route.max_tokens, decision.limits.max_output_tokens)
+        lookup = run(self.cache_lookup_steps(capped, ctx, decision, route.cache), self.store)
+        if lookup is None:
+            note = "; this request has no key (a parameter has no canonical JSON form)"
+        elif lookup.hit is not None:
+            note = f"; a cached answer from {lookup.hit.target.name} would be served"
+        else:
+            note = "; nothing cached for this request yet"
+        return dataclasses.replace(decision, cache_note=decision.cache_note + note)
+
     @staticmethod
     def cached(call: Call) -> Hit | None:
         """The cached answer a started call is served from, if any (nothing is sent)."""
@@ -463,8 +481,14 @@ class _Facade:
         context: ContextIn = None,
         **params: Any,
     ) -> Decision:
-        """The Decision this call would get, without sending anything."""
-        return self._core.decide(messages, model, context, params)[2]
+        """The Decision this call would get, without sending anything.
+
+        When the route's response cache applies, ``cache_note`` also says
+        whether a cached answer would be served (read from :attr:`store`).
+        """
+        core = self._core
+        request, ctx, decision = core.decide(messages, model, context, params)
+        return core.explain_cache(request, ctx, decision, model)
 
 
 class Router(_Facade):

@@ -274,6 +274,21 @@ def test_explain_says_whether_the_cache_applies(
     assert d.to_dict()["cache"] is on
 
 
+def test_explain_says_whether_a_cached_answer_would_be_served(
+    faults: FaultServer, client: Callable[..., Client]
+) -> None:
+    faults.default("a", Fault.ok("four"))
+    c = client(_cfg(faults))
+    before = c.r.explain(MESSAGES, model="r", temperature=0)
+    assert "nothing cached for this request yet" in before.explain()
+    c.chat(temperature=0)
+    after = c.r.explain(MESSAGES, model="r", temperature=0)
+    assert "a cached answer from a would be served" in after.explain()
+    other = c.r.explain(MESSAGES, model="r", temperature=0, context={"tenant": "x"})
+    assert "nothing cached" in other.cache_note
+    assert faults.count("a") == 1
+
+
 def test_explain_names_the_rule_that_forbids_caching(faults: FaultServer) -> None:
     cfg = _cfg(faults)
     cfg["rules"] = [
