@@ -414,7 +414,7 @@ def test_a_hit_sends_nothing_costs_nothing_and_is_recorded_as_a_hit(
     assert hit.route.decision_id != miss.route.decision_id
     assert hit.usage == miss.usage  # the answer's own usage, as it was reported
     ledger = read_ledger(c.r.store)
-    assert [(x.cache, x.outcome) for x in ledger] == [(None, "ok"), ("hit", "ok")]
+    assert [(x.cache, x.outcome) for x in ledger] == [("miss", "ok"), ("hit", "ok")]
     assert ledger[1].cost_usd == 0 and ledger[1].prompt_tokens == 0 == ledger[1].reserved_usd
     assert ledger[1].tenant == "acme" and ledger[1].request_id == hit.route.decision_id
     c.r.close() if c.mode == "sync" else c._run(c.r.aclose())

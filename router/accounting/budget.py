@@ -379,6 +379,7 @@ class BudgetGate:
             cached=usage.cached_tokens if usage else 0,
             estimated=bool(usage and usage.estimated),
             outcome="ok",
+            cache=response.route.cache if response.route is not None else None,
         )
         unanswered = self._unanswered(call)
         if unanswered:
@@ -497,6 +498,7 @@ class BudgetGate:
         estimated: bool,
         outcome: str,
         cover: float | None = None,
+        cache: str | None = None,
     ) -> Program[LedgerRecord]:
         """Write one record; ``cover``: the part of the live hold it may use (default all).
 
@@ -531,6 +533,7 @@ class BudgetGate:
             budgets=hold.keys,
             outcome=outcome,
             shadow_of=call.extra.get("shadow_of"),
+            cache=cache,
         )
         line = rec.to_json() if self.record else None
         try:

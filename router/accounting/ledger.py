@@ -35,7 +35,9 @@ class LedgerRecord:
     set on a shadow copy's record: the decision id of the request it copied
     (shadow spend is real spend, reported apart by ``llm-router report``).
     ``cache`` is ``hit`` on the record of an answer served from the response
-    cache (cost and tokens zero: nothing was sent), else ``None``.
+    cache (cost and tokens zero: nothing was sent), ``miss`` on an answer
+    the route's cache was looked up for and did not hold, ``None`` when the
+    cache did not apply.
     """
 
     ts: float
