@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self, TypedDict, TypeVar, Unpack
+from typing import TYPE_CHECKING, Any, Literal, Self, TypedDict, TypeVar, Unpack
 
 from pydantic import ValidationError
 
@@ -800,6 +800,18 @@ class _StreamBase:
     def decision(self) -> Decision:
         """The policy decision behind this stream."""
         return self._call.decision
+
+    @property
+    def cache(self) -> Literal["hit", "miss"] | None:
+        """``hit`` when this stream replays a cached answer (nothing is sent), ``miss``
+        when the route's cache was looked up and held none; ``None`` when the cache
+        does not apply (or an async stream was not entered yet)."""
+        lookup: Lookup | None = (
+            None if self._pending is None else self._pending.extra.get(CACHE_KEY)
+        )
+        if lookup is None:
+            return None
+        return "miss" if lookup.hit is None else "hit"
 
     @property
     def target(self) -> Target | None:

@@ -695,3 +695,18 @@ def test_hits_and_misses_show_in_spans_and_metrics(faults: FaultServer, otel: An
     assert [s.attributes.get("router.cache") for s in routes] == ["miss", "hit", None]
     points = {p.attributes["router.cache"]: p.value for p in otel.points("router.cache.lookups")}
     assert points == {"miss": 1, "hit": 1}
+
+
+def test_a_stream_says_whether_it_replays_the_cache(faults: FaultServer) -> None:
+    faults.default("a", Fault.ok("replayed"))
+    with Router(_cfg(faults)) as r:
+        with r.stream(MESSAGES, model="r", temperature=0) as s:
+            assert s.cache == "miss"
+            list(s)
+        with r.stream(MESSAGES, model="r", temperature=0) as s:
+            assert s.cache == "hit" and s.target is not None and s.target.name == "a"
+            assert "".join(c.delta_text for c in s) == "replayed"
+        with r.stream(MESSAGES, model="r") as s:
+            assert s.cache is None
+            list(s)
+    assert faults.count("a") == 2
