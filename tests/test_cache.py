@@ -693,7 +693,7 @@ def test_hits_and_misses_show_in_spans_and_metrics(faults: FaultServer, otel: An
         r.chat(MESSAGES, model="r")  # cache does not apply
     routes = [s for s in otel.spans() if s.name == "route r"]
     assert [s.attributes.get("router.cache") for s in routes] == ["miss", "hit", None]
-    points = {p.attributes["router.cache"]: p.value for p in otel.points("router.cache.lookups")}
+    points = {p.attributes["router.cache"]: p.value for p in otel.points("router.cache_lookups")}
     assert points == {"miss": 1, "hit": 1}
 
 

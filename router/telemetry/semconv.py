@@ -87,7 +87,7 @@ EVENT_FIRST_CHUNK: Final = "router.first_chunk"
 EVENT_HEDGE: Final = "router.hedge"
 
 METRIC_COST: Final = "router.cost"
-METRIC_CACHE: Final = "router.cache.lookups"
+METRIC_CACHE: Final = "router.cache_lookups"
 METRIC_FALLBACKS: Final = "router.fallbacks"
 METRIC_DENIALS: Final = "router.denials"
 METRIC_ATTEMPTS: Final = "router.attempts"
