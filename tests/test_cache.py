@@ -710,3 +710,54 @@ def test_a_stream_says_whether_it_replays_the_cache(faults: FaultServer) -> None
             assert s.cache is None
             list(s)
     assert faults.count("a") == 2
+
+
+def test_audit_verify_checks_a_hits_target_against_plan_and_rules(
+    faults: FaultServer, tmp_path: Path
+) -> None:
+    from router.telemetry.audit import GENESIS, _sha256, canonical, verify_log
+
+    faults.default("h", Fault.ok("x"))
+    cfg = _two_zones(faults, allow={"zone": ["local"]})
+    audit = tmp_path / "audit.jsonl"
+    cfg["telemetry"] = {"audit_log": str(audit)}
+    with Router(cfg) as r:
+        r.chat(MESSAGES, model="r", temperature=0)
+        r.chat(MESSAGES, model="r", temperature=0)
+    assert verify_log(audit, load_dict(cfg)).ok
+
+    def forged(**changes: Any) -> Path:
+        rec = {
+            "v": 1,
+            "seq": 1,
+            "prev": GENESIS,
+            "route": "r",
+            "sensitivity": "confidential",
+            "plan": [{"target": "l", "zone": "local"}],
+            "attempts": [],
+            "cache": "hit",
+            "target": "l",
+            "zone": "local",
+            **changes,
+        }
+        rec["hash"] = _sha256(canonical(rec))
+        path = tmp_path / f"forged-{len(list(tmp_path.iterdir()))}.jsonl"
+        path.write_text(canonical(rec).decode() + "\n")
+        return path
+
+    def violations(path: Path) -> list[str]:
+        report = verify_log(path, load_dict(cfg))
+        return [f.message for f in report.findings if f.kind == "violation"]
+
+    assert violations(forged()) == []
+    # a confidential hit served from the hosted target: outside the plan, and against the rule
+    outside = violations(forged(target="h", zone="hosted"))
+    assert (
+        outside
+        and "cached answer from 'h'" in outside[0]
+        and "not in the admitted plan" in outside[0]
+    )
+    breaking = violations(
+        forged(plan=[{"target": "h", "zone": "hosted"}], target="h", zone="hosted")
+    )
+    assert any("breaks rule 'confidential-stays-home'" in v for v in breaking)
