@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from router import AsyncRouter, Router
 from router.accounting.ledger import read_ledger
@@ -761,3 +763,15 @@ def test_audit_verify_checks_a_hits_target_against_plan_and_rules(
         forged(plan=[{"target": "h", "zone": "hosted"}], target="h", zone="hosted")
     )
     assert any("breaks rule 'confidential-stays-home'" in v for v in breaking)
+
+
+@settings(max_examples=200, deadline=None)
+@given(a=st.text(max_size=12), b=st.text(max_size=12), route=st.text(max_size=8))
+def test_no_two_tenants_or_routes_share_a_key(a: str, b: str, route: str) -> None:
+    req = _req(temperature=0)
+    ka, kb = _key(req, a, route=route), _key(req, b, route=route)
+    if a != b and ka is not None:  # None: no canonical form (a lone surrogate), never cached
+        assert ka != kb
+    if route != "r" and ka is not None:
+        assert ka != _key(req, a, route="r")
+    assert _key(req, None, route=route) != ka
