@@ -775,3 +775,34 @@ def test_no_two_tenants_or_routes_share_a_key(a: str, b: str, route: str) -> Non
     if route != "r" and ka is not None:
         assert ka != _key(req, a, route="r")
     assert _key(req, None, route=route) != ka
+
+
+def test_the_report_shows_hits_apart_and_leaves_them_out_of_the_shift_report(
+    faults: FaultServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from router.accounting.report import shift_report, spend_by
+    from router.cli import main
+    from router.targets import resolve_targets
+
+    faults.default("a", Fault.ok("four"))
+    cfg = _cfg(faults)
+    cfg["models"]["a"]["price"] = {"input": 1.0, "output": 2.0}
+    cfg["models"]["self"] = {
+        "provider": "a",
+        "model": "self-hosted",
+        "cost": {"gpu_hour_usd": 2.0, "tokens_per_second": 1000},
+    }
+    state = f"sqlite:///{tmp_path / 'state.db'}"
+    cfg["state"] = state
+    with Router(cfg) as r:
+        for _ in range(3):
+            r.chat(MESSAGES, model="r", temperature=0)
+        records = read_ledger(r.store)
+    rows = {x.key: (x.requests, x.cost_usd) for x in spend_by(records, "traffic")}
+    assert rows["cache"] == (2, 0.0) and rows["primary"][0] == 1 and rows["primary"][1] > 0
+    shift = shift_report(records, resolve_targets(load_dict(cfg)))
+    assert shift.requests == 1
+    assert main(["report", "--state", state, "--json", "--by", "tenant"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    traffic = {x["key"]: x for x in out["spend"]["traffic"]}  # added: the cache served calls
+    assert traffic["cache"]["requests"] == 2 and traffic["cache"]["cost_usd"] == 0
