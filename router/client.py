@@ -183,10 +183,17 @@ class _Core:
         """The runner's ``submit``: schedules a shadow job, False when saturated."""
         self.cache_policy = ""
         """The policy hash response-cache keys carry (set only when a route caches)."""
-        if any(r.cache is not None for r in self.config.routes.values()):
+        self.cache_memory: StateStore | None = None
+        """The process's own cache store, for routes with ``cache: {store: memory}``."""
+        caches = [r.cache for r in self.config.routes.values() if r.cache is not None]
+        if caches:
             from .telemetry.audit import policy_hash
 
             self.cache_policy = policy_hash(self.config)
+        if any(c.store == "memory" for c in caches):
+            from .state.memory import MemoryStore
+
+            self.cache_memory = MemoryStore()
 
     def request(self, messages: MessagesIn, params: Mapping[str, Any]) -> ChatRequest:
         unknown = set(params) - PARAM_NAMES
@@ -287,8 +294,10 @@ class _Core:
         )
         if key is None:
             return None
-        hit = yield from lookup_steps(key, decision.plan, self.clock())
-        return Lookup(key, hit)
+        steps = lookup_steps(key, decision.plan, self.clock())
+        if cache.store == "memory":  # the process's own dicts: nothing to wait for
+            return Lookup(key, run(steps, self.cache_memory))
+        return Lookup(key, (yield from steps))
 
     def explain_cache(
         self, request: ChatRequest, ctx: RequestContext, decision: Decision, model: str
@@ -375,9 +384,14 @@ class _Core:
         yield from record_outcome_steps(call, self.clock())
         if lookup is not None and call.route.cache is not None:
             # Only a whole answer gets here: errors and cut streams end in fail_steps.
-            yield from store_steps(
-                call.decision.route, call.route.cache, lookup.digest, target, response, self.clock()
+            cache = call.route.cache
+            steps = store_steps(
+                call.decision.route, cache, lookup.digest, target, response, self.clock()
             )
+            if cache.store == "memory":
+                run(steps, self.cache_memory)
+            else:
+                yield from steps
         self.observer.request_ended(call, response=response)
         if self.shadows is not None and self.shadow_planner is not None:
             job = yield from self.shadow_planner.job_steps(call, response, target)

@@ -806,3 +806,20 @@ def test_the_report_shows_hits_apart_and_leaves_them_out_of_the_shift_report(
     out = json.loads(capsys.readouterr().out)
     traffic = {x["key"]: x for x in out["spend"]["traffic"]}  # added: the cache served calls
     assert traffic["cache"]["requests"] == 2 and traffic["cache"]["cost_usd"] == 0
+
+
+def test_a_memory_cache_stays_in_its_process(
+    faults: FaultServer, client: Callable[..., Client], tmp_path: Path
+) -> None:
+    faults.default("a", Fault.ok("local to me"))
+    cfg = _cfg(faults, cache={"ttl_s": 60, "store": "memory"})
+    cfg["state"] = f"sqlite:///{tmp_path / 'state.db'}"
+    one, two = client(cfg), client(cfg)
+    assert one.chat(temperature=0).route.cache == "miss"  # type: ignore[union-attr]
+    assert one.chat(temperature=0).route.cache == "hit"  # type: ignore[union-attr]
+    assert two.chat(temperature=0).route.cache == "miss"  # type: ignore[union-attr]
+    assert faults.count("a") == 2
+    # Nothing of the cache reached the shared store; the ledger did.
+    assert one.r.store.get("cache|n|r") is None
+    assert [x.cache for x in read_ledger(one.r.store)] == ["miss", "hit", "miss"]
+    assert "nothing cached" not in one.r.explain(MESSAGES, model="r", temperature=0).cache_note

@@ -381,9 +381,10 @@ class ShadowConfig(_Strict):
 class CacheConfig(_Strict):
     """The exact response cache of a route (docs/cache.md).
 
-    Entries live in the state store (shared by every process using it) for
-    ``ttl_s`` seconds; at most about ``max_entries`` per route are kept (the
-    oldest written is evicted first). Calls with a temperature above 0, or
+    Entries live in the state store (shared by every process using it), or
+    in the process with ``store: memory``, for ``ttl_s`` seconds; at most
+    about ``max_entries`` per route are kept (the oldest written is evicted
+    first). Calls with a temperature above 0, or
     none (providers default to 1), are not cached unless
     ``ignore_temperature`` is true.
     """
@@ -391,6 +392,9 @@ class CacheConfig(_Strict):
     ttl_s: float = Field(gt=0, le=366 * 86400)
     max_entries: int = Field(default=1000, ge=1, le=10_000_000)
     ignore_temperature: bool = False
+    store: Literal["state", "memory"] = "state"
+    """``state``: the state store (shared like budgets); ``memory``: this process only,
+    whatever ``state:`` says (answers never leave the process)."""
 
 
 class RouteConfig(_Strict):
