@@ -882,7 +882,7 @@ class _StreamBase:
             return None
         from .execution.executor import Opened
 
-        return Opened(hit.target, replay_chunks(hit.response), _no_more())
+        return Opened(hit.target, replay_chunks(hit.response), _NoMore())
 
     def _closed_early(self) -> Program[None]:
         # Reading stopped before the end (break, exception in the caller).
@@ -1008,7 +1008,3 @@ class _NoMore:
 
     async def __anext__(self) -> ChatChunk:
         raise StopAsyncIteration
-
-
-def _no_more() -> _NoMore:
-    return _NoMore()
