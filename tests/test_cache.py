@@ -823,3 +823,28 @@ def test_a_memory_cache_stays_in_its_process(
     assert one.r.store.get("cache|n|r") is None
     assert [x.cache for x in read_ledger(one.r.store)] == ["miss", "hit", "miss"]
     assert "nothing cached" not in one.r.explain(MESSAGES, model="r", temperature=0).cache_note
+
+
+def test_the_explain_command_says_whether_the_cache_applies(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import yaml
+
+    from router.cli import main
+
+    cfg = {
+        "providers": {"p": {"kind": "openai_compatible", "base_url": "http://127.0.0.1:9/v1"}},
+        "models": {"m": {"provider": "p", "model": "x"}},
+        "routes": {"default": {"candidates": ["m"], "cache": {"ttl_s": 60}}},
+        "rules": [{"name": "no-cache-tagged", "when": {"tags": ["private"]}, "cache": False}],
+    }
+    path = tmp_path / "router.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    assert main(["explain", str(path), "--message", "hi", "--temperature", "0"]) == 0
+    assert "cache: on: exact match, ttl 60s" in capsys.readouterr().out
+    assert main(["explain", str(path), "--message", "hi"]) == 0
+    assert "cache: off: temperature unset" in capsys.readouterr().out
+    args = ["explain", str(path), "--message", "hi", "--temperature", "0", "--tag", "private"]
+    assert main([*args, "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["cache"] is False and "rule no-cache-tagged" in out["cache_note"]
