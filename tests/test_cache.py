@@ -848,3 +848,47 @@ def test_the_explain_command_says_whether_the_cache_applies(
     assert main([*args, "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["cache"] is False and "rule no-cache-tagged" in out["cache_note"]
+
+
+_WORKER = """
+import json, sys
+from router import Router
+cfg = json.loads(sys.argv[1])
+with Router(cfg) as r:
+    reply = r.chat([{"role": "user", "content": "shared?"}], model="r", temperature=0,
+                   context={"tenant": "acme"})
+    print(json.dumps([reply.route.cache, reply.content]))
+"""
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "redis"])
+def test_processes_sharing_a_store_share_the_cache(
+    faults: FaultServer, kind: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    import os
+    import subprocess
+    import sys
+
+    faults.default("a", Fault.ok("shared answer"))
+    cfg = _cfg(faults)
+    cfg["state"] = (
+        f"sqlite:///{tmp_path / 'state.db'}"
+        if kind == "sqlite"
+        else str(request.getfixturevalue("redis_url"))
+    )
+    root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    seen = []
+    for _ in range(3):
+        out = subprocess.run(
+            [sys.executable, "-c", _WORKER, json.dumps(cfg)],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=root,
+            timeout=60,
+        )
+        assert out.returncode == 0, out.stderr[-2000:]
+        seen.append(tuple(json.loads(out.stdout)))
+    assert seen == [("miss", "shared answer"), ("hit", "shared answer"), ("hit", "shared answer")]
+    assert faults.count("a") == 1
