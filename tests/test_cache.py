@@ -892,3 +892,28 @@ def test_processes_sharing_a_store_share_the_cache(
         seen.append(tuple(json.loads(out.stdout)))
     assert seen == [("miss", "shared answer"), ("hit", "shared answer"), ("hit", "shared answer")]
     assert faults.count("a") == 1
+
+
+def test_a_failing_store_never_fails_a_call_it_only_misses(
+    faults: FaultServer, client: Callable[..., Client], caplog: pytest.LogCaptureFixture
+) -> None:
+    class CacheDown(MemoryStore):
+        def get(self, key: str) -> str | None:
+            if key.startswith("cache|"):
+                raise OSError("cache keys unreachable")
+            return super().get(key)
+
+        def incr(self, key: str, amount: float = 1.0, ttl_s: float | None = None) -> float:
+            if key.startswith("cache|"):
+                raise OSError("cache keys unreachable")
+            return super().incr(key, amount, ttl_s)
+
+    faults.default("a", Fault.ok("still answered"))
+    c = client(_cfg(faults), store=CacheDown())
+    for _ in range(2):
+        reply = c.chat(temperature=0)
+        assert reply.content == "still answered" and reply.route is not None
+        assert reply.route.cache == "miss"
+    assert faults.count("a") == 2
+    assert any("response cache not read" in m for m in caplog.messages)
+    assert any("response cache not written" in m for m in caplog.messages)
