@@ -7,18 +7,22 @@ and cost. They differ only in the executor that performs the network steps.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self, TypedDict, TypeVar, Unpack
+from typing import TYPE_CHECKING, Any, Literal, Self, TypedDict, TypeVar, Unpack
 
 from pydantic import ValidationError
 
 from .accounting import amortised_cost_usd, cost_usd
 from .accounting.budget import EXTRA_KEY, BudgetGate, cap_output_tokens
+from .cache import EXTRA_KEY as CACHE_KEY
+from .cache import Hit, Lookup, digest, lookup_steps, replay_chunks, store_steps
 from .config import Config, load_config, load_dict, load_file
+from .config.schema import CacheConfig
 from .credentials import scrub_error
 from .errors import (
     NoEligibleTarget,
@@ -186,6 +190,19 @@ class _Core:
             )
         self.shadows: Callable[[ShadowJob], bool] | None = None
         """The runner's ``submit``: schedules a shadow job, False when saturated."""
+        self.cache_policy = ""
+        """The policy hash response-cache keys carry (set only when a route caches)."""
+        self.cache_memory: StateStore | None = None
+        """The process's own cache store, for routes with ``cache: {store: memory}``."""
+        caches = [r.cache for r in self.config.routes.values() if r.cache is not None]
+        if caches:
+            from .telemetry.audit import policy_hash
+
+            self.cache_policy = policy_hash(self.config)
+        if any(c.store == "memory" for c in caches):
+            from .state.memory import MemoryStore
+
+            self.cache_memory = MemoryStore()
 
     def request(self, messages: MessagesIn, params: Mapping[str, Any]) -> ChatRequest:
         unknown = set(params) - PARAM_NAMES
@@ -247,8 +264,13 @@ class _Core:
             request = cap_output_tokens(
                 request, route.max_tokens, decision.limits.max_output_tokens
             )
-            # Budgets may refuse (BudgetExceeded) or narrow the plan to a subset.
-            request, decision, hold = yield from self.budget.admit_steps(request, ctx, decision)
+            lookup = None
+            if decision.cache and route.cache is not None:
+                lookup = yield from self.cache_lookup_steps(request, ctx, decision, route.cache)
+            hold = None
+            if lookup is None or lookup.hit is None:  # a hit costs nothing: no hold
+                # Budgets may refuse (BudgetExceeded) or narrow the plan to a subset.
+                request, decision, hold = yield from self.budget.admit_steps(request, ctx, decision)
         except NoEligibleTarget as e:
             self.observer.request_denied(model, ctx, e)
             raise
@@ -261,9 +283,53 @@ class _Core:
             health=self.health,
         )
         call = call_type(request, ctx, decision, route, walker, stream=stream)
-        call.extra[EXTRA_KEY] = hold
+        if hold is not None:
+            call.extra[EXTRA_KEY] = hold
+        if lookup is not None:
+            call.extra[CACHE_KEY] = lookup
         self.observer.request_started(call)
         return call
+
+    def cache_lookup_steps(
+        self, request: ChatRequest, ctx: RequestContext, decision: Decision, cache: CacheConfig
+    ) -> Program[Lookup | None]:
+        """Look the request up in its route's response cache; ``None``: it has no key."""
+        key = digest(
+            self.cache_policy,
+            ctx.tenant,
+            decision.route,
+            request,
+            ignore_temperature=cache.ignore_temperature,
+        )
+        if key is None:
+            return None
+        steps = lookup_steps(key, decision.plan, self.clock())
+        if cache.store == "memory":  # the process's own dicts: nothing to wait for
+            return Lookup(key, run(steps, self.cache_memory))
+        return Lookup(key, (yield from steps))
+
+    def explain_cache(
+        self, request: ChatRequest, ctx: RequestContext, decision: Decision, model: str
+    ) -> Decision:
+        """``decision`` with its cache note saying what the cache holds for this request."""
+        route = self.policy.route_for(model)[1]
+        if not decision.cache or route.cache is None:
+            return decision
+        capped = cap_output_tokens(request, route.max_tokens, decision.limits.max_output_tokens)
+        lookup = run(self.cache_lookup_steps(capped, ctx, decision, route.cache), self.store)
+        if lookup is None:
+            note = "; this request has no key (a parameter has no canonical JSON form)"
+        elif lookup.hit is not None:
+            note = f"; a cached answer from {lookup.hit.target.name} would be served"
+        else:
+            note = "; nothing cached for this request yet"
+        return dataclasses.replace(decision, cache_note=decision.cache_note + note)
+
+    @staticmethod
+    def cached(call: Call) -> Hit | None:
+        """The cached answer a started call is served from, if any (nothing is sent)."""
+        lookup: Lookup | None = call.extra.get(CACHE_KEY)
+        return None if lookup is None else lookup.hit
 
     def start(
         self,
@@ -303,6 +369,9 @@ class _Core:
     def finish_steps(
         self, call: Call, response: ChatResponse, target: Target
     ) -> Program[ChatResponse]:
+        lookup: Lookup | None = call.extra.get(CACHE_KEY)
+        if lookup is not None and lookup.hit is not None:
+            return (yield from self._hit_steps(call, response, target))
         yield from call.walker.completed_steps()
         usage = response.usage
         if usage is None:
@@ -318,14 +387,44 @@ class _Core:
             amortised_cost_usd=amortised_cost_usd(target, usage),
             cost_estimated=usage.estimated,
             decision_id=call.decision.id,
+            cache=None if lookup is None else "miss",
         )
         yield from self.budget.settle_steps(call, response, target)
         yield from record_outcome_steps(call, self.clock())
+        if lookup is not None and call.route.cache is not None:
+            # Only a whole answer gets here: errors and cut streams end in fail_steps.
+            cache = call.route.cache
+            steps = store_steps(
+                call.decision.route, cache, lookup.digest, target, response, self.clock()
+            )
+            if cache.store == "memory":
+                run(steps, self.cache_memory)
+            else:
+                yield from steps
         self.observer.request_ended(call, response=response)
         if self.shadows is not None and self.shadow_planner is not None:
             job = yield from self.shadow_planner.job_steps(call, response, target)
             if job is not None and not self.shadows(job):
                 yield from self.shadow_planner.dropped_steps(job)
+        return response
+
+    def _hit_steps(
+        self, call: Call, response: ChatResponse, target: Target
+    ) -> Program[ChatResponse]:
+        """Finish a call served from the cache: no walk, no hold, cost zero, recorded as a hit."""
+        response.route = RouteInfo(
+            route=call.decision.route,
+            target=target.name,
+            provider=target.provider,
+            zone=target.zone,
+            attempts=[],
+            cost_usd=0.0,
+            amortised_cost_usd=None if target.cost is None else 0.0,
+            decision_id=call.decision.id,
+            cache="hit",
+        )
+        yield from self.budget.record_hit_steps(call, target)
+        self.observer.request_ended(call, response=response)
         return response
 
     def _estimate_usage(
@@ -405,8 +504,14 @@ class _Facade:
         context: ContextIn = None,
         **params: Any,
     ) -> Decision:
-        """The Decision this call would get, without sending anything."""
-        return self._core.decide(messages, model, context, params)[2]
+        """The Decision this call would get, without sending anything.
+
+        When the route's response cache applies, ``cache_note`` also says
+        whether a cached answer would be served (read from :attr:`store`).
+        """
+        core = self._core
+        request, ctx, decision = core.decide(messages, model, context, params)
+        return core.explain_cache(request, ctx, decision, model)
 
     def explain_embed(
         self,
@@ -488,6 +593,9 @@ class Router(_Facade):
     ) -> ChatResponse:
         """Route one chat request and return the completion (with ``.route``)."""
         call = self._core.start(messages, model, context, params)
+        hit = self._core.cached(call)
+        if hit is not None:
+            return self._core.finish(call, hit.response, hit.target)
         try:
             response, target = self._executor.complete(call)
         except BaseException as e:
@@ -679,6 +787,9 @@ class AsyncRouter(_Facade):
         core, astore = self._core, self._astore
         request, ctx = core.request(messages, params), core.context(context)
         call = await arun(core.start_steps(request, ctx, model), astore)
+        hit = core.cached(call)
+        if hit is not None:
+            return await arun(core.finish_steps(call, hit.response, hit.target), astore)
         try:
             response, target = await self._executor.complete(call)
         except BaseException as e:
@@ -783,6 +894,18 @@ class _StreamBase:
         return self._call.decision
 
     @property
+    def cache(self) -> Literal["hit", "miss"] | None:
+        """``hit`` when this stream replays a cached answer (nothing is sent), ``miss``
+        when the route's cache was looked up and held none; ``None`` when the cache
+        does not apply (or an async stream was not entered yet)."""
+        lookup: Lookup | None = (
+            None if self._pending is None else self._pending.extra.get(CACHE_KEY)
+        )
+        if lookup is None:
+            return None
+        return "miss" if lookup.hit is None else "hit"
+
+    @property
     def target(self) -> Target | None:
         """The target the stream opened on (``None`` until it is entered and open)."""
         return None if self._opened is None else self._opened.target
@@ -830,6 +953,15 @@ class _StreamBase:
         yield from self._fail(exc)
         return exc
 
+    def _replay(self) -> Opened | None:
+        """The stream of a call served from the cache: every chunk at once, nothing sent."""
+        hit = self._core.cached(self._call)
+        if hit is None:
+            return None
+        from .execution.executor import Opened
+
+        return Opened(hit.target, replay_chunks(hit.response), _NoMore())
+
     def _closed_early(self) -> Program[None]:
         # Reading stopped before the end (break, exception in the caller).
         yield from self._fail(GeneratorExit("stream closed before its end"))
@@ -845,7 +977,7 @@ class Stream(_StreamBase):
     def __enter__(self) -> Self:
         if self._opened is None:
             try:
-                self._opened = self._executor.open_stream(self._call)
+                self._opened = self._replay() or self._executor.open_stream(self._call)
             except BaseException as e:
                 run(self._fail(e), self._core.store)
                 raise
@@ -902,7 +1034,7 @@ class AsyncStream(_StreamBase):
                     raise StreamConsumed("this stream's request was refused or closed already")
                 self._pending = await arun(start, self._astore)
             try:
-                self._opened = await self._executor.open_stream(self._call)
+                self._opened = self._replay() or await self._executor.open_stream(self._call)
             except BaseException as e:
                 await arun(self._fail(e), self._astore)
                 raise
@@ -941,3 +1073,16 @@ class AsyncStream(_StreamBase):
             self._start.close()
             self._start = None
         await arun(self._closed_early(), self._astore)
+
+
+class _NoMore:
+    """The empty rest of a replayed stream, for ``for`` and ``async for`` alike."""
+
+    def __iter__(self) -> Iterator[ChatChunk]:
+        return iter(())
+
+    def __aiter__(self) -> _NoMore:
+        return self
+
+    async def __anext__(self) -> ChatChunk:
+        raise StopAsyncIteration

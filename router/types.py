@@ -132,6 +132,9 @@ class RouteInfo(BaseModel):
     """Self-hosted GPU cost spread per token (``cost:`` in the config); else ``None``."""
     cost_estimated: bool = False
     decision_id: str = ""
+    cache: Literal["hit", "miss"] | None = None
+    """``hit``: served from the route's response cache (nothing sent, nothing billed);
+    ``miss``: looked up, not found, sent; ``None``: the cache did not apply."""
 
 
 class ChoiceMessage(_Wire):

@@ -218,6 +218,41 @@ def test_async_router_never_calls_the_sync_store_on_a_calls_path(
     assert spy.inner.get("mig:sh:s:b:sampled") == repr(3.0)
 
 
+def test_async_router_never_calls_the_sync_store_on_its_cache_path(
+    faults: FaultServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Response-cache lookups, writes, evictions and hits (chat and stream, with their
+    ledger records) are awaited on the async store; the sync store is never touched."""
+    faults.default("a", Fault.ok("cached words"))
+    faults.default("b", Fault.ok("cached words"))
+    spy = Spy()
+    cfg = _config(faults)
+    cfg["routes"]["c"] = {"candidates": ["a"], "cache": {"ttl_s": 60, "max_entries": 2}}
+    asks = [[{"role": "user", "content": f"question {i}"}] for i in range(3)]
+
+    async def go() -> list[str | None]:
+        seen: list[str | None] = []
+        async with AsyncRouter(cfg, store=spy) as r:
+            _trap(r.store, monkeypatch)
+            for m in (*asks, asks[2]):  # three misses (one eviction), then a hit
+                reply = await r.chat(m, model="c", temperature=0, context={"tenant": "acme"})
+                assert reply.route is not None
+                seen.append(reply.route.cache)
+            async with r.stream(asks[2], model="c", temperature=0, context={"tenant": "acme"}) as s:
+                text = "".join([c.delta_text async for c in s])
+            assert text == "cached words"
+            seen.append(s.response.route.cache if s.response.route else None)
+            async with r.stream(asks[1], model="c", temperature=0) as s:  # a streamed miss
+                async for _ in s:
+                    pass
+        return seen
+
+    assert asyncio.run(go()) == ["miss", "miss", "miss", "hit", "hit"]
+    assert faults.count("a") == 4
+    assert {"get", "set", "incr", "delete", "ledger_append"} <= set(spy.calls)
+    assert spy.inner.get("cache|n|c") is not None  # the ring counter lives in the async store
+
+
 def test_async_router_over_a_sync_store_runs_its_steps_off_the_loop(
     faults: FaultServer, tmp_path: Any
 ) -> None:

@@ -383,6 +383,7 @@ class BudgetGate:
             cached=usage.cached_tokens if usage else 0,
             estimated=bool(usage and usage.estimated),
             outcome="ok",
+            cache=response.route.cache if response.route is not None else None,
         )
         unanswered = self._unanswered(call)
         if unanswered:
@@ -417,6 +418,35 @@ class BudgetGate:
         if target is not None:
             charges.append((target, "interrupted"))
         return (yield from self._charge_worst(call, hold, charges, hold.amount_usd))
+
+    def record_hit_steps(self, call: Call, target: Target) -> Program[LedgerRecord | None]:
+        """Write the ledger record of an answer served from the response cache.
+
+        Nothing was sent, so nothing was held or spent: cost and tokens are
+        zero, ``cache`` is ``hit``. A store error is logged, never raised.
+        """
+        if not self.record:
+            return None
+        now = self.clock()
+        ctx = call.context
+        rec = LedgerRecord(
+            ts=now,
+            request_id=call.decision.id,
+            route=call.decision.route,
+            target=target.name,
+            model=target.model_id,
+            provider=target.provider,
+            zone=target.zone,
+            tenant=ctx.tenant,
+            user=ctx.user,
+            amortised_cost_usd=None if target.cost is None else 0.0,
+            cache="hit",
+        )
+        try:
+            yield op("ledger_append", rec.to_json(), ts=now)
+        except Exception as e:
+            log.warning("could not record cache hit of request %s: %s", rec.request_id, e)
+        return rec
 
     def _unanswered(self, call: Call) -> list[Target]:
         """The paid planned targets of the call's tries that timed out after being sent."""
@@ -472,6 +502,7 @@ class BudgetGate:
         estimated: bool,
         outcome: str,
         cover: float | None = None,
+        cache: str | None = None,
     ) -> Program[LedgerRecord]:
         """Write one record; ``cover``: the part of the live hold it may use (default all).
 
@@ -506,6 +537,7 @@ class BudgetGate:
             budgets=hold.keys,
             outcome=outcome,
             shadow_of=call.extra.get("shadow_of"),
+            cache=cache,
         )
         line = rec.to_json() if self.record else None
         try:

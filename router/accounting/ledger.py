@@ -34,6 +34,10 @@ class LedgerRecord:
     are charged at the reserved worst case, flagged estimated. ``shadow_of`` is
     set on a shadow copy's record: the decision id of the request it copied
     (shadow spend is real spend, reported apart by ``llm-router report``).
+    ``cache`` is ``hit`` on the record of an answer served from the response
+    cache (cost and tokens zero: nothing was sent), ``miss`` on an answer
+    the route's cache was looked up for and did not hold, ``None`` when the
+    cache did not apply.
     """
 
     ts: float
@@ -56,6 +60,7 @@ class LedgerRecord:
     budgets: tuple[str, ...] = ()
     outcome: str = "ok"
     shadow_of: str | None = None
+    cache: str | None = None
 
     def to_json(self) -> str:
         """One JSON line."""
@@ -96,6 +101,7 @@ class LedgerRecord:
             return None
         amortised = d.get("amortised_cost_usd")
         shadow_of = d.get("shadow_of")
+        cache = d.get("cache")
         return cls(
             ts=datetime.fromisoformat(str(d["time"])).timestamp(),
             request_id=str(d.get("decision_id") or ""),
@@ -112,6 +118,7 @@ class LedgerRecord:
             amortised_cost_usd=None if amortised is None else float(amortised),
             estimated=bool(d.get("cost_estimated")),
             shadow_of=str(shadow_of) if shadow_of else None,
+            cache=str(cache) if cache else None,
         )
 
 

@@ -50,7 +50,8 @@ __all__ = [
 ]
 
 DIMENSIONS = ("tenant", "user", "route", "model", "provider", "zone", "day", "traffic")
-"""``traffic`` is ``primary`` or ``shadow`` (copies sent by a route's ``shadow``)."""
+"""``traffic`` is ``primary``, ``shadow`` (copies sent by a route's ``shadow``) or
+``cache`` (answers served from the response cache: nothing sent, nothing spent)."""
 
 _PICO = 10**12
 
@@ -74,6 +75,12 @@ class SpendRow:
     amortised_cost_usd: float
     estimated: int
     """Requests whose usage was estimated (no usage returned, or interrupted)."""
+
+
+def _traffic(r: LedgerRecord) -> str:
+    if r.shadow_of:
+        return "shadow"
+    return "cache" if r.cache == "hit" else "primary"
 
 
 def _check(dim: str) -> int:
@@ -119,7 +126,7 @@ class SpendCube:
                     r.provider or "-",
                     r.zone or "-",
                     day,
-                    "shadow" if r.shadow_of else "primary",
+                    _traffic(r),
                 )
             )
             a = cells.get(key)
@@ -250,9 +257,10 @@ def shift_report(
 
     ``days`` defaults to the calendar days (UTC) from the first record to the last.
     Shadow copies are left out: they duplicate traffic already counted, and
-    moving them is not the question.
+    moving them is not the question; so are answers served from the response
+    cache (they cost nothing wherever they would be sent).
     """
-    records = [r for r in records if not r.shadow_of]
+    records = [r for r in records if not r.shadow_of and r.cache != "hit"]
     paid = [r for r in records if r.cost_usd > 0]
     free_tokens = sum(r.prompt_tokens + r.completion_tokens for r in records if r.cost_usd <= 0)
     if days is None:

@@ -8,7 +8,7 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
-from ._args import key_value, non_negative_float, positive_int, read_json
+from ._args import finite_float, key_value, non_negative_float, positive_int, read_json
 
 __all__ = ["add_parser"]
 
@@ -25,6 +25,9 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--max-cost", type=non_negative_float, help="per-request cost ceiling in USD")
     p.add_argument("--min-quality", type=non_negative_float)
     p.add_argument("--max-tokens", type=positive_int)
+    p.add_argument(
+        "--temperature", type=finite_float, help="the call's temperature (the response cache)"
+    )
     p.add_argument(
         "--meta",
         action="append",
@@ -89,6 +92,8 @@ def run(args: argparse.Namespace) -> int:
         body = {"messages": [{"role": "user", "content": args.message}]}
     if args.max_tokens:
         body["max_tokens"] = args.max_tokens
+    if args.temperature is not None:
+        body["temperature"] = args.temperature
     for key, value in (
         ("tenant", args.tenant),
         ("user", args.user),

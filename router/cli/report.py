@@ -183,8 +183,8 @@ def run(args: argparse.Namespace) -> int:
     if args.tenant is not None:
         records = [r for r in records if r.tenant == args.tenant]
     records.sort(key=lambda r: r.ts)
-    if "traffic" not in dims and any(r.shadow_of for r in records):
-        dims.append("traffic")  # shadow spend is real spend: show it apart
+    if "traffic" not in dims and any(r.shadow_of or r.cache == "hit" for r in records):
+        dims.append("traffic")  # shadow spend is real spend, cache hits none: show them apart
     if args.records:
         for r in records:
             print(r.to_json())

@@ -27,6 +27,7 @@ from ..credentials import mask_url
 __all__ = [
     "BackoffConfig",
     "BudgetEffect",
+    "CacheConfig",
     "Config",
     "CostConfig",
     "DetectorConfig",
@@ -292,6 +293,19 @@ class RuleConfig(_Strict):
     budget: BudgetEffect | None = None
     override: tuple[str, ...] | None = None
     """Context fields this rule lets a request loosen (e.g. ``max_cost_usd``)."""
+    cache: bool | None = None
+    """``false``: requests this rule matches are never served from, nor stored in, the
+    response cache (``true`` is refused: a rule can forbid caching, only a route enables it)."""
+
+    @field_validator("cache")
+    @classmethod
+    def _cache_only_forbids(cls, v: bool | None) -> bool | None:
+        if v is True:
+            raise ValueError(
+                "a rule can only forbid caching (cache: false); "
+                "enable the cache on a route (routes.<name>.cache: {ttl_s: ...})"
+            )
+        return v
 
 
 class SplitArm(_Strict):
@@ -365,6 +379,25 @@ class ShadowConfig(_Strict):
     """Append-only JSONL file receiving one record per compared pair (no content)."""
 
 
+class CacheConfig(_Strict):
+    """The exact response cache of a route (docs/cache.md).
+
+    Entries live in the state store (shared by every process using it), or
+    in the process with ``store: memory``, for ``ttl_s`` seconds; at most
+    about ``max_entries`` per route are kept (the oldest written is evicted
+    first). Calls with a temperature above 0, or
+    none (providers default to 1), are not cached unless
+    ``ignore_temperature`` is true.
+    """
+
+    ttl_s: float = Field(gt=0, le=366 * 86400)
+    max_entries: int = Field(default=1000, ge=1, le=10_000_000)
+    ignore_temperature: bool = False
+    store: Literal["state", "memory"] = "state"
+    """``state``: the state store (shared like budgets); ``memory``: this process only,
+    whatever ``state:`` says (answers never leave the process)."""
+
+
 class RouteConfig(_Strict):
     """A name applications ask for, and how to pick among its candidates."""
 
@@ -383,6 +416,7 @@ class RouteConfig(_Strict):
     ramp: RampConfig | None = None
     guard: GuardConfig | None = None
     shadow: ShadowConfig | None = None
+    cache: CacheConfig | None = None
 
     @model_validator(mode="after")
     def _has_candidates(self) -> Self:

@@ -261,6 +261,8 @@ class Gateway:
             "x-router-zone": route.zone,
             "x-router-cost-usd": f"{route.cost_usd:.10f}".rstrip("0").rstrip(".") or "0",
         }
+        if route.cache is not None:
+            headers["x-router-cache"] = route.cache
         body = wire.response(resp, call, f"chatcmpl-{route.decision_id}")
         return Response(body, headers=headers, media_type="application/json")
 
@@ -289,6 +291,8 @@ class Gateway:
             headers["x-router-target"] = target.name
             headers["x-router-zone"] = target.zone
             entry.target, entry.zone = target.name, target.zone
+        if stream.cache is not None:
+            headers["x-router-cache"] = stream.cache
 
         async def close() -> None:
             await stream.aclose()

@@ -69,6 +69,10 @@ class Decision:
     """Zone of each excluded target, for the explanation (names only: nothing to send to)."""
     operation: str = "chat"
     """``chat`` or ``embeddings``: which kind of model the plan holds."""
+    cache: bool = False
+    """Whether the route's response cache may serve and store this request (docs/cache.md)."""
+    cache_note: str = ""
+    """Why the cache applies or not (empty when the route has no cache)."""
 
     @property
     def target_names(self) -> tuple[str, ...]:
@@ -121,6 +125,8 @@ class Decision:
             lines.append(f"{'s':>2}  {t.name:<{width}}  {t.zone:<9}  {'':>10}  shadow")
         if not self.plan:
             lines.append("no eligible target: the request is refused (fail closed)")
+        if self.cache_note:
+            lines.append(f"cache: {self.cache_note}")
         lines.extend(self.notes)
         return "\n".join(lines)
 
@@ -162,4 +168,6 @@ class Decision:
             "notes": list(self.notes),
             "fallback": self.fallback,
             "shadow": [t.name for t in self.shadow],
+            "cache": self.cache,
+            "cache_note": self.cache_note,
         }

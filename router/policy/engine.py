@@ -23,6 +23,7 @@ from ..accounting.pricing import output_tokens_for, worst_case_cost_usd
 from ..accounting.tokens import estimate_tokens, extra_texts, upper_bound_tokens
 from ..config.schema import (
     BudgetEffect,
+    CacheConfig,
     Config,
     RouteConfig,
     RuleConfig,
@@ -76,6 +77,8 @@ class _Rule:
     never: tuple[str, ...]
     has_limits: bool
     """Whether the rule sets any limit or requirement (others are skipped when combining)."""
+    no_cache: bool = False
+    """The rule says ``cache: false``."""
 
     def matches(self, facts: Facts) -> bool:
         # A plain loop: all() over a generator costs more on this hot path.
@@ -116,6 +119,8 @@ class _Matched:
     required: frozenset[str]
     sources: Mapping[str, str]
     """Where each of the rules' limits came from (``rule <name>``)."""
+    no_cache: str | None = None
+    """The first matched rule that forbids the response cache."""
 
 
 class Policy:
@@ -221,6 +226,7 @@ class Policy:
             override=override,
             never=never,
             has_limits=bool(lim and lim.model_fields_set) or bool(r.require),
+            no_cache=r.cache is False,
         )
 
     def _compile_route(self, name: str, r: RouteConfig) -> _Route:
@@ -443,6 +449,7 @@ class Policy:
         if not rc.fallback and not rc.split and len(ranked) > 1:
             notes.append(f"fallback off: {len(ranked) - 1} admitted target(s) not planned")
 
+        cache, cache_note = _cache_verdict(rc.cache, request.temperature, matched.no_cache)
         decision = Decision(
             id=_decision_id(snap.request_id, route.name),
             route=route.name,
@@ -466,6 +473,8 @@ class Policy:
             costs={t.name: costs[t.name] for t in plan},
             excluded_zones={t.name: t.zone for t in candidates if t.name in excluded},
             operation=operation,
+            cache=cache,
+            cache_note=cache_note,
         )
         if not plan:
             raise NoEligibleTarget(
@@ -626,6 +635,23 @@ class Policy:
         return order
 
 
+def _cache_verdict(
+    cache: CacheConfig | None, temperature: float | None, forbidden_by: str | None
+) -> tuple[bool, str]:
+    """Whether the route's response cache applies to a request, and why (for ``explain``)."""
+    if cache is None:
+        return False, ""
+    if forbidden_by is not None:
+        return False, f"off: rule {forbidden_by} forbids caching"
+    if not cache.ignore_temperature:
+        # Unset means the provider's default, which is 1 on OpenAI-shaped APIs: sampled.
+        if temperature is None:
+            return False, "off: temperature unset (provider default 1); set 0 or ignore_temperature"
+        if temperature > 0:
+            return False, f"off: temperature {temperature:g} > 0; set 0 or ignore_temperature"
+    return True, f"on: exact match, ttl {cache.ttl_s:g}s, up to {cache.max_entries} entries"
+
+
 def _summarise(matched: list[_Rule]) -> _Matched:
     """Combine matched rules: allows intersect, denies unite, the tightest limit wins
     (the first rule to set it is cited)."""
@@ -670,6 +696,7 @@ def _summarise(matched: list[_Rule]) -> _Matched:
         latency=latency,
         required=frozenset(required),
         sources=sources,
+        no_cache=next((r.name for r in matched if r.no_cache), None),
     )
 
 

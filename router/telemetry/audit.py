@@ -225,6 +225,10 @@ def request_record(
     }
     if d.operation != "chat":
         rec["operation"] = d.operation
+    if route is not None and route.cache is not None:
+        rec["cache"] = route.cache  # only when the cache applied: older records stay as they were
+        if route.cache == "hit":  # nothing was sent: nothing consumed
+            rec["input_tokens"] = rec["output_tokens"] = rec["cached_tokens"] = 0
     return rec
 
 
@@ -517,10 +521,32 @@ def _checks(config: Config, report: VerifyReport) -> list[_Check]:
     return out
 
 
+def _served(rec: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any]]]:
+    """What reached (or answered for) a target: each attempt, and a cache hit's target.
+
+    A hit has no attempt: the target whose cached answer was served is checked
+    like one, with the trust attributes its plan entry records (none when it
+    was not in the plan).
+    """
+    out = [
+        (f"attempt to {a.get('target')!r} (zone {a.get('zone')!r})", a)
+        for a in rec.get("attempts") or ()
+    ]
+    if rec.get("cache") == "hit":
+        name = rec.get("target")
+        entry = next((p for p in rec.get("plan") or () if p.get("target") == name), None)
+        out.append(
+            (
+                f"cached answer from {name!r} (zone {rec.get('zone')!r})",
+                entry or {"target": name, "zone": rec.get("zone")},
+            )
+        )
+    return out
+
+
 def _violations(rec: Mapping[str, Any], checks: Iterable[_Check]) -> Iterator[str]:
     plan = {p.get("target") for p in rec.get("plan") or ()}
-    for a in rec.get("attempts") or ():
-        who = f"attempt to {a.get('target')!r} (zone {a.get('zone')!r})"
+    for who, a in _served(rec):
         if a.get("target") not in plan:
             yield f"{who} was not in the admitted plan"
         for c in checks:

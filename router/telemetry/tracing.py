@@ -199,6 +199,11 @@ class TracingObserver(Observer):
         self._attempts = meter.create_counter(
             sc.METRIC_ATTEMPTS, unit="{attempt}", description="Attempts by outcome."
         )
+        self._cache = meter.create_counter(
+            sc.METRIC_CACHE,
+            unit="{request}",
+            description="Response cache lookups of answered calls, by result (hit, miss).",
+        )
         self._capture = config.telemetry.capture_content
         self._sensitivity = config.sensitivity
         self._secrets = tuple(s for s in secrets if s)
@@ -598,6 +603,8 @@ class TracingObserver(Observer):
                 route.cost_usd,
                 {**st.route_attrs, sc.TARGET: route.target, sc.ZONE: route.zone},
             )
+            if route.cache is not None:
+                self._cache.add(1, {**st.route_attrs, sc.CACHE: route.cache})
         span = st.span
         if span is None:
             return
@@ -607,6 +614,8 @@ class TracingObserver(Observer):
             a[sc.ZONE] = route.zone
             a[sc.COST_USD] = route.cost_usd
             a[sc.COST_ESTIMATED] = route.cost_estimated
+            if route.cache is not None:
+                a[sc.CACHE] = route.cache
         if response is not None and response.usage is not None:
             a[sc.USAGE_INPUT_TOKENS] = response.usage.prompt_tokens
             a[sc.USAGE_OUTPUT_TOKENS] = response.usage.completion_tokens

@@ -1,0 +1,25 @@
+"""The exact response cache: a route's answers kept in the state store for a while.
+
+Opt-in per route (``routes.<name>.cache: {ttl_s, max_entries, ignore_temperature}``).
+The facade runs two store programs around a call (docs/cache.md):
+
+- :func:`lookup_steps`, after the policy decided and before budgets reserve:
+  the entry under the request's :func:`digest` (tenant, policy hash, route,
+  the normalised request), served only if the Decision still admits the
+  target that produced it;
+- :func:`store_steps`, when a call finished with an answer (a complete
+  stream included): the entry, written with its expiry, evicting the oldest
+  entry of the route's ring once it holds ``max_entries``.
+
+A rule's ``cache: false`` effect and the temperature rule are the policy's
+(``Decision.cache``). :func:`replay_chunks` turns a cached answer into the
+chunks of a stream.
+"""
+
+from __future__ import annotations
+
+from .entries import EXTRA_KEY, Hit, Lookup, lookup_steps, store_steps
+from .key import digest
+from .replay import replay_chunks
+
+__all__ = ["EXTRA_KEY", "Hit", "Lookup", "digest", "lookup_steps", "replay_chunks", "store_steps"]
