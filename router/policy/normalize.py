@@ -78,10 +78,16 @@ _ODD = re.compile(
     rf"|[^\D0-9]|[{_CF_ASTRAL}]"
 )
 _KIND: dict[str, str] = {}
-_AFTER_MARK_DROPPED = frozenset(
-    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789@.+-"
-)
 _MARK = "\x00"
+# A run of combining marks after an ASCII letter or digit ("5" under a combining
+# low line is 5; a stack of two marks hides it no better), judged on the text
+# after the other rewrites, so a removed format character between them counts
+# for nothing. One pass over the text at C speed.
+_MARKS_AFTER_ASCII = re.compile("(?<=[a-zA-Z0-9@.+\\-])[" + _COMBINING + "]+")
+_HAS_MARK = re.compile(f"[{_COMBINING}]")
+_PASSES = 3
+"""Rewrites can make new neighbours (a mark next to a letter, a pair NFKC composes):
+the non-ASCII path repeats until nothing changes, at most this many times."""
 
 
 def _map(ch: str) -> str:
@@ -105,10 +111,8 @@ def _odd(m: re.Match[str]) -> str:
     if out is None:
         out = _KIND[ch] = _map(ch)
     if out == _MARK:
-        # A combining mark is dropped where it hides an ASCII letter or digit
-        # ("5" under a combining low line is 5), kept where it belongs to a word.
-        at = m.start()
-        return "" if at and m.string[at - 1] in _AFTER_MARK_DROPPED else ch
+        # Decided after every other rewrite: see _MARKS_AFTER_ASCII.
+        return ch
     return out
 
 
@@ -140,7 +144,16 @@ def normalize(text: str) -> str:
         if len(raw.translate(None, _ASCII_ODD)) != len(raw):
             text = text.translate(_ASCII_TABLE)
         return _collapse(text)
-    text = unicodedata.normalize("NFKC", text)
+    for _ in range(_PASSES):
+        nfkc = unicodedata.normalize("NFKC", text)
+        text = _rewrite(nfkc)
+        # Unchanged by the rewrite: NFKC's output is stable, so the text is final.
+        if text == nfkc or text.isascii():
+            break
+    return _collapse(text)
+
+
+def _rewrite(text: str) -> str:
     raw = text.encode("utf-8", "surrogatepass")
     # The non-ASCII characters alone (usually few) are tested for work to do.
     high_utf8 = raw.translate(None, _ASCII_ALL)
@@ -152,7 +165,9 @@ def normalize(text: str) -> str:
         or (_has_astral(high) and any(b in high_utf8 for b in _CF_ASTRAL_UTF8))
     ):
         text = _ODD.sub(_odd, text)
-    return _collapse(text)
+        if _HAS_MARK.search(text) is not None:
+            text = _MARKS_AFTER_ASCII.sub("", text)
+    return text
 
 
 _JSON_ESCAPE = re.compile(
