@@ -8,7 +8,18 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from .base import BudgetCharge, BudgetUsage, Reserved, StateStore, fits
+from .base import (
+    Acquired,
+    BudgetCharge,
+    BudgetUsage,
+    LimitCharge,
+    Reserved,
+    StateStore,
+    combine_waits,
+    fits,
+    limit_buckets,
+    window_wait,
+)
 
 __all__ = ["MemoryStore"]
 
@@ -64,6 +75,44 @@ class _Window:
         return BudgetUsage(self.spent, max(0.0, self.held), len(self.holds))
 
 
+@dataclass(slots=True, eq=False)
+class _Limit:
+    """One limit's state: bucketed window units, or concurrency holds."""
+
+    buckets: dict[int, float] = field(default_factory=dict)
+    used: float = 0.0
+    oldest: int = 0
+    holds: dict[str, float] = field(default_factory=dict)
+    next_expiry: float = _INF
+
+    def window(self, window_s: float, now: float) -> float:
+        """Units counted at ``now`` (older buckets are dropped)."""
+        cutoff = limit_buckets(window_s, now - window_s)[1]
+        if self.buckets and self.oldest < cutoff:
+            buckets = self.buckets
+            for b in [b for b in buckets if b < cutoff]:
+                del buckets[b]
+            # Recomputed, not decremented: no float drift survives a purge.
+            self.used = sum(buckets.values())
+            self.oldest = min(buckets, default=cutoff)
+        return self.used
+
+    def add(self, bucket: int, amount: float) -> None:
+        if not self.buckets or bucket < self.oldest:
+            self.oldest = bucket
+        self.buckets[bucket] = self.buckets.get(bucket, 0.0) + amount
+        self.used += amount
+
+    def live(self, now: float) -> int:
+        """Live holds at ``now`` (expired ones are dropped)."""
+        if now >= self.next_expiry:
+            holds = self.holds
+            for t in [t for t, exp in holds.items() if exp <= now]:
+                del holds[t]
+            self.next_expiry = min(holds.values(), default=_INF)
+        return len(self.holds)
+
+
 class MemoryStore(StateStore):
     """State shared by the routers of one process; lost when it exits."""
 
@@ -72,6 +121,7 @@ class MemoryStore(StateStore):
         self._data: dict[str, tuple[str, float | None]] = {}
         self._windows: dict[str, _Window] = {}
         self._ledger: deque[tuple[float, str]] = deque(maxlen=LEDGER_MAX)
+        self._limits: dict[str, _Limit] = {}
         self._lock = threading.Lock()
 
     def _live(self, key: str) -> tuple[str, float | None] | None:
@@ -192,6 +242,62 @@ class MemoryStore(StateStore):
         with self._lock:
             w = self._window(key, now)
             return w.usage() if w is not None else BudgetUsage()
+
+    # -- rate and concurrency limits ---------------------------------------------
+
+    def limit_acquire(
+        self, ticket: str, charges: Sequence[LimitCharge], *, now: float, hold_s: float
+    ) -> Acquired:
+        with self._lock:
+            limits = self._limits
+            refused: list[str] = []
+            waits: list[float | None] = []
+            for c in charges:
+                lim = limits.get(c.key)
+                if lim is None:
+                    lim = limits[c.key] = _Limit()
+                if c.window_s > 0:
+                    used = lim.window(c.window_s, now)
+                    if used + c.amount > c.limit:
+                        refused.append(c.key)
+                        live = sorted(lim.buckets.items())
+                        waits.append(window_wait(live, used, c, now))
+                elif ticket not in lim.holds and lim.live(now) >= c.limit:
+                    refused.append(c.key)
+                    waits.append(None)
+            if refused:
+                return Acquired(False, tuple(refused), combine_waits(waits))
+            until = now + hold_s
+            for c in charges:
+                lim = limits[c.key]
+                if c.window_s > 0:
+                    lim.add(limit_buckets(c.window_s, now)[1], c.amount)
+                else:
+                    lim.holds[ticket] = until
+                    if until < lim.next_expiry:
+                        lim.next_expiry = until
+            return Acquired(True)
+
+    def limit_release(
+        self,
+        ticket: str,
+        keys: Sequence[str],
+        adjust: Sequence[LimitCharge] = (),
+        *,
+        at: float = 0.0,
+    ) -> None:
+        with self._lock:
+            limits = self._limits
+            for key in keys:
+                lim = limits.get(key)
+                if lim is not None:
+                    lim.holds.pop(ticket, None)
+            for c in adjust:
+                if c.window_s > 0 and c.amount:
+                    lim = limits.get(c.key)
+                    if lim is None:
+                        lim = limits[c.key] = _Limit()
+                    lim.add(limit_buckets(c.window_s, at)[1], c.amount)
 
     # -- ledger ------------------------------------------------------------------
 
