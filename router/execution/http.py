@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from .._version import __version__
@@ -188,6 +188,10 @@ class _Prepared:
 class _Base:
     """Adapter lookup, pools and request building, shared by the sync and async senders."""
 
+    on_headers: Callable[[Target, int, int, Mapping[str, str]], None] | None = None
+    """Told every response's (target, tokens the request may use, status, headers):
+    how provider rate-limit headers reach the router's limiter."""
+
     def __init__(self, make_transport: Callable[[Target], Any]) -> None:
         self._adapters: dict[str, Adapter] = {}
         self._pools: dict[str, _Pool] = {}
@@ -222,6 +226,11 @@ class _Base:
             adapter = adapter_for(t.kind, t.provider_name)
             self._adapters[t.provider] = adapter
         return _Prepared(adapter, adapter.build_request(t.endpoint, request, stream=stream))
+
+    def _heard(self, t: Target, request: ChatRequest, resp: httpx.Response) -> None:
+        hook = self.on_headers
+        if hook is not None:
+            hook(t, request.max_tokens or 1, resp.status_code, resp.headers)
 
     @staticmethod
     def _raise(p: _Prepared, t: Target, resp: httpx.Response, body: bytes) -> ChatResponse:
@@ -271,6 +280,7 @@ class HttpSender(_Base):
         p = self._prepare(t, request, stream=False)
         deadline = None if timeout_s is None else time.monotonic() + timeout_s
         resp = self._open(t, p, timeouts(t, timeout_s))
+        self._heard(t, request, resp)
         try:
             parts = []
             for part in resp.iter_bytes():
@@ -302,6 +312,7 @@ class HttpSender(_Base):
 
         p = self._prepare(t, request, stream=True)
         resp = self._open(t, p, timeouts(t, timeout_s, first_token_s))
+        self._heard(t, request, resp)
         try:
             if resp.status_code >= 300:
                 self._raise(p, t, resp, resp.read())
@@ -350,6 +361,7 @@ class AsyncHttpSender(_Base):
 
         p = self._prepare(t, request, stream=False)
         resp = await self._open(t, p, timeouts(t, timeout_s))
+        self._heard(t, request, resp)
         try:
             body = await resp.aread()
         except httpx.HTTPError as e:
@@ -373,6 +385,7 @@ class AsyncHttpSender(_Base):
 
         p = self._prepare(t, request, stream=True)
         resp = await self._open(t, p, timeouts(t, timeout_s, first_token_s))
+        self._heard(t, request, resp)
         try:
             if resp.status_code >= 300:
                 self._raise(p, t, resp, await resp.aread())

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..config.schema import BudgetEffect
+from ..config.schema import BudgetEffect, LimitEffect
 from ..targets import Target
 
 __all__ = ["Decision", "Limits", "SensitivityResult"]
@@ -55,6 +55,8 @@ class Decision:
     """Budgets of the matched rules, as (rule name, budget); all must admit the request."""
     notes: tuple[str, ...] = ()
     extra: Mapping[str, Any] = field(default_factory=dict)
+    rate_limits: tuple[tuple[str, LimitEffect], ...] = ()
+    """Rate limits (``rpm``/``tpm``) of the matched rules, as (rule name, effect)."""
     input_tokens: int = 0
     """Estimated input tokens (all messages, tool arguments and results)."""
     input_tokens_bound: int = 0

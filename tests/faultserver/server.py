@@ -60,9 +60,11 @@ class Fault:
     # -- constructors, one per fault ----------------------------------------
 
     @classmethod
-    def ok(cls, text: str | None = None, delay_s: float = 0.0) -> Fault:
-        """A normal answer (after ``delay_s``: a slow first byte)."""
-        return cls("ok", text=text, delay_s=delay_s)
+    def ok(
+        cls, text: str | None = None, delay_s: float = 0.0, headers: dict[str, str] | None = None
+    ) -> Fault:
+        """A normal answer (after ``delay_s``: a slow first byte), with extra response headers."""
+        return cls("ok", text=text, delay_s=delay_s, headers=tuple((headers or {}).items()))
 
     @classmethod
     def http(
@@ -463,7 +465,7 @@ class FaultServer:
             writer.write(_head(200, "application/json", length=len(data)) + data[: len(data) // 2])
             await writer.drain()
             return False, True
-        writer.write(_head(200, "application/json", length=len(data)) + data)
+        writer.write(_head(200, "application/json", length=len(data), extra=fault.headers) + data)
         await writer.drain()
         return True, False
 
@@ -474,7 +476,7 @@ class FaultServer:
         piece = 65536 if fault.kind == "huge" else 0
         frames, first = stream_frames(wire, model, text, piece)
         ctype = "application/x-ndjson" if wire == "ollama" else "text/event-stream"
-        writer.write(_head(200, ctype))
+        writer.write(_head(200, ctype, extra=fault.headers))
         if fault.kind == "malformed":
             bad = b"data: {not json\n\n" if wire != "ollama" else b"{not json\n"
             frames = [*frames[:first], bad]

@@ -1,0 +1,331 @@
+"""Rate and concurrency limits: what a call takes from the shared store, and gives back.
+
+Three sources, one mechanism:
+
+- **Configured limits** — ``limits: {rpm, tpm, max_in_flight}`` on a
+  provider (shared by its models) or a model — are charged to the state
+  store atomically for each try (``StateStore.limit_acquire``): all of a
+  target's limits at once, or none. ``max_in_flight`` holds are given back
+  when the try ends (answer, error, cancellation, stream closed), or expire
+  after :data:`HOLD_S` if the process dies.
+- **Rule limits** — ``limit: {rpm, tpm, key}`` — count calls per tenant
+  (user, route, ``metadata.X``) and rule; they are taken with the first try
+  that gets through, in the same atomic step as that target's limits, and
+  once per call.
+- **Provider headers** (:mod:`router.providers.ratelimit_headers`) and a full
+  ``rpm`` window *mark* a target limited until a time, as a key/value entry
+  in the store. Every router sharing the store reads the marks in its
+  snapshot, and the policy leaves marked targets out of the plan while
+  another admitted target remains.
+
+``tpm`` is charged at admission with the call's estimate — estimated input
+tokens plus the output cap (``max_tokens`` after the policy's caps; no
+output when the call has none) — and corrected to the reported usage when
+the call ends: the difference is added to (or given back from) the bucket of
+the minute it was charged in, so it ages out with it.
+
+Everything that touches the store is a store program
+(:mod:`router.state.program`): ``Router`` runs it on its sync store,
+``AsyncRouter`` awaits it on its async one.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from ..providers.ratelimit_headers import limited_for, read_hint
+from ..state.base import LimitCharge
+from ..state.program import Program, op
+
+if TYPE_CHECKING:
+    from ..config.schema import Config, RateLimits
+    from ..policy.decision import Decision
+    from ..targets import Target
+    from ..types import ChatRequest, RequestContext, Usage
+
+__all__ = ["HOLD_S", "MARK_PREFIX", "CallLimits", "Grant", "Limiter", "Refusal"]
+
+MARK_PREFIX = "rl:"
+"""Key/value prefix of a target's "limited until" mark."""
+
+HOLD_S = 3600.0
+"""How long an in-flight hold outlives a process that died holding it (seconds)."""
+
+POLL_S = 0.05
+"""How often a call waiting for an in-flight slot asks again."""
+
+_MINUTE = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class Grant:
+    """What one try took: its concurrency holds and its ``tpm`` charges."""
+
+    ticket: str
+    inflight: tuple[str, ...]
+    tpm: tuple[LimitCharge, ...]
+    tokens: int
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """Why a try could not take its limits, and how long room may take to appear."""
+
+    call_level: bool
+    """A rule's (tenant, user…) limit: no other target would help."""
+    wait_s: float | None
+    """Seconds until the refused limits admit this call (``None``: unknown; ``inf``: never)."""
+    max_wait_s: float
+    """How long the refused limits' configuration lets a call wait."""
+    why: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Scope:
+    """One ``limits:`` block and the store keys it counts under."""
+
+    name: str
+    cfg: RateLimits
+
+
+def _charges(scope: _Scope, tokens: int) -> tuple[list[LimitCharge], list[LimitCharge], list[str]]:
+    """(window charges, of which tpm, in-flight keys) of one scope."""
+    cfg, windows, tpm, inflight = scope.cfg, [], [], []
+    if cfg.rpm is not None:
+        windows.append(LimitCharge(f"{scope.name}:rpm", cfg.rpm, 1.0, _MINUTE))
+    if cfg.tpm is not None:
+        c = LimitCharge(f"{scope.name}:tpm", cfg.tpm, float(tokens), _MINUTE)
+        windows.append(c)
+        tpm.append(c)
+    if cfg.max_in_flight is not None:
+        windows.append(LimitCharge(f"{scope.name}:inflight", cfg.max_in_flight))
+        inflight.append(f"{scope.name}:inflight")
+    return windows, tpm, inflight
+
+
+def _until(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).strftime("%H:%M:%SZ")
+
+
+class Limiter:
+    """A router's limits: compiled from its config once, shared by its calls.
+
+    ``clock`` is the wall clock (epoch seconds) that every process sharing
+    the store agrees on; ``key_value(key, context, route)`` is the value a
+    rule's limit is counted under (budgets' keying:
+    :func:`router.accounting.budget.budget_key_value`).
+    """
+
+    def __init__(
+        self,
+        config: Config,
+        targets: Mapping[str, Target],
+        key_value: Callable[[str, RequestContext, str], str],
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.clock = clock
+        self._key_value = key_value
+        self._scopes: dict[str, tuple[_Scope, ...]] = {}
+        for name, t in targets.items():
+            scopes = []
+            if t.provider_config.limits is not None:
+                scopes.append(_Scope(f"provider:{t.provider}", t.provider_config.limits))
+            model = config.models.get(name)
+            if model is not None and model.limits is not None:
+                scopes.append(_Scope(f"model:{name}", model.limits))
+            if scopes:
+                self._scopes[name] = tuple(scopes)
+        self.watched = tuple(n for n, t in targets.items() if t.kind != "embedded")
+        """Targets whose rate-limit marks the snapshot reads (those spoken to over HTTP)."""
+        self._mark_keys = [MARK_PREFIX + n for n in self.watched]
+        self._pending: deque[tuple[str, float, str]] = deque()
+        self._lock = threading.Lock()
+
+    @property
+    def configured(self) -> bool:
+        """Whether any target has ``limits:``."""
+        return bool(self._scopes)
+
+    # -- marks: the snapshot's view of limited targets --------------------------
+
+    def marks_steps(self) -> Program[dict[str, str]]:
+        """Target → why it is limited and until when, for every marked target."""
+        if not self._mark_keys:
+            return {}
+        values = yield op("get_many", self._mark_keys)
+        now = self.clock()
+        out: dict[str, str] = {}
+        for name, v in zip(self.watched, values, strict=True):
+            if v is None:
+                continue
+            until_s, _, why = v.partition(" ")
+            try:
+                until = float(until_s)
+            except ValueError:
+                continue
+            if until > now:
+                out[name] = f"{why} until {_until(until)}"
+        return out
+
+    def _mark(self, target: str, seconds: float, why: str) -> Program[None]:
+        if seconds > 0 and math.isfinite(seconds):
+            until = self.clock() + seconds
+            yield op("set", MARK_PREFIX + target, f"{until!r} {why}", seconds)
+
+    # -- provider headers ----------------------------------------------------------
+
+    def observe(
+        self, target: Target, tokens_needed: int, status: int, headers: Mapping[str, str]
+    ) -> None:
+        """Read a response's rate-limit headers (called by the HTTP senders; no I/O).
+
+        A target the headers show limited is queued, and written to the store
+        by the next store step of any call (:meth:`flush_steps`).
+        """
+        hint = read_hint(headers, self.clock())
+        if hint is None:
+            return
+        found = limited_for(hint, status=status, tokens_needed=tokens_needed)
+        if found is not None:
+            with self._lock:
+                self._pending.append((target.name, found[0], found[1]))
+
+    def flush_steps(self) -> Program[None]:
+        """Write the marks the headers asked for since the last flush."""
+        while self._pending:
+            try:
+                name, seconds, why = self._pending.popleft()
+            except IndexError:  # another call flushed it
+                return
+            yield from self._mark(name, seconds, why)
+
+    # -- one call ------------------------------------------------------------------
+
+    def for_call(self, decision: Decision, request: ChatRequest, ctx: RequestContext) -> CallLimits:
+        """The limits of one call: its token estimate and its rules' rate limits."""
+        tokens = decision.input_tokens + (request.max_tokens or decision.output_tokens or 0)
+        rules: list[LimitCharge] = []
+        wait = math.inf
+        for rule, eff in decision.rate_limits:
+            value = self._key_value(eff.key, ctx, decision.route)
+            name = f"rule:{rule}:{eff.key}={value}"
+            if eff.rpm is not None:
+                rules.append(LimitCharge(f"{name}:rpm", eff.rpm, 1.0, _MINUTE))
+            if eff.tpm is not None:
+                rules.append(LimitCharge(f"{name}:tpm", eff.tpm, float(tokens), _MINUTE))
+            wait = min(wait, eff.max_wait_s)
+        return CallLimits(self, decision.id, tokens, tuple(rules), 0.0 if not rules else wait)
+
+    def target_charges(
+        self, target: str, tokens: int
+    ) -> tuple[list[LimitCharge], list[LimitCharge], list[str], float]:
+        """A target's charges, its tpm charges, its in-flight keys, and how long it
+        lets a call wait."""
+        windows: list[LimitCharge] = []
+        tpm: list[LimitCharge] = []
+        inflight: list[str] = []
+        wait = math.inf
+        for scope in self._scopes.get(target, ()):
+            w, t, i = _charges(scope, tokens)
+            windows += w
+            tpm += t
+            inflight += i
+            wait = min(wait, scope.cfg.max_wait_s)
+        return windows, tpm, inflight, (0.0 if wait == math.inf else wait)
+
+
+class CallLimits:
+    """One call's side of the limits: what its tries take and give back."""
+
+    __slots__ = (
+        "_n",
+        "_rule_keys",
+        "limiter",
+        "rules",
+        "rules_at",
+        "rules_wait_s",
+        "taken_rules",
+        "ticket",
+        "tokens",
+    )
+
+    def __init__(
+        self,
+        limiter: Limiter,
+        ticket: str,
+        tokens: int,
+        rules: tuple[LimitCharge, ...],
+        rules_wait_s: float,
+    ) -> None:
+        self.limiter = limiter
+        self.ticket = ticket
+        self.tokens = tokens
+        """Estimated tokens of the call (input plus output cap): what ``tpm`` is charged."""
+        self.rules = rules
+        self.rules_wait_s = rules_wait_s
+        self._rule_keys = frozenset(c.key for c in rules)
+        self.taken_rules = not rules
+        self.rules_at = 0.0
+        """When the rules' limits were taken (their ``tpm`` is corrected there)."""
+        self._n = 0
+
+    def acquire_steps(self, target: str) -> Program[Grant | Refusal | None]:
+        """Take a try's limits on ``target``: a :class:`Grant`, a :class:`Refusal`,
+        or ``None`` when nothing limits it."""
+        lim = self.limiter
+        yield from lim.flush_steps()
+        charges, tpm, inflight, wait = lim.target_charges(target, self.tokens)
+        if not self.taken_rules:
+            charges = [*self.rules, *charges]
+        if not charges:
+            return None
+        self._n += 1
+        ticket = f"{self.ticket}.{self._n}"
+        now = lim.clock()
+        hold = HOLD_S
+        res = yield op("limit_acquire", ticket, charges, now=now, hold_s=hold)
+        if res.ok:
+            if not self.taken_rules:
+                self.taken_rules, self.rules_at = True, now
+            return Grant(ticket, tuple(inflight), tuple(tpm), self.tokens, now)
+        refused = res.refused
+        call_level = any(k in self._rule_keys for k in refused)
+        if not call_level and all(k.endswith(":rpm") for k in refused):
+            # A full request window refuses any call: let every router steer away.
+            yield from lim._mark(target, res.retry_after_s or 0.0, "rpm limit reached")
+        why = ", ".join(refused)
+        return Refusal(
+            call_level,
+            res.retry_after_s,
+            self.rules_wait_s if call_level else wait,
+            f"limit reached: {why}",
+        )
+
+    def release_steps(self, grant: Grant) -> Program[None]:
+        """Give back a try's in-flight holds."""
+        if grant.inflight:
+            yield op("limit_release", grant.ticket, grant.inflight)
+
+    def settle_steps(self, grant: Grant, usage: Usage) -> Program[None]:
+        """Correct the ``tpm`` estimate of the answered try to the tokens it used."""
+        yield from self.limiter.flush_steps()
+        delta = float(usage.prompt_tokens + usage.completion_tokens - grant.tokens)
+        if delta == 0:
+            return
+        rules = [c for c in self.rules if c.key.endswith(":tpm")] if self.taken_rules else []
+        groups: dict[float, list[LimitCharge]] = {}
+        for c in grant.tpm:
+            groups.setdefault(grant.at, []).append(c)
+        for c in rules:
+            groups.setdefault(self.rules_at, []).append(c)
+        for at, charges in groups.items():  # one operation, unless an earlier try took the rules'
+            adjust = [LimitCharge(c.key, c.limit, delta, c.window_s) for c in charges]
+            yield op("limit_release", grant.ticket, (), adjust, at=at)
