@@ -130,6 +130,19 @@ def _emitted(read: tuple[list[ChatChunk], ProviderError | None]) -> Iterator[Cha
         raise err
 
 
+def _tokens_needed(request: ChatRequest) -> int:
+    """A rough size of ``request`` in tokens (text / 4, plus its output cap): enough to
+    tell whether a provider's remaining tokens would take another like it."""
+    chars = 0
+    for m in request.messages:
+        c = m.content
+        if isinstance(c, str):
+            chars += len(c)
+        elif c:
+            chars += sum(len(str(part)) for part in c)
+    return chars // 4 + (request.max_tokens or 0)
+
+
 def _encode(http: HttpRequest) -> bytes:
     # The same encoding httpx's ``json=`` uses: compact, UTF-8, no NaN.
     return json.dumps(
@@ -188,9 +201,9 @@ class _Prepared:
 class _Base:
     """Adapter lookup, pools and request building, shared by the sync and async senders."""
 
-    on_headers: Callable[[Target, int, int, Mapping[str, str]], None] | None = None
-    """Told every response's (target, tokens the request may use, status, headers):
-    how provider rate-limit headers reach the router's limiter."""
+    on_headers: Callable[[Target, Callable[[], int], int, Mapping[str, str]], None] | None = None
+    """Told every response's (target, the tokens its request may use — computed on
+    demand —, status, headers): how provider rate-limit headers reach the limiter."""
 
     def __init__(self, make_transport: Callable[[Target], Any]) -> None:
         self._adapters: dict[str, Adapter] = {}
@@ -230,7 +243,7 @@ class _Base:
     def _heard(self, t: Target, request: ChatRequest, resp: httpx.Response) -> None:
         hook = self.on_headers
         if hook is not None:
-            hook(t, request.max_tokens or 1, resp.status_code, resp.headers)
+            hook(t, lambda: _tokens_needed(request), resp.status_code, resp.headers)
 
     @staticmethod
     def _raise(p: _Prepared, t: Target, resp: httpx.Response, body: bytes) -> ChatResponse:

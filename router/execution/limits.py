@@ -146,7 +146,7 @@ class Limiter:
         self.watched = tuple(n for n, t in targets.items() if t.kind != "embedded")
         """Targets whose rate-limit marks the snapshot reads (those spoken to over HTTP)."""
         self._mark_keys = [MARK_PREFIX + n for n in self.watched]
-        self._pending: deque[tuple[str, float, str]] = deque()
+        self._pending: deque[tuple[str, float, float, str]] = deque()
         self._lock = threading.Lock()
 
     @property
@@ -156,34 +156,39 @@ class Limiter:
 
     # -- marks: the snapshot's view of limited targets --------------------------
 
-    def marks_steps(self) -> Program[dict[str, str]]:
-        """Target → why it is limited and until when, for every marked target."""
+    def marks_steps(self) -> Program[dict[str, tuple[float, str]]]:
+        """Target → (tokens it has room for, why it is limited and until when), for
+        every marked target (room 0: no request at all)."""
         if not self._mark_keys:
             return {}
         values = yield op("get_many", self._mark_keys)
         now = self.clock()
-        out: dict[str, str] = {}
+        out: dict[str, tuple[float, str]] = {}
         for name, v in zip(self.watched, values, strict=True):
             if v is None:
                 continue
-            until_s, _, why = v.partition(" ")
+            parts = v.split(" ", 2)
             try:
-                until = float(until_s)
-            except ValueError:
+                until, room = float(parts[0]), float(parts[1])
+            except (ValueError, IndexError):
                 continue
             if until > now:
-                out[name] = f"{why} until {_until(until)}"
+                out[name] = (room, f"{parts[2] if len(parts) > 2 else ''} until {_until(until)}")
         return out
 
-    def _mark(self, target: str, seconds: float, why: str) -> Program[None]:
+    def _mark(self, target: str, seconds: float, room: float, why: str) -> Program[None]:
         if seconds > 0 and math.isfinite(seconds):
             until = self.clock() + seconds
-            yield op("set", MARK_PREFIX + target, f"{until!r} {why}", seconds)
+            yield op("set", MARK_PREFIX + target, f"{until!r} {room!r} {why}", seconds)
 
     # -- provider headers ----------------------------------------------------------
 
     def observe(
-        self, target: Target, tokens_needed: int, status: int, headers: Mapping[str, str]
+        self,
+        target: Target,
+        tokens_needed: Callable[[], int],
+        status: int,
+        headers: Mapping[str, str],
     ) -> None:
         """Read a response's rate-limit headers (called by the HTTP senders; no I/O).
 
@@ -193,19 +198,20 @@ class Limiter:
         hint = read_hint(headers, self.clock())
         if hint is None:
             return
-        found = limited_for(hint, status=status, tokens_needed=tokens_needed)
+        need = tokens_needed() if hint.tokens_remaining is not None else 0
+        found = limited_for(hint, status=status, tokens_needed=need)
         if found is not None:
             with self._lock:
-                self._pending.append((target.name, found[0], found[1]))
+                self._pending.append((target.name, *found))
 
     def flush_steps(self) -> Program[None]:
         """Write the marks the headers asked for since the last flush."""
         while self._pending:
             try:
-                name, seconds, why = self._pending.popleft()
+                name, seconds, room, why = self._pending.popleft()
             except IndexError:  # another call flushed it
                 return
-            yield from self._mark(name, seconds, why)
+            yield from self._mark(name, seconds, room, why)
 
     # -- one call ------------------------------------------------------------------
 
@@ -300,7 +306,7 @@ class CallLimits:
         call_level = any(k in self._rule_keys for k in refused)
         if not call_level and all(k.endswith(":rpm") for k in refused):
             # A full request window refuses any call: let every router steer away.
-            yield from lim._mark(target, res.retry_after_s or 0.0, "rpm limit reached")
+            yield from lim._mark(target, res.retry_after_s or 0.0, 0.0, "rpm limit reached")
         why = ", ".join(refused)
         return Refusal(
             call_level,

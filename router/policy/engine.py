@@ -418,7 +418,8 @@ class Policy:
                 admitted.remove(route.shadow)
         ranked = self._rank(admitted, rc, costs, route.quality, snap)
         if snap.rate_limited:
-            ranked = _steer(ranked, snap, excluded, notes)
+            need = max(1, input_tokens + (out_req or 0))
+            ranked = _steer(ranked, snap, need, excluded, notes)
         if rc.select == "weighted" and not rc.split:
             notes.append("select weighted without a split: candidates in order")
         # A split route keeps every admitted arm: the split (applied after the
@@ -604,14 +605,19 @@ class Policy:
 
 
 def _steer(
-    ranked: list[Target], snap: Snapshot, excluded: dict[str, tuple[str, ...]], notes: list[str]
+    ranked: list[Target],
+    snap: Snapshot,
+    need: int,
+    excluded: dict[str, tuple[str, ...]],
+    notes: list[str],
 ) -> list[Target]:
-    """Leave out targets known to be at a rate limit while another target remains.
+    """Leave out targets known to be at a rate limit (without room for ``need`` tokens)
+    while another target remains.
 
     When every admitted target is limited they all stay, in order: the walk
     then waits for room (``max_wait_s``) or sends and lets the provider answer.
     """
-    limited = snap.rate_limited
+    limited = {n: why for n, (room, why) in snap.rate_limited.items() if room < need}
     free = [t for t in ranked if t.name not in limited]
     if not free:
         notes.append(

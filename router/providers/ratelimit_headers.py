@@ -125,23 +125,26 @@ def read_hint(headers: Mapping[str, str], now: float) -> RateHint | None:
     return None if retry is None else RateHint(retry_after_s=retry)
 
 
-def limited_for(hint: RateHint, *, status: int, tokens_needed: int) -> tuple[float, str] | None:
-    """How long the target should not be sent a request like this one, and why.
+def limited_for(
+    hint: RateHint, *, status: int, tokens_needed: int
+) -> tuple[float, float, str] | None:
+    """How long the target should be steered around, the tokens it still has room for
+    meanwhile (0: none, not even a request), and why.
 
-    A 429 marks it for its ``retry-after`` (else for the reset of what ran
-    out); a success or other error marks it only when no request remains, or
-    fewer tokens remain than ``tokens_needed`` (what this request was allowed
-    to use), until that reset. ``None``: nothing to steer around.
+    A 429 marks it for its ``retry-after``; no request remaining marks it until
+    the requests' reset; fewer tokens remaining than ``tokens_needed`` (the
+    size of the request just answered) until the tokens' reset, with that
+    room: a smaller request may still go. ``None``: nothing to steer around.
     """
-    found: list[tuple[float, str]] = []
+    found: list[tuple[float, float, str]] = []
     if status == 429 and hint.retry_after_s is not None and hint.retry_after_s > 0:
-        found.append((hint.retry_after_s, "429 retry-after"))
+        found.append((hint.retry_after_s, 0.0, "429 retry-after"))
     req, tok = hint.requests_remaining, hint.tokens_remaining
     if req is not None and req < 1 and hint.requests_reset_s:
-        found.append((hint.requests_reset_s, "no requests remaining (provider headers)"))
+        found.append((hint.requests_reset_s, 0.0, "no requests remaining (provider headers)"))
     if tok is not None and tok < max(1, tokens_needed) and hint.tokens_reset_s:
-        found.append((hint.tokens_reset_s, f"{tok:.0f} tokens remaining (provider headers)"))
+        found.append((hint.tokens_reset_s, tok, f"{tok:.0f} tokens remaining (provider headers)"))
     if not found:
         return None
-    seconds, why = max(found)
-    return min(seconds, MAX_MARK_S), why
+    seconds, room, why = min(found, key=lambda f: (f[1], -f[0]))  # the tightest room, longest
+    return min(seconds, MAX_MARK_S), room, why

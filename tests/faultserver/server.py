@@ -223,6 +223,8 @@ class FaultServer:
         self._tasks: set[asyncio.Task[None]] = set()
         self.open_connections = 0
         self.total_connections = 0
+        self._live: dict[str, int] = defaultdict(int)
+        self._peak: dict[str, int] = defaultdict(int)
 
     # -- lifecycle ------------------------------------------------------------
 
@@ -297,6 +299,7 @@ class FaultServer:
             self._scripts.clear()
             self._defaults.clear()
             self._records.clear()
+            self._peak.clear()
 
     def records(self, target: str | None = None) -> list[Record]:
         """Requests received (for ``target``, or all)."""
@@ -309,6 +312,11 @@ class FaultServer:
 
     def count(self, target: str) -> int:
         return len(self.records(target))
+
+    def peak_in_flight(self, target: str) -> int:
+        """The most requests ``target`` was answering at once (since the last reset)."""
+        with self._lock:
+            return self._peak.get(target, 0)
 
     def pending(self, target: str) -> int:
         """Scripted faults ``target`` has not consumed yet."""
@@ -336,7 +344,15 @@ class FaultServer:
                 req = await self._read_request(reader)
                 if req is None:
                     break
-                keep, abort = await self._respond(req, reader, writer)
+                target = req[1].lstrip("/").split("/", 1)[0]
+                with self._lock:
+                    self._live[target] += 1
+                    self._peak[target] = max(self._peak[target], self._live[target])
+                try:
+                    keep, abort = await self._respond(req, reader, writer)
+                finally:
+                    with self._lock:
+                        self._live[target] -= 1
                 if not keep:
                     break
         except (ConnectionError, asyncio.IncompleteReadError, asyncio.CancelledError):
