@@ -191,8 +191,10 @@ def test_the_slot_comes_back_after_cancellation_and_async_paths(faults: FaultSer
 def test_tpm_estimates_are_corrected_to_the_reported_usage(faults: FaultServer) -> None:
     # Each call may use 5 + 60 tokens; the server reports 5 + 4. Without the
     # correction the second call would not fit 100 tokens a minute.
+    # One slot as well: the correction gives the slot back in the same operation,
+    # so a call that kept it would refuse the next.
     store = MemoryStore()
-    with Router(_config(faults, "a", a={"tpm": 100}), store=store) as r:
+    with Router(_config(faults, "a", a={"tpm": 100, "max_in_flight": 1}), store=store) as r:
         first = r.chat(MESSAGES, model="r", max_tokens=60)
         assert first.usage is not None and first.usage.total_tokens < 20
         second = r.chat(MESSAGES, model="r", max_tokens=60)

@@ -62,9 +62,10 @@ POLL_S = 0.05
 """How often a call waiting for an in-flight slot asks again."""
 
 _MINUTE = 60.0
+_NAMES_MAX = 4096
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Grant:
     """What one try took: its concurrency holds and its ``tpm`` charges."""
 
@@ -89,26 +90,41 @@ class Refusal:
 
 
 @dataclass(frozen=True, slots=True)
-class _Scope:
-    """One ``limits:`` block and the store keys it counts under."""
+class _TargetPlan:
+    """A target's limits compiled once: the charges that never change, the ``tpm``
+    windows a call's estimate fills in, its in-flight keys and its ``max_wait_s``."""
 
-    name: str
-    cfg: RateLimits
+    fixed: tuple[LimitCharge, ...]
+    tpm: tuple[tuple[str, float], ...]
+    inflight: tuple[str, ...]
+    max_wait_s: float
+
+    def charges(self, tokens: int) -> tuple[list[LimitCharge], tuple[LimitCharge, ...]]:
+        """(all charges, the tpm ones) of one try estimated at ``tokens``."""
+        if not self.tpm:
+            return list(self.fixed), ()
+        amount = float(tokens)
+        tpm = tuple(LimitCharge(key, limit, amount, _MINUTE) for key, limit in self.tpm)
+        return [*self.fixed, *tpm], tpm
 
 
-def _charges(scope: _Scope, tokens: int) -> tuple[list[LimitCharge], list[LimitCharge], list[str]]:
-    """(window charges, of which tpm, in-flight keys) of one scope."""
-    cfg, windows, tpm, inflight = scope.cfg, [], [], []
-    if cfg.rpm is not None:
-        windows.append(LimitCharge(f"{scope.name}:rpm", cfg.rpm, 1.0, _MINUTE))
-    if cfg.tpm is not None:
-        c = LimitCharge(f"{scope.name}:tpm", cfg.tpm, float(tokens), _MINUTE)
-        windows.append(c)
-        tpm.append(c)
-    if cfg.max_in_flight is not None:
-        windows.append(LimitCharge(f"{scope.name}:inflight", cfg.max_in_flight))
-        inflight.append(f"{scope.name}:inflight")
-    return windows, tpm, inflight
+def _plan(scopes: list[tuple[str, RateLimits]]) -> _TargetPlan:
+    fixed: list[LimitCharge] = []
+    tpm: list[tuple[str, float]] = []
+    inflight: list[str] = []
+    for name, cfg in scopes:
+        if cfg.rpm is not None:
+            fixed.append(LimitCharge(f"{name}:rpm", cfg.rpm, 1.0, _MINUTE))
+        if cfg.tpm is not None:
+            tpm.append((f"{name}:tpm", float(cfg.tpm)))
+        if cfg.max_in_flight is not None:
+            fixed.append(LimitCharge(f"{name}:inflight", cfg.max_in_flight))
+            inflight.append(f"{name}:inflight")
+    wait = min(cfg.max_wait_s for _, cfg in scopes)
+    return _TargetPlan(tuple(fixed), tuple(tpm), tuple(inflight), wait)
+
+
+_NO_LIMITS = _TargetPlan((), (), (), 0.0)
 
 
 def _until(ts: float) -> str:
@@ -133,26 +149,27 @@ class Limiter:
     ) -> None:
         self.clock = clock
         self._key_value = key_value
-        self._scopes: dict[str, tuple[_Scope, ...]] = {}
+        self._plans: dict[str, _TargetPlan] = {}
         for name, t in targets.items():
-            scopes = []
+            scopes: list[tuple[str, RateLimits]] = []
             if t.provider_config.limits is not None:
-                scopes.append(_Scope(f"provider:{t.provider}", t.provider_config.limits))
+                scopes.append((f"provider:{t.provider}", t.provider_config.limits))
             model = config.models.get(name)
             if model is not None and model.limits is not None:
-                scopes.append(_Scope(f"model:{name}", model.limits))
+                scopes.append((f"model:{name}", model.limits))
             if scopes:
-                self._scopes[name] = tuple(scopes)
+                self._plans[name] = _plan(scopes)
         self.watched = tuple(n for n, t in targets.items() if t.kind != "embedded")
         """Targets whose rate-limit marks the snapshot reads (those spoken to over HTTP)."""
         self._mark_keys = [MARK_PREFIX + n for n in self.watched]
         self._pending: deque[tuple[str, float, float, str]] = deque()
+        self._rule_names: dict[tuple[str, str], str] = {}
         self._lock = threading.Lock()
 
     @property
     def configured(self) -> bool:
         """Whether any target has ``limits:``."""
-        return bool(self._scopes)
+        return bool(self._plans)
 
     # -- marks: the snapshot's view of limited targets --------------------------
 
@@ -218,34 +235,30 @@ class Limiter:
     def for_call(self, decision: Decision, request: ChatRequest, ctx: RequestContext) -> CallLimits:
         """The limits of one call: its token estimate and its rules' rate limits."""
         tokens = decision.input_tokens + (request.max_tokens or decision.output_tokens or 0)
+        if not decision.rate_limits:
+            return CallLimits(self, decision.id, tokens, (), 0.0, False)
         rules: list[LimitCharge] = []
         wait = math.inf
+        with_tpm = False
+        names = self._rule_names
         for rule, eff in decision.rate_limits:
             value = self._key_value(eff.key, ctx, decision.route)
-            name = f"rule:{rule}:{eff.key}={value}"
+            name = names.get((rule, value))
+            if name is None:
+                if len(names) >= _NAMES_MAX:
+                    names.clear()
+                name = names[(rule, value)] = f"rule:{rule}:{eff.key}={value}"
             if eff.rpm is not None:
-                rules.append(LimitCharge(f"{name}:rpm", eff.rpm, 1.0, _MINUTE))
+                rules.append(LimitCharge(name + ":rpm", eff.rpm, 1.0, _MINUTE))
             if eff.tpm is not None:
-                rules.append(LimitCharge(f"{name}:tpm", eff.tpm, float(tokens), _MINUTE))
+                rules.append(LimitCharge(name + ":tpm", eff.tpm, float(tokens), _MINUTE))
+                with_tpm = True
             wait = min(wait, eff.max_wait_s)
-        return CallLimits(self, decision.id, tokens, tuple(rules), 0.0 if not rules else wait)
+        return CallLimits(self, decision.id, tokens, tuple(rules), wait, with_tpm)
 
-    def target_charges(
-        self, target: str, tokens: int
-    ) -> tuple[list[LimitCharge], list[LimitCharge], list[str], float]:
-        """A target's charges, its tpm charges, its in-flight keys, and how long it
-        lets a call wait."""
-        windows: list[LimitCharge] = []
-        tpm: list[LimitCharge] = []
-        inflight: list[str] = []
-        wait = math.inf
-        for scope in self._scopes.get(target, ()):
-            w, t, i = _charges(scope, tokens)
-            windows += w
-            tpm += t
-            inflight += i
-            wait = min(wait, scope.cfg.max_wait_s)
-        return windows, tpm, inflight, (0.0 if wait == math.inf else wait)
+    def plan_for(self, target: str) -> _TargetPlan:
+        """``target``'s compiled limits (empty when it has none)."""
+        return self._plans.get(target, _NO_LIMITS)
 
 
 class CallLimits:
@@ -253,7 +266,7 @@ class CallLimits:
 
     __slots__ = (
         "_n",
-        "_rule_keys",
+        "_rules_tpm",
         "limiter",
         "rules",
         "rules_at",
@@ -270,6 +283,7 @@ class CallLimits:
         tokens: int,
         rules: tuple[LimitCharge, ...],
         rules_wait_s: float,
+        rules_tpm: bool,
     ) -> None:
         self.limiter = limiter
         self.ticket = ticket
@@ -277,7 +291,7 @@ class CallLimits:
         """Estimated tokens of the call (input plus output cap): what ``tpm`` is charged."""
         self.rules = rules
         self.rules_wait_s = rules_wait_s
-        self._rule_keys = frozenset(c.key for c in rules)
+        self._rules_tpm = rules_tpm
         self.taken_rules = not rules
         self.rules_at = 0.0
         """When the rules' limits were taken (their ``tpm`` is corrected there)."""
@@ -287,8 +301,10 @@ class CallLimits:
         """Take a try's limits on ``target``: a :class:`Grant`, a :class:`Refusal`,
         or ``None`` when nothing limits it."""
         lim = self.limiter
-        yield from lim.flush_steps()
-        charges, tpm, inflight, wait = lim.target_charges(target, self.tokens)
+        if lim._pending:
+            yield from lim.flush_steps()
+        plan = lim.plan_for(target)
+        charges, tpm = plan.charges(self.tokens)
         if not self.taken_rules:
             charges = [*self.rules, *charges]
         if not charges:
@@ -301,9 +317,9 @@ class CallLimits:
         if res.ok:
             if not self.taken_rules:
                 self.taken_rules, self.rules_at = True, now
-            return Grant(ticket, tuple(inflight), tuple(tpm), self.tokens, now)
+            return Grant(ticket, plan.inflight, tpm, self.tokens, now)
         refused = res.refused
-        call_level = any(k in self._rule_keys for k in refused)
+        call_level = any(c.key in refused for c in self.rules)
         if not call_level and all(k.endswith(":rpm") for k in refused):
             # A full request window refuses any call: let every router steer away.
             yield from lim._mark(target, res.retry_after_s or 0.0, 0.0, "rpm limit reached")
@@ -311,9 +327,14 @@ class CallLimits:
         return Refusal(
             call_level,
             res.retry_after_s,
-            self.rules_wait_s if call_level else wait,
+            self.rules_wait_s if call_level else plan.max_wait_s,
             f"limit reached: {why}",
         )
+
+    def settles(self, grant: Grant) -> bool:
+        """Whether the answered ``grant`` has a ``tpm`` estimate to correct (its in-flight
+        slots are then given back with the correction)."""
+        return bool(grant.tpm) or self._rules_tpm
 
     def release_steps(self, grant: Grant) -> Program[None]:
         """Give back a try's in-flight holds."""
@@ -321,17 +342,24 @@ class CallLimits:
             yield op("limit_release", grant.ticket, grant.inflight)
 
     def settle_steps(self, grant: Grant, usage: Usage) -> Program[None]:
-        """Correct the ``tpm`` estimate of the answered try to the tokens it used."""
-        yield from self.limiter.flush_steps()
+        """Give back the answered try's in-flight slots and correct its ``tpm`` estimates
+        (the target's and the rules') to the tokens it used: one operation, two when an
+        earlier try took the rules' limits."""
+        if self.limiter._pending:
+            yield from self.limiter.flush_steps()
         delta = float(usage.prompt_tokens + usage.completion_tokens - grant.tokens)
-        if delta == 0:
-            return
-        rules = [c for c in self.rules if c.key.endswith(":tpm")] if self.taken_rules else []
-        groups: dict[float, list[LimitCharge]] = {}
-        for c in grant.tpm:
-            groups.setdefault(grant.at, []).append(c)
-        for c in rules:
-            groups.setdefault(self.rules_at, []).append(c)
-        for at, charges in groups.items():  # one operation, unless an earlier try took the rules'
-            adjust = [LimitCharge(c.key, c.limit, delta, c.window_s) for c in charges]
-            yield op("limit_release", grant.ticket, (), adjust, at=at)
+        adjust: list[LimitCharge] = []
+        later: list[LimitCharge] = []
+        if delta:
+            adjust = [LimitCharge(c.key, c.limit, delta, c.window_s) for c in grant.tpm]
+            if self._rules_tpm and self.taken_rules:
+                rules = [
+                    LimitCharge(c.key, c.limit, delta, c.window_s)
+                    for c in self.rules
+                    if c.key.endswith(":tpm")
+                ]
+                (adjust if self.rules_at == grant.at else later).extend(rules)
+        if grant.inflight or adjust:
+            yield op("limit_release", grant.ticket, grant.inflight, adjust, at=grant.at)
+        if later:
+            yield op("limit_release", grant.ticket, (), later, at=self.rules_at)

@@ -347,7 +347,7 @@ class Walker:
         self._record(step.target, "ok", 200, latency_s, None)
         self._winner = step
         self._stop = True
-        if self._limits is not None:
+        if self._limits is not None and self._limits.limiter._pending:
             yield from self._limits.limiter.flush_steps()
         if self._health is not None:
             yield from self._health.observe_steps(step.target.name, latency_s)
@@ -357,9 +357,14 @@ class Walker:
     def completed_steps(self) -> Program[None]:
         """The answer was delivered whole: the winning target's breaker hears success."""
         step, self._winner = self._winner, None
-        if step is not None and step in self._grants:
-            self._settle = self._grants[step]
-        yield from self._release_limits()
+        if step is not None and self._limits is not None:
+            grant = self._grants.pop(step, None)
+            if grant is not None and self._limits.settles(grant):
+                # Given back with the tpm correction, in one operation (settle_limits_steps).
+                self._settle = grant
+            elif grant is not None:
+                yield from self._limits.release_steps(grant)
+        yield from self._release_limits(keep_settle=True)
         if step is not None and self._breakers is not None:
             self._probes.discard(step.target.name)  # the verdict consumes the claim
             cfg = self._breaker_cfg(step.target)
@@ -379,9 +384,17 @@ class Walker:
             yield from self._release(step.target)
         yield from self._release_limits()
 
-    def _release_limits(self, step: Send | None = None) -> Program[None]:
-        """Give back the in-flight slots of ``step`` (``None``: of every try still holding one)."""
-        if not self._grants or self._limits is None:
+    def _release_limits(
+        self, step: Send | None = None, *, keep_settle: bool = False
+    ) -> Program[None]:
+        """Give back the in-flight slots of ``step`` (``None``: of every try still holding
+        one, and of the answered one unless ``keep_settle``: its settlement will)."""
+        if self._limits is None:
+            return
+        if step is None and not keep_settle and self._settle is not None:  # ended unsettled
+            unsettled, self._settle = self._settle, None
+            yield from self._limits.release_steps(unsettled)
+        if not self._grants:
             return
         if step is None:
             grants, self._grants = list(self._grants.values()), {}
@@ -416,7 +429,8 @@ class Walker:
         self._record(t, outcome, err.status, latency_s, type(err).__name__)
         if self._limits is not None:
             yield from self._release_limits(step)
-            yield from self._limits.limiter.flush_steps()
+            if self._limits.limiter._pending:
+                yield from self._limits.limiter.flush_steps()
         if self._breakers is not None and isinstance(err, ProviderUnavailable):
             self._probes.discard(t.name)  # the verdict consumes the claim
             yield from self._breakers.failure_steps(t.name, self._breaker_cfg(t))

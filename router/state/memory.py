@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections import deque
@@ -9,6 +10,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from .base import (
+    LIMIT_BUCKETS,
     Acquired,
     BudgetCharge,
     BudgetUsage,
@@ -17,7 +19,6 @@ from .base import (
     StateStore,
     combine_waits,
     fits,
-    limit_buckets,
     window_wait,
 )
 
@@ -85,9 +86,8 @@ class _Limit:
     holds: dict[str, float] = field(default_factory=dict)
     next_expiry: float = _INF
 
-    def window(self, window_s: float, now: float) -> float:
-        """Units counted at ``now`` (older buckets are dropped)."""
-        cutoff = limit_buckets(window_s, now - window_s)[1]
+    def window(self, cutoff: int) -> float:
+        """Units counted from bucket ``cutoff`` on (older buckets are dropped)."""
         if self.buckets and self.oldest < cutoff:
             buckets = self.buckets
             for b in [b for b in buckets if b < cutoff]:
@@ -111,6 +111,9 @@ class _Limit:
                 del holds[t]
             self.next_expiry = min(holds.values(), default=_INF)
         return len(self.holds)
+
+
+_GRANTED = Acquired(True)
 
 
 class MemoryStore(StateStore):
@@ -248,35 +251,60 @@ class MemoryStore(StateStore):
     def limit_acquire(
         self, ticket: str, charges: Sequence[LimitCharge], *, now: float, hold_s: float
     ) -> Acquired:
+        # Bucket indexes per window length (see limit_buckets), computed once per call.
+        spans: dict[float, tuple[int, int]] = {}
+        for c in charges:
+            w = c.window_s
+            if w > 0 and w not in spans:
+                width = w / LIMIT_BUCKETS
+                spans[w] = (math.floor((now - w) / width), math.floor(now / width))
         with self._lock:
             limits = self._limits
-            refused: list[str] = []
-            waits: list[float | None] = []
+            found: list[_Limit] = []
+            refused: list[str] | None = None
             for c in charges:
                 lim = limits.get(c.key)
                 if lim is None:
                     lim = limits[c.key] = _Limit()
+                found.append(lim)
                 if c.window_s > 0:
-                    used = lim.window(c.window_s, now)
+                    cutoff = spans[c.window_s][0]
+                    used = lim.window(cutoff) if lim.oldest < cutoff else lim.used
                     if used + c.amount > c.limit:
+                        refused = [] if refused is None else refused
                         refused.append(c.key)
-                        live = sorted(lim.buckets.items())
-                        waits.append(window_wait(live, used, c, now))
                 elif ticket not in lim.holds and lim.live(now) >= c.limit:
+                    refused = [] if refused is None else refused
                     refused.append(c.key)
-                    waits.append(None)
-            if refused:
-                return Acquired(False, tuple(refused), combine_waits(waits))
+            if refused is not None:
+                return self._refusal(charges, found, refused, now)
             until = now + hold_s
-            for c in charges:
-                lim = limits[c.key]
+            for c, lim in zip(charges, found, strict=True):
                 if c.window_s > 0:
-                    lim.add(limit_buckets(c.window_s, now)[1], c.amount)
+                    bucket, buckets = spans[c.window_s][1], lim.buckets
+                    if not buckets or bucket < lim.oldest:
+                        lim.oldest = bucket
+                    buckets[bucket] = buckets.get(bucket, 0.0) + c.amount
+                    lim.used += c.amount
                 else:
                     lim.holds[ticket] = until
                     if until < lim.next_expiry:
                         lim.next_expiry = until
-            return Acquired(True)
+            return _GRANTED
+
+    @staticmethod
+    def _refusal(
+        charges: Sequence[LimitCharge], found: list[_Limit], refused: list[str], now: float
+    ) -> Acquired:
+        waits: list[float | None] = []
+        for c, lim in zip(charges, found, strict=True):
+            if c.key not in refused:
+                continue
+            if c.window_s > 0:
+                waits.append(window_wait(sorted(lim.buckets.items()), lim.used, c, now))
+            else:
+                waits.append(None)
+        return Acquired(False, tuple(refused), combine_waits(waits))
 
     def limit_release(
         self,
@@ -297,7 +325,7 @@ class MemoryStore(StateStore):
                     lim = limits.get(c.key)
                     if lim is None:
                         lim = limits[c.key] = _Limit()
-                    lim.add(limit_buckets(c.window_s, at)[1], c.amount)
+                    lim.add(math.floor(at / (c.window_s / LIMIT_BUCKETS)), c.amount)
 
     # -- ledger ------------------------------------------------------------------
 
