@@ -358,3 +358,29 @@ def test_bad_limits_are_clear_errors(
         cfg["rules"] = [{"name": "x", "limit": value}]
     with pytest.raises(ConfigError, match=message):
         Router(cfg)
+
+
+# -- the CLI ------------------------------------------------------------------------------
+
+
+def test_cli_explain_live_shows_a_target_excluded_for_its_limit(
+    faults: FaultServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    from router.cli import main
+
+    cfg = _config(faults, "a", "b")
+    cfg["state"] = f"sqlite:///{tmp_path / 'state.db'}"
+    path = tmp_path / "router.json.yaml"
+    path.write_text(json.dumps(cfg))  # JSON is YAML
+    faults.script("a", Fault.rate_limit(seconds=90))
+    _calls(cfg, "sync", 1)  # a answers 429 with retry-after: 90 s
+    assert main(["explain", str(path), "--model", "r", "--message", "hi"]) == 0
+    offline = capsys.readouterr().out
+    assert "excluded" not in offline  # without --live, explain reads no state
+    assert main(["explain", str(path), "--model", "r", "--message", "hi", "--live"]) == 0
+    live = capsys.readouterr().out
+    line = next(x for x in live.splitlines() if x.split()[1:2] == ["a"])
+    assert "excluded: rate limited: 429 retry-after until " in line
+    assert faults.count("a") == 1
