@@ -384,3 +384,18 @@ def test_cli_explain_live_shows_a_target_excluded_for_its_limit(
     line = next(x for x in live.splitlines() if x.split()[1:2] == ["a"])
     assert "excluded: rate limited: 429 retry-after until " in line
     assert faults.count("a") == 1
+
+
+def test_explain_names_the_rules_rate_limits(faults: FaultServer) -> None:
+    cfg = _config(faults, "a")
+    cfg["rules"] = [
+        {"name": "fair", "limit": {"rpm": 60, "tpm": 5000, "key": "user", "max_cost_usd": 1}}
+    ]
+    with Router(cfg) as r:
+        d = r.explain(MESSAGES, model="r", context={"user": "u1"})
+    assert "rate limit: rpm=60, tpm=5000 per user (rule fair)" in d.explain()
+    assert d.to_dict()["rate_limits"] == [
+        {"rule": "fair", "rpm": 60, "tpm": 5000, "key": "user", "max_wait_s": 0.0}
+    ]
+    # The ceilings of the same limit: keep their meaning.
+    assert d.limits.max_cost_usd == 1
