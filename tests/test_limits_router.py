@@ -399,3 +399,31 @@ def test_explain_names_the_rules_rate_limits(faults: FaultServer) -> None:
     ]
     # The ceilings of the same limit: keep their meaning.
     assert d.limits.max_cost_usd == 1
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_hedge_takes_the_limits_too(faults: FaultServer, mode: str) -> None:
+    faults.default("a", Fault.ok(delay_s=0.12))  # slow, within its 0.2 s read timeout
+    cfg = _config(faults, "a", "b", b={"rpm": 1})
+    cfg["routes"]["r"]["hedge_after_ms"] = 30
+    out = _calls(cfg, mode, 2)
+    assert out[0].text == "Hello from b"  # the hedge won
+    assert out[1].text == "Hello from a"  # b at its rpm: no hedge, a answered
+    assert ("b", "ok", 200, None) not in out[1].summary()
+    assert faults.count("b") == 1
+
+
+def test_the_gateway_answers_a_routers_own_limit_with_429_and_retry_after() -> None:
+    from router.gateway.errors import classify
+
+    err = RateLimitError(
+        "a: limit reached: model:a:rpm; room in 12.3s",
+        status=429,
+        code="rate_limited",
+        target="a",
+        retry_after_s=12.3,
+    )
+    out = classify(err)
+    assert (out.status, out.code, out.type) == (429, "rate_limited", "rate_limit_error")
+    assert out.headers == {"retry-after": "13"}
+    assert "upstream" not in out.message  # nothing reached a provider

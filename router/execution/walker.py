@@ -107,7 +107,9 @@ class Walker:
     ``clock`` is a monotonic clock; tests inject one to control deadlines.
     ``breakers`` and ``health`` are shared by every request of a router
     (they live in its state store); without them no breaker applies and no
-    latency is recorded.
+    latency is recorded. ``limits`` are the call's rate limits
+    (:mod:`router.execution.limits`): every try takes them before it is sent
+    and gives its in-flight slots back when it ends.
     """
 
     def __init__(
@@ -301,7 +303,8 @@ class Walker:
         return ms / 1000.0
 
     def hedge_steps(self) -> Program[Send | None]:
-        """A duplicate try on the next planned target the breakers allow (at most once).
+        """A duplicate try on the next planned target the breakers and rate limits allow
+        (at most once).
 
         The hedge becomes the walk's current target: if both tries fail, the
         walk continues from the hedge's position.
@@ -310,14 +313,28 @@ class Walker:
         remaining = self._remaining()
         if remaining is not None and remaining <= 0:
             return None
+        passed: list[tuple[Target, str]] = []
         for j in range(self._index + 1, len(self._plan)):
             t = self._plan[j]
-            if (yield from self._admit(t)):
-                for skipped in self._plan[self._index + 1 : j]:
-                    self._record(skipped, "breaker_open", None, 0.0, None)
-                self._index, self._tries = j, 1
-                self._pending_sleep = None
-                return self._send(j, hedge=True)
+            if not (yield from self._admit(t)):
+                passed.append((t, "breaker_open"))
+                continue
+            grant = None
+            if self._limits is not None:
+                taken = yield from self._limits.acquire_steps(t.name)
+                if isinstance(taken, Refusal):  # a hedge never waits: try the next one
+                    yield from self._release(t)
+                    passed.append((t, "rate_limited"))
+                    continue
+                grant = taken
+            for skipped, why in passed:
+                self._record(skipped, why, None, 0.0, None)
+            self._index, self._tries = j, 1
+            self._pending_sleep = None
+            send = self._send(j, hedge=True)
+            if grant is not None:
+                self._grants[send] = grant
+            return send
         return None
 
     # -- outcomes reported by the drivers ----------------------------------
