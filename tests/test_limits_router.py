@@ -256,6 +256,18 @@ def test_another_router_sharing_the_store_steers_away(
 ) -> None:
     cfg = _config(faults, "a", "b")
     cfg["state"] = f"sqlite:///{tmp_path / 'state.db'}"
+    _steers(faults, cfg, mode, fault)
+
+
+@pytest.mark.redis
+@pytest.mark.parametrize("mode", MODES)
+def test_routers_sharing_redis_steer_away(faults: FaultServer, redis_url: str, mode: str) -> None:
+    cfg = _config(faults, "a", "b")
+    cfg["state"] = redis_url
+    _steers(faults, cfg, mode, Fault.ok(headers=OPENAI_EMPTY))
+
+
+def _steers(faults: FaultServer, cfg: dict[str, Any], mode: str, fault: Fault) -> None:
     faults.script("a", fault)
     first = _calls(cfg, mode, 1)[0]  # one router (one process, say) hears the headers
     second = _calls(cfg, mode, 1)[0]  # another one, sharing the store, steers away

@@ -351,10 +351,10 @@ class CallLimits:
         adjust: list[LimitCharge] = []
         later: list[LimitCharge] = []
         if delta:
-            adjust = [LimitCharge(c.key, c.limit, delta, c.window_s) for c in grant.tpm]
+            adjust = [LimitCharge(c.key, c.limit, delta, _MINUTE) for c in grant.tpm]
             if self._rules_tpm and self.taken_rules:
                 rules = [
-                    LimitCharge(c.key, c.limit, delta, c.window_s)
+                    LimitCharge(c.key, c.limit, delta, _MINUTE)
                     for c in self.rules
                     if c.key.endswith(":tpm")
                 ]

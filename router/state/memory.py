@@ -273,7 +273,9 @@ class MemoryStore(StateStore):
                     if used + c.amount > c.limit:
                         refused = [] if refused is None else refused
                         refused.append(c.key)
-                elif ticket not in lim.holds and lim.live(now) >= c.limit:
+                elif ticket not in lim.holds and (
+                    (lim.live(now) if now >= lim.next_expiry else len(lim.holds)) >= c.limit
+                ):
                     refused = [] if refused is None else refused
                     refused.append(c.key)
             if refused is not None:
