@@ -200,3 +200,47 @@ def test_a_reset_far_away_is_capped() -> None:
     hint = RateHint(requests_remaining=0, requests_reset_s=10 * 86_400)
     found = limited_for(hint, status=200, tokens_needed=1)
     assert found is not None and found[0] == MAX_MARK_S
+
+
+# -- steering only ever narrows the plan ------------------------------------------------
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    marks=st.dictionaries(
+        st.sampled_from(["a", "b", "c", "d"]),
+        st.tuples(st.sampled_from([0.0, 3.0, 50.0, 1e6]), st.just("provider headers")),
+    ),
+    max_tokens=st.sampled_from([None, 10, 500]),
+)
+def test_rate_limit_marks_never_add_a_target_nor_empty_a_plan(
+    marks: dict[str, tuple[float, str]], max_tokens: int | None
+) -> None:
+    from router.config import load_dict
+    from router.policy import Policy, Snapshot
+    from router.types import ChatRequest, RequestContext
+
+    cfg = {
+        "providers": {"p": {"kind": "vllm", "base_url": "http://127.0.0.1:9/v1", "zone": "local"}},
+        "models": {n: {"provider": "p", "model": n} for n in "abcd"},
+        "rules": [{"name": "not-d", "deny": {"model": ["d"]}}],
+        "routes": {"r": {"candidates": ["a", "b", "c", "d"]}},
+    }
+    policy = Policy(load_dict(cfg))
+    req = ChatRequest.model_validate(
+        {"messages": [{"role": "user", "content": "hi"}], "max_tokens": max_tokens}
+    )
+    ctx = RequestContext()
+    free = policy.decide(req, ctx, Snapshot(now=NOW, request_id="x"), model="r")
+    marked = policy.decide(
+        req, ctx, Snapshot(now=NOW, request_id="x", rate_limited=marks), model="r"
+    )
+    names = [t.name for t in marked.plan]
+    assert set(names) <= {t.name for t in free.plan}  # policy closure: never a target more
+    assert names  # never emptied: all marked means all stay
+    assert "d" not in names
+    # A marked target the request does not fit is left out while another remains.
+    need = marked.input_tokens + (max_tokens or 0)
+    unfit = {n for n, (room, _) in marks.items() if room < max(1, need)}
+    if {t.name for t in free.plan} - unfit:
+        assert not set(names) & unfit

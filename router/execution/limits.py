@@ -31,6 +31,7 @@ Everything that touches the store is a store program
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
 import time
@@ -51,6 +52,8 @@ if TYPE_CHECKING:
     from ..types import ChatRequest, RequestContext, Usage
 
 __all__ = ["HOLD_S", "MARK_PREFIX", "CallLimits", "Grant", "Limiter", "Refusal"]
+
+log = logging.getLogger(__name__)
 
 MARK_PREFIX = "rl:"
 """Key/value prefix of a target's "limited until" mark."""
@@ -212,11 +215,15 @@ class Limiter:
         A target the headers show limited is queued, and written to the store
         by the next store step of any call (:meth:`flush_steps`).
         """
-        hint = read_hint(headers, self.clock())
-        if hint is None:
+        try:
+            hint = read_hint(headers, self.clock())
+            if hint is None:
+                return
+            need = tokens_needed() if hint.tokens_remaining is not None else 0
+            found = limited_for(hint, status=status, tokens_needed=need)
+        except Exception:  # headers only ever steer: they never fail a call
+            log.debug("unreadable rate-limit headers from %s", target.name)
             return
-        need = tokens_needed() if hint.tokens_remaining is not None else 0
-        found = limited_for(hint, status=status, tokens_needed=need)
         if found is not None:
             with self._lock:
                 self._pending.append((target.name, *found))
