@@ -107,7 +107,12 @@ class _TargetPlan:
         if not self.tpm:
             return list(self.fixed), ()
         amount = float(tokens)
-        tpm = tuple(LimitCharge(key, limit, amount, _MINUTE) for key, limit in self.tpm)
+        if len(self.tpm) == 1:  # the usual case, without a generator's cost
+            (key, limit), charges = self.tpm[0], list(self.fixed)
+            c = LimitCharge(key, limit, amount, _MINUTE)
+            charges.append(c)
+            return charges, (c,)
+        tpm = tuple([LimitCharge(key, limit, amount, _MINUTE) for key, limit in self.tpm])
         return [*self.fixed, *tpm], tpm
 
 
@@ -166,7 +171,8 @@ class Limiter:
         """Targets whose rate-limit marks the snapshot reads (those spoken to over HTTP)."""
         self._mark_keys = [MARK_PREFIX + n for n in self.watched]
         self._pending: deque[tuple[str, float, float, str]] = deque()
-        self._rule_names: dict[tuple[str, str], str] = {}
+        self._rule_charges: dict[tuple[str, str], tuple[LimitCharge | None, str]] = {}
+        """(rule, key value) → its rpm charge (the same every call) and its tpm key."""
         self._lock = threading.Lock()
 
     @property
@@ -247,18 +253,20 @@ class Limiter:
         rules: list[LimitCharge] = []
         wait = math.inf
         with_tpm = False
-        names = self._rule_names
+        known = self._rule_charges
         for rule, eff in decision.rate_limits:
             value = self._key_value(eff.key, ctx, decision.route)
-            name = names.get((rule, value))
-            if name is None:
-                if len(names) >= _NAMES_MAX:
-                    names.clear()
-                name = names[(rule, value)] = f"rule:{rule}:{eff.key}={value}"
-            if eff.rpm is not None:
-                rules.append(LimitCharge(name + ":rpm", eff.rpm, 1.0, _MINUTE))
+            found = known.get((rule, value))
+            if found is None:
+                if len(known) >= _NAMES_MAX:
+                    known.clear()
+                name = f"rule:{rule}:{eff.key}={value}"
+                rpm = None if eff.rpm is None else LimitCharge(name + ":rpm", eff.rpm, 1.0, _MINUTE)
+                found = known[(rule, value)] = (rpm, name + ":tpm")
+            if found[0] is not None:
+                rules.append(found[0])
             if eff.tpm is not None:
-                rules.append(LimitCharge(name + ":tpm", eff.tpm, float(tokens), _MINUTE))
+                rules.append(LimitCharge(found[1], eff.tpm, float(tokens), _MINUTE))
                 with_tpm = True
             wait = min(wait, eff.max_wait_s)
         return CallLimits(self, decision.id, tokens, tuple(rules), wait, with_tpm)
