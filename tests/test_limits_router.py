@@ -439,3 +439,23 @@ def test_the_gateway_answers_a_routers_own_limit_with_429_and_retry_after() -> N
     assert (out.status, out.code, out.type) == (429, "rate_limited", "rate_limit_error")
     assert out.headers == {"retry-after": "13"}
     assert "upstream" not in out.message  # nothing reached a provider
+
+
+@pytest.mark.parametrize("b_limits", [None, {"tpm": 1000}], ids=["b-free", "b-tpm"])
+def test_a_rules_tpm_is_corrected_when_a_later_try_answers(
+    faults: FaultServer, b_limits: dict[str, Any] | None
+) -> None:
+    # The rule's tokens are taken with the first try (a, which fails); the answer
+    # comes from b (with a tpm of its own: corrected at its own time, a second
+    # operation). The correction still reaches the rule's window.
+    cfg = _config(faults, "a", "b", **({"b": b_limits} if b_limits else {}))
+    cfg["rules"] = [{"name": "per-tenant", "limit": {"tpm": 100, "key": "tenant"}}]
+    faults.script("a", Fault.http(500))
+    with Router(cfg) as r:
+        first = r.chat(MESSAGES, model="r", max_tokens=60, context={"tenant": "t"})
+        assert first.route is not None and [a.outcome for a in first.route.attempts] == [
+            "error",
+            "ok",
+        ]
+        second = r.chat(MESSAGES, model="r", max_tokens=60, context={"tenant": "t"})
+        assert second.content == "Hello from a"

@@ -346,10 +346,17 @@ class CallLimits:
             f"limit reached: {why}",
         )
 
-    def settles(self, grant: Grant) -> bool:
-        """Whether the answered ``grant`` has a ``tpm`` estimate to correct (its in-flight
-        slots are then given back with the correction)."""
-        return bool(grant.tpm) or self._rules_tpm
+    def to_settle(self, grant: Grant | None) -> Grant | None:
+        """What the answered try settles: its grant when it or the call's rules have a
+        ``tpm`` estimate to correct (its in-flight slots are then given back with the
+        correction), a grant of the rules alone when the try itself took nothing;
+        ``None`` when there is nothing to correct."""
+        rules = self._rules_tpm and self.taken_rules
+        if grant is not None:
+            return grant if grant.tpm or rules else None
+        if rules:
+            return Grant(f"{self.ticket}.0", (), (), self.tokens, self.rules_at)
+        return None
 
     def release_steps(self, grant: Grant) -> Program[None]:
         """Give back a try's in-flight holds."""

@@ -376,9 +376,10 @@ class Walker:
         step, self._winner = self._winner, None
         if step is not None and self._limits is not None:
             grant = self._grants.pop(step, None)
-            if grant is not None and self._limits.settles(grant):
+            settle = self._limits.to_settle(grant)
+            if settle is not None:
                 # Given back with the tpm correction, in one operation (settle_limits_steps).
-                self._settle = grant
+                self._settle = settle
             elif grant is not None:
                 yield from self._limits.release_steps(grant)
         yield from self._release_limits(keep_settle=True)
