@@ -382,7 +382,8 @@ class Walker:
                 self._settle = settle
             elif grant is not None:
                 yield from self._limits.release_steps(grant)
-        yield from self._release_limits(keep_settle=True)
+        if self._grants:
+            yield from self._release_limits(keep_settle=True)
         if step is not None and self._breakers is not None:
             self._probes.discard(step.target.name)  # the verdict consumes the claim
             cfg = self._breaker_cfg(step.target)
