@@ -177,6 +177,7 @@ class _Core:
                 lambda: self.clock(),
                 self._estimate_usage,
                 budget=lambda: self.budget,
+                limiter=lambda: self.limiter,
             )
         self.shadows: Callable[[ShadowJob], bool] | None = None
         """The runner's ``submit``: schedules a shadow job, False when saturated."""

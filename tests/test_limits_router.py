@@ -459,3 +459,43 @@ def test_a_rules_tpm_is_corrected_when_a_later_try_answers(
         ]
         second = r.chat(MESSAGES, model="r", max_tokens=60, context={"tenant": "t"})
         assert second.content == "Hello from a"
+
+
+# -- shadows ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_shadow_copies_take_their_targets_limits_but_not_the_tenants(
+    faults: FaultServer, mode: str
+) -> None:
+    import time
+
+    from router.state.base import LimitCharge
+
+    cfg = _config(faults, "a", "b", b={"rpm": 2, "tpm": 100_000, "max_in_flight": 1})
+    cfg["routes"]["r"] = {"candidates": ["a"], "shadow": {"model": "b", "sample_pct": 100}}
+    cfg["rules"] = [{"name": "per-tenant", "limit": {"rpm": 3, "key": "tenant"}}]
+    ctx = {"tenant": "acme"}
+    store = MemoryStore()
+    if mode == "sync":
+        r = Router(cfg, store=store)
+        for _ in range(3):
+            r.chat(MESSAGES, model="r", context=ctx)
+            time.sleep(0.15)  # one copy at a time: max_in_flight is not what refuses
+        r.close()  # waits for the copies in flight
+    else:
+
+        async def go() -> None:
+            async with AsyncRouter(cfg, store=store) as r:
+                for _ in range(3):
+                    await r.chat(MESSAGES, model="r", context=ctx)
+                    await asyncio.sleep(0.15)
+
+        asyncio.run(go())
+    # The tenant made three calls: its rpm of 3 was not spent by the copies.
+    assert faults.count("a") == 3
+    # b's rpm of 2 admitted two copies; the third was refused before sending.
+    assert faults.count("b") == 2
+    # Every slot the copies held came back when they settled or failed.
+    slot = LimitCharge("model:b:inflight", 1)
+    assert store.limit_acquire("probe", [slot], now=time.time(), hold_s=1).ok
