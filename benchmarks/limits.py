@@ -8,8 +8,8 @@ model's ``rpm``, ``tpm`` and ``max_in_flight``, its provider's ``rpm`` and
 all set high enough never to refuse. A call is the whole non-I/O path a real one takes
 (validate, snapshot with the rate-limit marks, decide, set up the walk, take
 the try's limits, parse a canned reply, release the in-flight slots, correct
-``tpm`` to the usage, settle). Both routers read the provider-header marks in
-their snapshot, so the difference is the configured limits' own cost.
+``tpm`` to the usage, settle). Every router reads the provider-header marks
+(at most once a second), so the difference is the configured limits' own cost.
 
 The three are measured in alternating rounds (A, B, C, A, B, C…) so that
 drift in the machine's speed hits all alike; per round, CPU time

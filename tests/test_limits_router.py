@@ -499,3 +499,24 @@ def test_shadow_copies_take_their_targets_limits_but_not_the_tenants(
     # Every slot the copies held came back when they settled or failed.
     slot = LimitCharge("model:b:inflight", 1)
     assert store.limit_acquire("probe", [slot], now=time.time(), hold_s=1).ok
+
+
+def test_the_marks_are_read_at_most_once_a_second_per_process(faults: FaultServer) -> None:
+    from collections.abc import Sequence
+
+    class Counting(MemoryStore):
+        reads = 0
+
+        def get_many(self, keys: Sequence[str]) -> list[str | None]:
+            if any(k.startswith("rl:") for k in keys):
+                Counting.reads += 1
+            return super().get_many(keys)
+
+    store = Counting()
+    faults.script("a", Fault.ok(headers=OPENAI_EMPTY))
+    with Router(_config(faults, "a", "b"), store=store) as r:
+        targets = [r.chat(MESSAGES, model="r").route.target for _ in range(6)]  # type: ignore[union-attr]
+    # On Redis a read is a round trip: one for six calls, and the process's own
+    # mark (a said it had nothing left) steered the next calls at once.
+    assert Counting.reads == 1
+    assert targets == ["a"] + ["b"] * 5

@@ -64,6 +64,10 @@ HOLD_S = 3600.0
 POLL_S = 0.05
 """How often a call waiting for an in-flight slot asks again."""
 
+MARKS_CACHE_S = 1.0
+"""How long a process reuses the marks it read (its own marks it knows at once): on
+Redis, a round trip per second rather than per call."""
+
 _MINUTE = 60.0
 _NAMES_MAX = 4096
 
@@ -171,6 +175,8 @@ class Limiter:
         """Targets whose rate-limit marks the snapshot reads (those spoken to over HTTP)."""
         self._mark_keys = [MARK_PREFIX + n for n in self.watched]
         self._pending: deque[tuple[str, float, float, str]] = deque()
+        self._marks: tuple[float, dict[str, tuple[float, float, str]]] | None = None
+        """(monotonic time read, target → (until, room, why)): the marks last read."""
         self._rule_charges: dict[tuple[str, str], tuple[LimitCharge | None, str]] = {}
         """(rule, key value) → its rpm charge (the same every call) and its tpm key."""
         self._lock = threading.Lock()
@@ -184,28 +190,42 @@ class Limiter:
 
     def marks_steps(self) -> Program[dict[str, tuple[float, str]]]:
         """Target → (tokens it has room for, why it is limited and until when), for
-        every marked target (room 0: no request at all)."""
+        every marked target (room 0: no request at all).
+
+        Read from the store at most every :data:`MARKS_CACHE_S` seconds; the
+        marks this process writes are known at once.
+        """
         if not self._mark_keys:
             return {}
-        values = yield op("get_many", self._mark_keys)
+        cached = self._marks
+        tick = time.monotonic()
+        if cached is None or tick - cached[0] >= MARKS_CACHE_S:
+            values = yield op("get_many", self._mark_keys)
+            marks: dict[str, tuple[float, float, str]] = {}
+            for name, v in zip(self.watched, values, strict=True):
+                if v is None:
+                    continue
+                parts = v.split(" ", 2)
+                try:
+                    until, room = float(parts[0]), float(parts[1])
+                except (ValueError, IndexError):
+                    continue
+                marks[name] = (until, room, parts[2] if len(parts) > 2 else "")
+            self._marks = cached = (tick, marks)
         now = self.clock()
-        out: dict[str, tuple[float, str]] = {}
-        for name, v in zip(self.watched, values, strict=True):
-            if v is None:
-                continue
-            parts = v.split(" ", 2)
-            try:
-                until, room = float(parts[0]), float(parts[1])
-            except (ValueError, IndexError):
-                continue
-            if until > now:
-                out[name] = (room, f"{parts[2] if len(parts) > 2 else ''} until {_until(until)}")
-        return out
+        return {
+            name: (room, f"{why} until {_until(until)}")
+            for name, (until, room, why) in cached[1].items()
+            if until > now
+        }
 
     def _mark(self, target: str, seconds: float, room: float, why: str) -> Program[None]:
         if seconds > 0 and math.isfinite(seconds):
             until = self.clock() + seconds
             yield op("set", MARK_PREFIX + target, f"{until!r} {room!r} {why}", seconds)
+            cached = self._marks
+            if cached is not None:  # this process's own news is never stale
+                self._marks = (cached[0], {**cached[1], target: (until, room, why)})
 
     # -- provider headers ----------------------------------------------------------
 
