@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Literal, Self, TypedDict, TypeVar, Unpack
 from pydantic import ValidationError
 
 from .accounting import amortised_cost_usd, cost_usd
-from .accounting.budget import EXTRA_KEY, BudgetGate, cap_output_tokens
+from .accounting.budget import EXTRA_KEY, BudgetGate, budget_key_value, cap_output_tokens
 from .cache import EXTRA_KEY as CACHE_KEY
 from .cache import Hit, Lookup, digest, lookup_steps, replay_chunks, store_steps
 from .config import Config, load_config, load_dict, load_file
@@ -34,6 +34,7 @@ from .errors import (
 )
 from .execution.breaker import Breakers
 from .execution.health import Health
+from .execution.limits import Limiter
 from .ids import new_id
 from .migration import record_outcome_steps, route_traffic_steps
 from .policy import Decision, Policy, Snapshot
@@ -161,6 +162,8 @@ class _Core:
         self.budget = BudgetGate(self.store, clock=self.clock)
         self.breakers = Breakers(self.store, self.clock)
         self.health = Health(self.store, self.breakers)
+        self.limiter = Limiter(self.config, self.policy.targets, budget_key_value, self.clock)
+        """Rate limits, in-flight limits and the targets provider headers mark limited."""
         found = {s for t in self.policy.targets.values() for s in t.secrets}
         if self.config.telemetry.audit_key is not None:
             found.add(self.config.telemetry.audit_key.get_secret_value())
@@ -187,6 +190,7 @@ class _Core:
                 lambda: self.clock(),
                 self._estimate_usage,
                 budget=lambda: self.budget,
+                limiter=lambda: self.limiter,
             )
         self.shadows: Callable[[ShadowJob], bool] | None = None
         """The runner's ``submit``: schedules a shadow job, False when saturated."""
@@ -236,8 +240,13 @@ class _Core:
     def snapshot_steps(self) -> Program[Snapshot]:
         latency = yield from self.health.latency_steps(self._target_names)
         unavailable = yield from self.health.unavailable_steps(self._with_breaker)
+        limited = yield from self.limiter.marks_steps()
         return Snapshot(
-            now=self.clock(), request_id=new_id(), latency_ms=latency, unavailable=unavailable
+            now=self.clock(),
+            request_id=new_id(),
+            latency_ms=latency,
+            unavailable=unavailable,
+            rate_limited=limited,
         )
 
     def decide_steps(
@@ -281,6 +290,7 @@ class _Core:
             deadline_s=ctx.deadline_s,
             breakers=self.breakers,
             health=self.health,
+            limits=self.limiter.for_call(decision, request, ctx),
         )
         call = call_type(request, ctx, decision, route, walker, stream=stream)
         if hold is not None:
@@ -377,6 +387,7 @@ class _Core:
         if usage is None:
             usage = self._estimate_usage(call.request, response, target)
         response.usage = usage
+        yield from call.walker.settle_limits_steps(usage)
         response.route = RouteInfo(
             route=call.decision.route,
             target=target.name,
@@ -579,7 +590,9 @@ class Router(_Facade):
         def build() -> Executor:
             from .execution.executor import Executor
 
-            return Executor(self._core.observer, self._core.store)
+            ex = Executor(self._core.observer, self._core.store)
+            ex.http.on_headers = self._core.limiter.observe
+            return ex
 
         return _once(self, build)
 
@@ -750,7 +763,9 @@ class AsyncRouter(_Facade):
         def build() -> AsyncExecutor:
             from .execution.executor import AsyncExecutor
 
-            return AsyncExecutor(self._core.observer, self._transport_factory, self._astore)
+            ex = AsyncExecutor(self._core.observer, self._transport_factory, self._astore)
+            ex.http.on_headers = self._core.limiter.observe
+            return ex
 
         return _once(self, build)
 

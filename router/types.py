@@ -107,7 +107,8 @@ class Attempt(BaseModel):
 
     target: str
     outcome: str
-    """``ok``, ``error``, ``timeout``, ``breaker_open``, ``skipped``, ``cancelled``."""
+    """``ok``, ``error``, ``timeout``, ``breaker_open``, ``rate_limited`` (a limit refused
+    the try: nothing was sent), ``skipped``, ``cancelled``."""
     status: int | None = None
     latency_s: float = 0.0
     error: str | None = None

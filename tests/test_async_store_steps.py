@@ -48,6 +48,9 @@ OPS = (
     "budget_usage",
     "ledger_append",
     "ledger_read",
+    "get_many",
+    "limit_acquire",
+    "limit_release",
 )
 BREAKER = {"failures": 2, "window_s": 60, "cooldown_s": 30}
 
@@ -251,6 +254,41 @@ def test_async_router_never_calls_the_sync_store_on_its_cache_path(
     assert faults.count("a") == 4
     assert {"get", "set", "incr", "delete", "ledger_append"} <= set(spy.calls)
     assert spy.inner.get("cache|n|c") is not None  # the ring counter lives in the async store
+
+
+def test_async_router_awaits_its_limits_on_the_async_store(
+    faults: FaultServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rate, token and in-flight limits, a tenant's rule limit, tpm corrections and
+    header marks: all awaited on the async store, never the sync one."""
+    headers = {"x-ratelimit-remaining-requests": "0", "x-ratelimit-reset-requests": "20s"}
+    faults.default("a", Fault.ok(headers=headers))
+    faults.default("b", Fault.ok())
+    spy = Spy()
+    cfg = _config(faults)
+    del cfg["routes"]["r"]["split"], cfg["routes"]["r"]["guard"], cfg["routes"]["r"]["sticky_by"]
+    cfg["models"]["a"]["limits"] = {"rpm": 100, "tpm": 100_000, "max_in_flight": 4}
+    cfg["providers"]["b"]["limits"] = {"max_in_flight": 1}
+    cfg["rules"].append({"name": "per-tenant", "limit": {"rpm": 50, "key": "tenant"}})
+
+    async def go() -> list[str]:
+        async with AsyncRouter(cfg, store=spy) as r:
+            _trap(r.store, monkeypatch)
+            targets = []
+            for _ in range(3):
+                reply = await r.chat(MESSAGES, model="r", context={"tenant": "acme"})
+                assert reply.route is not None
+                targets.append(reply.route.target)
+            async with r.stream(MESSAGES, model="r", context={"tenant": "acme"}) as s:
+                async for _ in s:
+                    pass
+            return targets
+
+    targets = asyncio.run(go())
+    # a answered, and said it had no request left: the next calls steered to b.
+    assert targets == ["a", "b", "b"]
+    assert {"limit_acquire", "limit_release", "get_many", "set"} <= set(spy.calls)
+    assert spy.inner.get("rl:a") is not None
 
 
 def test_async_router_over_a_sync_store_runs_its_steps_off_the_loop(

@@ -485,7 +485,8 @@ class Flaky(MemoryStore):
 
 _OPS = {
     "get", "set", "set_if_absent", "incr", "delete", "budget_reserve", "budget_commit",
-    "budget_release", "budget_usage", "ledger_append", "ledger_read",
+    "budget_release", "budget_usage", "ledger_append", "ledger_read", "limit_acquire",
+    "limit_release",
 }  # fmt: skip
 
 
@@ -516,6 +517,44 @@ def test_one_warning_per_outage_under_concurrency(caplog: pytest.LogCaptureFixtu
     assert float(store.get("n") or 0) == 1600.0
     down, up = store_logs(caplog)
     assert len(down) == 1 and not up and "redis://cache:6379/0" in down[0]
+
+
+def test_limits_fall_back_to_per_process_limits_while_the_store_is_down(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Unlike budgets, a limit keeps calls going during an outage: each process counts
+    it on its own (logged once), and the shared count is used again on recovery."""
+    from router.state.base import LimitCharge
+
+    caplog.set_level(logging.WARNING)
+    inner, clock = Flaky(), Clock()
+    store = ResilientStore(inner, name="redis://cache:6379/0", clock=clock)
+    rpm = [LimitCharge("rpm", 2, 1.0, 60.0)]
+    assert store.limit_acquire("a", rpm, now=1e9, hold_s=60).ok
+    inner.down = True
+    got = [store.limit_acquire(f"d{i}", rpm, now=1e9, hold_s=60).ok for i in range(3)]
+    assert got == [True, True, False]  # the per-process window is enforced too
+    store.limit_release("d0", ["slots"])  # no error while down
+    down, _ = store_logs(caplog)
+    assert len(down) == 1
+    inner.down = False
+    clock.t += 2  # past retry_s: the next operation probes and recovers
+    assert store.limit_acquire("b", rpm, now=1e9, hold_s=60).ok  # the shared window: 1 + 1
+    assert not store.limit_acquire("c", rpm, now=1e9, hold_s=60).ok
+
+
+async def test_async_limits_fall_back_the_same_way() -> None:
+    from router.state.aio import AsyncMemoryStore
+    from router.state.base import LimitCharge
+
+    inner, clock = Flaky(), Clock()
+    store = AsyncResilientStore(AsyncMemoryStore(inner), clock=clock)
+    rpm = [LimitCharge("rpm", 1, 1.0, 60.0)]
+    assert (await store.limit_acquire("a", rpm, now=1e9, hold_s=60)).ok
+    inner.down = True
+    assert (await store.limit_acquire("b", rpm, now=1e9, hold_s=60)).ok  # process memory
+    await store.limit_release("b", ["x"])
+    assert store.degraded
 
 
 def test_money_fails_fast_then_probes_once_per_retry_s() -> None:

@@ -49,6 +49,12 @@ def add_parser(sub: Any) -> None:
         "or an embedding request: {input: [...], dimensions: N, ..., context: {...}}",
     )
     p.add_argument("--json", action="store_true", help="print the Decision as JSON")
+    p.add_argument(
+        "--live",
+        action="store_true",
+        help="read the config's state store as a call would: open breakers and targets "
+        "at a rate limit (reads the store, sends nothing)",
+    )
     p.set_defaults(func=run)
 
 
@@ -69,6 +75,15 @@ def _request_file(path: str) -> tuple[dict[str, Any], dict[str, Any], str | None
     if model is not None and not isinstance(model, str):
         raise ConfigError("must be a string", file=path, key="model")
     return body, dict(ctx or {}), model
+
+
+def _live(config: str, request: Any, ctx: Any, model: str) -> Any:
+    """The Decision a call would get now: the snapshot read from the config's store."""
+    from ..client import Router
+    from ..state.program import run as run_program
+
+    with Router.from_file(config) as r:
+        return run_program(r._core.decide_steps(request, ctx, model), r.store)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -134,6 +149,8 @@ def run(args: argparse.Namespace) -> int:
                 raise RequestError(str(e)) from None
             chat = embedding.as_chat(req)
             decision = embedding.policy_decision(policy, req, chat, ctx, snap, args.model)
+        elif args.live:
+            decision = _live(args.config, request, ctx, args.model)
         else:
             decision = policy.decide(request, ctx, snap, model=args.model)
     except NoEligibleTarget as e:

@@ -41,6 +41,7 @@ __all__ = [
     "PriceConfig",
     "ProviderConfig",
     "RampConfig",
+    "RateLimits",
     "RetryConfig",
     "RouteConfig",
     "RuleConfig",
@@ -108,6 +109,33 @@ class BreakerConfig(_Strict):
     cooldown_s: float = Field(default=30.0, gt=0)
 
 
+_RATE_KEYS = ("tenant", "user", "route")
+
+
+class RateLimits(_Strict):
+    """Requests and tokens a provider or model may be sent per minute, and at once.
+
+    Counted in the state store, so every process sharing it shares the
+    limits. ``max_wait_s``: how long a call whose last planned target is at
+    its limit waits for room (0: it fails at once with ``rate_limited``).
+    """
+
+    rpm: int | None = Field(default=None, gt=0)
+    """Requests per minute (any 60 s)."""
+    tpm: int | None = Field(default=None, gt=0)
+    """Tokens per minute: estimated input plus the output cap at admission,
+    corrected to the reported usage when the call ends."""
+    max_in_flight: int | None = Field(default=None, gt=0)
+    """Requests sent and not yet answered (a stream: until it ends or is closed)."""
+    max_wait_s: float = Field(default=0.0, ge=0, le=3600)
+
+    @model_validator(mode="after")
+    def _some_limit(self) -> Self:
+        if self.rpm is None and self.tpm is None and self.max_in_flight is None:
+            raise ValueError("limits: set at least one of rpm, tpm, max_in_flight")
+        return self
+
+
 class ProviderConfig(_Strict):
     """An endpoint: its wire protocol (or preset), address, credentials and trust."""
 
@@ -121,6 +149,8 @@ class ProviderConfig(_Strict):
     timeout: TimeoutConfig = TimeoutConfig()
     retry: RetryConfig | None = None
     breaker: BreakerConfig | None = None
+    limits: RateLimits | None = None
+    """Shared by every model of this provider."""
     max_connections: int = Field(default=100, ge=1)
     options: dict[str, Any] = Field(default_factory=dict)
     """Kind-specific settings (``embedded``: ``n_ctx``, ``n_threads``, ``n_gpu_layers``,
@@ -179,6 +209,8 @@ class ModelConfig(_Strict):
     data_retention: Retention | None = None
     params: dict[str, Any] = Field(default_factory=dict)
     """Extra body fields always sent to this model (e.g. vLLM's ``top_k``)."""
+    limits: RateLimits | None = None
+    """This model's own limits (its provider's apply as well)."""
 
     @field_validator("quality")
     @classmethod
@@ -263,12 +295,42 @@ class TrustFilter(_Strict):
 
 
 class LimitEffect(_Strict):
-    """Ceilings and floors a rule imposes; the tightest one in force wins."""
+    """Ceilings and floors a rule imposes; the tightest one in force wins.
+
+    ``rpm`` / ``tpm`` are different: a rate limit per value of ``key``
+    (``tenant``, ``user``, ``route`` or ``metadata.NAME``, as budgets are
+    keyed), counted per rule in the state store; every matched rule's rate
+    limit applies. A call over one waits up to ``max_wait_s``, then fails
+    with ``rate_limited``.
+    """
 
     max_cost_usd: NonNegFloat | None = None
     min_quality: float | None = Field(default=None, ge=0, le=100)
     max_output_tokens: int | None = Field(default=None, gt=0)
     max_latency_ms: NonNegFloat | None = None
+    rpm: int | None = Field(default=None, gt=0)
+    tpm: int | None = Field(default=None, gt=0)
+    key: str = "tenant"
+    max_wait_s: float = Field(default=0.0, ge=0, le=3600)
+
+    @field_validator("key")
+    @classmethod
+    def _known_key(cls, v: str) -> str:
+        if v not in _RATE_KEYS and not (v.startswith("metadata.") and len(v) > len("metadata.")):
+            raise ValueError(f"unknown limit key {v!r}; use tenant, user, route or metadata.NAME")
+        return v
+
+    @model_validator(mode="after")
+    def _key_needs_a_rate(self) -> Self:
+        keyed = {"key", "max_wait_s"} & self.model_fields_set
+        if keyed and self.rpm is None and self.tpm is None:
+            raise ValueError(f"limit: {' and '.join(sorted(keyed))} apply to rpm or tpm: set one")
+        return self
+
+    @property
+    def is_rate(self) -> bool:
+        """Whether this effect sets a rate limit (``rpm`` or ``tpm``)."""
+        return self.rpm is not None or self.tpm is not None
 
 
 class BudgetEffect(_Strict):

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from .._version import __version__
@@ -130,6 +130,19 @@ def _emitted(read: tuple[list[ChatChunk], ProviderError | None]) -> Iterator[Cha
         raise err
 
 
+def _tokens_needed(request: ChatRequest) -> int:
+    """A rough size of ``request`` in tokens (text / 4, plus its output cap): enough to
+    tell whether a provider's remaining tokens would take another like it."""
+    chars = 0
+    for m in request.messages:
+        c = m.content
+        if isinstance(c, str):
+            chars += len(c)
+        elif c:
+            chars += sum(len(str(part)) for part in c)
+    return chars // 4 + (request.max_tokens or 0)
+
+
 def _encode(http: HttpRequest) -> bytes:
     # The same encoding httpx's ``json=`` uses: compact, UTF-8, no NaN.
     return json.dumps(
@@ -188,6 +201,10 @@ class _Prepared:
 class _Base:
     """Adapter lookup, pools and request building, shared by the sync and async senders."""
 
+    on_headers: Callable[[Target, Callable[[], int], int, Mapping[str, str]], None] | None = None
+    """Told every response's (target, the tokens its request may use — computed on
+    demand —, status, headers): how provider rate-limit headers reach the limiter."""
+
     def __init__(self, make_transport: Callable[[Target], Any]) -> None:
         self._adapters: dict[str, Adapter] = {}
         self._pools: dict[str, _Pool] = {}
@@ -222,6 +239,11 @@ class _Base:
             adapter = adapter_for(t.kind, t.provider_name)
             self._adapters[t.provider] = adapter
         return _Prepared(adapter, adapter.build_request(t.endpoint, request, stream=stream))
+
+    def _heard(self, t: Target, request: ChatRequest, resp: httpx.Response) -> None:
+        hook = self.on_headers
+        if hook is not None:
+            hook(t, lambda: _tokens_needed(request), resp.status_code, resp.headers)
 
     @staticmethod
     def _raise(p: _Prepared, t: Target, resp: httpx.Response, body: bytes) -> ChatResponse:
@@ -271,6 +293,7 @@ class HttpSender(_Base):
         p = self._prepare(t, request, stream=False)
         deadline = None if timeout_s is None else time.monotonic() + timeout_s
         resp = self._open(t, p, timeouts(t, timeout_s))
+        self._heard(t, request, resp)
         try:
             parts = []
             for part in resp.iter_bytes():
@@ -324,6 +347,7 @@ class HttpSender(_Base):
 
         p = self._prepare(t, request, stream=True)
         resp = self._open(t, p, timeouts(t, timeout_s, first_token_s))
+        self._heard(t, request, resp)
         try:
             if resp.status_code >= 300:
                 self._raise(p, t, resp, resp.read())
@@ -372,6 +396,7 @@ class AsyncHttpSender(_Base):
 
         p = self._prepare(t, request, stream=False)
         resp = await self._open(t, p, timeouts(t, timeout_s))
+        self._heard(t, request, resp)
         try:
             body = await resp.aread()
         except httpx.HTTPError as e:
@@ -414,6 +439,7 @@ class AsyncHttpSender(_Base):
 
         p = self._prepare(t, request, stream=True)
         resp = await self._open(t, p, timeouts(t, timeout_s, first_token_s))
+        self._heard(t, request, resp)
         try:
             if resp.status_code >= 300:
                 self._raise(p, t, resp, await resp.aread())

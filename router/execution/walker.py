@@ -21,6 +21,7 @@ name targets from ``decision.plan`` — policy closure by construction.
 
 from __future__ import annotations
 
+import math
 import random
 import time
 from collections.abc import Callable
@@ -43,8 +44,11 @@ from ..targets import Target
 from ..types import Attempt
 from .breaker import Breakers, BreakerState
 from .health import Health
+from .limits import POLL_S, Grant, Refusal
 
 if TYPE_CHECKING:
+    from ..types import Usage
+    from .limits import CallLimits
     from .retry import Strategy
 
 __all__ = ["Send", "Sleep", "Step", "Walker", "retry_kind"]
@@ -78,6 +82,9 @@ Step = Send | Sleep
 
 _NO_RETRY = RetryConfig(attempts=1)
 
+_SKIP, _GIVE_UP = "skip", "give up"
+"""What the walk does after a limit refused a target (besides waiting)."""
+
 # Jitter needs no fresh seed per request (seeding from the OS costs more than
 # setting up the rest of a walk); tests pass their own seeded Random.
 _SHARED_RNG = random.Random()
@@ -100,7 +107,9 @@ class Walker:
     ``clock`` is a monotonic clock; tests inject one to control deadlines.
     ``breakers`` and ``health`` are shared by every request of a router
     (they live in its state store); without them no breaker applies and no
-    latency is recorded.
+    latency is recorded. ``limits`` are the call's rate limits
+    (:mod:`router.execution.limits`): every try takes them before it is sent
+    and gives its in-flight slots back when it ends.
     """
 
     def __init__(
@@ -113,6 +122,7 @@ class Walker:
         rng: random.Random | None = None,
         breakers: Breakers | None = None,
         health: Health | None = None,
+        limits: CallLimits | None = None,
     ) -> None:
         fallback = decision.fallback and route.fallback
         self._plan: tuple[Target, ...] = decision.plan if fallback else decision.plan[:1]
@@ -125,8 +135,8 @@ class Walker:
             breakers.store if breakers is not None else health.store if health is not None else None
         )
         self._start = clock()
-        limits = [d for d in (deadline_s, route.deadline_s) if d is not None]
-        self._deadline_s = min(limits) if limits else None
+        deadlines = [d for d in (deadline_s, route.deadline_s) if d is not None]
+        self._deadline_s = min(deadlines) if deadlines else None
         self._deadline = None if self._deadline_s is None else self._start + self._deadline_s
         self._index = 0
         self._tries = 0
@@ -136,6 +146,10 @@ class Walker:
         self._hedged = False
         self._winner: Send | None = None
         self._probes: set[str] = set()
+        self._limits = limits
+        self._grants: dict[Send, Grant] = {}
+        self._settle: Grant | None = None
+        self._limit_waited = 0.0
         self._stop = False
         self.attempts: list[Attempt] = []
 
@@ -223,11 +237,63 @@ class Walker:
                 return None
             if self._index >= len(self._plan):
                 return None
-            if not (yield from self._allowed(self._plan[self._index])):
+            t = self._plan[self._index]
+            if not (yield from self._allowed(t)):
                 self._advance()
                 continue
+            grant = None
+            if self._limits is not None:
+                taken = yield from self._limits.acquire_steps(t.name)
+                if isinstance(taken, Refusal):
+                    yield from self._release(t)  # a half-open probe claim it will not use
+                    then = self._after_refusal(t, taken)
+                    if isinstance(then, Sleep):
+                        return then
+                    if then == _SKIP:
+                        self._advance()
+                        continue
+                    return None  # given up: error() is the rate_limited error
+                grant = taken
             self._tries += 1
-            return self._send(self._index)
+            send = self._send(self._index)
+            if grant is not None:
+                self._grants[send] = grant
+            return send
+
+    def _after_refusal(self, t: Target, refusal: Refusal) -> Sleep | str:
+        """After a limit refused ``t``: skip it (``_SKIP``), wait (a ``Sleep``), or give
+        up (``_GIVE_UP``: the walk ends with a ``rate_limited`` error).
+
+        A target's own limit is skipped while a planned target remains; on the
+        last one, or for a rule's limit (no other target would help), the walk
+        waits for room up to ``max_wait_s`` (and the deadline).
+        """
+        last = self._index + 1 >= len(self._plan)
+        if not refusal.call_level and not last:
+            self._record(t, "rate_limited", None, 0.0, None)
+            return _SKIP
+        wait = POLL_S if refusal.wait_s is None else refusal.wait_s
+        left = refusal.max_wait_s - self._limit_waited
+        remaining = self._remaining()
+        if wait <= left and (remaining is None or wait < remaining) and math.isfinite(wait):
+            self._limit_waited += wait
+            return Sleep(wait)
+        self._record(t, "rate_limited", None, 0.0, None)
+        self._stop = True
+        after = (
+            refusal.wait_s if refusal.wait_s is not None and math.isfinite(refusal.wait_s) else None
+        )
+        self._last_error = RateLimitError(
+            f"{t.name}: {refusal.why}"
+            + (f"; room in {after:.3g}s" if after is not None else "")
+            + (f", more than max_wait_s={refusal.max_wait_s:g}" if refusal.max_wait_s else ""),
+            status=429,
+            code="rate_limited",
+            target=t.name,
+            provider=t.provider,
+            retry_after_s=after,
+        )
+        return _GIVE_UP
 
     def hedge_delay(self) -> float | None:
         """Seconds to wait for a first answer before hedging; None when hedging does not apply."""
@@ -237,7 +303,8 @@ class Walker:
         return ms / 1000.0
 
     def hedge_steps(self) -> Program[Send | None]:
-        """A duplicate try on the next planned target the breakers allow (at most once).
+        """A duplicate try on the next planned target the breakers and rate limits allow
+        (at most once).
 
         The hedge becomes the walk's current target: if both tries fail, the
         walk continues from the hedge's position.
@@ -246,14 +313,28 @@ class Walker:
         remaining = self._remaining()
         if remaining is not None and remaining <= 0:
             return None
+        passed: list[tuple[Target, str]] = []
         for j in range(self._index + 1, len(self._plan)):
             t = self._plan[j]
-            if (yield from self._admit(t)):
-                for skipped in self._plan[self._index + 1 : j]:
-                    self._record(skipped, "breaker_open", None, 0.0, None)
-                self._index, self._tries = j, 1
-                self._pending_sleep = None
-                return self._send(j, hedge=True)
+            if not (yield from self._admit(t)):
+                passed.append((t, "breaker_open"))
+                continue
+            grant = None
+            if self._limits is not None:
+                taken = yield from self._limits.acquire_steps(t.name)
+                if isinstance(taken, Refusal):  # a hedge never waits: try the next one
+                    yield from self._release(t)
+                    passed.append((t, "rate_limited"))
+                    continue
+                grant = taken
+            for skipped, why in passed:
+                self._record(skipped, why, None, 0.0, None)
+            self._index, self._tries = j, 1
+            self._pending_sleep = None
+            send = self._send(j, hedge=True)
+            if grant is not None:
+                self._grants[send] = grant
+            return send
         return None
 
     # -- outcomes reported by the drivers ----------------------------------
@@ -283,6 +364,8 @@ class Walker:
         self._record(step.target, "ok", 200, latency_s, None)
         self._winner = step
         self._stop = True
+        if self._limits is not None and self._limits.limiter._pending:
+            yield from self._limits.limiter.flush_steps()
         if self._health is not None:
             yield from self._health.observe_steps(step.target.name, latency_s)
         if final:
@@ -291,6 +374,16 @@ class Walker:
     def completed_steps(self) -> Program[None]:
         """The answer was delivered whole: the winning target's breaker hears success."""
         step, self._winner = self._winner, None
+        if step is not None and self._limits is not None:
+            grant = self._grants.pop(step, None)
+            settle = self._limits.to_settle(grant)
+            if settle is not None:
+                # Given back with the tpm correction, in one operation (settle_limits_steps).
+                self._settle = settle
+            elif grant is not None:
+                yield from self._limits.release_steps(grant)
+        if self._grants:
+            yield from self._release_limits(keep_settle=True)
         if step is not None and self._breakers is not None:
             probe = step.target.name in self._probes
             self._probes.discard(step.target.name)  # the verdict consumes the claim
@@ -301,12 +394,41 @@ class Walker:
         """Record a try abandoned because another one answered first."""
         self._record(step.target, "cancelled", None, latency_s, None)
         yield from self._release(step.target)
+        yield from self._release_limits(step)
 
     def abandoned_steps(self) -> Program[None]:
-        """The caller stopped reading a winning stream: no verdict, free any probe claim."""
+        """The caller stopped reading a winning stream, or the call failed or was
+        cancelled: no verdict, free any probe claim and every in-flight slot."""
         step, self._winner = self._winner, None
         if step is not None:
             yield from self._release(step.target)
+        yield from self._release_limits()
+
+    def _release_limits(
+        self, step: Send | None = None, *, keep_settle: bool = False
+    ) -> Program[None]:
+        """Give back the in-flight slots of ``step`` (``None``: of every try still holding
+        one, and of the answered one unless ``keep_settle``: its settlement will)."""
+        if self._limits is None:
+            return
+        if step is None and not keep_settle and self._settle is not None:  # ended unsettled
+            unsettled, self._settle = self._settle, None
+            yield from self._limits.release_steps(unsettled)
+        if not self._grants:
+            return
+        if step is None:
+            grants, self._grants = list(self._grants.values()), {}
+        else:
+            grant = self._grants.pop(step, None)
+            grants = [] if grant is None else [grant]
+        for g in grants:
+            yield from self._limits.release_steps(g)
+
+    def settle_limits_steps(self, usage: Usage) -> Program[None]:
+        """Correct the answered try's ``tpm`` estimate to ``usage`` (once)."""
+        grant, self._settle = self._settle, None
+        if grant is not None and self._limits is not None:
+            yield from self._limits.settle_steps(grant, usage)
 
     def interrupted_steps(self, err: ProviderError) -> Program[None]:
         """The winning stream failed after its first content (no fallback is possible)."""
@@ -325,6 +447,10 @@ class Walker:
         t = step.target
         outcome = "timeout" if isinstance(err, ProviderTimeout) else "error"
         self._record(t, outcome, err.status, latency_s, type(err).__name__)
+        if self._limits is not None:
+            yield from self._release_limits(step)
+            if self._limits.limiter._pending:
+                yield from self._limits.limiter.flush_steps()
         if self._breakers is not None and isinstance(err, ProviderUnavailable):
             self._probes.discard(t.name)  # the verdict consumes the claim
             yield from self._breakers.failure_steps(t.name, self._breaker_cfg(t))

@@ -101,6 +101,10 @@ def _provider(e: ProviderError) -> GatewayError:
         return GatewayError(400, str(e), code="context_length_exceeded")
     if isinstance(e, RateLimitError):
         headers = _retry_after(e.retry_after_s) if e.retry_after_s else {}
+        if e.code == "rate_limited":  # the router's own limit (docs/limits.md): nothing was sent
+            return GatewayError(
+                429, str(e), type="rate_limit_error", code="rate_limited", headers=headers
+            )
         return GatewayError(
             429, msg, type="rate_limit_error", code="upstream_rate_limited", headers=headers
         )

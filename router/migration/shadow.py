@@ -51,6 +51,7 @@ from .hashing import unit
 if TYPE_CHECKING:
     import asyncio
 
+    from ..execution.limits import Limiter
     from ..state.aio.base import AsyncStateStore
 
 __all__ = ["AsyncShadowRunner", "ShadowJob", "ShadowPlanner", "ShadowRunner", "sampled"]
@@ -113,12 +114,14 @@ class ShadowPlanner:
         fill_usage: Callable[[ChatRequest, ChatResponse], Usage],
         *,
         budget: Callable[[], BudgetGate],
+        limiter: Callable[[], Limiter] | None = None,
     ) -> None:
         self.policy = policy
         self._store = store
         self._clock = clock
         self._fill_usage = fill_usage
         self._budget = budget
+        self._limiter = limiter
 
     @property
     def store(self) -> StateStore:
@@ -197,13 +200,22 @@ class ShadowPlanner:
             return None
         decision = replace(charged, route=decision.route)
         route = RouteConfig(candidates=(model,), deadline_s=job.route_config.deadline_s)
-        walker = Walker(decision, route, deadline_s=job.context.deadline_s)
+        # A copy takes its target's rate limits (the provider counts it) but not the
+        # rules' per-tenant ones (the tenant made one call, not two).
+        limits = None
+        if self._limiter is not None:
+            limits = self._limiter().for_call(
+                replace(decision, rate_limits=()), request, job.context
+            )
+        walker = Walker(decision, route, deadline_s=job.context.deadline_s, limits=limits)
         extra = {"shadow_of": job.decision_id, EXTRA_KEY: hold}
         return Call(request, job.context, decision, route, walker, extra=extra)
 
     def release_steps(self, call: Call) -> Program[None]:
-        """Free the budget hold a shadow still has (it failed or crashed before settling)."""
+        """Free the budget hold and in-flight slots a shadow still has (it failed or
+        crashed before settling); after a settled one there is nothing left to free."""
         try:
+            yield from call.walker.abandoned_steps()
             yield from self._budget().abandon_steps(call)
         except Exception:  # the hold expires on its own; the runner must go on
             log.warning("could not release the budget hold of a shadow", exc_info=True)
@@ -225,6 +237,7 @@ class ShadowPlanner:
         """
         if response.usage is None:
             response.usage = self._fill_usage(call.request, response)
+        yield from call.walker.settle_limits_steps(response.usage)
         # Money first: the copy was paid for whatever the comparison does.
         yield from self._budget().settle_steps(call, response, target)
         ok = [a for a in call.walker.attempts if a.outcome == "ok"]

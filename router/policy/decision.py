@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..config.schema import BudgetEffect
+from ..config.schema import BudgetEffect, LimitEffect
 from ..targets import Target
 
 __all__ = ["Decision", "Limits", "SensitivityResult"]
@@ -55,6 +55,8 @@ class Decision:
     """Budgets of the matched rules, as (rule name, budget); all must admit the request."""
     notes: tuple[str, ...] = ()
     extra: Mapping[str, Any] = field(default_factory=dict)
+    rate_limits: tuple[tuple[str, LimitEffect], ...] = ()
+    """Rate limits (``rpm``/``tpm``) of the matched rules, as (rule name, effect)."""
     input_tokens: int = 0
     """Estimated input tokens (all messages, tool arguments and results)."""
     input_tokens_bound: int = 0
@@ -107,6 +109,9 @@ class Decision:
             lim.append("requires=" + ",".join(sorted(self.limits.required)))
         if lim:
             lines.append("limits: " + ", ".join(lim))
+        for rule, eff in self.rate_limits:
+            rates = [f"{k}={v}" for k, v in (("rpm", eff.rpm), ("tpm", eff.tpm)) if v is not None]
+            lines.append(f"rate limit: {', '.join(rates)} per {eff.key} (rule {rule})")
         out = f" + {self.output_tokens} output" if self.output_tokens else ""
         lines.append(f"tokens: ~{self.input_tokens} input{out} (estimated)")
         width = max([len(t.name) for t in self.plan] + [len(n) for n in self.excluded] + [6])
@@ -165,6 +170,10 @@ class Decision:
             "input_tokens": self.input_tokens,
             "output_tokens": self.output_tokens,
             "budgets": [{"rule": n, **b.model_dump(exclude_none=True)} for n, b in self.budgets],
+            "rate_limits": [
+                {"rule": n, "rpm": e.rpm, "tpm": e.tpm, "key": e.key, "max_wait_s": e.max_wait_s}
+                for n, e in self.rate_limits
+            ],
             "notes": list(self.notes),
             "fallback": self.fallback,
             "shadow": [t.name for t in self.shadow],

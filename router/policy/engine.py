@@ -25,6 +25,7 @@ from ..config.schema import (
     BudgetEffect,
     CacheConfig,
     Config,
+    LimitEffect,
     RouteConfig,
     RuleConfig,
 )
@@ -44,6 +45,8 @@ _EMPTY_CONTEXT = RequestContext()
 
 
 OVERRIDABLE = frozenset({"sensitivity", "max_cost_usd", "min_quality"})
+_RATE_FIELDS = frozenset({"rpm", "tpm", "key", "max_wait_s"})
+"""``limit:`` fields of a rate limit: counted per rule, never combined with the ceilings."""
 """Context fields a rule's ``override`` may let a request loosen."""
 
 
@@ -73,6 +76,8 @@ class _Rule:
     limit_latency: float | None
     require: frozenset[str]
     budget: BudgetEffect | None
+    rate: LimitEffect | None
+    """The rule's ``limit:`` when it sets ``rpm`` or ``tpm``."""
     override: frozenset[str]
     never: tuple[str, ...]
     has_limits: bool
@@ -108,6 +113,7 @@ class _Matched:
 
     names: tuple[str, ...]
     budgets: tuple[tuple[str, BudgetEffect], ...]
+    rate_limits: tuple[tuple[str, LimitEffect], ...]
     overrides: Mapping[str, str]
     """Overridable field → the first matched rule that lets the context loosen it."""
     ruled: Mapping[str, tuple[str, ...]]
@@ -223,9 +229,10 @@ class Policy:
             limit_latency=lim.max_latency_ms if lim else None,
             require=frozenset(r.require or ()),
             budget=r.budget,
+            rate=lim if lim is not None and lim.is_rate else None,
             override=override,
             never=never,
-            has_limits=bool(lim and lim.model_fields_set) or bool(r.require),
+            has_limits=bool(lim and lim.model_fields_set - _RATE_FIELDS) or bool(r.require),
             no_cache=r.cache is False,
         )
 
@@ -441,6 +448,9 @@ class Policy:
             if route.shadow not in route.candidates and route.shadow in admitted:
                 admitted.remove(route.shadow)
         ranked = self._rank(admitted, rc, costs, route.quality, snap)
+        if snap.rate_limited:
+            need = max(1, input_tokens + (out_req or 0))
+            ranked = _steer(ranked, snap, need, excluded, notes)
         if rc.select == "weighted" and not rc.split:
             notes.append("select weighted without a split: candidates in order")
         # A split route keeps every admitted arm: the split (applied after the
@@ -466,6 +476,7 @@ class Policy:
             fallback=rc.fallback,
             shadow=shadow,
             budgets=matched.budgets,
+            rate_limits=matched.rate_limits,
             notes=tuple(notes),
             input_tokens=input_tokens,
             input_tokens_bound=input_bound,
@@ -652,6 +663,33 @@ def _cache_verdict(
     return True, f"on: exact match, ttl {cache.ttl_s:g}s, up to {cache.max_entries} entries"
 
 
+def _steer(
+    ranked: list[Target],
+    snap: Snapshot,
+    need: int,
+    excluded: dict[str, tuple[str, ...]],
+    notes: list[str],
+) -> list[Target]:
+    """Leave out targets known to be at a rate limit (without room for ``need`` tokens)
+    while another target remains.
+
+    When every admitted target is limited they all stay, in order: the walk
+    then waits for room (``max_wait_s``) or sends and lets the provider answer.
+    """
+    limited = {n: why for n, (room, why) in snap.rate_limited.items() if room < need}
+    free = [t for t in ranked if t.name not in limited]
+    if not free:
+        notes.append(
+            "every admitted target is at a rate limit: "
+            + "; ".join(f"{t.name} ({limited[t.name]})" for t in ranked)
+        )
+        return ranked
+    for t in ranked:
+        if t.name in limited:
+            excluded[t.name] = (*excluded.get(t.name, ()), f"rate limited: {limited[t.name]}")
+    return free
+
+
 def _summarise(matched: list[_Rule]) -> _Matched:
     """Combine matched rules: allows intersect, denies unite, the tightest limit wins
     (the first rule to set it is cited)."""
@@ -688,6 +726,7 @@ def _summarise(matched: list[_Rule]) -> _Matched:
     return _Matched(
         names=tuple(r.name for r in matched),
         budgets=tuple((r.name, r.budget) for r in matched if r.budget is not None),
+        rate_limits=tuple((r.name, r.rate) for r in matched if r.rate is not None),
         overrides=overrides,
         ruled={name: tuple(whys) for name, whys in ruled.items()},
         cost=cost,

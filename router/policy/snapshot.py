@@ -23,3 +23,8 @@ class Snapshot:
     """Observed latency per target name (for ``select: fastest``)."""
     unavailable: frozenset[str] = frozenset()
     """Targets known to be down (open breakers); ranked last, not excluded."""
+    rate_limited: Mapping[str, tuple[float, str]] = field(default_factory=dict)
+    """Targets known to be at a rate limit: the tokens each still has room for (0: not
+    even a request) and why, until when (provider headers, a 429's ``retry-after``, a
+    full ``rpm`` window). One the request does not fit is left out of the plan while
+    another admitted target remains."""

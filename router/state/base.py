@@ -16,11 +16,20 @@ agrees on time).
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-__all__ = ["BudgetCharge", "BudgetUsage", "Reserved", "StateStore"]
+__all__ = [
+    "Acquired",
+    "BudgetCharge",
+    "BudgetUsage",
+    "LimitCharge",
+    "Reserved",
+    "StateStore",
+    "limit_buckets",
+]
 
 # Money is compared with a tolerance so that float rounding of many small
 # costs never refuses a reservation that fits exactly.
@@ -70,6 +79,77 @@ def fits(usage: BudgetUsage, limit_usd: float, amount_usd: float) -> bool:
     if amount_usd <= 0:
         return True
     return usage.spent_usd + usage.held_usd + amount_usd <= limit_usd + EPSILON_USD
+
+
+LIMIT_BUCKETS = 60
+"""A sliding window is counted in this many buckets of ``window_s / 60`` seconds."""
+
+
+@dataclass(frozen=True, slots=True)
+class LimitCharge:
+    """One rate or concurrency limit an acquisition must fit in.
+
+    ``window_s > 0``: a sliding window (``rpm``: 60 s, amount 1; ``tpm``:
+    60 s, amount = tokens) admitting at most ``limit`` units in any
+    ``window_s`` seconds. ``window_s == 0``: a concurrency limit
+    (``max_in_flight``) admitting at most ``limit`` live holds; ``amount``
+    is ignored (one hold per ticket).
+    """
+
+    key: str
+    limit: float
+    amount: float = 1.0
+    window_s: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Acquired:
+    """The outcome of :meth:`StateStore.limit_acquire`.
+
+    ``ok``: every charge was taken. Otherwise nothing was changed,
+    ``refused`` names the keys without room and ``retry_after_s`` is when
+    all of them could admit the same charges again: ``None`` when unknown
+    (a concurrency limit frees up when a call ends), ``inf`` when never
+    (an amount larger than its limit).
+    """
+
+    ok: bool
+    refused: tuple[str, ...] = ()
+    retry_after_s: float | None = None
+
+
+def limit_buckets(window_s: float, at: float) -> tuple[float, int]:
+    """A window's bucket width and the bucket holding time ``at``.
+
+    Units taken at ``at`` count until their bucket's end plus ``window_s``:
+    up to one bucket (1/60 of the window) longer than an exact sliding
+    window, never shorter, so a limit is never exceeded in any window.
+    Every backend buckets time with this same arithmetic.
+    """
+    width = window_s / LIMIT_BUCKETS
+    return width, math.floor(at / width)
+
+
+def window_wait(
+    buckets: Sequence[tuple[int, float]], used: float, charge: LimitCharge, now: float
+) -> float:
+    """Seconds until ``charge`` fits a window whose live ``buckets`` (ascending) hold
+    ``used`` units: when enough of the oldest have aged out."""
+    if charge.amount > charge.limit:
+        return math.inf
+    width = charge.window_s / LIMIT_BUCKETS
+    for b, amount in buckets:
+        used -= amount
+        if used + charge.amount <= charge.limit:
+            return max(0.0, (b + 1) * width + charge.window_s - now)
+    return 0.0
+
+
+def combine_waits(waits: Sequence[float | None]) -> float | None:
+    """When every refused charge fits again: the latest wait, unknown if any is."""
+    if any(w is None for w in waits):
+        return None
+    return max((w for w in waits if w is not None), default=0.0)
 
 
 class StateStore(ABC):
@@ -149,6 +229,35 @@ class StateStore(ABC):
     @abstractmethod
     def budget_usage(self, key: str, *, now: float) -> BudgetUsage:
         """A window's committed spend and live holds (zeros when unknown)."""
+
+    # -- rate and concurrency limits -------------------------------------------
+
+    def limit_acquire(
+        self, ticket: str, charges: Sequence[LimitCharge], *, now: float, hold_s: float
+    ) -> Acquired:
+        """Take every charge of ``charges``, or none, in one atomic step.
+
+        A window charge fits when the window's units counted at ``now``
+        (see :func:`limit_buckets`) plus its amount stay within its limit;
+        it is then counted in the bucket of ``now``. A concurrency charge
+        fits when the key's live holds number fewer than its limit; the hold
+        of ``ticket`` then lives until ``now + hold_s`` (or
+        :meth:`limit_release`).
+        """
+        raise NotImplementedError(f"{type(self).__name__} has no rate limits")
+
+    def limit_release(
+        self,
+        ticket: str,
+        keys: Sequence[str],
+        adjust: Sequence[LimitCharge] = (),
+        *,
+        at: float = 0.0,
+    ) -> None:
+        """Drop the holds of ``ticket`` on the concurrency ``keys``, and add each
+        ``adjust`` charge's amount (negative: give back) to its window's bucket
+        of time ``at`` — the correction of an estimate taken at ``at``."""
+        raise NotImplementedError(f"{type(self).__name__} has no rate limits")
 
     # -- ledger --------------------------------------------------------------
 

@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from .base import BudgetCharge, BudgetUsage, Reserved, StateStore, fits
+from .base import (
+    LIMIT_BUCKETS,
+    Acquired,
+    BudgetCharge,
+    BudgetUsage,
+    LimitCharge,
+    Reserved,
+    StateStore,
+    combine_waits,
+    fits,
+    window_wait,
+)
 
 __all__ = ["MemoryStore"]
 
@@ -64,6 +76,46 @@ class _Window:
         return BudgetUsage(self.spent, max(0.0, self.held), len(self.holds))
 
 
+@dataclass(slots=True, eq=False)
+class _Limit:
+    """One limit's state: bucketed window units, or concurrency holds."""
+
+    buckets: dict[int, float] = field(default_factory=dict)
+    used: float = 0.0
+    oldest: int = 0
+    holds: dict[str, float] = field(default_factory=dict)
+    next_expiry: float = _INF
+
+    def window(self, cutoff: int) -> float:
+        """Units counted from bucket ``cutoff`` on (older buckets are dropped)."""
+        if self.buckets and self.oldest < cutoff:
+            buckets = self.buckets
+            for b in [b for b in buckets if b < cutoff]:
+                del buckets[b]
+            # Recomputed, not decremented: no float drift survives a purge.
+            self.used = sum(buckets.values())
+            self.oldest = min(buckets, default=cutoff)
+        return self.used
+
+    def add(self, bucket: int, amount: float) -> None:
+        if not self.buckets or bucket < self.oldest:
+            self.oldest = bucket
+        self.buckets[bucket] = self.buckets.get(bucket, 0.0) + amount
+        self.used += amount
+
+    def live(self, now: float) -> int:
+        """Live holds at ``now`` (expired ones are dropped)."""
+        if now >= self.next_expiry:
+            holds = self.holds
+            for t in [t for t, exp in holds.items() if exp <= now]:
+                del holds[t]
+            self.next_expiry = min(holds.values(), default=_INF)
+        return len(self.holds)
+
+
+_GRANTED = Acquired(True)
+
+
 class MemoryStore(StateStore):
     """State shared by the routers of one process; lost when it exits."""
 
@@ -72,6 +124,7 @@ class MemoryStore(StateStore):
         self._data: dict[str, tuple[str, float | None]] = {}
         self._windows: dict[str, _Window] = {}
         self._ledger: deque[tuple[float, str]] = deque(maxlen=LEDGER_MAX)
+        self._limits: dict[str, _Limit] = {}
         self._lock = threading.Lock()
 
     def _live(self, key: str) -> tuple[str, float | None] | None:
@@ -192,6 +245,89 @@ class MemoryStore(StateStore):
         with self._lock:
             w = self._window(key, now)
             return w.usage() if w is not None else BudgetUsage()
+
+    # -- rate and concurrency limits ---------------------------------------------
+
+    def limit_acquire(
+        self, ticket: str, charges: Sequence[LimitCharge], *, now: float, hold_s: float
+    ) -> Acquired:
+        # Bucket indexes per window length (see limit_buckets), computed once per call.
+        spans: dict[float, tuple[int, int]] = {}
+        for c in charges:
+            w = c.window_s
+            if w > 0 and w not in spans:
+                width = w / LIMIT_BUCKETS
+                spans[w] = (math.floor((now - w) / width), math.floor(now / width))
+        with self._lock:
+            limits = self._limits
+            found: list[_Limit] = []
+            refused: list[str] | None = None
+            for c in charges:
+                lim = limits.get(c.key)
+                if lim is None:
+                    lim = limits[c.key] = _Limit()
+                found.append(lim)
+                if c.window_s > 0:
+                    cutoff = spans[c.window_s][0]
+                    used = lim.window(cutoff) if lim.oldest < cutoff else lim.used
+                    if used + c.amount > c.limit:
+                        refused = [] if refused is None else refused
+                        refused.append(c.key)
+                elif ticket not in lim.holds and (
+                    (lim.live(now) if now >= lim.next_expiry else len(lim.holds)) >= c.limit
+                ):
+                    refused = [] if refused is None else refused
+                    refused.append(c.key)
+            if refused is not None:
+                return self._refusal(charges, found, refused, now)
+            until = now + hold_s
+            for c, lim in zip(charges, found, strict=True):
+                if c.window_s > 0:
+                    bucket, buckets = spans[c.window_s][1], lim.buckets
+                    if not buckets or bucket < lim.oldest:
+                        lim.oldest = bucket
+                    buckets[bucket] = buckets.get(bucket, 0.0) + c.amount
+                    lim.used += c.amount
+                else:
+                    lim.holds[ticket] = until
+                    if until < lim.next_expiry:
+                        lim.next_expiry = until
+            return _GRANTED
+
+    @staticmethod
+    def _refusal(
+        charges: Sequence[LimitCharge], found: list[_Limit], refused: list[str], now: float
+    ) -> Acquired:
+        waits: list[float | None] = []
+        for c, lim in zip(charges, found, strict=True):
+            if c.key not in refused:
+                continue
+            if c.window_s > 0:
+                waits.append(window_wait(sorted(lim.buckets.items()), lim.used, c, now))
+            else:
+                waits.append(None)
+        return Acquired(False, tuple(refused), combine_waits(waits))
+
+    def limit_release(
+        self,
+        ticket: str,
+        keys: Sequence[str],
+        adjust: Sequence[LimitCharge] = (),
+        *,
+        at: float = 0.0,
+    ) -> None:
+        with self._lock:
+            limits = self._limits
+            for key in keys:
+                lim = limits.get(key)
+                if lim is not None:
+                    lim.holds.pop(ticket, None)
+            for c in adjust:
+                if c.window_s > 0 and c.amount:
+                    lim = limits.get(c.key)
+                    if lim is None:
+                        lim = limits[c.key] = _Limit()
+                    lim.add(math.floor(at / (c.window_s / LIMIT_BUCKETS)), c.amount)
 
     # -- ledger ------------------------------------------------------------------
 

@@ -18,7 +18,16 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from ..errors import ConfigError
-from .base import EPSILON_USD, BudgetCharge, BudgetUsage, Reserved, StateStore
+from .base import (
+    EPSILON_USD,
+    LIMIT_BUCKETS,
+    Acquired,
+    BudgetCharge,
+    BudgetUsage,
+    LimitCharge,
+    Reserved,
+    StateStore,
+)
 
 __all__ = ["RedisStore"]
 
@@ -145,6 +154,98 @@ return {fmt(spent), fmt(held), count}
 )
 
 
+# Rate and concurrency limits, one script each way. A window is a hash of
+# bucket -> units (the bucketing of router.state.base.limit_buckets); a
+# concurrency limit a sorted set of ticket -> expiry. The acquisition replies
+# {ok, refused indexes, wait}: wait is "" (unknown), "inf" or seconds.
+_LIMIT_ACQUIRE = """
+local function fmt(x) return string.format('%.17g', x) end
+local ticket, now, hold_until = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+local nb = tonumber(ARGV[4])
+local refused, wait, unknown = {}, 0, false
+for i = 1, #KEYS do
+  local k = KEYS[i]
+  local limit, amount = tonumber(ARGV[2 + 3 * i]), tonumber(ARGV[3 + 3 * i])
+  local w = tonumber(ARGV[4 + 3 * i])
+  if w > 0 then
+    local width = w / nb
+    local cutoff = math.floor((now - w) / width)
+    local h = redis.call('HGETALL', k)
+    local live, used = {}, 0
+    for j = 1, #h, 2 do
+      local b = tonumber(h[j])
+      if b < cutoff then
+        redis.call('HDEL', k, h[j])
+      else
+        local a = tonumber(h[j + 1])
+        used = used + a
+        live[#live + 1] = {b, a}
+      end
+    end
+    if used + amount > limit then
+      refused[#refused + 1] = i
+      local this = 0
+      if amount > limit then
+        this = math.huge
+      else
+        table.sort(live, function(x, y) return x[1] < y[1] end)
+        for _, e in ipairs(live) do
+          used = used - e[2]
+          if used + amount <= limit then
+            this = (e[1] + 1) * width + w - now
+            break
+          end
+        end
+      end
+      if this > wait then wait = this end
+    end
+  else
+    redis.call('ZREMRANGEBYSCORE', k, '-inf', ARGV[2])
+    if (not redis.call('ZSCORE', k, ticket)) and redis.call('ZCARD', k) >= limit then
+      refused[#refused + 1] = i
+      unknown = true
+    end
+  end
+end
+if #refused > 0 then
+  local out = fmt(wait)
+  if unknown then out = '' elseif wait == math.huge then out = 'inf' end
+  return {0, refused, out}
+end
+for i = 1, #KEYS do
+  local k = KEYS[i]
+  local amount, w = ARGV[3 + 3 * i], tonumber(ARGV[4 + 3 * i])
+  if w > 0 then
+    local width = w / nb
+    redis.call('HINCRBYFLOAT', k, string.format('%.0f', math.floor(now / width)), amount)
+    redis.call('PEXPIRE', k, math.ceil((w + width) * 1000) + 1000)
+  else
+    redis.call('ZADD', k, ARGV[3], ticket)
+    local ttl = math.ceil((hold_until - now) * 1000) + 1000
+    if redis.call('PTTL', k) < ttl then redis.call('PEXPIRE', k, ttl) end
+  end
+end
+return {1, {}, ''}
+"""
+
+_LIMIT_RELEASE = """
+local ticket, holds, at, nb = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+for i = 1, holds do
+  redis.call('ZREM', KEYS[i], ticket)
+end
+for i = holds + 1, #KEYS do
+  local j = 4 + 2 * (i - holds)
+  local amount, w = ARGV[j - 1], tonumber(ARGV[j])
+  local width = w / nb
+  redis.call('HINCRBYFLOAT', KEYS[i], string.format('%.0f', math.floor(at / width)), amount)
+  if redis.call('PTTL', KEYS[i]) < 0 then
+    redis.call('PEXPIRE', KEYS[i], math.ceil((w + width) * 1000) + 1000)
+  end
+end
+return 1
+"""
+
+
 def _split_url(url: str) -> tuple[str, str]:
     """The URL without our ``prefix`` query parameter, and the prefix."""
     parts = urlsplit(url)
@@ -195,6 +296,8 @@ class RedisStore(StateStore):
         self._reserve = self._redis.register_script(_RESERVE)
         self._commit = self._redis.register_script(_COMMIT)
         self._usage = self._redis.register_script(_USAGE)
+        self._limit_acquire = self._redis.register_script(_LIMIT_ACQUIRE)
+        self._limit_release = self._redis.register_script(_LIMIT_RELEASE)
 
     def __repr__(self) -> str:
         # Host only: the URL may carry a password.
@@ -330,6 +433,61 @@ class RedisStore(StateStore):
     def budget_usage(self, key: str, *, now: float) -> BudgetUsage:
         s, h, n = self._usage(keys=list(self._wk(key)), args=[repr(now)])
         return BudgetUsage(float(s), float(h), int(n))
+
+    # -- rate and concurrency limits ---------------------------------------------
+
+    def _lk(self, c: LimitCharge | str, window: bool) -> str:
+        key = c if isinstance(c, str) else c.key
+        return f"{self.prefix}{'lw' if window else 'lh'}:{key}"
+
+    # The arguments and replies of the limit scripts, shared with the async store.
+
+    def _acquire_call(
+        self, ticket: str, charges: Sequence[LimitCharge], now: float, hold_s: float
+    ) -> tuple[list[str], list[str]]:
+        keys = [self._lk(c, c.window_s > 0) for c in charges]
+        args = [ticket, repr(now), repr(now + hold_s), str(LIMIT_BUCKETS)]
+        for c in charges:
+            args.extend((repr(float(c.limit)), repr(float(c.amount)), repr(float(c.window_s))))
+        return keys, args
+
+    @staticmethod
+    def _acquired(charges: Sequence[LimitCharge], reply: Any) -> Acquired:
+        ok, refused, wait = reply
+        if ok:
+            return Acquired(True)
+        after = None if wait == "" else math.inf if wait == "inf" else float(wait)
+        return Acquired(False, tuple(charges[int(i) - 1].key for i in refused), after)
+
+    def _release_call(
+        self, ticket: str, keys: Sequence[str], adjust: Sequence[LimitCharge], at: float
+    ) -> tuple[list[str], list[str]]:
+        moves = [c for c in adjust if c.window_s > 0 and c.amount]
+        rkeys = [self._lk(k, False) for k in keys] + [self._lk(c, True) for c in moves]
+        args = [ticket, str(len(keys)), repr(at), str(LIMIT_BUCKETS)]
+        for c in moves:
+            args.extend((repr(float(c.amount)), repr(float(c.window_s))))
+        return rkeys, args
+
+    def limit_acquire(
+        self, ticket: str, charges: Sequence[LimitCharge], *, now: float, hold_s: float
+    ) -> Acquired:
+        if not charges:
+            return Acquired(True)
+        keys, args = self._acquire_call(ticket, charges, now, hold_s)
+        return self._acquired(charges, self._limit_acquire(keys=keys, args=args))
+
+    def limit_release(
+        self,
+        ticket: str,
+        keys: Sequence[str],
+        adjust: Sequence[LimitCharge] = (),
+        *,
+        at: float = 0.0,
+    ) -> None:
+        rkeys, args = self._release_call(ticket, keys, adjust, at)
+        if rkeys:
+            self._limit_release(keys=rkeys, args=args)
 
     # -- ledger --------------------------------------------------------------------
 

@@ -36,7 +36,7 @@ from collections.abc import Callable, Sequence
 from typing import Generic, TypeVar
 
 from ..errors import StateUnavailable
-from .base import BudgetCharge, BudgetUsage, Reserved, StateStore
+from .base import Acquired, BudgetCharge, BudgetUsage, LimitCharge, Reserved, StateStore
 from .memory import MemoryStore
 
 __all__ = ["DEFAULT_RETRY_S", "Failover", "ResilientStore", "connection_errors"]
@@ -292,6 +292,26 @@ class ResilientStore(StateStore):
 
     def delete(self, key: str) -> None:
         self._kv(lambda s: s.delete(key))
+
+    # -- limits: per-process limits while the store is down ----------------------
+    # Counted in the same fallback store as breakers: each process enforces
+    # every limit on its own until the shared store answers again (a deployment
+    # of N processes may then admit up to N times a limit; one warning per outage).
+
+    def limit_acquire(
+        self, ticket: str, charges: Sequence[LimitCharge], *, now: float, hold_s: float
+    ) -> Acquired:
+        return self._kv(lambda s: s.limit_acquire(ticket, charges, now=now, hold_s=hold_s))
+
+    def limit_release(
+        self,
+        ticket: str,
+        keys: Sequence[str],
+        adjust: Sequence[LimitCharge] = (),
+        *,
+        at: float = 0.0,
+    ) -> None:
+        self._kv(lambda s: s.limit_release(ticket, keys, adjust, at=at))
 
     # -- budgets and ledger: StateUnavailable while the store is down --------------
 

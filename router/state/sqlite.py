@@ -18,7 +18,18 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from .base import BudgetCharge, BudgetUsage, Reserved, StateStore, fits
+from .base import (
+    Acquired,
+    BudgetCharge,
+    BudgetUsage,
+    LimitCharge,
+    Reserved,
+    StateStore,
+    combine_waits,
+    fits,
+    limit_buckets,
+    window_wait,
+)
 
 __all__ = ["SQLiteStore"]
 
@@ -33,6 +44,12 @@ CREATE TABLE IF NOT EXISTS budget_hold (
 CREATE TABLE IF NOT EXISTS ledger (
     id INTEGER PRIMARY KEY AUTOINCREMENT, ts REAL NOT NULL, record TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS ledger_ts ON ledger (ts);
+CREATE TABLE IF NOT EXISTS limit_bucket (
+    key TEXT NOT NULL, bucket INTEGER NOT NULL, amount REAL NOT NULL,
+    PRIMARY KEY (key, bucket));
+CREATE TABLE IF NOT EXISTS limit_hold (
+    key TEXT NOT NULL, ticket TEXT NOT NULL, expires_at REAL NOT NULL,
+    PRIMARY KEY (key, ticket));
 """
 
 _FORGOTTEN_WINDOW_S = 86_400.0
@@ -260,6 +277,81 @@ class SQLiteStore(StateStore):
 
     def budget_usage(self, key: str, *, now: float) -> BudgetUsage:
         return self._usage(self._conn(), key, now, purge=False)
+
+    # -- rate and concurrency limits ---------------------------------------------
+
+    @staticmethod
+    def _add(db: sqlite3.Connection, c: LimitCharge, at: float) -> None:
+        db.execute(
+            "INSERT INTO limit_bucket (key, bucket, amount) VALUES (?, ?, ?) "
+            "ON CONFLICT (key, bucket) DO UPDATE SET amount = amount + excluded.amount",
+            (c.key, limit_buckets(c.window_s, at)[1], c.amount),
+        )
+
+    def limit_acquire(
+        self, ticket: str, charges: Sequence[LimitCharge], *, now: float, hold_s: float
+    ) -> Acquired:
+        with self._tx() as db:
+            refused: list[str] = []
+            waits: list[float | None] = []
+            for c in charges:
+                if c.window_s > 0:
+                    cutoff = limit_buckets(c.window_s, now - c.window_s)[1]
+                    db.execute(
+                        "DELETE FROM limit_bucket WHERE key = ? AND bucket < ?", (c.key, cutoff)
+                    )
+                    live = [
+                        (int(b), float(a))
+                        for b, a in db.execute(
+                            "SELECT bucket, amount FROM limit_bucket WHERE key = ? ORDER BY bucket",
+                            (c.key,),
+                        )
+                    ]
+                    used = sum(a for _, a in live)
+                    if used + c.amount > c.limit:
+                        refused.append(c.key)
+                        waits.append(window_wait(live, used, c, now))
+                else:
+                    db.execute(
+                        "DELETE FROM limit_hold WHERE key = ? AND expires_at <= ?", (c.key, now)
+                    )
+                    n, mine = db.execute(
+                        "SELECT COUNT(*), COALESCE(SUM(ticket = ?), 0) FROM limit_hold "
+                        "WHERE key = ?",
+                        (ticket, c.key),
+                    ).fetchone()
+                    if not mine and n >= c.limit:
+                        refused.append(c.key)
+                        waits.append(None)
+            if refused:
+                return Acquired(False, tuple(refused), combine_waits(waits))
+            for c in charges:
+                if c.window_s > 0:
+                    self._add(db, c, now)
+                else:
+                    db.execute(
+                        "INSERT OR REPLACE INTO limit_hold (key, ticket, expires_at) "
+                        "VALUES (?, ?, ?)",
+                        (c.key, ticket, now + hold_s),
+                    )
+            return Acquired(True)
+
+    def limit_release(
+        self,
+        ticket: str,
+        keys: Sequence[str],
+        adjust: Sequence[LimitCharge] = (),
+        *,
+        at: float = 0.0,
+    ) -> None:
+        with self._tx() as db:
+            db.executemany(
+                "DELETE FROM limit_hold WHERE key = ? AND ticket = ?",
+                [(k, ticket) for k in keys],
+            )
+            for c in adjust:
+                if c.window_s > 0 and c.amount:
+                    self._add(db, c, at)
 
     # -- ledger --------------------------------------------------------------------
 

@@ -93,3 +93,7 @@ METRIC_CACHE: Final = "router.cache_lookups"
 METRIC_FALLBACKS: Final = "router.fallbacks"
 METRIC_DENIALS: Final = "router.denials"
 METRIC_ATTEMPTS: Final = "router.attempts"
+METRIC_RATE_LIMITED: Final = "router.rate_limited"
+"""Targets passed over for a rate limit: ``router.rate_limited.where`` is ``plan`` (left
+out by the policy: marked limited) or ``walk`` (a limit refused the try)."""
+RATE_LIMITED_WHERE: Final = "router.rate_limited.where"

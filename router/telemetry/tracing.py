@@ -204,6 +204,11 @@ class TracingObserver(Observer):
             unit="{request}",
             description="Response cache lookups of answered calls, by result (hit, miss).",
         )
+        self._rate_limited = meter.create_counter(
+            sc.METRIC_RATE_LIMITED,
+            unit="{target}",
+            description="Targets passed over because they were at a rate limit.",
+        )
         self._capture = config.telemetry.capture_content
         self._sensitivity = config.sensitivity
         self._secrets = tuple(s for s in secrets if s)
@@ -399,6 +404,12 @@ class TracingObserver(Observer):
             else:
                 span.end()
         st.route_attrs = {sc.ROUTE: call.decision.route}
+        if metering:
+            for name, reasons in call.decision.excluded.items():
+                if any(r.startswith("rate limited") for r in reasons):
+                    self._rate_limited.add(
+                        1, {**st.route_attrs, sc.TARGET: name, sc.RATE_LIMITED_WHERE: "plan"}
+                    )
         call.extra[_KEY] = st
 
     def _sync(self, st: _CallState, call: Call) -> None:
@@ -410,6 +421,10 @@ class TracingObserver(Observer):
                     1,
                     {**st.route_attrs, sc.TARGET: a.target, sc.OUTCOME: a.outcome},
                 )
+                if a.outcome == "rate_limited":
+                    self._rate_limited.add(
+                        1, {**st.route_attrs, sc.TARGET: a.target, sc.RATE_LIMITED_WHERE: "walk"}
+                    )
             if a.outcome not in _SENT and st.span is not None:
                 st.span.add_event(
                     sc.EVENT_SKIPPED,

@@ -60,9 +60,11 @@ class Fault:
     # -- constructors, one per fault ----------------------------------------
 
     @classmethod
-    def ok(cls, text: str | None = None, delay_s: float = 0.0) -> Fault:
-        """A normal answer (after ``delay_s``: a slow first byte)."""
-        return cls("ok", text=text, delay_s=delay_s)
+    def ok(
+        cls, text: str | None = None, delay_s: float = 0.0, headers: dict[str, str] | None = None
+    ) -> Fault:
+        """A normal answer (after ``delay_s``: a slow first byte), with extra response headers."""
+        return cls("ok", text=text, delay_s=delay_s, headers=tuple((headers or {}).items()))
 
     @classmethod
     def http(
@@ -221,6 +223,8 @@ class FaultServer:
         self._tasks: set[asyncio.Task[None]] = set()
         self.open_connections = 0
         self.total_connections = 0
+        self._live: dict[str, int] = defaultdict(int)
+        self._peak: dict[str, int] = defaultdict(int)
 
     # -- lifecycle ------------------------------------------------------------
 
@@ -295,6 +299,7 @@ class FaultServer:
             self._scripts.clear()
             self._defaults.clear()
             self._records.clear()
+            self._peak.clear()
 
     def records(self, target: str | None = None) -> list[Record]:
         """Requests received (for ``target``, or all)."""
@@ -307,6 +312,11 @@ class FaultServer:
 
     def count(self, target: str) -> int:
         return len(self.records(target))
+
+    def peak_in_flight(self, target: str) -> int:
+        """The most requests ``target`` was answering at once (since the last reset)."""
+        with self._lock:
+            return self._peak.get(target, 0)
 
     def pending(self, target: str) -> int:
         """Scripted faults ``target`` has not consumed yet."""
@@ -334,7 +344,15 @@ class FaultServer:
                 req = await self._read_request(reader)
                 if req is None:
                     break
-                keep, abort = await self._respond(req, reader, writer)
+                target = req[1].lstrip("/").split("/", 1)[0]
+                with self._lock:
+                    self._live[target] += 1
+                    self._peak[target] = max(self._peak[target], self._live[target])
+                try:
+                    keep, abort = await self._respond(req, reader, writer)
+                finally:
+                    with self._lock:
+                        self._live[target] -= 1
                 if not keep:
                     break
         except (ConnectionError, asyncio.IncompleteReadError, asyncio.CancelledError):
@@ -463,7 +481,7 @@ class FaultServer:
             writer.write(_head(200, "application/json", length=len(data)) + data[: len(data) // 2])
             await writer.drain()
             return False, True
-        writer.write(_head(200, "application/json", length=len(data)) + data)
+        writer.write(_head(200, "application/json", length=len(data), extra=fault.headers) + data)
         await writer.drain()
         return True, False
 
@@ -474,7 +492,7 @@ class FaultServer:
         piece = 65536 if fault.kind == "huge" else 0
         frames, first = stream_frames(wire, model, text, piece)
         ctype = "application/x-ndjson" if wire == "ollama" else "text/event-stream"
-        writer.write(_head(200, ctype))
+        writer.write(_head(200, ctype, extra=fault.headers))
         if fault.kind == "malformed":
             bad = b"data: {not json\n\n" if wire != "ollama" else b"{not json\n"
             frames = [*frames[:first], bad]

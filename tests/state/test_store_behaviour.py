@@ -28,7 +28,7 @@ from router.errors import ConfigError
 from router.state import BudgetCharge, BudgetUsage, MemoryStore, StateStore
 from router.state.aio import AsyncMemoryStore, AsyncStateStore, open_async_store
 from router.state.aio.sqlite import AsyncSQLiteStore
-from router.state.base import EPSILON_USD
+from router.state.base import EPSILON_USD, LimitCharge
 from router.state.sqlite import SQLiteStore
 
 T = TypeVar("T")
@@ -399,6 +399,116 @@ async def test_concurrent_reserve_and_commit_keep_spend_within_the_limit(s: Driv
     assert sorted(records) == [i for i in range(MANY) if ok[i]]
 
 
+# -- rate and concurrency limits ----------------------------------------------------
+
+
+def rate(key: str, limit: float, amount: float = 1.0, window_s: float = 60.0) -> LimitCharge:
+    return LimitCharge(key, limit, amount, window_s)
+
+
+def inflight(key: str, limit: int) -> LimitCharge:
+    return LimitCharge(key, limit)
+
+
+async def test_window_admits_up_to_its_limit_then_says_when(s: Drive) -> None:
+    for i in range(3):
+        assert (await s.limit_acquire(f"t{i}", [rate("rpm", 3)], now=NOW + i, hold_s=5)).ok
+    res = await s.limit_acquire("t3", [rate("rpm", 3)], now=NOW + 3, hold_s=5)
+    assert (res.ok, res.refused) == (False, ("rpm",))
+    # The first unit (taken at NOW, bucket of 1 s) leaves the window after its
+    # bucket's end plus the window: 61 s after NOW, 58 s after the refusal.
+    assert res.retry_after_s == pytest.approx(58.0)
+    assert not (await s.limit_acquire("t4", [rate("rpm", 3)], now=NOW + 60.9, hold_s=5)).ok
+    assert (await s.limit_acquire("t5", [rate("rpm", 3)], now=NOW + 61, hold_s=5)).ok
+
+
+async def test_window_counts_amounts_and_never_fits_an_oversized_one(s: Drive) -> None:
+    assert (await s.limit_acquire("a", [rate("tpm", 1000, 600)], now=NOW, hold_s=5)).ok
+    res = await s.limit_acquire("b", [rate("tpm", 1000, 500)], now=NOW + 1, hold_s=5)
+    assert not res.ok and res.retry_after_s == pytest.approx(60.0)
+    assert (await s.limit_acquire("c", [rate("tpm", 1000, 400)], now=NOW + 1, hold_s=5)).ok
+    huge = await s.limit_acquire("d", [rate("tpm", 1000, 1001)], now=NOW + 500, hold_s=5)
+    assert not huge.ok and huge.retry_after_s == float("inf")
+
+
+async def test_acquire_is_all_or_nothing(s: Drive) -> None:
+    assert (await s.limit_acquire("a", [rate("full", 1)], now=NOW, hold_s=5)).ok
+    res = await s.limit_acquire(
+        "b", [rate("free", 5), inflight("slots", 5), rate("full", 1)], now=NOW, hold_s=5
+    )
+    assert res.refused == ("full",)
+    # Nothing of the refused acquisition was taken: "free" still has 5, "slots" 5.
+    many = [rate("free", 5, 5), inflight("slots", 1)]
+    assert (await s.limit_acquire("c", many, now=NOW, hold_s=5)).ok
+
+
+async def test_inflight_holds_release_and_expire(s: Drive) -> None:
+    c = [inflight("slots", 2)]
+    assert (await s.limit_acquire("a", c, now=NOW, hold_s=10)).ok
+    assert (await s.limit_acquire("b", c, now=NOW, hold_s=100)).ok
+    res = await s.limit_acquire("c", c, now=NOW, hold_s=10)
+    assert (res.ok, res.refused, res.retry_after_s) == (False, ("slots",), None)
+    assert (await s.limit_acquire("a", c, now=NOW, hold_s=10)).ok  # its own hold: again
+    await s.limit_release("a", ["slots"])
+    await s.limit_release("a", ["slots"])  # twice is harmless
+    assert (await s.limit_acquire("c", c, now=NOW + 1, hold_s=10)).ok
+    assert not (await s.limit_acquire("d", c, now=NOW + 1, hold_s=10)).ok
+    # "c" expires at NOW + 11: a crashed caller's slot comes back on its own.
+    assert (await s.limit_acquire("d", c, now=NOW + 11, hold_s=10)).ok
+
+
+async def test_release_corrects_a_window_estimate_where_it_was_taken(s: Drive) -> None:
+    assert (await s.limit_acquire("a", [rate("tpm", 1000, 900)], now=NOW, hold_s=5)).ok
+    assert not (await s.limit_acquire("b", [rate("tpm", 1000, 200)], now=NOW + 5, hold_s=5)).ok
+    # The call used 300 tokens, not 900: 600 given back in NOW's bucket.
+    await s.limit_release("a", [], [rate("tpm", 1000, -600)], at=NOW)
+    assert (await s.limit_acquire("b", [rate("tpm", 1000, 200)], now=NOW + 5, hold_s=5)).ok
+    # An underestimate is charged too, and ages out with the original units.
+    await s.limit_release("b", [], [rate("tpm", 1000, 500)], at=NOW + 5)
+    assert not (await s.limit_acquire("c", [rate("tpm", 1000, 1)], now=NOW + 6, hold_s=5)).ok
+    # At NOW + 61 the 300 taken at NOW have aged out; the 700 of NOW + 5 remain.
+    assert not (await s.limit_acquire("c", [rate("tpm", 1000, 301)], now=NOW + 61, hold_s=5)).ok
+    assert (await s.limit_acquire("c", [rate("tpm", 1000, 300)], now=NOW + 61, hold_s=5)).ok
+
+
+async def test_concurrent_acquisitions_never_exceed_a_limit(s: Drive) -> None:
+    charges = [rate("rpm", 37), rate("tpm", 1000, 20), inflight("slots", 45)]
+
+    async def one(i: int) -> bool:
+        res = await s.limit_acquire(f"t{i}", charges, now=NOW + (i % 7) * 0.01, hold_s=60)
+        return bool(res.ok)
+
+    ok = await s.gather(MANY, one)
+    assert sum(ok) == 37  # rpm is the tightest: exactly what fits, never more
+
+
+async def test_concurrent_inflight_with_releases_never_exceeds(s: Drive) -> None:
+    lock = threading.Lock()
+    live, peak = 0, 0
+
+    async def one(i: int) -> int:
+        nonlocal live, peak
+        taken = 0
+        for _ in range(5):
+            if (await s.limit_acquire(f"t{i}", [inflight("slots", 3)], now=NOW, hold_s=60)).ok:
+                taken += 1
+                with lock:
+                    live += 1
+                    peak = max(peak, live)
+                if s.is_async:
+                    await asyncio.sleep(0)  # let other tasks try while the slot is held
+                else:
+                    time.sleep(0.0005)  # let other threads try
+                with lock:
+                    live -= 1
+                await s.limit_release(f"t{i}", ["slots"])
+        return taken
+
+    taken = await s.gather(40, one)
+    assert sum(taken) > 0
+    assert peak <= 3
+
+
 # -- ledger --------------------------------------------------------------------------
 
 
@@ -610,6 +720,7 @@ async def test_async_redis_one_round_trip_per_operation(
 
     store = AsyncRedisStore(redis_url)
     windows = [charge("w", 1.0), charge("v", 1.0)]
+    limits = [rate("r", 5, 2), rate("tk", 100, 30), inflight("c", 2)]
     ops: dict[str, Callable[[], Awaitable[Any]]] = {
         "get": lambda: store.get("k"),
         "get_many": lambda: store.get_many(["k", "k2", "n"]),
@@ -623,6 +734,8 @@ async def test_async_redis_one_round_trip_per_operation(
         "budget_commit": lambda: store.budget_commit("r", ["w", "v"], 0.1, now=NOW, record="x"),
         "ledger_append": lambda: store.ledger_append("y", ts=NOW),
         "ledger_read": lambda: store.ledger_read(),
+        "limit_acquire": lambda: store.limit_acquire("t", limits, now=NOW, hold_s=60),
+        "limit_release": lambda: store.limit_release("t", ["c"], limits[:1], at=NOW),
     }
     for op in ops.values():  # connect, and load every script the server lacks
         await op()

@@ -11,7 +11,7 @@ from abc import abstractmethod
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
-from ..base import BudgetCharge, BudgetUsage, Reserved, StateStore
+from ..base import Acquired, BudgetCharge, BudgetUsage, LimitCharge, Reserved, StateStore
 from .base import AsyncStateStore
 
 T = TypeVar("T")
@@ -71,6 +71,21 @@ class _SyncBacked(AsyncStateStore):
 
     async def budget_usage(self, key: str, *, now: float) -> BudgetUsage:
         return await self._call(lambda s: s.budget_usage(key, now=now))
+
+    async def limit_acquire(
+        self, ticket: str, charges: Sequence[LimitCharge], *, now: float, hold_s: float
+    ) -> Acquired:
+        return await self._call(lambda s: s.limit_acquire(ticket, charges, now=now, hold_s=hold_s))
+
+    async def limit_release(
+        self,
+        ticket: str,
+        keys: Sequence[str],
+        adjust: Sequence[LimitCharge] = (),
+        *,
+        at: float = 0.0,
+    ) -> None:
+        await self._call(lambda s: s.limit_release(ticket, keys, adjust, at=at))
 
     async def ledger_append(self, record: str, *, ts: float) -> None:
         await self._call(lambda s: s.ledger_append(record, ts=ts))

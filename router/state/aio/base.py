@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from types import TracebackType
 from typing import Self
 
-from ..base import BudgetCharge, BudgetUsage, Reserved
+from ..base import Acquired, BudgetCharge, BudgetUsage, LimitCharge, Reserved
 
 __all__ = ["AsyncStateStore"]
 
@@ -114,6 +114,28 @@ class AsyncStateStore(ABC):
     @abstractmethod
     async def budget_usage(self, key: str, *, now: float) -> BudgetUsage:
         """A window's committed spend and live holds (zeros when unknown)."""
+
+    # -- rate and concurrency limits -------------------------------------------
+
+    async def limit_acquire(
+        self, ticket: str, charges: Sequence[LimitCharge], *, now: float, hold_s: float
+    ) -> Acquired:
+        """Take every charge of ``charges``, or none, in one atomic step (see
+        :meth:`router.state.StateStore.limit_acquire`)."""
+        raise NotImplementedError(f"{type(self).__name__} has no rate limits")
+
+    async def limit_release(
+        self,
+        ticket: str,
+        keys: Sequence[str],
+        adjust: Sequence[LimitCharge] = (),
+        *,
+        at: float = 0.0,
+    ) -> None:
+        """Drop ``ticket``'s concurrency holds on ``keys`` and apply the window
+        corrections ``adjust`` at time ``at`` (see
+        :meth:`router.state.StateStore.limit_release`)."""
+        raise NotImplementedError(f"{type(self).__name__} has no rate limits")
 
     # -- ledger --------------------------------------------------------------
 

@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from .. import redis as _sync
-from ..base import BudgetCharge, BudgetUsage, Reserved
+from ..base import Acquired, BudgetCharge, BudgetUsage, LimitCharge, Reserved
 from .base import AsyncStateStore
 
 __all__ = ["DEFAULT_MAX_CONNECTIONS", "AsyncRedisStore"]
@@ -151,6 +151,31 @@ class AsyncRedisStore(AsyncStateStore):
         self._check_open()
         s, h, n = await self._layout._usage(keys=list(self._layout._wk(key)), args=[repr(now)])
         return BudgetUsage(float(s), float(h), int(n))
+
+    # -- rate and concurrency limits ---------------------------------------------
+
+    async def limit_acquire(
+        self, ticket: str, charges: Sequence[LimitCharge], *, now: float, hold_s: float
+    ) -> Acquired:
+        self._check_open()
+        if not charges:
+            return Acquired(True)
+        layout = self._layout
+        keys, args = layout._acquire_call(ticket, charges, now, hold_s)
+        return layout._acquired(charges, await layout._limit_acquire(keys=keys, args=args))
+
+    async def limit_release(
+        self,
+        ticket: str,
+        keys: Sequence[str],
+        adjust: Sequence[LimitCharge] = (),
+        *,
+        at: float = 0.0,
+    ) -> None:
+        self._check_open()
+        rkeys, args = self._layout._release_call(ticket, keys, adjust, at)
+        if rkeys:
+            await self._layout._limit_release(keys=rkeys, args=args)
 
     # -- ledger --------------------------------------------------------------------
 

@@ -13,7 +13,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
 
-from ..base import BudgetCharge, BudgetUsage, Reserved
+from ..base import Acquired, BudgetCharge, BudgetUsage, LimitCharge, Reserved
 from ..resilient import DEFAULT_RETRY_S, ErrorTypes, Failover
 from .base import AsyncStateStore
 from .memory import AsyncMemoryStore
@@ -108,6 +108,26 @@ class AsyncResilientStore(AsyncStateStore):
 
     async def delete(self, key: str) -> None:
         await self._kv(lambda s: s.delete(key))
+
+    # -- limits: per-process limits while the store is down ----------------------
+    # Counted in the same fallback store as breakers: each process enforces
+    # every limit on its own until the shared store answers again (a deployment
+    # of N processes may then admit up to N times a limit; one warning per outage).
+
+    async def limit_acquire(
+        self, ticket: str, charges: Sequence[LimitCharge], *, now: float, hold_s: float
+    ) -> Acquired:
+        return await self._kv(lambda s: s.limit_acquire(ticket, charges, now=now, hold_s=hold_s))
+
+    async def limit_release(
+        self,
+        ticket: str,
+        keys: Sequence[str],
+        adjust: Sequence[LimitCharge] = (),
+        *,
+        at: float = 0.0,
+    ) -> None:
+        await self._kv(lambda s: s.limit_release(ticket, keys, adjust, at=at))
 
     # -- budgets and ledger: StateUnavailable while the store is down --------------
 
