@@ -40,6 +40,7 @@ __all__ = [
     "PriceConfig",
     "ProviderConfig",
     "RampConfig",
+    "RedactEffect",
     "RetryConfig",
     "RouteConfig",
     "RuleConfig",
@@ -280,6 +281,15 @@ class BudgetEffect(_Strict):
     name: str | None = None
 
 
+class RedactEffect(_Strict):
+    """Send targets in ``zones`` the request with what ``detectors`` find replaced by
+    typed placeholders (``[EMAIL_1]``); ``restore`` puts the values back in the answer."""
+
+    detectors: tuple[str, ...] = Field(min_length=1)
+    zones: tuple[str, ...] = Field(min_length=1)
+    restore: bool = False
+
+
 class RuleConfig(_Strict):
     """A policy rule: when it matches, its effects apply."""
 
@@ -292,6 +302,8 @@ class RuleConfig(_Strict):
     budget: BudgetEffect | None = None
     override: tuple[str, ...] | None = None
     """Context fields this rule lets a request loosen (e.g. ``max_cost_usd``)."""
+    redact: RedactEffect | None = None
+    """Placeholders instead of detected values for targets in some zones (docs/policy.md)."""
 
 
 class SplitArm(_Strict):

@@ -24,6 +24,7 @@ from ..accounting.tokens import estimate_tokens, extra_texts, upper_bound_tokens
 from ..config.schema import (
     BudgetEffect,
     Config,
+    RedactEffect,
     RouteConfig,
     RuleConfig,
 )
@@ -35,6 +36,7 @@ from .canonical import scan_inputs, scan_texts
 from .decision import Decision, Limits, SensitivityResult
 from .detectors import Detector, compile_detectors, has_digit, scan_forms
 from .matchers import Facts, Predicate, compile_matcher
+from .redaction import Redaction, redact_request, reserved_numbers
 from .snapshot import Snapshot
 
 __all__ = ["OVERRIDABLE", "Policy", "decide"]
@@ -75,6 +77,7 @@ class _Rule:
     override: frozenset[str]
     never: tuple[str, ...]
     has_limits: bool
+    redact: RedactEffect | None = None
     """Whether the rule sets any limit or requirement (others are skipped when combining)."""
 
     def matches(self, facts: Facts) -> bool:
@@ -116,6 +119,19 @@ class _Matched:
     required: frozenset[str]
     sources: Mapping[str, str]
     """Where each of the rules' limits came from (``rule <name>``)."""
+    redact: _Redact | None = None
+    """The matched rules' ``redact`` effects combined."""
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class _Redact:
+    """``redact`` effects combined: detectors and zones unite; values are restored
+    only when every redacting rule asks for it."""
+
+    detectors: tuple[Detector, ...]
+    zones: frozenset[str]
+    restore: bool
+    rules: tuple[str, ...]
 
 
 class Policy:
@@ -202,6 +218,8 @@ class Policy:
                 f"overridable: {_fmt(OVERRIDABLE)}",
                 key=f"rules.{r.name}.override",
             )
+        if r.redact is not None:
+            self._check_redact(r.name, r.redact)
         lim = r.limit
         return _Rule(
             name=r.name,
@@ -221,7 +239,26 @@ class Policy:
             override=override,
             never=never,
             has_limits=bool(lim and lim.model_fields_set) or bool(r.require),
+            redact=r.redact,
         )
+
+    def _check_redact(self, rule: str, effect: RedactEffect) -> None:
+        """A ``redact`` effect names configured detectors and known zones, or a ConfigError."""
+        known = {d.name for d, _ in self.detectors}
+        bad = frozenset(effect.detectors) - known
+        if bad:
+            raise ConfigError(
+                f"rule {rule!r}: redact names unknown detector(s) {_fmt(bad)}; configured "
+                f"detectors: {_fmt(frozenset(known))} (turn one on under sensitivity.detect)",
+                key=f"rules.{rule}.redact.detectors",
+            )
+        zones = frozenset(self.config.zones)
+        bad = frozenset(effect.zones) - zones
+        if bad:
+            raise ConfigError(
+                f"rule {rule!r}: redact names unknown zone(s) {_fmt(bad)}; zones: {_fmt(zones)}",
+                key=f"rules.{rule}.redact.zones",
+            )
 
     def _compile_route(self, name: str, r: RouteConfig) -> _Route:
         cands = []
@@ -356,20 +393,13 @@ class Policy:
         # An embedding call's inputs are scanned joined (one scan, not one per
         # input) unless a user-written pattern might be anchored to a text's start.
         scan = scan_inputs if embeddings and not self._raw else scan_texts
-        detected, counts = self.classify(scan(request))
-        # The same counts the budget gate's default counter makes (tool schemas included):
-        # the estimate, and the bound that reservations and the cost ceiling use.
-        texts = [t for t in request.iter_text() if t]
-        extra = list(extra_texts(request))
-        input_tokens = estimate_tokens(texts, len(request.messages)) + estimate_tokens(extra)
-        input_bound = upper_bound_tokens((*texts, *extra), len(request.messages))
-        # An embedding model reads each input on its own: its window bounds the longest.
-        window_tokens = (
-            estimate_tokens((max(texts, key=len),), 1) if embeddings and texts else input_tokens
-        )
+        scanned = scan(request)
+        detected, counts = self.classify(scanned)
+        input_tokens, input_bound, window_tokens = _tokens(request, embeddings)
         has_tools, has_images = request.has_tools, request.has_images
         declared_idx = self._levels[declared] if declared is not None else -1
         level = max(declared_idx, detected, self._default_level)
+        fixed: int | None = None
         facts = Facts(
             tenant=ctx.tenant,
             user=ctx.user,
@@ -386,7 +416,7 @@ class Policy:
         notes: list[str] = []
         if "sensitivity" in overrides and declared is not None and declared_idx != level:
             # A rule lets this request declare its own level; rules are matched again on it.
-            level = declared_idx
+            level = fixed = declared_idx
             notes.append(
                 f"sensitivity set to declared {declared!r} (override by rule "
                 f"{overrides['sensitivity']})"
@@ -414,17 +444,74 @@ class Policy:
         candidates = route.candidates
         if route.shadow is not None and route.shadow not in candidates:
             candidates = (*candidates, route.shadow)
-        admitted, excluded, costs = self._evaluate(
-            candidates,
-            matched.ruled,
-            limits,
-            (window_tokens, input_bound),
-            out_req,
-            task,
-            route.quality,
-            snap,
-            embeddings,
-        )
+
+        # Redaction: targets in the listed zones are decided on the redacted text.
+        red = matched.redact
+        redaction: Redaction | None = None
+        zoned: tuple[frozenset[str], _Matched | str] | None = None
+        if (
+            red is not None
+            and any(counts.get(d.name) for d in red.detectors)
+            and any(t.zone in red.zones for t in candidates)
+        ):
+            floor = max(declared_idx, self._default_level)
+            red_req, values, red_counts, outcome = self._redacted(
+                request, scanned, scan, red, facts, floor, fixed
+            )
+            if isinstance(outcome, str):
+                zoned = (red.zones, outcome)
+            else:
+                zoned = (red.zones, self._summary(self._match(outcome)))
+                redaction = Redaction(
+                    zones=red.zones,
+                    detectors=red_counts,
+                    restore=red.restore,
+                    level=self._level_names[outcome.level],
+                    rules=red.rules,
+                    request=red_req,
+                    values=values,
+                )
+                # Placeholders may be longer than the values: price the longer request.
+                red_tokens = _tokens(red_req, embeddings)
+                input_tokens = max(input_tokens, red_tokens[0])
+                input_bound = max(input_bound, red_tokens[1])
+                window_tokens = max(window_tokens, red_tokens[2])
+
+        tokens = (window_tokens, input_bound)
+        if zoned is None:
+            admitted, excluded, costs = self._evaluate(
+                candidates, matched.ruled, limits, tokens, out_req, task, route.quality, snap,
+                embeddings,
+            )  # fmt: skip
+        else:
+            zones, zone_rules = zoned
+            rest = tuple(t for t in candidates if t.zone not in zones)
+            inside = tuple(t for t in candidates if t.zone in zones)
+            admitted, excluded, costs = self._evaluate(
+                rest, matched.ruled, limits, tokens, out_req, task, route.quality, snap,
+                embeddings,
+            )  # fmt: skip
+            if isinstance(zone_rules, str):
+                for t in inside:
+                    excluded[t.name] = (zone_rules,)
+            else:
+                zone_limits = self._limits(
+                    zone_rules,
+                    route,
+                    ctx,
+                    zone_rules.overrides,
+                    (has_tools, request.wants_json_schema, has_images, embeddings),
+                )
+                more, more_excluded, more_costs = self._evaluate(
+                    inside, zone_rules.ruled, zone_limits, tokens, out_req, task,
+                    route.quality, snap, embeddings,
+                )  # fmt: skip
+                admitted.extend(more)
+                excluded.update(more_excluded)
+                costs.update(more_costs)
+                order = {t.name: i for i, t in enumerate(candidates)}
+                admitted.sort(key=lambda t: order[t.name])
+                excluded = {n: excluded[n] for n in sorted(excluded, key=order.__getitem__)}
 
         shadow: tuple[Target, ...] = ()
         if route.shadow is not None:
@@ -466,6 +553,7 @@ class Policy:
             costs={t.name: costs[t.name] for t in plan},
             excluded_zones={t.name: t.zone for t in candidates if t.name in excluded},
             operation=operation,
+            redaction=redaction,
         )
         if not plan:
             raise NoEligibleTarget(
@@ -523,8 +611,60 @@ class Policy:
         summary = self._summaries.get(key)
         if summary is None:
             summary = _summarise(matched)
+            summary.redact = self._combine_redact(matched)
             _remember(self._summaries, key, summary)
         return summary
+
+    def _combine_redact(self, matched: list[_Rule]) -> _Redact | None:
+        effects = [(r.name, r.redact) for r in matched if r.redact is not None]
+        if not effects:
+            return None
+        by_name = {d.name: d for d, _ in self.detectors}
+        names = {n for _, e in effects for n in e.detectors}
+        return _Redact(
+            detectors=tuple(
+                d for d, _ in self.detectors if d.name in names and d is by_name[d.name]
+            ),
+            zones=frozenset(z for _, e in effects for z in e.zones),
+            restore=all(e.restore for _, e in effects),
+            rules=tuple(n for n, _ in effects),
+        )
+
+    def _redacted(
+        self,
+        request: ChatRequest,
+        scanned: list[str],
+        scan: Any,
+        red: _Redact,
+        facts: Facts,
+        floor: int,
+        fixed: int | None,
+    ) -> tuple[ChatRequest, dict[str, str], dict[str, int], Facts | str]:
+        """The request redacted for ``red``, its values and counts, and the facts the
+        policy decides its zones on — or why those zones cannot be sent it.
+
+        ``floor``: the least level (declared or default); ``fixed``: the level a rule
+        let the request declare (redaction does not change it), else None.
+        """
+        taken = reserved_numbers(scanned)
+        red_req, values, red_counts = redact_request(request, red.detectors, taken)
+        # The redacted request is classified as the original was: joins across
+        # parts and turns, decoded and normalised forms. A named detector that
+        # still fires found a value no span of the texts as written holds.
+        detected, counts = self.classify(scan(red_req))
+        left = sorted(d.name for d in red.detectors if counts.get(d.name))
+        if left:
+            why = (
+                f"redaction: {', '.join(left)} still found after redacting (a value split "
+                "across parts or turns, or encoded, has no exact span to replace): "
+                "not sent to this zone (fail closed)"
+            )
+            return red_req, values, red_counts, why
+        level = fixed if fixed is not None else max(detected, floor)
+        return red_req, values, red_counts, Facts(
+            facts.tenant, facts.user, facts.tags, level, facts.route, facts.metadata,
+            facts.input_tokens, facts.has_tools, facts.has_images,
+        )  # fmt: skip
 
     @staticmethod
     def _evaluate(
@@ -671,6 +811,22 @@ def _summarise(matched: list[_Rule]) -> _Matched:
         required=frozenset(required),
         sources=sources,
     )
+
+
+def _tokens(request: ChatRequest, embeddings: bool) -> tuple[int, int, int]:
+    """Estimated input tokens, their bound, and what must fit a target's window.
+
+    The same counts the budget gate's default counter makes (tool schemas
+    included): the estimate, and the bound that reservations and the cost
+    ceiling use. An embedding model reads each input on its own: its window
+    bounds the longest.
+    """
+    texts = [t for t in request.iter_text() if t]
+    extra = list(extra_texts(request))
+    input_tokens = estimate_tokens(texts, len(request.messages)) + estimate_tokens(extra)
+    input_bound = upper_bound_tokens((*texts, *extra), len(request.messages))
+    window = estimate_tokens((max(texts, key=len),), 1) if embeddings and texts else input_tokens
+    return input_tokens, input_bound, window
 
 
 def _operation(t: Target) -> str:
