@@ -56,7 +56,7 @@ def reserved_numbers(texts: Iterable[str]) -> dict[str, set[int]]:
     """
     taken: dict[str, set[int]] = {}
     for text in texts:
-        if "[" not in text and "\\" not in text and "%" not in text and "&" not in text:
+        if text.isascii() and not any(map(text.__contains__, "[\\%&")):
             continue
         forms = variants(text)
         if not text.isascii() or len(forms) > 1:
