@@ -129,6 +129,8 @@ class _Redact:
     only when every redacting rule asks for it."""
 
     detectors: tuple[Detector, ...]
+    indices: frozenset[int]
+    """The detectors' positions in the policy's detector list."""
     zones: frozenset[str]
     restore: bool
     rules: tuple[str, ...]
@@ -342,8 +344,9 @@ class Policy:
                     top = lvl
         return top, counts
 
-    def _scan(self, text: str) -> tuple[tuple[int, int], ...]:
-        """(detector index, matches) for every detector that fires on ``text``.
+    def _scan(self, text: str, only: frozenset[int] | None = None) -> tuple[tuple[int, int], ...]:
+        """(detector index, matches) for every detector that fires on ``text``
+        (of the detectors at indices ``only``, when given).
 
         A detector's count is its largest over the text's forms, so a match
         seen in two forms counts once.
@@ -353,7 +356,7 @@ class Policy:
             digits = has_digit(form)
             windows: dict[int, Any] = {}
             for i, (det, _) in enumerate(self.detectors):
-                if not normalised and not det.raw:
+                if (not normalised and not det.raw) or (only is not None and i not in only):
                     continue
                 n = det.count(form, digits, windows)
                 if n > best.get(i, 0):
@@ -456,7 +459,7 @@ class Policy:
         ):
             floor = max(declared_idx, self._default_level)
             red_req, values, red_counts, outcome = self._redacted(
-                request, scanned, scan, red, facts, floor, fixed
+                request, scanned, scan, red, facts, counts, (floor, fixed)
             )
             if isinstance(outcome, str):
                 zoned = (red.zones, outcome)
@@ -619,12 +622,11 @@ class Policy:
         effects = [(r.name, r.redact) for r in matched if r.redact is not None]
         if not effects:
             return None
-        by_name = {d.name: d for d, _ in self.detectors}
         names = {n for _, e in effects for n in e.detectors}
+        indices = frozenset(i for i, (d, _) in enumerate(self.detectors) if d.name in names)
         return _Redact(
-            detectors=tuple(
-                d for d, _ in self.detectors if d.name in names and d is by_name[d.name]
-            ),
+            detectors=tuple(self.detectors[i][0] for i in sorted(indices)),
+            indices=indices,
             zones=frozenset(z for _, e in effects for z in e.zones),
             restore=all(e.restore for _, e in effects),
             rules=tuple(n for n, _ in effects),
@@ -637,22 +639,31 @@ class Policy:
         scan: Any,
         red: _Redact,
         facts: Facts,
-        floor: int,
-        fixed: int | None,
+        counts: Mapping[str, int],
+        levels: tuple[int, int | None],
     ) -> tuple[ChatRequest, dict[str, str], dict[str, int], Facts | str]:
         """The request redacted for ``red``, its values and counts, and the facts the
         policy decides its zones on — or why those zones cannot be sent it.
 
-        ``floor``: the least level (declared or default); ``fixed``: the level a rule
-        let the request declare (redaction does not change it), else None.
+        ``counts``: what classification found in the request. ``levels``: the
+        least level (declared or default), and the level a rule let the request
+        declare (redaction does not change it) or None.
         """
         taken = reserved_numbers(scanned)
         red_req, values, red_counts = redact_request(request, red.detectors, taken)
-        # The redacted request is classified as the original was: joins across
-        # parts and turns, decoded and normalised forms. A named detector that
-        # still fires found a value no span of the texts as written holds.
-        detected, counts = self.classify(scan(red_req))
-        left = sorted(d.name for d in red.detectors if counts.get(d.name))
+        # The redacted request is scanned by the named detectors as the original
+        # was classified: joins across parts and turns, decoded and normalised
+        # forms. One that still fires found a value no span of the texts as
+        # written holds. Texts redaction left as they were are known by digest.
+        only, seen = red.indices, self._seen
+        left_idx: set[int] = set()
+        for text in scan(red_req):
+            key = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+            hits = seen.get(key)
+            if hits is None:
+                hits = self._scan(text, only)
+            left_idx.update(i for i, n in hits if n and i in only)
+        left = sorted(self.detectors[i][0].name for i in left_idx)
         if left:
             why = (
                 f"redaction: {', '.join(left)} still found after redacting (a value split "
@@ -660,7 +671,14 @@ class Policy:
                 "not sent to this zone (fail closed)"
             )
             return red_req, values, red_counts, why
-        level = fixed if fixed is not None else max(detected, floor)
+        # What the other detectors found is still there: the redacted text's level.
+        floor, fixed = levels
+        level = fixed
+        if level is None:
+            level = floor
+            for i, (det, lvl) in enumerate(self.detectors):
+                if i not in only and counts.get(det.name) and lvl > level:
+                    level = lvl
         return red_req, values, red_counts, Facts(
             facts.tenant, facts.user, facts.tags, level, facts.route, facts.metadata,
             facts.input_tokens, facts.has_tools, facts.has_images,
