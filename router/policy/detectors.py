@@ -159,6 +159,22 @@ class Detector:
             n += 1
         return n
 
+    def spans(
+        self,
+        text: str,
+        digits: bool | None = None,
+        windows: dict[int, Any] | None = None,
+    ) -> list[tuple[int, int]]:
+        """:meth:`finditer` as a list, with :meth:`count`'s shared per-text facts
+        (what classification finds, when it also wants the spans)."""
+        if self.block is not None:
+            return list(self.finditer(text))
+        if self.needs_digit and not (has_digit(text) if digits is None else digits):
+            return []
+        if self.parts:
+            return self._union(text, windows)
+        return list(self._scan(text, windows))
+
     def _union(self, text: str, windows: dict[int, Any] | None) -> list[tuple[int, int]]:
         """The parts' spans, sorted, overlapping ones merged (a bearer JWT is one match)."""
         spans: list[tuple[int, int]] = []

@@ -41,6 +41,9 @@ from .snapshot import Snapshot
 
 __all__ = ["OVERRIDABLE", "Policy", "decide"]
 
+Spans = list[tuple[int, int, int]]
+"""(start, end, detector index) of matches in one text."""
+
 _EMPTY_CONTEXT = RequestContext()
 
 
@@ -171,6 +174,10 @@ class Policy:
         # hit by every request that repeats itself (the same rules match, the
         # system prompt and the conversation so far are sent again each turn).
         self._summaries: dict[tuple[int, ...], _Matched] = {}
+        # Detectors some rule may redact with: classification keeps their spans in
+        # a text scanned as written, so redaction need not find them again.
+        names = {n for r in config.rules if r.redact for n in r.redact.detectors}
+        self._span_idx = frozenset(i for i, (d, _) in enumerate(self.detectors) if d.name in names)
         self._seen: dict[bytes, tuple[tuple[int, int], ...]] = {}
         self._routes: dict[str, _Route] = {
             name: self._compile_route(name, r) for name, r in config.routes.items()
@@ -316,14 +323,17 @@ class Policy:
                 matched.append(r)
         return matched
 
-    def classify(self, texts: Sequence[str]) -> tuple[int, dict[str, int]]:
+    def classify(
+        self, texts: Sequence[str], spans: dict[str, Spans] | None = None
+    ) -> tuple[int, dict[str, int]]:
         """The highest level the detectors raise ``texts`` to (-1 if none), and counts.
 
         Each text is scanned on its own, in its normalised and decoded forms
         (:func:`scan_forms`); joins across parts arrive as texts of their own
         (:func:`scan_texts`). A text scanned before is recognised by its
         digest and not scanned again: the memo keeps detector counts only,
-        never the text.
+        never the text. ``spans``, when given, receives the spans of the
+        detectors a rule may redact with, for each text scanned as written.
         """
         counts: dict[str, int] = {}
         top = -1
@@ -335,7 +345,7 @@ class Policy:
             key = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
             hits = seen.get(key)
             if hits is None:
-                hits = self._scan(text)
+                hits = self._scan(text, None, spans)
                 _remember(seen, key, hits)
             for i, n in hits:
                 det, lvl = detectors[i]
@@ -344,7 +354,9 @@ class Policy:
                     top = lvl
         return top, counts
 
-    def _scan(self, text: str, only: frozenset[int] | None = None) -> tuple[tuple[int, int], ...]:
+    def _scan(
+        self, text: str, only: frozenset[int] | None = None, spans: dict[str, Spans] | None = None
+    ) -> tuple[tuple[int, int], ...]:
         """(detector index, matches) for every detector that fires on ``text``
         (of the detectors at indices ``only``, when given).
 
@@ -355,10 +367,18 @@ class Policy:
         for form, normalised in scan_forms(text, raw=self._raw):
             digits = has_digit(form)
             windows: dict[int, Any] = {}
+            # The form is the text as written (ASCII prose mostly is): keep the spans.
+            keep = spans is not None and self._span_idx and normalised and form == text
             for i, (det, _) in enumerate(self.detectors):
                 if (not normalised and not det.raw) or (only is not None and i not in only):
                     continue
-                n = det.count(form, digits, windows)
+                if keep and i in self._span_idx:
+                    found = det.spans(form, digits, windows)
+                    if spans is not None:
+                        spans.setdefault(text, []).extend((a, b, i) for a, b in found)
+                    n = len(found)
+                else:
+                    n = det.count(form, digits, windows)
                 if n > best.get(i, 0):
                     best[i] = n
         return tuple(sorted(best.items()))
@@ -397,7 +417,8 @@ class Policy:
         # input) unless a user-written pattern might be anchored to a text's start.
         scan = scan_inputs if embeddings and not self._raw else scan_texts
         scanned = scan(request)
-        detected, counts = self.classify(scanned)
+        found: dict[str, Spans] | None = {} if self._span_idx else None
+        detected, counts = self.classify(scanned, found)
         input_tokens, input_bound, window_tokens = _tokens(request, embeddings)
         has_tools, has_images = request.has_tools, request.has_images
         declared_idx = self._levels[declared] if declared is not None else -1
@@ -459,7 +480,7 @@ class Policy:
         ):
             floor = max(declared_idx, self._default_level)
             red_req, values, red_counts, outcome = self._redacted(
-                request, scanned, scan, red, facts, counts, (floor, fixed)
+                request, (scanned, found or {}), scan, red, facts, counts, (floor, fixed)
             )
             if isinstance(outcome, str):
                 zoned = (red.zones, outcome)
@@ -474,8 +495,10 @@ class Policy:
                     request=red_req,
                     values=values,
                 )
-                # Placeholders may be longer than the values: price the longer request.
-                red_tokens = _tokens(red_req, embeddings)
+                # A placeholder longer than its value makes the request longer: price
+                # the longer one (else the original's bound holds for both).
+                grew = any(len(ph) > len(v.encode()) for ph, v in values.items())
+                red_tokens = _tokens(red_req, embeddings) if grew else (0, 0, 0)
                 input_tokens = max(input_tokens, red_tokens[0])
                 input_bound = max(input_bound, red_tokens[1])
                 window_tokens = max(window_tokens, red_tokens[2])
@@ -635,7 +658,7 @@ class Policy:
     def _redacted(
         self,
         request: ChatRequest,
-        scanned: list[str],
+        texts: tuple[list[str], dict[str, Spans]],
         scan: Any,
         red: _Redact,
         facts: Facts,
@@ -649,13 +672,19 @@ class Policy:
         least level (declared or default), and the level a rule let the request
         declare (redaction does not change it) or None.
         """
+        scanned, found = texts
         taken = reserved_numbers(scanned)
-        red_req, values, red_counts = redact_request(request, red.detectors, taken)
+        only = red.indices
+        known = {
+            t: [(a, b, self.detectors[i][0]) for a, b, i in sp if i in only]
+            for t, sp in found.items()
+        }
+        red_req, values, red_counts = redact_request(request, red.detectors, taken, known)
         # The redacted request is scanned by the named detectors as the original
         # was classified: joins across parts and turns, decoded and normalised
         # forms. One that still fires found a value no span of the texts as
         # written holds. Texts redaction left as they were are known by digest.
-        only, seen = red.indices, self._seen
+        seen = self._seen
         left_idx: set[int] = set()
         for text in scan(red_req):
             key = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()

@@ -72,6 +72,8 @@ class _Issuer:
     """Placeholders of one request: one per (label, value), numbered per label."""
 
     taken: Mapping[str, set[int]]
+    known: Mapping[str, list[tuple[int, int, Detector]]] = field(default_factory=dict)
+    """Spans classification already found in a text as written."""
     by_value: dict[tuple[str, str], str] = field(default_factory=dict)
     values: dict[str, str] = field(default_factory=dict)
     """Placeholder → value."""
@@ -95,9 +97,13 @@ class _Issuer:
         return ph
 
     def text(self, text: str, detectors: Sequence[Detector]) -> str:
-        spans: list[tuple[int, int, Detector]] = []
-        for d in detectors:
-            spans.extend((a, b, d) for a, b in d.finditer(text) if b > a)
+        spans = self.known.get(text)
+        if spans is None:
+            spans = []
+            for d in detectors:
+                spans.extend((a, b, d) for a, b in d.finditer(text) if b > a)
+        else:
+            spans = [s for s in spans if s[1] > s[0]]
         if not spans:
             return text
         spans.sort(key=lambda s: (s[0], -s[1]))
@@ -141,14 +147,19 @@ class _Issuer:
 
 
 def redact_request(
-    request: ChatRequest, detectors: Sequence[Detector], taken: Mapping[str, set[int]]
+    request: ChatRequest,
+    detectors: Sequence[Detector],
+    taken: Mapping[str, set[int]],
+    known: Mapping[str, list[tuple[int, int, Detector]]] | None = None,
 ) -> tuple[ChatRequest, dict[str, str], dict[str, int]]:
     """``request`` with every span of ``detectors`` in every string replaced by a placeholder.
 
     Returns the redacted request, placeholder → value, and detector name →
-    spans replaced. ``taken``: numbers to skip (:func:`reserved_numbers`).
+    spans replaced. ``taken``: numbers to skip (:func:`reserved_numbers`);
+    ``known``: a text's spans already found by ``detectors`` (every one of
+    them, as :meth:`Detector.finditer` finds them), not searched again.
     """
-    iss = _Issuer(taken)
+    iss = _Issuer(taken, known or {})
     messages = []
     changed = False
     for m in request.messages:
