@@ -485,7 +485,9 @@ class Policy:
             if isinstance(outcome, str):
                 zoned = (red.zones, outcome)
             else:
-                zoned = (red.zones, self._summary(self._match(outcome)))
+                at_level = self._summary(self._match(outcome))
+                # The same rules at the redacted level: one evaluation serves all targets.
+                zoned = None if at_level is matched else (red.zones, at_level)
                 redaction = Redaction(
                     zones=red.zones,
                     detectors=red_counts,
