@@ -18,6 +18,8 @@ from typing import Any
 import httpx
 import pytest
 import respx
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from router import AsyncRouter, Router
 from router.config import load_dict
@@ -698,3 +700,45 @@ def test_no_eligible_target_when_only_the_zone_could_serve(mock: respx.MockRoute
         with pytest.raises(NoEligibleTarget):
             r.chat(user(f"card {CARD}"))
         assert r.explain(user(f"mail {EMAIL}")).target_names == ("cloud",)
+
+
+# --- the phone detector's digit-run window (a speed-up redaction relies on) ---------------
+
+
+@settings(max_examples=300, deadline=None, derandomize=True, database=None)
+@given(
+    st.lists(
+        st.sampled_from(
+            [
+                "+1 415 555 0123",
+                "(555) 123-4567",
+                "030 1234567",
+                "+4930123456",
+                "5",
+                "0",
+                "(",
+                ")",
+                "+",
+                " ",
+                "-",
+                ".",
+                "/",
+                "a",
+                "x@y.io",
+                "\u0661",
+                "ab12",
+            ]
+        ),
+        max_size=12,
+    )
+)
+def test_the_phone_window_finds_what_the_whole_pattern_finds(pieces: list[str]) -> None:
+    from dataclasses import replace
+
+    from router.policy.detectors import builtin_detector
+
+    text = "".join(pieces)
+    windowed = builtin_detector("phone")
+    whole = replace(windowed, window=None, window_lead=0, window_min=0, min_digits=0)
+    assert list(windowed.finditer(text)) == list(whole.finditer(text))
+    assert windowed.count(text, None, {}) == whole.count(text)
