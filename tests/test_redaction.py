@@ -742,3 +742,12 @@ def test_the_phone_window_finds_what_the_whole_pattern_finds(pieces: list[str]) 
     whole = replace(windowed, window=None, window_lead=0, window_min=0, min_digits=0)
     assert list(windowed.finditer(text)) == list(whole.finditer(text))
     assert windowed.count(text, None, {}) == whole.count(text)
+
+
+def test_a_value_a_placeholder_uncovers_fails_closed() -> None:
+    # After a letter "+14155550123" is no phone number; after "[EMAIL_1]" it is one:
+    # the redacted text is checked again, and the zone is not sent it.
+    d = decide("write to a@b.co+14155550123 today")
+    assert d.sensitivity.detectors == {"email": 1}
+    assert d.target_names == ("local",)
+    assert "phone still found after redacting" in d.excluded["cloud"][0]
