@@ -751,3 +751,58 @@ def test_a_value_a_placeholder_uncovers_fails_closed() -> None:
     assert d.sensitivity.detectors == {"email": 1}
     assert d.target_names == ("local",)
     assert "phone still found after redacting" in d.excluded["cloud"][0]
+
+
+def _call_for(text: str) -> Any:
+    from router.execution.call import Call
+    from router.types import RequestContext
+
+    policy = Policy(load_dict(config()))
+    request = ChatRequest.model_validate({"messages": user(text)})
+    decision = policy.decide(request)
+    route = policy.route_for(decision.route)[1]
+    return Call(request, RequestContext(), decision, route, walker=None), decision.plan[0]
+
+
+def test_closing_an_unread_restored_stream_closes_the_upstream() -> None:
+    from router.execution.executor import Opened
+    from router.execution.restore import restore_opened
+
+    call, cloud = _call_for(f"mail {EMAIL}")
+    closed: list[bool] = []
+
+    def upstream() -> Iterator[ChatChunk]:
+        try:
+            yield _chunk(content="[EMAIL_1]")
+        finally:
+            closed.append(True)
+
+    rest = upstream()
+    opened = restore_opened(call, Opened(cloud, [], rest))
+    assert opened.rest is not rest
+    next(rest, None)  # the driver read the head from it already
+    opened.rest.close()
+    assert closed == [True]
+
+
+async def test_closing_an_unread_async_restored_stream_closes_the_upstream() -> None:
+    from collections.abc import AsyncIterator
+
+    from router.execution.executor import Opened
+    from router.execution.restore import restore_opened_async
+
+    call, cloud = _call_for(f"mail {EMAIL}")
+    closed: list[bool] = []
+
+    async def upstream() -> AsyncIterator[ChatChunk]:
+        try:
+            yield _chunk(content="[EMAIL_1]")
+            yield _chunk(content=" and more")
+        finally:
+            closed.append(True)
+
+    rest = upstream()
+    await rest.__anext__()
+    opened = restore_opened_async(call, Opened(cloud, [], rest))
+    await opened.rest.aclose()
+    assert closed == [True]

@@ -46,7 +46,7 @@ def restore_opened(call: Call, opened: Opened) -> Opened:
         return opened
     r = StreamRestorer(red)
     _head(r, opened)
-    opened.rest = _sync(r, opened.rest)
+    opened.rest = _Restored(r, opened.rest)
     return opened
 
 
@@ -57,31 +57,68 @@ def restore_opened_async(call: Call, opened: Opened) -> Opened:
         return opened
     r = StreamRestorer(red)
     _head(r, opened)
-    opened.rest = _async(r, opened.rest)
+    opened.rest = _AsyncRestored(r, opened.rest)
     return opened
 
 
-def _sync(r: StreamRestorer, rest: Iterator[ChatChunk]) -> Iterator[ChatChunk]:
-    try:
-        for chunk in rest:
-            yield r.feed(chunk)
-        tail = r.flush()
-        if tail is not None:
-            yield tail
-    finally:
-        close: Any = getattr(rest, "close", None)
+class _Restored:
+    """A chunk iterator restoring placeholders; ``close`` reaches the wrapped stream
+    even before the first chunk is read (a generator's would not)."""
+
+    def __init__(self, r: StreamRestorer, rest: Iterator[ChatChunk]) -> None:
+        self._r, self._rest, self._done = r, iter(rest), False
+        self._source = rest
+
+    def __iter__(self) -> Iterator[ChatChunk]:
+        return self
+
+    def __next__(self) -> ChatChunk:
+        if self._done:
+            raise StopIteration
+        try:
+            chunk = next(self._rest)
+        except StopIteration:
+            self._done = True
+            tail = self._r.flush()
+            if tail is None:
+                raise
+            return tail
+        return self._r.feed(chunk)
+
+    def close(self) -> None:
+        """Close the wrapped stream (its connection)."""
+        self._done = True
+        close: Any = getattr(self._source, "close", None)
         if close is not None:
             close()
 
 
-async def _async(r: StreamRestorer, rest: AsyncIterator[ChatChunk]) -> AsyncIterator[ChatChunk]:
-    try:
-        async for chunk in rest:
-            yield r.feed(chunk)
-        tail = r.flush()
-        if tail is not None:
-            yield tail
-    finally:
-        aclose: Any = getattr(rest, "aclose", None)
+class _AsyncRestored:
+    """:class:`_Restored` for the asyncio driver's streams."""
+
+    def __init__(self, r: StreamRestorer, rest: AsyncIterator[ChatChunk]) -> None:
+        self._r, self._rest, self._done = r, rest.__aiter__(), False
+        self._source = rest
+
+    def __aiter__(self) -> AsyncIterator[ChatChunk]:
+        return self
+
+    async def __anext__(self) -> ChatChunk:
+        if self._done:
+            raise StopAsyncIteration
+        try:
+            chunk = await self._rest.__anext__()
+        except StopAsyncIteration:
+            self._done = True
+            tail = self._r.flush()
+            if tail is None:
+                raise
+            return tail
+        return self._r.feed(chunk)
+
+    async def aclose(self) -> None:
+        """Close the wrapped stream (its connection)."""
+        self._done = True
+        aclose: Any = getattr(self._source, "aclose", None)
         if aclose is not None:
             await aclose()
