@@ -42,6 +42,7 @@ __all__ = [
     "ProviderConfig",
     "RampConfig",
     "RateLimits",
+    "RedactEffect",
     "RetryConfig",
     "RouteConfig",
     "RuleConfig",
@@ -343,6 +344,15 @@ class BudgetEffect(_Strict):
     name: str | None = None
 
 
+class RedactEffect(_Strict):
+    """Send targets in ``zones`` the request with what ``detectors`` find replaced by
+    typed placeholders (``[EMAIL_1]``); ``restore`` puts the values back in the answer."""
+
+    detectors: tuple[str, ...] = Field(min_length=1)
+    zones: tuple[str, ...] = Field(min_length=1)
+    restore: bool = False
+
+
 class RuleConfig(_Strict):
     """A policy rule: when it matches, its effects apply."""
 
@@ -368,6 +378,9 @@ class RuleConfig(_Strict):
                 "enable the cache on a route (routes.<name>.cache: {ttl_s: ...})"
             )
         return v
+
+    redact: RedactEffect | None = None
+    """Placeholders instead of detected values for targets in some zones (docs/policy.md)."""
 
 
 class SplitArm(_Strict):

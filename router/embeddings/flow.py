@@ -160,18 +160,30 @@ def _billed(call: Call, t: Target) -> None:
     call.extra.setdefault(UNANSWERED_KEY, []).append(t.name)
 
 
+def request_for(call: Call, target: Target) -> EmbeddingRequest:
+    """The inputs ``target`` is sent: as given, or redacted for a zone a matched rule's
+    ``redact`` names (the redacted chat form holds one user message per input)."""
+    req = embedding_request(call)
+    red = call.decision.redaction
+    if red is None or not red.applies(target):
+        return req
+    chat = red.request
+    inputs = tuple(m.text() for m in chat.messages)
+    return req.model_copy(update={"input": inputs, "user": chat.user})
+
+
 def attempt(call: Call, sender: EmbeddingSender) -> Callable[[Send], Batch]:
     """One try of ``call`` on a step's target, as the executor's walk calls it."""
-    req, billed = embedding_request(call), partial(_billed, call)
-    return lambda step: sender.embed(step, req, billed)
+    billed = partial(_billed, call)
+    return lambda step: sender.embed(step, request_for(call, step.target), billed)
 
 
 def async_attempt(
     call: Call, sender: AsyncEmbeddingSender
 ) -> Callable[[Send], Coroutine[Any, Any, Batch]]:
     """:func:`attempt` for the asyncio executor."""
-    req, billed = embedding_request(call), partial(_billed, call)
-    return lambda step: sender.embed(step, req, billed)
+    billed = partial(_billed, call)
+    return lambda step: sender.embed(step, request_for(call, step.target), billed)
 
 
 _senders: WeakKeyDictionary[Any, Any] = WeakKeyDictionary()

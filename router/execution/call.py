@@ -7,6 +7,7 @@ from typing import Any
 
 from ..config.schema import RouteConfig
 from ..policy.decision import Decision
+from ..targets import Target
 from ..types import ChatRequest, RequestContext
 from .walker import Walker
 
@@ -28,3 +29,11 @@ class Call:
     walker: Walker
     stream: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def request_for(self, target: Target) -> ChatRequest:
+        """What ``target`` is sent: the request, or its redacted form for a zone a
+        matched rule's ``redact`` names (``decision.redaction``)."""
+        red = self.decision.redaction
+        if red is None or not red.applies(target):
+            return self.request
+        return red.request_for(self.request)

@@ -26,6 +26,7 @@ from ..types import ChatChunk, ChatRequest, ChatResponse
 from .call import Call
 from .embedded import EmbeddedSender
 from .http import AsyncHttpSender, HttpSender, scrub
+from .restore import restore_opened, restore_opened_async, restore_response
 from .walker import Send, Sleep
 
 if TYPE_CHECKING:
@@ -163,15 +164,17 @@ class Executor:
 
     def complete(self, call: Call) -> tuple[ChatResponse, Target]:
         """Walk the plan until a target answers; raise the walker's error otherwise."""
-        resp, step = self._walk(call, lambda s: self._complete_once(s, call.request), None)
-        return resp, step.target
+        resp, step = self._walk(
+            call, lambda s: self._complete_once(s, call.request_for(s.target)), None
+        )
+        return restore_response(call, resp, step.target), step.target
 
     def open_stream(self, call: Call) -> Opened:
         """Walk the plan until a target's stream yields content."""
         opened, _ = self._walk(
-            call, lambda s: self._open_once(s, call.request), lambda o: _close(o.rest)
+            call, lambda s: self._open_once(s, call.request_for(s.target)), lambda o: _close(o.rest)
         )
-        return opened
+        return restore_opened(call, opened)
 
     def _walk(
         self,
@@ -332,15 +335,17 @@ class AsyncExecutor:
 
     async def complete(self, call: Call) -> tuple[ChatResponse, Target]:
         """Walk the plan until a target answers; raise the walker's error otherwise."""
-        resp, step = await self._walk(call, lambda s: self._complete_once(s, call.request), None)
-        return resp, step.target
+        resp, step = await self._walk(
+            call, lambda s: self._complete_once(s, call.request_for(s.target)), None
+        )
+        return restore_response(call, resp, step.target), step.target
 
     async def open_stream(self, call: Call) -> Opened:
         """Walk the plan until a target's stream yields content."""
         opened, _ = await self._walk(
-            call, lambda s: self._open_once(s, call.request), _discard_stream
+            call, lambda s: self._open_once(s, call.request_for(s.target)), _discard_stream
         )
-        return opened
+        return restore_opened_async(call, opened)
 
     async def _walk(
         self,

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..config.schema import BudgetEffect, LimitEffect
 from ..targets import Target
+
+if TYPE_CHECKING:
+    from .redaction import Redaction
 
 __all__ = ["Decision", "Limits", "SensitivityResult"]
 
@@ -75,6 +78,9 @@ class Decision:
     """Whether the route's response cache may serve and store this request (docs/cache.md)."""
     cache_note: str = ""
     """Why the cache applies or not (empty when the route has no cache)."""
+    redaction: Redaction | None = None
+    """Set when a rule's ``redact`` replaced detected values: planned targets in its
+    zones are sent ``redaction.request`` and were decided on it."""
 
     @property
     def target_names(self) -> tuple[str, ...]:
@@ -112,6 +118,13 @@ class Decision:
         for rule, eff in self.rate_limits:
             rates = [f"{k}={v}" for k, v in (("rpm", eff.rpm), ("tpm", eff.tpm)) if v is not None]
             lines.append(f"rate limit: {', '.join(rates)} per {eff.key} (rule {rule})")
+        red = self.redaction
+        if red is not None:
+            lines.append(
+                f"redact: {red.summary()} for zones {', '.join(sorted(red.zones))} "
+                f"(rules {', '.join(red.rules)}; decided there on sensitivity={red.level}; "
+                + ("answers restored)" if red.restore else "placeholders kept in answers)")
+            )
         out = f" + {self.output_tokens} output" if self.output_tokens else ""
         lines.append(f"tokens: ~{self.input_tokens} input{out} (estimated)")
         width = max([len(t.name) for t in self.plan] + [len(n) for n in self.excluded] + [6])
@@ -120,6 +133,8 @@ class Decision:
         for i, t in enumerate(self.plan, 1):
             cost = f"{self.costs[t.name]:.6f}" if t.name in self.costs else ""
             role = "planned: primary" if i == 1 else "planned: fallback"
+            if red is not None and red.applies(t):
+                role += f", sent redacted text ({red.summary()})"
             lines.append(f"{i:>2}  {t.name:<{width}}  {t.zone:<9}  {cost:>10}  {role}")
         for name, reasons in self.excluded.items():
             zone = self.excluded_zones.get(name, "")
@@ -179,4 +194,14 @@ class Decision:
             "shadow": [t.name for t in self.shadow],
             "cache": self.cache,
             "cache_note": self.cache_note,
+            **(
+                {
+                    "redaction": {
+                        **self.redaction.to_dict(),
+                        "targets": [t.name for t in self.plan if self.redaction.applies(t)],
+                    }
+                }
+                if self.redaction is not None
+                else {}
+            ),
         }

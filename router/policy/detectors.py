@@ -89,6 +89,9 @@ class Detector:
     """When set, each window marks where a match *starts*, and ``pattern`` is tried
     there only, on at most this many characters (IBANs: a two-letter, two-digit
     literal on the shape, then the full pattern anchored at it)."""
+    window_lead: int = 0
+    """Characters before a window where a match may already start (a phone number's
+    ``+`` or ``(`` before its first digit): the window marks its first digit."""
     window_min: int = 0
     """Fewest digits a window must hold to contain a match (13 for a card, 9 for an
     SSN): windows such as dates and times are skipped without running ``pattern``."""
@@ -156,6 +159,22 @@ class Detector:
             n += 1
         return n
 
+    def spans(
+        self,
+        text: str,
+        digits: bool | None = None,
+        windows: dict[int, Any] | None = None,
+    ) -> list[tuple[int, int]]:
+        """:meth:`finditer` as a list, with :meth:`count`'s shared per-text facts
+        (what classification finds, when it also wants the spans)."""
+        if self.block is not None:
+            return list(self.finditer(text))
+        if self.needs_digit and not (has_digit(text) if digits is None else digits):
+            return []
+        if self.parts:
+            return self._union(text, windows)
+        return list(self._scan(text, windows))
+
     def _union(self, text: str, windows: dict[int, Any] | None) -> list[tuple[int, int]]:
         """The parts' spans, sorted, overlapping ones merged (a bearer JWT is one match)."""
         spans: list[tuple[int, int]] = []
@@ -214,6 +233,7 @@ class Detector:
         size = len(text)
         fewest = self.window_min
         reach = self.window_reach
+        lead = self.window_lead
         for a, b, digits in spans:
             if digits < fewest:
                 continue
@@ -224,7 +244,7 @@ class Detector:
                 if m is not None:
                     yield from self._valid((m,), text)
             else:
-                yield from self._matches(text, a, min(size, b + 1))
+                yield from self._matches(text, max(0, a - lead), min(size, b + 1))
 
     def _matches(self, text: str, pos: int, end: int) -> Iterator[tuple[int, int]]:
         """Validated matches in ``text[pos:end]``."""
@@ -619,6 +639,12 @@ CREDENTIAL_PATTERNS: tuple[CredentialShape, ...] = (
 _PRIVATE_KEY_END = r"-----END (?:[A-Z0-9]{1,20} ){0,4}PRIVATE KEY(?: BLOCK)?-----"
 
 
+# Every phone number is made of digits, "+", "()" and separators, and starts at
+# its first digit or one character before it ("+", "("): the pattern (whose
+# leading lookbehind defeats the regex engine's skipping) runs only inside such
+# runs of 7+ digits, found on the shape from a literal "0" (a fast search).
+_PHONE_WINDOW = rb"0[0 .()/+-]*+"
+
 # Where an IBAN can start, on the shape: two letters then two digits.
 _IBAN_WINDOW = rb"AA00"
 
@@ -645,7 +671,17 @@ _BUILTIN: dict[str, Callable[[], Detector]] = {
         extend_left=_EMAIL_LOCAL,
         extend_max=64,
     ),
-    "phone": lambda: Detector("phone", "PHONE", re.compile(_PHONE), _phone_valid, needs_digit=True),
+    "phone": lambda: Detector(
+        "phone",
+        "PHONE",
+        re.compile(_PHONE),
+        _phone_valid,
+        needs_digit=True,
+        window=re.compile(_PHONE_WINDOW),
+        window_lead=1,
+        window_min=7,
+        min_digits=7,
+    ),
     "payment_card": lambda: Detector(
         "payment_card",
         "CARD",

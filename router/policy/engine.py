@@ -26,6 +26,7 @@ from ..config.schema import (
     CacheConfig,
     Config,
     LimitEffect,
+    RedactEffect,
     RouteConfig,
     RuleConfig,
 )
@@ -37,9 +38,13 @@ from .canonical import scan_inputs, scan_texts
 from .decision import Decision, Limits, SensitivityResult
 from .detectors import Detector, compile_detectors, has_digit, scan_forms
 from .matchers import Facts, Predicate, compile_matcher
+from .redaction import Redaction, redact_request, reserved_numbers
 from .snapshot import Snapshot
 
 __all__ = ["OVERRIDABLE", "Policy", "decide"]
+
+Spans = list[tuple[int, int, int]]
+"""(start, end, detector index) of matches in one text."""
 
 _EMPTY_CONTEXT = RequestContext()
 
@@ -81,6 +86,7 @@ class _Rule:
     override: frozenset[str]
     never: tuple[str, ...]
     has_limits: bool
+    redact: RedactEffect | None = None
     """Whether the rule sets any limit or requirement (others are skipped when combining)."""
     no_cache: bool = False
     """The rule says ``cache: false``."""
@@ -127,6 +133,21 @@ class _Matched:
     """Where each of the rules' limits came from (``rule <name>``)."""
     no_cache: str | None = None
     """The first matched rule that forbids the response cache."""
+    redact: _Redact | None = None
+    """The matched rules' ``redact`` effects combined."""
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class _Redact:
+    """``redact`` effects combined: detectors and zones unite; values are restored
+    only when every redacting rule asks for it."""
+
+    detectors: tuple[Detector, ...]
+    indices: frozenset[int]
+    """The detectors' positions in the policy's detector list."""
+    zones: frozenset[str]
+    restore: bool
+    rules: tuple[str, ...]
 
 
 class Policy:
@@ -164,6 +185,10 @@ class Policy:
         # hit by every request that repeats itself (the same rules match, the
         # system prompt and the conversation so far are sent again each turn).
         self._summaries: dict[tuple[int, ...], _Matched] = {}
+        # Detectors some rule may redact with: classification keeps their spans in
+        # a text scanned as written, so redaction need not find them again.
+        names = {n for r in config.rules if r.redact for n in r.redact.detectors}
+        self._span_idx = frozenset(i for i, (d, _) in enumerate(self.detectors) if d.name in names)
         self._seen: dict[bytes, tuple[tuple[int, int], ...]] = {}
         self._routes: dict[str, _Route] = {
             name: self._compile_route(name, r) for name, r in config.routes.items()
@@ -213,6 +238,8 @@ class Policy:
                 f"overridable: {_fmt(OVERRIDABLE)}",
                 key=f"rules.{r.name}.override",
             )
+        if r.redact is not None:
+            self._check_redact(r.name, r.redact)
         lim = r.limit
         return _Rule(
             name=r.name,
@@ -234,7 +261,26 @@ class Policy:
             never=never,
             has_limits=bool(lim and lim.model_fields_set - _RATE_FIELDS) or bool(r.require),
             no_cache=r.cache is False,
+            redact=r.redact,
         )
+
+    def _check_redact(self, rule: str, effect: RedactEffect) -> None:
+        """A ``redact`` effect names configured detectors and known zones, or a ConfigError."""
+        known = {d.name for d, _ in self.detectors}
+        bad = frozenset(effect.detectors) - known
+        if bad:
+            raise ConfigError(
+                f"rule {rule!r}: redact names unknown detector(s) {_fmt(bad)}; configured "
+                f"detectors: {_fmt(frozenset(known))} (turn one on under sensitivity.detect)",
+                key=f"rules.{rule}.redact.detectors",
+            )
+        zones = frozenset(self.config.zones)
+        bad = frozenset(effect.zones) - zones
+        if bad:
+            raise ConfigError(
+                f"rule {rule!r}: redact names unknown zone(s) {_fmt(bad)}; zones: {_fmt(zones)}",
+                key=f"rules.{rule}.redact.zones",
+            )
 
     def _compile_route(self, name: str, r: RouteConfig) -> _Route:
         cands = []
@@ -290,14 +336,17 @@ class Policy:
                 matched.append(r)
         return matched
 
-    def classify(self, texts: Sequence[str]) -> tuple[int, dict[str, int]]:
+    def classify(
+        self, texts: Sequence[str], spans: dict[str, Spans] | None = None
+    ) -> tuple[int, dict[str, int]]:
         """The highest level the detectors raise ``texts`` to (-1 if none), and counts.
 
         Each text is scanned on its own, in its normalised and decoded forms
         (:func:`scan_forms`); joins across parts arrive as texts of their own
         (:func:`scan_texts`). A text scanned before is recognised by its
         digest and not scanned again: the memo keeps detector counts only,
-        never the text.
+        never the text. ``spans``, when given, receives the spans of the
+        detectors a rule may redact with, for each text scanned as written.
         """
         counts: dict[str, int] = {}
         top = -1
@@ -309,7 +358,7 @@ class Policy:
             key = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
             hits = seen.get(key)
             if hits is None:
-                hits = self._scan(text)
+                hits = self._scan(text, None, spans)
                 _remember(seen, key, hits)
             for i, n in hits:
                 det, lvl = detectors[i]
@@ -318,8 +367,11 @@ class Policy:
                     top = lvl
         return top, counts
 
-    def _scan(self, text: str) -> tuple[tuple[int, int], ...]:
-        """(detector index, matches) for every detector that fires on ``text``.
+    def _scan(
+        self, text: str, only: frozenset[int] | None = None, spans: dict[str, Spans] | None = None
+    ) -> tuple[tuple[int, int], ...]:
+        """(detector index, matches) for every detector that fires on ``text``
+        (of the detectors at indices ``only``, when given).
 
         A detector's count is its largest over the text's forms, so a match
         seen in two forms counts once.
@@ -328,10 +380,18 @@ class Policy:
         for form, normalised in scan_forms(text, raw=self._raw):
             digits = has_digit(form)
             windows: dict[int, Any] = {}
+            # The form is the text as written (ASCII prose mostly is): keep the spans.
+            keep = spans is not None and self._span_idx and normalised and form == text
             for i, (det, _) in enumerate(self.detectors):
-                if not normalised and not det.raw:
+                if (not normalised and not det.raw) or (only is not None and i not in only):
                     continue
-                n = det.count(form, digits, windows)
+                if keep and i in self._span_idx:
+                    found = det.spans(form, digits, windows)
+                    if spans is not None:
+                        spans.setdefault(text, []).extend((a, b, i) for a, b in found)
+                    n = len(found)
+                else:
+                    n = det.count(form, digits, windows)
                 if n > best.get(i, 0):
                     best[i] = n
         return tuple(sorted(best.items()))
@@ -369,20 +429,14 @@ class Policy:
         # An embedding call's inputs are scanned joined (one scan, not one per
         # input) unless a user-written pattern might be anchored to a text's start.
         scan = scan_inputs if embeddings and not self._raw else scan_texts
-        detected, counts = self.classify(scan(request))
-        # The same counts the budget gate's default counter makes (tool schemas included):
-        # the estimate, and the bound that reservations and the cost ceiling use.
-        texts = [t for t in request.iter_text() if t]
-        extra = list(extra_texts(request))
-        input_tokens = estimate_tokens(texts, len(request.messages)) + estimate_tokens(extra)
-        input_bound = upper_bound_tokens((*texts, *extra), len(request.messages))
-        # An embedding model reads each input on its own: its window bounds the longest.
-        window_tokens = (
-            estimate_tokens((max(texts, key=len),), 1) if embeddings and texts else input_tokens
-        )
+        scanned = scan(request)
+        found: dict[str, Spans] | None = {} if self._span_idx else None
+        detected, counts = self.classify(scanned, found)
+        input_tokens, input_bound, window_tokens = _tokens(request, embeddings)
         has_tools, has_images = request.has_tools, request.has_images
         declared_idx = self._levels[declared] if declared is not None else -1
         level = max(declared_idx, detected, self._default_level)
+        fixed: int | None = None
         facts = Facts(
             tenant=ctx.tenant,
             user=ctx.user,
@@ -399,7 +453,7 @@ class Policy:
         notes: list[str] = []
         if "sensitivity" in overrides and declared is not None and declared_idx != level:
             # A rule lets this request declare its own level; rules are matched again on it.
-            level = declared_idx
+            level = fixed = declared_idx
             notes.append(
                 f"sensitivity set to declared {declared!r} (override by rule "
                 f"{overrides['sensitivity']})"
@@ -427,17 +481,78 @@ class Policy:
         candidates = route.candidates
         if route.shadow is not None and route.shadow not in candidates:
             candidates = (*candidates, route.shadow)
-        admitted, excluded, costs = self._evaluate(
-            candidates,
-            matched.ruled,
-            limits,
-            (window_tokens, input_bound),
-            out_req,
-            task,
-            route.quality,
-            snap,
-            embeddings,
-        )
+
+        # Redaction: targets in the listed zones are decided on the redacted text.
+        red = matched.redact
+        redaction: Redaction | None = None
+        zoned: tuple[frozenset[str], _Matched | str] | None = None
+        if (
+            red is not None
+            and any(counts.get(d.name) for d in red.detectors)
+            and any(t.zone in red.zones for t in candidates)
+        ):
+            floor = max(declared_idx, self._default_level)
+            red_req, values, red_counts, outcome = self._redacted(
+                request, (scanned, found or {}), scan, red, facts, counts, (floor, fixed)
+            )
+            if isinstance(outcome, str):
+                zoned = (red.zones, outcome)
+            else:
+                at_level = self._summary(self._match(outcome))
+                # The same rules at the redacted level: one evaluation serves all targets.
+                zoned = None if at_level is matched else (red.zones, at_level)
+                redaction = Redaction(
+                    zones=red.zones,
+                    detectors=red_counts,
+                    restore=red.restore,
+                    level=self._level_names[outcome.level],
+                    rules=red.rules,
+                    request=red_req,
+                    values=values,
+                )
+                # A placeholder longer than its value makes the request longer: price
+                # the longer one (else the original's bound holds for both).
+                grew = any(len(ph) > len(v.encode()) for ph, v in values.items())
+                red_tokens = _tokens(red_req, embeddings) if grew else (0, 0, 0)
+                input_tokens = max(input_tokens, red_tokens[0])
+                input_bound = max(input_bound, red_tokens[1])
+                window_tokens = max(window_tokens, red_tokens[2])
+
+        tokens = (window_tokens, input_bound)
+        if zoned is None:
+            admitted, excluded, costs = self._evaluate(
+                candidates, matched.ruled, limits, tokens, out_req, task, route.quality, snap,
+                embeddings,
+            )  # fmt: skip
+        else:
+            zones, zone_rules = zoned
+            rest = tuple(t for t in candidates if t.zone not in zones)
+            inside = tuple(t for t in candidates if t.zone in zones)
+            admitted, excluded, costs = self._evaluate(
+                rest, matched.ruled, limits, tokens, out_req, task, route.quality, snap,
+                embeddings,
+            )  # fmt: skip
+            if isinstance(zone_rules, str):
+                for t in inside:
+                    excluded[t.name] = (zone_rules,)
+            else:
+                zone_limits = self._limits(
+                    zone_rules,
+                    route,
+                    ctx,
+                    zone_rules.overrides,
+                    (has_tools, request.wants_json_schema, has_images, embeddings),
+                )
+                more, more_excluded, more_costs = self._evaluate(
+                    inside, zone_rules.ruled, zone_limits, tokens, out_req, task,
+                    route.quality, snap, embeddings,
+                )  # fmt: skip
+                admitted.extend(more)
+                excluded.update(more_excluded)
+                costs.update(more_costs)
+                order = {t.name: i for i, t in enumerate(candidates)}
+                admitted.sort(key=lambda t: order[t.name])
+                excluded = {n: excluded[n] for n in sorted(excluded, key=order.__getitem__)}
 
         shadow: tuple[Target, ...] = ()
         if route.shadow is not None:
@@ -486,6 +601,7 @@ class Policy:
             operation=operation,
             cache=cache,
             cache_note=cache_note,
+            redaction=redaction,
         )
         if not plan:
             raise NoEligibleTarget(
@@ -543,8 +659,81 @@ class Policy:
         summary = self._summaries.get(key)
         if summary is None:
             summary = _summarise(matched)
+            summary.redact = self._combine_redact(matched)
             _remember(self._summaries, key, summary)
         return summary
+
+    def _combine_redact(self, matched: list[_Rule]) -> _Redact | None:
+        effects = [(r.name, r.redact) for r in matched if r.redact is not None]
+        if not effects:
+            return None
+        names = {n for _, e in effects for n in e.detectors}
+        indices = frozenset(i for i, (d, _) in enumerate(self.detectors) if d.name in names)
+        return _Redact(
+            detectors=tuple(self.detectors[i][0] for i in sorted(indices)),
+            indices=indices,
+            zones=frozenset(z for _, e in effects for z in e.zones),
+            restore=all(e.restore for _, e in effects),
+            rules=tuple(n for n, _ in effects),
+        )
+
+    def _redacted(
+        self,
+        request: ChatRequest,
+        texts: tuple[list[str], dict[str, Spans]],
+        scan: Any,
+        red: _Redact,
+        facts: Facts,
+        counts: Mapping[str, int],
+        levels: tuple[int, int | None],
+    ) -> tuple[ChatRequest, dict[str, str], dict[str, int], Facts | str]:
+        """The request redacted for ``red``, its values and counts, and the facts the
+        policy decides its zones on — or why those zones cannot be sent it.
+
+        ``counts``: what classification found in the request. ``levels``: the
+        least level (declared or default), and the level a rule let the request
+        declare (redaction does not change it) or None.
+        """
+        scanned, found = texts
+        taken = reserved_numbers(scanned)
+        only = red.indices
+        known = {
+            t: [(a, b, self.detectors[i][0]) for a, b, i in sp if i in only]
+            for t, sp in found.items()
+        }
+        red_req, values, red_counts = redact_request(request, red.detectors, taken, known)
+        # The redacted request is scanned by the named detectors as the original
+        # was classified: joins across parts and turns, decoded and normalised
+        # forms. One that still fires found a value no span of the texts as
+        # written holds. Texts redaction left as they were are known by digest.
+        seen = self._seen
+        left_idx: set[int] = set()
+        for text in scan(red_req):
+            key = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+            hits = seen.get(key)
+            if hits is None:
+                hits = self._scan(text, only)
+            left_idx.update(i for i, n in hits if n and i in only)
+        left = sorted(self.detectors[i][0].name for i in left_idx)
+        if left:
+            why = (
+                f"redaction: {', '.join(left)} still found after redacting (a value split "
+                "across parts or turns, or encoded, has no exact span to replace): "
+                "not sent to this zone (fail closed)"
+            )
+            return red_req, values, red_counts, why
+        # What the other detectors found is still there: the redacted text's level.
+        floor, fixed = levels
+        level = fixed
+        if level is None:
+            level = floor
+            for i, (det, lvl) in enumerate(self.detectors):
+                if i not in only and counts.get(det.name) and lvl > level:
+                    level = lvl
+        return red_req, values, red_counts, Facts(
+            facts.tenant, facts.user, facts.tags, level, facts.route, facts.metadata,
+            facts.input_tokens, facts.has_tools, facts.has_images,
+        )  # fmt: skip
 
     @staticmethod
     def _evaluate(
@@ -737,6 +926,22 @@ def _summarise(matched: list[_Rule]) -> _Matched:
         sources=sources,
         no_cache=next((r.name for r in matched if r.no_cache), None),
     )
+
+
+def _tokens(request: ChatRequest, embeddings: bool) -> tuple[int, int, int]:
+    """Estimated input tokens, their bound, and what must fit a target's window.
+
+    The same counts the budget gate's default counter makes (tool schemas
+    included): the estimate, and the bound that reservations and the cost
+    ceiling use. An embedding model reads each input on its own: its window
+    bounds the longest.
+    """
+    texts = [t for t in request.iter_text() if t]
+    extra = list(extra_texts(request))
+    input_tokens = estimate_tokens(texts, len(request.messages)) + estimate_tokens(extra)
+    input_bound = upper_bound_tokens((*texts, *extra), len(request.messages))
+    window = estimate_tokens((max(texts, key=len),), 1) if embeddings and texts else input_tokens
+    return input_tokens, input_bound, window
 
 
 def _operation(t: Target) -> str:

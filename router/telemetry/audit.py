@@ -229,6 +229,10 @@ def request_record(
         rec["cache"] = route.cache  # only when the cache applied: older records stay as they were
         if route.cache == "hit":  # nothing was sent: nothing consumed
             rec["input_tokens"] = rec["output_tokens"] = rec["cached_tokens"] = 0
+    red = getattr(d, "redaction", None)
+    if red is not None:
+        # Detector names and counts, the zones and the level decided there: never a value.
+        rec["redaction"] = red.to_dict()
     return rec
 
 
@@ -546,11 +550,19 @@ def _served(rec: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any]]]:
 
 def _violations(rec: Mapping[str, Any], checks: Iterable[_Check]) -> Iterator[str]:
     plan = {p.get("target") for p in rec.get("plan") or ()}
+    red = rec.get("redaction")
+    # A zone sent redacted text was decided on the redacted text's sensitivity.
+    red_zones: set[Any] = set()
+    red_rec = rec
+    if isinstance(red, Mapping):
+        red_zones = set(red.get("zones") or ())
+        red_rec = {**rec, "sensitivity": red.get("sensitivity")}
     for who, a in _served(rec):
         if a.get("target") not in plan:
             yield f"{who} was not in the admitted plan"
+        seen = red_rec if a.get("zone") in red_zones else rec
         for c in checks:
-            if not c.when(rec):
+            if not c.when(seen):
                 continue
             why = (c.rule.allow and _allow_failure(c.rule.allow, a)) or (
                 c.rule.deny and _deny_hit(c.rule.deny, a)

@@ -301,6 +301,9 @@ class TracingObserver(Observer):
         }
         if d.sensitivity.declared:
             a[sc.SENSITIVITY_DECLARED] = d.sensitivity.declared
+        red = getattr(d, "redaction", None)
+        if red is not None:
+            a[sc.REDACTED] = sorted(red.detectors)
         if call.context.tenant:
             a[sc.TENANT] = call.context.tenant
         budgets = self._budget_keys(call)

@@ -1,0 +1,350 @@
+"""Redaction as a policy effect: typed placeholders for what detectors find, and their restoring.
+
+A rule's ``redact: {detectors, zones, restore}`` makes targets in those zones
+receive the request with every span the named detectors find replaced by a
+typed placeholder (``[EMAIL_1]``, ``[PHONE_2]``; one value, one placeholder;
+numbers per type). The spans come from the detectors' own span finder
+(:meth:`Detector.finditer`, the one telemetry redaction uses), run on every
+string the canonical walk reaches — message texts and content parts, tool
+call arguments, ids and names, tool results, tools, ``response_format``,
+``stop``, ``user``.
+
+Redaction replaces what it finds *as written*. A value the detectors find
+only in another form — split across two parts or turns an adapter joins,
+behind ``\\u0040`` or a full-width at sign — has no exact span to replace: the
+engine classifies the redacted request again, joins and decoded forms
+included, and a named detector that still fires makes every target of the
+listed zones ineligible (fail closed; :mod:`router.policy.engine`).
+
+Placeholders cannot be confused with the caller's text: numbers already used
+in the request by something placeholder-shaped (``[EMAIL_1]`` typed by the
+user, in any decoded form) are skipped, and only placeholders this request
+issued are restored.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ..types import ChatChunk, ChatRequest, ChatResponse, ChunkChoice, Delta, ToolCallDelta
+from .normalize import normalize, variants
+
+if TYPE_CHECKING:
+    from ..targets import Target
+    from .detectors import Detector
+
+__all__ = ["PLACEHOLDER", "Redaction", "StreamRestorer", "redact_request", "reserved_numbers"]
+
+PLACEHOLDER = re.compile(r"\[([A-Z0-9_]+)_([0-9]+)\]")
+"""The shape of a placeholder: ``[LABEL_N]``."""
+
+_NUMERIC = ("max_tokens", "temperature", "top_p", "seed")
+"""Fields redaction never changes and the pipeline may set after the decision
+(``cap_output_tokens`` fills ``max_tokens``)."""
+
+
+def reserved_numbers(texts: Iterable[str]) -> dict[str, set[int]]:
+    """Placeholder numbers already present in ``texts``, by label, in every form a model reads.
+
+    A caller who literally wrote ``[EMAIL_1]`` keeps it: this request's
+    placeholders skip that number, so restoring never turns the caller's own
+    text into a value.
+    """
+    taken: dict[str, set[int]] = {}
+    for text in texts:
+        if text.isascii() and not any(map(text.__contains__, "[\\%&")):
+            continue
+        forms = variants(text)
+        if not text.isascii() or len(forms) > 1:
+            forms = [*forms, *(normalize(f) for f in forms)]
+        for form in forms:
+            for m in PLACEHOLDER.finditer(form):
+                taken.setdefault(m.group(1), set()).add(int(m.group(2)))
+    return taken
+
+
+@dataclass(slots=True, eq=False)
+class _Issuer:
+    """Placeholders of one request: one per (label, value), numbered per label."""
+
+    taken: Mapping[str, set[int]]
+    known: Mapping[str, list[tuple[int, int, Detector]]] = field(default_factory=dict)
+    """Spans classification already found in a text as written."""
+    by_value: dict[tuple[str, str], str] = field(default_factory=dict)
+    values: dict[str, str] = field(default_factory=dict)
+    """Placeholder → value."""
+    counts: dict[str, int] = field(default_factory=dict)
+    """Detector name → spans replaced."""
+    next: dict[str, int] = field(default_factory=dict)
+
+    def placeholder(self, label: str, name: str, value: str) -> str:
+        self.counts[name] = self.counts.get(name, 0) + 1
+        key = (label, value)
+        ph = self.by_value.get(key)
+        if ph is None:
+            n = self.next.get(label, 1)
+            skip = self.taken.get(label, ())
+            while n in skip:
+                n += 1
+            self.next[label] = n + 1
+            ph = f"[{label}_{n}]"
+            self.by_value[key] = ph
+            self.values[ph] = value
+        return ph
+
+    def text(self, text: str, detectors: Sequence[Detector]) -> str:
+        spans = self.known.get(text)
+        if spans is None:
+            spans = []
+            for d in detectors:
+                spans.extend((a, b, d) for a, b in d.finditer(text) if b > a)
+        else:
+            spans = [s for s in spans if s[1] > s[0]]
+        if not spans:
+            return text
+        spans.sort(key=lambda s: (s[0], -s[1]))
+        out: list[str] = []
+        pos = 0
+        a, b, det = spans[0]
+        # Overlapping spans merge (the first detector's type names them): no
+        # fragment of a match survives between two placeholders.
+        for s, e, d in spans[1:]:
+            if s < b:
+                b = max(b, e)
+                continue
+            out.append(text[pos:a])
+            out.append(self.placeholder(det.label, det.name, text[a:b]))
+            pos, a, b, det = b, s, e, d
+        out.append(text[pos:a])
+        out.append(self.placeholder(det.label, det.name, text[a:b]))
+        out.append(text[b:])
+        return "".join(out)
+
+    def any(self, value: Any, detectors: Sequence[Detector]) -> Any:
+        """``value`` (strings, lists, mappings, keys included) with its strings redacted;
+        the same object when nothing changed."""
+        if isinstance(value, str):
+            return self.text(value, detectors)
+        if isinstance(value, Mapping):
+            changed = False
+            out: dict[Any, Any] = {}
+            for k, v in value.items():
+                k2 = self.text(k, detectors) if isinstance(k, str) else k
+                v2 = self.any(v, detectors)
+                changed = changed or k2 is not k or v2 is not v
+                out[k2] = v2
+            return out if changed else value
+        if isinstance(value, list | tuple):
+            items = [self.any(v, detectors) for v in value]
+            if all(a is b for a, b in zip(items, value, strict=True)):
+                return value
+            return type(value)(items)
+        return value
+
+
+def redact_request(
+    request: ChatRequest,
+    detectors: Sequence[Detector],
+    taken: Mapping[str, set[int]],
+    known: Mapping[str, list[tuple[int, int, Detector]]] | None = None,
+) -> tuple[ChatRequest, dict[str, str], dict[str, int]]:
+    """``request`` with every span of ``detectors`` in every string replaced by a placeholder.
+
+    Returns the redacted request, placeholder → value, and detector name →
+    spans replaced. ``taken``: numbers to skip (:func:`reserved_numbers`);
+    ``known``: a text's spans already found by ``detectors`` (every one of
+    them, as :meth:`Detector.finditer` finds them), not searched again.
+    """
+    iss = _Issuer(taken, known or {})
+    messages = []
+    changed = False
+    for m in request.messages:
+        upd: dict[str, Any] = {}
+        content = iss.any(m.content, detectors)
+        if content is not m.content:
+            upd["content"] = content
+        for f in ("name", "tool_call_id"):
+            v = getattr(m, f)
+            if v:
+                v2 = iss.text(v, detectors)
+                if v2 is not v:
+                    upd[f] = v2
+        if m.tool_calls:
+            calls = []
+            for tc in m.tool_calls:
+                fn = tc.function
+                args = iss.text(fn.arguments, detectors)
+                name = iss.text(fn.name, detectors)
+                tid = iss.text(tc.id, detectors)
+                if args is not fn.arguments or name is not fn.name or tid is not tc.id:
+                    fn2 = fn.model_copy(update={"arguments": args, "name": name})
+                    tc = tc.model_copy(update={"id": tid, "function": fn2})
+                calls.append(tc)
+            if any(a is not b for a, b in zip(calls, m.tool_calls, strict=True)):
+                upd["tool_calls"] = calls
+        if upd:
+            changed = True
+            m = m.model_copy(update=upd)
+        messages.append(m)
+    upd_req: dict[str, Any] = {"messages": messages} if changed else {}
+    for f in ("stop", "tools", "tool_choice", "response_format", "user"):
+        v = getattr(request, f)
+        if v is not None:
+            v2 = iss.any(v, detectors)
+            if v2 is not v:
+                upd_req[f] = v2
+    out = request.model_copy(update=upd_req) if upd_req else request
+    return out, iss.values, iss.counts
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Redaction:
+    """What targets in ``zones`` receive instead of the request, and how answers come back.
+
+    ``detectors`` holds counts only; the values and the redacted request are
+    kept out of ``repr`` and :meth:`to_dict`.
+    """
+
+    zones: frozenset[str]
+    detectors: Mapping[str, int]
+    """Detector name → spans replaced."""
+    restore: bool
+    level: str
+    """The sensitivity the policy decided those targets on (the redacted text's)."""
+    rules: tuple[str, ...]
+    """The rules whose ``redact`` effect asked for it."""
+    request: ChatRequest = field(repr=False)
+    values: Mapping[str, str] = field(repr=False)
+    """Placeholder → value."""
+
+    def applies(self, target: Target) -> bool:
+        """Whether ``target`` is sent the redacted request."""
+        return target.zone in self.zones
+
+    def request_for(self, request: ChatRequest) -> ChatRequest:
+        """The redacted form of ``request`` (the decided request, with the numeric
+        parameters the pipeline set since the decision)."""
+        red = self.request
+        upd = {f: getattr(request, f) for f in _NUMERIC if getattr(request, f) != getattr(red, f)}
+        return red.model_copy(update=upd) if upd else red
+
+    def summary(self) -> str:
+        """``email x2, phone x1``."""
+        return ", ".join(f"{k} x{v}" for k, v in sorted(self.detectors.items()))
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready form: detector names and counts, never values."""
+        return {
+            "detectors": dict(sorted(self.detectors.items())),
+            "zones": sorted(self.zones),
+            "restore": self.restore,
+            "sensitivity": self.level,
+            "rules": list(self.rules),
+        }
+
+    # --- restoring ---------------------------------------------------------
+
+    def restore_text(self, text: str, *, json_string: bool = False) -> str:
+        """``text`` with this request's placeholders replaced by their values.
+
+        ``json_string``: the text is JSON (tool-call arguments), values go in escaped.
+        """
+        if "[" not in text:
+            return text
+        values = self.values
+
+        def one(m: re.Match[str]) -> str:
+            v = values.get(m.group())
+            if v is None:
+                return m.group()  # not ours: the caller's own text, or made up
+            return json.dumps(v, ensure_ascii=False)[1:-1] if json_string else v
+
+        return PLACEHOLDER.sub(one, text)
+
+    def restore_response(self, response: ChatResponse) -> ChatResponse:
+        """``response`` with placeholders restored in content, refusals and tool calls."""
+        for c in response.choices:
+            msg = c.message
+            if msg.content:
+                msg.content = self.restore_text(msg.content)
+            if msg.refusal:
+                msg.refusal = self.restore_text(msg.refusal)
+            for tc in msg.tool_calls or ():
+                tc.function.arguments = self.restore_text(tc.function.arguments, json_string=True)
+                tc.function.name = self.restore_text(tc.function.name)
+        return response
+
+    @property
+    def longest(self) -> int:
+        """The length of the longest placeholder issued."""
+        return max(map(len, self.values), default=0)
+
+
+class StreamRestorer:
+    """Restores placeholders in a stream of chunks, whole even when split across chunks.
+
+    For each choice's content and each tool call's arguments, text from the
+    last ``[`` on is held back while it could still be the start of a
+    placeholder this request issued (so at most the longest placeholder less
+    one character), and released — restored — with the next chunk, the
+    choice's finish, or :meth:`flush`.
+    """
+
+    def __init__(self, redaction: Redaction) -> None:
+        self._r = redaction
+        self._prefixes = frozenset(p[:i] for p in redaction.values for i in range(1, len(p)))
+        self._held: dict[tuple[int, int], str] = {}
+        """(choice index, -1 for content or the tool call's index) → text held back."""
+        self._last = ChatChunk()
+
+    def _pass(self, key: tuple[int, int], text: str, json_string: bool) -> str:
+        held = self._held.pop(key, "")
+        text = held + text if held else text
+        cut = text.rfind("[")
+        if cut != -1 and text[cut:] in self._prefixes:
+            self._held[key] = text[cut:]
+            text = text[:cut]
+        return self._r.restore_text(text, json_string=json_string) if text else text
+
+    def _release(self, index: int, delta: Delta) -> None:
+        for key in sorted(k for k in self._held if k[0] == index):
+            text = self._r.restore_text(self._held.pop(key), json_string=key[1] >= 0)
+            if key[1] < 0:
+                delta.content = (delta.content or "") + text
+            else:
+                delta.tool_calls = [
+                    *(delta.tool_calls or ()),
+                    ToolCallDelta(index=key[1], function={"arguments": text}),
+                ]
+
+    def feed(self, chunk: ChatChunk) -> ChatChunk:
+        """``chunk`` with its text restored and possibly shortened (held back)."""
+        self._last = chunk
+        for c in chunk.choices:
+            d = c.delta
+            if d.content:
+                d.content = self._pass((c.index, -1), d.content, False)
+            for tc in d.tool_calls or ():
+                fn = tc.function
+                if fn is not None and isinstance(fn.get("arguments"), str) and fn["arguments"]:
+                    fn["arguments"] = self._pass((c.index, tc.index), fn["arguments"], True)
+            if c.finish_reason is not None and self._held:
+                self._release(c.index, d)
+        return chunk
+
+    def flush(self) -> ChatChunk | None:
+        """A last chunk with whatever is still held back (a stream that ended without
+        a finish reason), or None."""
+        if not self._held:
+            return None
+        choices = []
+        for index in sorted({k[0] for k in self._held}):
+            d = Delta()
+            self._release(index, d)
+            choices.append(ChunkChoice(index=index, delta=d))
+        last = self._last
+        return ChatChunk(id=last.id, created=last.created, model=last.model, choices=choices)
