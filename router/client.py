@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any, Literal, Self, TypedDict, TypeVar, Unpack
 
 from pydantic import ValidationError
 
-from .accounting import amortised_cost_usd, cost_usd
 from .accounting.budget import EXTRA_KEY, BudgetGate, budget_key_value, cap_output_tokens
 from .cache import EXTRA_KEY as CACHE_KEY
 from .cache import Hit, Lookup, digest, lookup_steps, replay_chunks, store_steps
@@ -50,7 +49,6 @@ from .types import (
     ChatResponse,
     Message,
     RequestContext,
-    RouteInfo,
     Usage,
 )
 
@@ -388,18 +386,7 @@ class _Core:
             usage = self._estimate_usage(call.request, response, target)
         response.usage = usage
         yield from call.walker.settle_limits_steps(usage)
-        response.route = RouteInfo(
-            route=call.decision.route,
-            target=target.name,
-            provider=target.provider,
-            zone=target.zone,
-            attempts=list(call.walker.attempts),
-            cost_usd=cost_usd(target, usage),
-            amortised_cost_usd=amortised_cost_usd(target, usage),
-            cost_estimated=usage.estimated,
-            decision_id=call.decision.id,
-            cache=None if lookup is None else "miss",
-        )
+        response.route = call.route_info(target, usage, None if lookup is None else "miss")
         yield from self.budget.settle_steps(call, response, target)
         yield from record_outcome_steps(call, self.clock())
         if lookup is not None and call.route.cache is not None:
@@ -423,17 +410,7 @@ class _Core:
         self, call: Call, response: ChatResponse, target: Target
     ) -> Program[ChatResponse]:
         """Finish a call served from the cache: no walk, no hold, cost zero, recorded as a hit."""
-        response.route = RouteInfo(
-            route=call.decision.route,
-            target=target.name,
-            provider=target.provider,
-            zone=target.zone,
-            attempts=[],
-            cost_usd=0.0,
-            amortised_cost_usd=None if target.cost is None else 0.0,
-            decision_id=call.decision.id,
-            cache="hit",
-        )
+        response.route = call.route_info(target, None)
         yield from self.budget.record_hit_steps(call, target)
         self.observer.request_ended(call, response=response)
         return response

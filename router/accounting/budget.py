@@ -37,7 +37,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from ..config.schema import BudgetEffect
@@ -428,19 +428,8 @@ class BudgetGate:
         if not self.record:
             return None
         now = self.clock()
-        ctx = call.context
-        rec = LedgerRecord(
-            ts=now,
-            request_id=call.decision.id,
-            route=call.decision.route,
-            target=target.name,
-            model=target.model_id,
-            provider=target.provider,
-            zone=target.zone,
-            tenant=ctx.tenant,
-            user=ctx.user,
-            amortised_cost_usd=None if target.cost is None else 0.0,
-            cache="hit",
+        rec = _record(
+            call, target, now, amortised_cost_usd=None if target.cost is None else 0.0, cache="hit"
         )
         try:
             yield op("ledger_append", rec.to_json(), ts=now)
@@ -515,17 +504,10 @@ class BudgetGate:
         if hold.keys:
             held = hold.amount_usd if cover is None else cover
             excess = max(0.0, actual - held) if live else actual
-        ctx = call.context
-        rec = LedgerRecord(
-            ts=now,
-            request_id=call.decision.id,
-            route=call.decision.route,
-            target=target.name,
-            model=target.model_id,
-            provider=target.provider,
-            zone=target.zone,
-            tenant=ctx.tenant,
-            user=ctx.user,
+        rec = _record(
+            call,
+            target,
+            now,
             prompt_tokens=prompt,
             completion_tokens=completion,
             cached_tokens=cached,
@@ -553,6 +535,23 @@ class BudgetGate:
             # ledger write would be worse. The hold expires on its own.
             log.warning("could not record spend of request %s", rec.request_id, exc_info=True)
         return rec
+
+
+def _record(call: Call, target: Target, now: float, **fields: Any) -> LedgerRecord:
+    """The ledger record of ``call`` answered (or charged) on ``target``, with ``fields``."""
+    ctx = call.context
+    return LedgerRecord(
+        ts=now,
+        request_id=call.decision.id,
+        route=call.decision.route,
+        target=target.name,
+        model=target.model_id,
+        provider=target.provider,
+        zone=target.zone,
+        tenant=ctx.tenant,
+        user=ctx.user,
+        **fields,
+    )
 
 
 def _narrow(

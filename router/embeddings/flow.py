@@ -21,7 +21,6 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 from weakref import WeakKeyDictionary
 
-from ..accounting import amortised_cost_usd, cost_usd
 from ..accounting.budget import EXTRA_KEY, UNANSWERED_KEY
 from ..errors import NoEligibleTarget
 from ..execution.call import Call
@@ -29,7 +28,7 @@ from ..execution.embeddings import AsyncEmbeddingSender, EmbeddingSender
 from ..execution.walker import Walker
 from ..migration import record_outcome_steps, route_traffic_steps
 from ..state.program import Program, run
-from ..types import ChatRequest, RequestContext, RouteInfo
+from ..types import ChatRequest, RequestContext
 from .decide import as_chat, policy_decision, request
 from .types import Embedding, EmbeddingRequest, EmbeddingResponse, EmbeddingUsage
 
@@ -130,17 +129,7 @@ def finish_steps(
         data=data,
         model=batch.model or target.model_id,
         usage=usage,
-        route=RouteInfo(
-            route=call.decision.route,
-            target=target.name,
-            provider=target.provider,
-            zone=target.zone,
-            attempts=list(call.walker.attempts),
-            cost_usd=cost_usd(target, usage),
-            amortised_cost_usd=amortised_cost_usd(target, usage),
-            cost_estimated=estimated,
-            decision_id=call.decision.id,
-        ),
+        route=call.route_info(target, usage),
     )
     yield from core.budget.settle_steps(call, response, target)
     yield from record_outcome_steps(call, core.clock())

@@ -33,7 +33,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Protocol
 
-from ..accounting import amortised_cost_usd
 from ..accounting.budget import EXTRA_KEY, BudgetGate, cap_output_tokens
 from ..config.schema import BudgetEffect, RouteConfig, ShadowConfig
 from ..errors import BudgetExceeded, NoEligibleTarget, StateUnavailable
@@ -44,7 +43,7 @@ from ..state.base import StateStore
 from ..state.program import Program, arun, run
 from ..targets import Target
 from ..telemetry.observer import Observer
-from ..types import ChatRequest, ChatResponse, RequestContext, RouteInfo, Usage
+from ..types import ChatRequest, ChatResponse, RequestContext, Usage
 from .compare import Side, append_pair, count_steps, pair_record, save_pair_steps
 from .hashing import unit
 
@@ -244,17 +243,7 @@ class ShadowPlanner:
         side = Side.of(response, target, ok[-1].latency_s if ok else 0.0)
         # The same route facts a primary response carries, for the observers
         # (tracing, audit) that see the shadow's request end.
-        response.route = RouteInfo(
-            route=call.decision.route,
-            target=target.name,
-            provider=target.provider,
-            zone=target.zone,
-            attempts=list(call.walker.attempts),
-            cost_usd=side.cost_usd,
-            amortised_cost_usd=amortised_cost_usd(target, response.usage),
-            cost_estimated=response.usage.estimated,
-            decision_id=call.decision.id,
-        )
+        response.route = call.route_info(target, response.usage)
         rec = pair_record(
             job.route,
             job.decision_id,
