@@ -88,9 +88,9 @@ def model_path() -> Path:
     return MODEL
 
 
-@pytest.fixture(scope="session")
-def llama_server(model_path: Path) -> Iterator[str]:
-    """llama-cpp-python's OpenAI-compatible server with SmolLM2; yields its /v1 base URL."""
+def run_llama_server(model_path: Path, *options: str) -> Iterator[str]:
+    """llama-cpp-python's OpenAI-compatible server on SmolLM2 with ``options``; yields
+    its /v1 base URL and stops it (a fixture's body)."""
     port = free_port()
     cmd = [
         sys.executable,
@@ -104,21 +104,24 @@ def llama_server(model_path: Path) -> Iterator[str]:
         "127.0.0.1",
         "--port",
         str(port),
-        "--n_ctx",
-        "2048",
         "--n_threads",
         "1",
-        "--chat_format",
-        "chatml",
+        *options,
     ]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_http(f"http://127.0.0.1:{port}/v1/models", proc, 60, (200,))
     except RuntimeError as e:
         _stop(proc)
-        unavailable(f"llama-cpp-python server did not start: {e}")
+        unavailable(f"llama-cpp-python server ({' '.join(options)}) did not start: {e}")
     yield f"http://127.0.0.1:{port}/v1"
     _stop(proc)
+
+
+@pytest.fixture(scope="session")
+def llama_server(model_path: Path) -> Iterator[str]:
+    """llama-cpp-python's OpenAI-compatible server with SmolLM2; yields its /v1 base URL."""
+    yield from run_llama_server(model_path, "--n_ctx", "2048", "--chat_format", "chatml")
 
 
 @pytest.fixture(scope="session")

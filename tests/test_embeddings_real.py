@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import math
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,7 +12,7 @@ from typing import Any
 import pytest
 
 from router import AsyncRouter, Router
-from tests.conftest import _stop, free_port, unavailable, wait_http
+from tests.conftest import run_llama_server
 
 pytestmark = pytest.mark.real_server
 
@@ -80,36 +78,15 @@ def embedding_server(model_path: Path) -> Iterator[str]:
     SmolLM2 is a chat model that declares no pooling, so the server is told to
     mean-pool (a GGUF metadata override) — as a sentence encoder would.
     """
-    port = free_port()
-    cmd = [
-        sys.executable,
-        "-m",
-        "llama_cpp.server",
-        "--model",
-        str(model_path),
-        "--model_alias",
-        "smollm2",
+    yield from run_llama_server(
+        model_path,
         "--embedding",
         "true",
         "--kv_overrides",
         "llama.pooling_type=int:1",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
         "--n_ctx",
         "512",
-        "--n_threads",
-        "1",
-    ]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        wait_http(f"http://127.0.0.1:{port}/v1/models", proc, 60, (200,))
-    except RuntimeError as e:
-        _stop(proc)
-        unavailable(f"llama-cpp-python server did not start in embedding mode: {e}")
-    yield f"http://127.0.0.1:{port}/v1"
-    _stop(proc)
+    )
 
 
 def server_config(base_url: str) -> dict[str, Any]:
