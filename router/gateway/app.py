@@ -1,7 +1,8 @@
 """The gateway's ASGI application: authenticate, parse, route through AsyncRouter, answer.
 
-One :class:`Gateway` per process holds the :class:`~router.AsyncRouter`, the
-key ring and the per-key in-flight counts. Each endpoint speaks one wire
+One :class:`Gateway` per process holds the :class:`~router.AsyncRouter` and the
+key ring; the keys' in-flight counts live in the router's state store, shared
+by every gateway process on it. Each endpoint speaks one wire
 format (:mod:`.openai_wire`, :mod:`.anthropic_wire`); everything else —
 keys, the context floor, body limits, the ``x-router-*`` answer headers,
 errors, the access log and the server span — is shared here.
@@ -14,9 +15,11 @@ import json
 import logging
 import os
 import time
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from contextvars import Token
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 import anyio
@@ -31,6 +34,7 @@ from starlette.routing import Route
 
 from ..client import AsyncRouter, AsyncStream
 from ..config.schema import Config, GatewayConfig, GatewayKey
+from ..state.base import LimitCharge
 from .access import AccessEntry
 from .body import parse_json, read_body
 from .context import BadHeader, request_context
@@ -48,6 +52,8 @@ if TYPE_CHECKING:
 __all__ = [
     "CONFIG_ENV",
     "NO_AUTH_ENV",
+    "SLOT_HOLD_S",
+    "SLOT_PREFIX",
     "Gateway",
     "Wire",
     "create_app",
@@ -59,6 +65,12 @@ __all__ = [
 CONFIG_ENV = "LLM_ROUTER_GATEWAY_CONFIG"
 """The config file a worker process loads (``llm-router serve`` sets it)."""
 NO_AUTH_ENV = "LLM_ROUTER_GATEWAY_NO_AUTH"
+
+SLOT_PREFIX = "gateway:inflight:"
+"""Store key prefix of a gateway key's in-flight count (``max_in_flight``), by key name."""
+SLOT_HOLD_S = 3600.0
+"""How long a slot outlives a process that died holding it (seconds): the rate limits'
+:data:`router.execution.limits.HOLD_S`."""
 
 log = logging.getLogger("router.gateway")
 
@@ -100,6 +112,14 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+@dataclass(frozen=True, slots=True)
+class _Slot:
+    """One request's hold on its key's in-flight count."""
+
+    ticket: str
+    key: str
+
+
 class Gateway:
     """The state of one gateway process and its request handling."""
 
@@ -125,7 +145,9 @@ class Gateway:
             raise ValueError("the gateway has no keys (gateway.keys) and auth is on")
         self.levels = tuple(config.sensitivity.levels)
         self.names = (*config.routes, *(m for m in config.models if m not in config.routes))
-        self.in_flight: dict[str, int] = {}
+        # Slot tickets: unique across processes sharing the store, cheap to make.
+        self._ticket_prefix = f"gw:{uuid.uuid4().hex[:12]}:"
+        self._tickets = 0
         self.tracing = config.telemetry.enabled
 
     # -- the parts every endpoint shares ------------------------------------------
@@ -164,12 +186,32 @@ class Gateway:
 
     @asynccontextmanager
     async def slot(self, key: GatewayKey | None) -> AsyncIterator[None]:
-        """Count the request against its key's ``max_in_flight`` (429 beyond it)."""
-        if key is None or key.max_in_flight is None:
+        """Hold one of the key's ``max_in_flight`` slots while the block runs (429 when
+        none is free): :meth:`acquire` and :meth:`release`."""
+        ticket = await self.acquire(key)
+        try:
             yield
-            return
-        n = self.in_flight.get(key.name, 0)
-        if n >= key.max_in_flight:
+        finally:
+            await self.release(ticket)
+
+    async def acquire(self, key: GatewayKey | None) -> _Slot | None:
+        """Take one of ``key``'s ``max_in_flight`` slots in the state store, or a 429.
+
+        The count is shared by every gateway process on the store (one atomic
+        ``limit_acquire``, awaited on the router's async store); ``None`` when the
+        key has no limit. Give it back with :meth:`release`, whatever happens.
+        """
+        if key is None or key.max_in_flight is None:
+            return None
+        self._tickets += 1
+        slot = _Slot(f"{self._ticket_prefix}{self._tickets}", SLOT_PREFIX + key.name)
+        charge = LimitCharge(slot.key, key.max_in_flight)
+        # Shielded: a slot taken in the store is always known here, to be released.
+        with anyio.CancelScope(shield=True):
+            got = await self.router.async_store.limit_acquire(
+                slot.ticket, (charge,), now=time.time(), hold_s=SLOT_HOLD_S
+            )
+        if not got.ok:
             raise GatewayError(
                 429,
                 f"more than {key.max_in_flight} requests in flight for this key",
@@ -177,11 +219,23 @@ class Gateway:
                 code="too_many_in_flight",
                 headers={"retry-after": "1"},
             )
-        self.in_flight[key.name] = n + 1
-        try:
-            yield
-        finally:
-            self.in_flight[key.name] -= 1
+        return slot
+
+    async def release(self, slot: _Slot | None) -> None:
+        """Give back a slot :meth:`acquire` took. Shielded from cancellation (a client
+        that left, a server stopping); a store that fails here is logged, and the
+        slot then expires after :data:`SLOT_HOLD_S`."""
+        if slot is None:
+            return
+        with anyio.CancelScope(shield=True):
+            try:
+                await self.router.async_store.limit_release(slot.ticket, (slot.key,))
+            except Exception as e:
+                log.warning(
+                    "could not release an in-flight slot (%s); it expires in %.0f s",
+                    type(e).__name__,
+                    SLOT_HOLD_S,
+                )
 
     def error_response(self, wire: Wire, err: GatewayError, entry: AccessEntry) -> Response:
         """``err`` as ``wire``'s error body, with its status and headers."""
@@ -269,15 +323,14 @@ class Gateway:
     async def _stream(
         self, wire: Wire, call: ChatCall, ctx: Any, key: GatewayKey | None, entry: AccessEntry
     ) -> Response:
-        slot = self.slot(key)
-        await slot.__aenter__()
+        slot = await self.acquire(key)
         try:
             stream = self.router.stream(call.messages, model=call.model, context=ctx, **call.params)
             # Entering tries the plan up to the first content: a failure here is still
             # an ordinary HTTP error, with its status.
             await stream.__aenter__()
         except BaseException:
-            await slot.__aexit__(None, None, None)
+            await self.release(slot)
             raise
         decision = stream.decision
         target = _opened_target(stream)
@@ -295,8 +348,10 @@ class Gateway:
             headers["x-router-cache"] = stream.cache
 
         async def close() -> None:
-            await stream.aclose()
-            await slot.__aexit__(None, None, None)
+            try:
+                await stream.aclose()
+            finally:
+                await self.release(slot)
 
         events = wire.events(stream, call, f"chatcmpl-{decision.id}")
         return _Streamed(events, close, headers=headers)
