@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
 import json
 import os
 import shutil
@@ -38,6 +39,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
 KEY = "bench-gateway-key-0123456789"
+DIGEST = "sha256:" + hashlib.sha256(KEY.encode()).hexdigest()
 MESSAGES = [
     {"role": "system", "content": "You are a concise customer-support assistant."},
     {"role": "user", "content": "When will order 58213 ship, and can I change the address?"},
@@ -113,7 +115,11 @@ def gateway(upstream: str, tmp: Path) -> Iterator[str]:
         "models": {"bench-model": {"provider": "fake", "model": "bench-model"}},
         "routes": {"support": {"candidates": ["bench-model"]}},
         "telemetry": {"enabled": False},
-        "gateway": {"keys": [{"name": "bench", "key": KEY, "tenant": "acme"}], "access_log": False},
+        # The key's digest: serve refuses a key written in the file.
+        "gateway": {
+            "keys": [{"name": "bench", "key": DIGEST, "tenant": "acme"}],
+            "access_log": False,
+        },
     }
     path = tmp / "gateway.yaml"
     path.write_text(json.dumps(config))

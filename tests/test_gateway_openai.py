@@ -333,6 +333,44 @@ def test_unknown_paths_and_methods_answer_json(gw: GatewayServer) -> None:
         assert r.json()["error"]["code"] == "not_found"
 
 
+def test_a_second_authorization_header_does_not_replace_the_first(
+    gw: GatewayServer, faults: FaultServer
+) -> None:
+    body = {"model": "chat", "messages": USER}
+    for path in ("/v1/chat/completions", "/v1/messages", "/v1/models"):
+        r = httpx.request(
+            "GET" if path == "/v1/models" else "POST",
+            gw.url + path,
+            json=None if path == "/v1/models" else {**body, "max_tokens": 5},
+            headers=[
+                ("authorization", "Bearer wrong-key"),
+                ("authorization", f"Bearer {KEY_ACME}"),
+            ],
+        )
+        assert r.status_code == 401, path
+    assert faults.records() == []
+
+
+def test_paths_next_to_the_chat_endpoints_are_not_served_as_them(
+    gw: GatewayServer, faults: FaultServer
+) -> None:
+    hdr = {"authorization": f"Bearer {KEY_ACME}"}
+    body = {"model": "chat", "messages": USER}
+    for path in (
+        "/v1/chat/completions/",
+        "/v1/chat/completions/x",
+        "/V1/messages",
+        "/v1//messages",
+    ):
+        r = httpx.post(gw.url + path, json=body, headers=hdr)
+        if r.status_code == 307:  # starlette's redirect to the path without the slash
+            assert r.headers["location"].endswith("/v1/chat/completions")
+            continue
+        assert r.status_code in (404, 405), path
+        assert r.json()["error"]["code"] == "not_found"
+    assert faults.records() == []
+
+
 def test_user_field_reaches_the_provider(gw: GatewayServer, faults: FaultServer) -> None:
     client(gw).chat.completions.create(model="chat", messages=USER, user="end-user-9")
     assert faults.records("hosted")[0].body["user"] == "end-user-9"

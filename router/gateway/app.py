@@ -58,6 +58,7 @@ __all__ = [
     "Wire",
     "create_app",
     "from_environment",
+    "header_map",
     "is_loopback",
     "router_for",
 ]
@@ -262,8 +263,9 @@ class Gateway:
 
     async def chat(self, request: Request, wire: Wire) -> Response:
         """Serve one chat request (JSON or SSE) in ``wire``'s shapes."""
-        entry = AccessEntry(request.method, request.url.path)
-        span, token = self._server_span(request)
+        headers = header_map(request.scope)
+        entry = AccessEntry(request.method, request.scope["path"])
+        span, token = self._server_span(request, headers)
 
         def done() -> None:
             self.finish(entry)
@@ -271,7 +273,7 @@ class Gateway:
 
         streamed = False
         try:
-            response = await self._chat(request, wire, entry)
+            response = await self._chat(request, headers, wire, entry)
             if isinstance(response, _Streamed):
                 streamed = True  # the stream writes the log and ends the span when it ends
                 response.on_end.append(done)
@@ -282,18 +284,20 @@ class Gateway:
             if not streamed:
                 done()
 
-    async def _chat(self, request: Request, wire: Wire, entry: AccessEntry) -> Response:
+    async def _chat(
+        self, request: Request, headers: Mapping[str, str], wire: Wire, entry: AccessEntry
+    ) -> Response:
         try:
-            key = self.authenticate(request.headers)
+            key = self.authenticate(headers)
             if key is not None:
                 entry.key, entry.tenant = key.name, key.tenant
-            raw = await read_body(request.headers, request.stream(), self.settings.max_body_bytes)
+            raw = await read_body(headers, request.stream(), self.settings.max_body_bytes)
             call = wire.parse(parse_json(raw))
             entry.stream = call.stream
             self.check_model(key, call.model)
             entry.model = call.model
             try:
-                ctx = request_context(key, request.headers, self.levels, call.user)
+                ctx = request_context(key, headers, self.levels, call.user)
             except BadHeader as e:
                 raise GatewayError(400, str(e), param=e.field) from None
             if call.stream:
@@ -364,17 +368,18 @@ class Gateway:
         return err
 
     def _server_span(
-        self, request: Request
+        self, request: Request, headers: Mapping[str, str]
     ) -> tuple[trace.Span | None, Token[otel_context.Context] | None]:
         """A SERVER span continuing the caller's ``traceparent``, made current."""
         if not self.tracing:
             return None, None
-        parent = propagate.extract(dict(request.headers))
+        parent = propagate.extract(headers)
+        path = request.scope["path"]
         span = self.tracer.start_span(
-            f"{request.method} {request.url.path}",
+            f"{request.method} {path}",
             context=parent,
             kind=SpanKind.SERVER,
-            attributes={"http.request.method": request.method, "url.path": request.url.path},
+            attributes={"http.request.method": request.method, "url.path": path},
         )
         if not span.is_recording():
             return None, None
@@ -384,9 +389,9 @@ class Gateway:
 
     async def models(self, request: Request) -> Response:
         """``GET /v1/models``: the names the presented key may use as ``model``."""
-        entry = AccessEntry(request.method, request.url.path)
+        entry = AccessEntry(request.method, request.scope["path"])
         try:
-            key = self.authenticate(request.headers)
+            key = self.authenticate(header_map(request.scope))
         except GatewayError as e:
             response = self.error_response(OPENAI, e, entry)
             self.finish(entry)
@@ -413,6 +418,17 @@ class Gateway:
             body = {"status": "unavailable", "state_store": type(e).__name__}
             return Response(json.dumps(body), status_code=503, media_type="application/json")
         return Response('{"status":"ready"}', media_type="application/json")
+
+
+def header_map(scope: Mapping[str, Any]) -> dict[str, str]:
+    """A request's headers as one dict, built once: lower-case names (as ASGI gives them),
+    the first value of a repeated header (as starlette's ``Headers.get``)."""
+    out: dict[str, str] = {}
+    for name, value in scope["headers"]:
+        k = name.decode("latin-1")
+        if k not in out:
+            out[k] = value.decode("latin-1")
+    return out
 
 
 def _end_span(span: trace.Span | None, entry: AccessEntry) -> None:
@@ -454,6 +470,29 @@ class _Streamed(StreamingResponse):
                 finally:
                     for fn in self.on_end:
                         fn()
+
+
+class _App(Starlette):
+    """Starlette, with the chat endpoints dispatched straight from ``__call__``.
+
+    They answer every error themselves (:meth:`Gateway.chat` turns any
+    exception into a JSON error), so the middleware layers and the route
+    matching starlette runs for each request are of no use to them and cost
+    a few frames per request; every other request (lifespan, the other
+    endpoints, unknown paths) goes through starlette as usual.
+    """
+
+    fast: dict[str, Callable[[Request], Awaitable[Response]]]
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST":
+            handle = self.fast.get(scope["path"])
+            if handle is not None:
+                scope["app"] = self
+                response = await handle(Request(scope, receive, send))
+                await response(scope, receive, send)
+                return
+        await super().__call__(scope, receive, send)
 
 
 def create_app(
@@ -499,9 +538,13 @@ def create_app(
 
         return handle
 
+    fast = {
+        "/v1/chat/completions": endpoint(gateway.chat, OPENAI),
+        "/v1/messages": endpoint(gateway.chat, ANTHROPIC),
+    }
     routes = [
-        Route("/v1/chat/completions", endpoint(gateway.chat, OPENAI), methods=["POST"]),
-        Route("/v1/messages", endpoint(gateway.chat, ANTHROPIC), methods=["POST"]),
+        # Served by _App.__call__ first; kept here for the 405 on other methods.
+        *(Route(path, handle, methods=["POST"]) for path, handle in fast.items()),
         Route("/v1/models", gateway.models, methods=["GET"]),
         Route("/healthz", gateway.healthz, methods=["GET"]),
         Route("/readyz", gateway.readyz, methods=["GET"]),
@@ -523,7 +566,8 @@ def create_app(
         return Response(OPENAI.error_body(err), status_code=status, media_type="application/json")
 
     handlers = {404: no_route, 405: no_route}
-    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers=handlers)
+    app = _App(routes=routes, lifespan=lifespan, exception_handlers=handlers)
+    app.fast = fast
     app.state.gateway = gateway
     return app
 
