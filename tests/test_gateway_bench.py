@@ -12,4 +12,3 @@ def test_latency_interleaves_the_paths_and_counts_every_request() -> None:
         lat = latency(paths, 6, block=2)
     assert set(lat) == {"a", "b"}
     assert all(len(v) == 6 and all(ms > 0 for ms in v) for v in lat.values())
-
