@@ -602,6 +602,45 @@ def test_a_slot_the_store_cannot_take_back_is_logged_without_failing(
     asyncio.run(main())
 
 
+def test_a_slot_is_a_lease_renewed_while_its_request_runs(
+    fault_server: FaultServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import router.gateway.app as app_module
+    from router.state.base import LimitCharge
+
+    monkeypatch.setattr(app_module, "SLOT_HOLD_S", 0.3)
+    monkeypatch.setattr(app_module, "SLOT_RENEW_S", 0.05)
+
+    async def main() -> None:
+        store = AsyncMemoryStore()
+        router = AsyncRouter.from_dict(gateway_config(fault_server), store=store)
+        gateway = Gateway(router)
+        key = gateway.keys.match(KEY_LIMITED)
+        assert key is not None
+        slot = await gateway.acquire(key)
+        await asyncio.sleep(1.0)  # more than three leases: renewed, still held
+        with pytest.raises(GatewayError):
+            await gateway.acquire(key)
+        await gateway.release(slot)
+        await asyncio.sleep(0.4)  # no renewal puts a released slot back
+        again = await gateway.acquire(key)
+        await gateway.release(again)
+        # A holder that stops renewing (a process killed mid-request) frees its slot
+        # once its lease runs out.
+        dead = LimitCharge(app_module.SLOT_PREFIX + key.name, 1)
+        got = await store.limit_acquire("dead-process", (dead,), now=time.time(), hold_s=0.3)
+        assert got.ok
+        with pytest.raises(GatewayError):
+            await gateway.acquire(key)
+        await asyncio.sleep(0.4)
+        await gateway.release(await gateway.acquire(key))
+        await gateway.aclose()
+        await router.aclose()
+        await store.aclose()
+
+    asyncio.run(main())
+
+
 # -- the other endpoints ----------------------------------------------------------
 
 

@@ -11,6 +11,7 @@ errors, the access log and the server span — is shared here.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -34,7 +35,7 @@ from starlette.routing import Route
 
 from ..client import AsyncRouter, AsyncStream
 from ..config.schema import Config, GatewayConfig, GatewayKey
-from ..state.base import LimitCharge
+from ..state.base import Acquired, LimitCharge
 from .access import AccessEntry
 from .body import parse_json, read_body
 from .context import BadHeader, request_context
@@ -54,6 +55,7 @@ __all__ = [
     "NO_AUTH_ENV",
     "SLOT_HOLD_S",
     "SLOT_PREFIX",
+    "SLOT_RENEW_S",
     "Gateway",
     "Wire",
     "create_app",
@@ -69,9 +71,11 @@ NO_AUTH_ENV = "LLM_ROUTER_GATEWAY_NO_AUTH"
 
 SLOT_PREFIX = "gateway:inflight:"
 """Store key prefix of a gateway key's in-flight count (``max_in_flight``), by key name."""
-SLOT_HOLD_S = 3600.0
-"""How long a slot outlives a process that died holding it (seconds): the rate limits'
-:data:`router.execution.limits.HOLD_S`."""
+SLOT_HOLD_S = 120.0
+"""A slot's lease in the store (seconds): renewed every :data:`SLOT_RENEW_S` while its
+request runs, so a process that dies holding slots frees them within this long."""
+SLOT_RENEW_S = 30.0
+"""How often a process renews the leases of its requests in flight (seconds)."""
 
 log = logging.getLogger("router.gateway")
 
@@ -119,6 +123,7 @@ class _Slot:
 
     ticket: str
     key: str
+    limit: int
 
 
 class Gateway:
@@ -149,6 +154,9 @@ class Gateway:
         # Slot tickets: unique across processes sharing the store, cheap to make.
         self._ticket_prefix = f"gw:{uuid.uuid4().hex[:12]}:"
         self._tickets = 0
+        self._held: dict[str, _Slot] = {}
+        """This process's slots in flight, by ticket: their leases are renewed."""
+        self._renewer: asyncio.Task[None] | None = None
         self.tracing = config.telemetry.enabled
 
     # -- the parts every endpoint shares ------------------------------------------
@@ -205,13 +213,12 @@ class Gateway:
         if key is None or key.max_in_flight is None:
             return None
         self._tickets += 1
-        slot = _Slot(f"{self._ticket_prefix}{self._tickets}", SLOT_PREFIX + key.name)
-        charge = LimitCharge(slot.key, key.max_in_flight)
+        slot = _Slot(
+            f"{self._ticket_prefix}{self._tickets}", SLOT_PREFIX + key.name, key.max_in_flight
+        )
         # Shielded: a slot taken in the store is always known here, to be released.
         with anyio.CancelScope(shield=True):
-            got = await self.router.async_store.limit_acquire(
-                slot.ticket, (charge,), now=time.time(), hold_s=SLOT_HOLD_S
-            )
+            got = await self._take(slot)
         if not got.ok:
             raise GatewayError(
                 429,
@@ -220,7 +227,40 @@ class Gateway:
                 code="too_many_in_flight",
                 headers={"retry-after": "1"},
             )
+        self._held[slot.ticket] = slot
+        if self._renewer is None or self._renewer.done():
+            self._renewer = asyncio.get_running_loop().create_task(self._renew())
         return slot
+
+    def _take(self, slot: _Slot) -> Awaitable[Acquired]:
+        # Taking a ticket's slot again renews its lease (every store keys holds by ticket).
+        charge = LimitCharge(slot.key, slot.limit)
+        return self.router.async_store.limit_acquire(
+            slot.ticket, (charge,), now=time.time(), hold_s=SLOT_HOLD_S
+        )
+
+    async def _renew(self) -> None:
+        """Renew the leases of this process's slots in flight until there are none."""
+        while self._held:
+            await asyncio.sleep(SLOT_RENEW_S)
+            for slot in list(self._held.values()):
+                try:
+                    await self._take(slot)
+                except Exception as e:
+                    log.warning("could not renew an in-flight slot (%s)", type(e).__name__)
+                    continue
+                if slot.ticket not in self._held:
+                    # Released while the renewal was on its way: it may have put the
+                    # hold back after the release removed it.
+                    await self._give_back(slot)
+
+    async def aclose(self) -> None:
+        """Stop renewing leases (the server is stopping)."""
+        if self._renewer is not None:
+            self._renewer.cancel()
+            with contextlib.suppress(BaseException):
+                await self._renewer
+            self._renewer = None
 
     async def release(self, slot: _Slot | None) -> None:
         """Give back a slot :meth:`acquire` took. Shielded from cancellation (a client
@@ -228,15 +268,19 @@ class Gateway:
         slot then expires after :data:`SLOT_HOLD_S`."""
         if slot is None:
             return
+        self._held.pop(slot.ticket, None)
         with anyio.CancelScope(shield=True):
-            try:
-                await self.router.async_store.limit_release(slot.ticket, (slot.key,))
-            except Exception as e:
-                log.warning(
-                    "could not release an in-flight slot (%s); it expires in %.0f s",
-                    type(e).__name__,
-                    SLOT_HOLD_S,
-                )
+            await self._give_back(slot)
+
+    async def _give_back(self, slot: _Slot) -> None:
+        try:
+            await self.router.async_store.limit_release(slot.ticket, (slot.key,))
+        except Exception as e:
+            log.warning(
+                "could not release an in-flight slot (%s); it expires in %.0f s",
+                type(e).__name__,
+                SLOT_HOLD_S,
+            )
 
     def error_response(self, wire: Wire, err: GatewayError, entry: AccessEntry) -> Response:
         """``err`` as ``wire``'s error body, with its status and headers."""
@@ -523,6 +567,7 @@ def create_app(
             yield
         finally:
             try:
+                await gateway.aclose()
                 await router.aclose()
             finally:
                 if metrics is not None and meter_provider is not None:
