@@ -16,12 +16,17 @@ import httpx
 import openai
 import pytest
 
+from router import AsyncRouter
+from router.gateway.app import Gateway
+from router.gateway.errors import GatewayError
+from router.state.aio import AsyncMemoryStore
 from tests.faultserver import Fault, FaultServer
 from tests.gateway_support import (
     KEY_ACME,
     KEY_HOSPITAL,
     KEY_LIMITED,
     GatewayServer,
+    free_port,
     gateway_config,
     running,
 )
@@ -328,6 +333,44 @@ def test_unknown_paths_and_methods_answer_json(gw: GatewayServer) -> None:
         assert r.json()["error"]["code"] == "not_found"
 
 
+def test_a_second_authorization_header_does_not_replace_the_first(
+    gw: GatewayServer, faults: FaultServer
+) -> None:
+    body = {"model": "chat", "messages": USER}
+    for path in ("/v1/chat/completions", "/v1/messages", "/v1/models"):
+        r = httpx.request(
+            "GET" if path == "/v1/models" else "POST",
+            gw.url + path,
+            json=None if path == "/v1/models" else {**body, "max_tokens": 5},
+            headers=[
+                ("authorization", "Bearer wrong-key"),
+                ("authorization", f"Bearer {KEY_ACME}"),
+            ],
+        )
+        assert r.status_code == 401, path
+    assert faults.records() == []
+
+
+def test_paths_next_to_the_chat_endpoints_are_not_served_as_them(
+    gw: GatewayServer, faults: FaultServer
+) -> None:
+    hdr = {"authorization": f"Bearer {KEY_ACME}"}
+    body = {"model": "chat", "messages": USER}
+    for path in (
+        "/v1/chat/completions/",
+        "/v1/chat/completions/x",
+        "/V1/messages",
+        "/v1//messages",
+    ):
+        r = httpx.post(gw.url + path, json=body, headers=hdr)
+        if r.status_code == 307:  # starlette's redirect to the path without the slash
+            assert r.headers["location"].endswith("/v1/chat/completions")
+            continue
+        assert r.status_code in (404, 405), path
+        assert r.json()["error"]["code"] == "not_found"
+    assert faults.records() == []
+
+
 def test_user_field_reaches_the_provider(gw: GatewayServer, faults: FaultServer) -> None:
     client(gw).chat.completions.create(model="chat", messages=USER, user="end-user-9")
     assert faults.records("hosted")[0].body["user"] == "end-user-9"
@@ -510,6 +553,92 @@ def test_a_client_leaving_a_stream_releases_its_slot_and_is_audited(
     assert len(records) == 2
     assert [rec["stream"] for rec in records] == [True, False]
     assert records[0]["tenant"] == "limited" and records[0]["outcome"] in ("ok", "error")
+
+
+def test_max_in_flight_falls_back_to_the_process_while_redis_is_unreachable(
+    fault_server: FaultServer, faults: FaultServer
+) -> None:
+    # Nothing listens there: the store degrades to process memory, as rate limits do.
+    config = gateway_config(fault_server, state=f"redis://127.0.0.1:{free_port()}/0")
+    faults.script("local", Fault.ok(delay_s=1.0))
+    body = {"model": "local-only", "messages": USER}
+    hdr = {"authorization": f"Bearer {KEY_LIMITED}"}
+    with running(config) as gw, ThreadPoolExecutor(1) as pool:
+        url = gw.url + "/v1/chat/completions"
+        first = pool.submit(httpx.post, url, json=body, headers=hdr, timeout=20)
+        while faults.count("local") == 0:
+            time.sleep(0.01)
+        other = [{"role": "user", "content": "the second request"}]
+        second = httpx.post(url, json={**body, "messages": other, "stream": True}, headers=hdr)
+        assert second.status_code == 429
+        assert second.json()["error"]["code"] == "too_many_in_flight"
+        assert first.result().status_code == 200
+        assert all(r.body["messages"] != other for r in faults.records())  # nothing sent
+        streamed = httpx.post(url, json={**body, "stream": True}, headers=hdr, timeout=20)
+        assert streamed.status_code == 200 and streamed.text.endswith("data: [DONE]\n\n")
+        assert httpx.post(url, json=body, headers=hdr, timeout=20).status_code == 200
+
+
+def test_a_slot_the_store_cannot_take_back_is_logged_without_failing(
+    fault_server: FaultServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def main() -> None:
+        store = AsyncMemoryStore()
+        router = AsyncRouter.from_dict(gateway_config(fault_server), store=store)
+        gateway = Gateway(router)
+        key = gateway.keys.match(KEY_LIMITED)
+        slot = await gateway.acquire(key)
+        assert slot is not None
+        with pytest.raises(GatewayError) as refused:
+            await gateway.acquire(key)
+        assert refused.value.status == 429
+        await store.aclose()  # the store gone (a server stopping past its grace)
+        with caplog.at_level("WARNING", logger="router.gateway"):
+            await gateway.release(slot)  # no exception
+        assert "could not release an in-flight slot" in caplog.text
+        assert KEY_LIMITED not in caplog.text and slot.ticket not in caplog.text
+        await router.aclose()
+
+    asyncio.run(main())
+
+
+def test_a_slot_is_a_lease_renewed_while_its_request_runs(
+    fault_server: FaultServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import router.gateway.app as app_module
+    from router.state.base import LimitCharge
+
+    monkeypatch.setattr(app_module, "SLOT_HOLD_S", 0.3)
+    monkeypatch.setattr(app_module, "SLOT_RENEW_S", 0.05)
+
+    async def main() -> None:
+        store = AsyncMemoryStore()
+        router = AsyncRouter.from_dict(gateway_config(fault_server), store=store)
+        gateway = Gateway(router)
+        key = gateway.keys.match(KEY_LIMITED)
+        assert key is not None
+        slot = await gateway.acquire(key)
+        await asyncio.sleep(1.0)  # more than three leases: renewed, still held
+        with pytest.raises(GatewayError):
+            await gateway.acquire(key)
+        await gateway.release(slot)
+        await asyncio.sleep(0.4)  # no renewal puts a released slot back
+        again = await gateway.acquire(key)
+        await gateway.release(again)
+        # A holder that stops renewing (a process killed mid-request) frees its slot
+        # once its lease runs out.
+        dead = LimitCharge(app_module.SLOT_PREFIX + key.name, 1)
+        got = await store.limit_acquire("dead-process", (dead,), now=time.time(), hold_s=0.3)
+        assert got.ok
+        with pytest.raises(GatewayError):
+            await gateway.acquire(key)
+        await asyncio.sleep(0.4)
+        await gateway.release(await gateway.acquire(key))
+        await gateway.aclose()
+        await router.aclose()
+        await store.aclose()
+
+    asyncio.run(main())
 
 
 # -- the other endpoints ----------------------------------------------------------

@@ -281,3 +281,43 @@ def test_two_gateways_on_one_redis_hold_one_budget_and_one_breaker(
         second = _post(b, chat)
         assert second.status_code == 200 and second.headers["x-router-target"] == "local"
         assert faults.count("hosted") == sent
+
+
+@pytest.mark.redis
+def test_two_gateways_on_one_redis_share_a_keys_max_in_flight(
+    fault_server: FaultServer,
+    faults: FaultServer,
+    tmp_path: Path,
+    redis_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("GW_KEY", KEY_ACME)
+    config = _process_config(fault_server, state=redis_url)
+    faults.script("local", Fault.ok(delay_s=1.5))  # the first request stays in flight
+    hdr = {"authorization": f"Bearer {KEY_LIMITED}"}  # max_in_flight: 1
+
+    def post(url: str, body: dict[str, Any]) -> httpx.Response:
+        return httpx.post(url + "/v1/chat/completions", json=body, headers=hdr, timeout=30)
+
+    body = {"model": "local-only", "messages": USER}
+    other = [{"role": "user", "content": "the second request"}]
+    with (
+        serving(config, tmp_path) as (a, _),
+        serving(config, tmp_path) as (b, _),
+        ThreadPoolExecutor(1) as pool,
+    ):
+        first = pool.submit(post, a, body)
+        deadline = time.monotonic() + 20
+        while faults.count("local") == 0 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert faults.count("local") == 1  # in flight on gateway a
+        for stream in (False, True):
+            second = post(b, {**body, "messages": other, "stream": stream})
+            assert second.status_code == 429
+            assert second.json()["error"]["code"] == "too_many_in_flight"
+            assert second.headers["retry-after"] == "1"
+        assert first.result().status_code == 200
+        assert all(r.body["messages"] != other for r in faults.records())  # nothing sent
+        # The slot came back to the store: either gateway may use it, one after the other.
+        assert post(b, body).status_code == 200
+        assert post(a, {**body, "stream": True}).status_code == 200

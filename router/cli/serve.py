@@ -131,6 +131,9 @@ def run(args: argparse.Namespace) -> int:
         log_level=args.log_level,
         # The gateway writes its own access log: without content, keys or query strings.
         access_log=False,
+        # Nothing reads the client's address: X-Forwarded-* parsing is a layer per request
+        # for nothing (and no client may set what the gateway believes about it).
+        proxy_headers=False,
         timeout_graceful_shutdown=math.ceil(settings.grace_s) if settings else 30,
         lifespan="on",
         server_header=False,

@@ -576,7 +576,8 @@ class GatewayKey(_Strict):
     routes: tuple[str, ...] | None = None
     context: GatewayKeyContext = GatewayKeyContext()
     max_in_flight: int | None = Field(default=None, ge=1)
-    """Requests of this key served at once by one gateway process; more are answered 429."""
+    """Requests of this key served at once by all the gateway processes sharing the state
+    store; more are answered 429."""
 
     @field_validator("key")
     @classmethod

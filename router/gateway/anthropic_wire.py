@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 from ..types import ChatResponse, Usage
+from .body import dumps
 from .errors import GatewayError, anthropic_body, classify
 from .openai_wire import ChatCall
 
@@ -235,10 +236,6 @@ def _input(arguments: str) -> Any:
         return {}
 
 
-def _dumps(obj: object) -> bytes:
-    return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode()
-
-
 def message_json(resp: ChatResponse, model: str, fallback_id: str) -> bytes:
     """A ``message`` object for a whole answer."""
     choice = resp.choices[0] if resp.choices else None
@@ -255,7 +252,7 @@ def message_json(resp: ChatResponse, model: str, fallback_id: str) -> bytes:
             }
         )
     finish = choice.finish_reason if choice else None
-    return _dumps(
+    return dumps(
         {
             "id": _msg_id(resp.id, fallback_id),
             "type": "message",
@@ -276,7 +273,7 @@ def _msg_id(upstream: str, fallback_id: str) -> str:
 
 
 def _event(name: str, data: dict[str, Any]) -> bytes:
-    return b"event: " + name.encode() + b"\ndata: " + _dumps({"type": name, **data}) + b"\n\n"
+    return b"event: " + name.encode() + b"\ndata: " + dumps({"type": name, **data}) + b"\n\n"
 
 
 class _Blocks:

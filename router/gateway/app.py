@@ -1,7 +1,8 @@
 """The gateway's ASGI application: authenticate, parse, route through AsyncRouter, answer.
 
-One :class:`Gateway` per process holds the :class:`~router.AsyncRouter`, the
-key ring and the per-key in-flight counts. Each endpoint speaks one wire
+One :class:`Gateway` per process holds the :class:`~router.AsyncRouter` and the
+key ring; the keys' in-flight counts live in the router's state store, shared
+by every gateway process on it. Each endpoint speaks one wire
 format (:mod:`.openai_wire`, :mod:`.anthropic_wire`); everything else —
 keys, the context floor, body limits, the ``x-router-*`` answer headers,
 errors, the access log and the server span — is shared here.
@@ -10,13 +11,16 @@ errors, the access log and the server span — is shared here.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
 import time
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from contextvars import Token
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 import anyio
@@ -31,6 +35,7 @@ from starlette.routing import Route
 
 from ..client import AsyncRouter, AsyncStream
 from ..config.schema import Config, GatewayConfig, GatewayKey
+from ..state.base import Acquired, LimitCharge
 from .access import AccessEntry
 from .body import parse_json, read_body
 from .context import BadHeader, request_context
@@ -48,10 +53,14 @@ if TYPE_CHECKING:
 __all__ = [
     "CONFIG_ENV",
     "NO_AUTH_ENV",
+    "SLOT_HOLD_S",
+    "SLOT_PREFIX",
+    "SLOT_RENEW_S",
     "Gateway",
     "Wire",
     "create_app",
     "from_environment",
+    "header_map",
     "is_loopback",
     "router_for",
 ]
@@ -59,6 +68,14 @@ __all__ = [
 CONFIG_ENV = "LLM_ROUTER_GATEWAY_CONFIG"
 """The config file a worker process loads (``llm-router serve`` sets it)."""
 NO_AUTH_ENV = "LLM_ROUTER_GATEWAY_NO_AUTH"
+
+SLOT_PREFIX = "gateway:inflight:"
+"""Store key prefix of a gateway key's in-flight count (``max_in_flight``), by key name."""
+SLOT_HOLD_S = 120.0
+"""A slot's lease in the store (seconds): renewed every :data:`SLOT_RENEW_S` while its
+request runs, so a process that dies holding slots frees them within this long."""
+SLOT_RENEW_S = 30.0
+"""How often a process renews the leases of its requests in flight (seconds)."""
 
 log = logging.getLogger("router.gateway")
 
@@ -100,6 +117,15 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+@dataclass(frozen=True, slots=True)
+class _Slot:
+    """One request's hold on its key's in-flight count."""
+
+    ticket: str
+    key: str
+    limit: int
+
+
 class Gateway:
     """The state of one gateway process and its request handling."""
 
@@ -125,7 +151,12 @@ class Gateway:
             raise ValueError("the gateway has no keys (gateway.keys) and auth is on")
         self.levels = tuple(config.sensitivity.levels)
         self.names = (*config.routes, *(m for m in config.models if m not in config.routes))
-        self.in_flight: dict[str, int] = {}
+        # Slot tickets: unique across processes sharing the store, cheap to make.
+        self._ticket_prefix = f"gw:{uuid.uuid4().hex[:12]}:"
+        self._tickets = 0
+        self._held: dict[str, _Slot] = {}
+        """This process's slots in flight, by ticket: their leases are renewed."""
+        self._renewer: asyncio.Task[None] | None = None
         self.tracing = config.telemetry.enabled
 
     # -- the parts every endpoint shares ------------------------------------------
@@ -164,12 +195,31 @@ class Gateway:
 
     @asynccontextmanager
     async def slot(self, key: GatewayKey | None) -> AsyncIterator[None]:
-        """Count the request against its key's ``max_in_flight`` (429 beyond it)."""
-        if key is None or key.max_in_flight is None:
+        """Hold one of the key's ``max_in_flight`` slots while the block runs (429 when
+        none is free): :meth:`acquire` and :meth:`release`."""
+        ticket = await self.acquire(key)
+        try:
             yield
-            return
-        n = self.in_flight.get(key.name, 0)
-        if n >= key.max_in_flight:
+        finally:
+            await self.release(ticket)
+
+    async def acquire(self, key: GatewayKey | None) -> _Slot | None:
+        """Take one of ``key``'s ``max_in_flight`` slots in the state store, or a 429.
+
+        The count is shared by every gateway process on the store (one atomic
+        ``limit_acquire``, awaited on the router's async store); ``None`` when the
+        key has no limit. Give it back with :meth:`release`, whatever happens.
+        """
+        if key is None or key.max_in_flight is None:
+            return None
+        self._tickets += 1
+        slot = _Slot(
+            f"{self._ticket_prefix}{self._tickets}", SLOT_PREFIX + key.name, key.max_in_flight
+        )
+        # Shielded: a slot taken in the store is always known here, to be released.
+        with anyio.CancelScope(shield=True):
+            got = await self._take(slot)
+        if not got.ok:
             raise GatewayError(
                 429,
                 f"more than {key.max_in_flight} requests in flight for this key",
@@ -177,11 +227,60 @@ class Gateway:
                 code="too_many_in_flight",
                 headers={"retry-after": "1"},
             )
-        self.in_flight[key.name] = n + 1
+        self._held[slot.ticket] = slot
+        if self._renewer is None or self._renewer.done():
+            self._renewer = asyncio.get_running_loop().create_task(self._renew())
+        return slot
+
+    def _take(self, slot: _Slot) -> Awaitable[Acquired]:
+        # Taking a ticket's slot again renews its lease (every store keys holds by ticket).
+        charge = LimitCharge(slot.key, slot.limit)
+        return self.router.async_store.limit_acquire(
+            slot.ticket, (charge,), now=time.time(), hold_s=SLOT_HOLD_S
+        )
+
+    async def _renew(self) -> None:
+        """Renew the leases of this process's slots in flight until there are none."""
+        while self._held:
+            await asyncio.sleep(SLOT_RENEW_S)
+            for slot in list(self._held.values()):
+                try:
+                    await self._take(slot)
+                except Exception as e:
+                    log.warning("could not renew an in-flight slot (%s)", type(e).__name__)
+                    continue
+                if slot.ticket not in self._held:
+                    # Released while the renewal was on its way: it may have put the
+                    # hold back after the release removed it.
+                    await self._give_back(slot)
+
+    async def aclose(self) -> None:
+        """Stop renewing leases (the server is stopping)."""
+        if self._renewer is not None:
+            self._renewer.cancel()
+            with contextlib.suppress(BaseException):
+                await self._renewer
+            self._renewer = None
+
+    async def release(self, slot: _Slot | None) -> None:
+        """Give back a slot :meth:`acquire` took. Shielded from cancellation (a client
+        that left, a server stopping); a store that fails here is logged, and the
+        slot then expires after :data:`SLOT_HOLD_S`."""
+        if slot is None:
+            return
+        self._held.pop(slot.ticket, None)
+        with anyio.CancelScope(shield=True):
+            await self._give_back(slot)
+
+    async def _give_back(self, slot: _Slot) -> None:
         try:
-            yield
-        finally:
-            self.in_flight[key.name] -= 1
+            await self.router.async_store.limit_release(slot.ticket, (slot.key,))
+        except Exception as e:
+            log.warning(
+                "could not release an in-flight slot (%s); it expires in %.0f s",
+                type(e).__name__,
+                SLOT_HOLD_S,
+            )
 
     def error_response(self, wire: Wire, err: GatewayError, entry: AccessEntry) -> Response:
         """``err`` as ``wire``'s error body, with its status and headers."""
@@ -208,8 +307,9 @@ class Gateway:
 
     async def chat(self, request: Request, wire: Wire) -> Response:
         """Serve one chat request (JSON or SSE) in ``wire``'s shapes."""
-        entry = AccessEntry(request.method, request.url.path)
-        span, token = self._server_span(request)
+        headers = header_map(request.scope)
+        entry = AccessEntry(request.method, request.scope["path"])
+        span, token = self._server_span(request, headers)
 
         def done() -> None:
             self.finish(entry)
@@ -217,7 +317,7 @@ class Gateway:
 
         streamed = False
         try:
-            response = await self._chat(request, wire, entry)
+            response = await self._chat(request, headers, wire, entry)
             if isinstance(response, _Streamed):
                 streamed = True  # the stream writes the log and ends the span when it ends
                 response.on_end.append(done)
@@ -228,18 +328,20 @@ class Gateway:
             if not streamed:
                 done()
 
-    async def _chat(self, request: Request, wire: Wire, entry: AccessEntry) -> Response:
+    async def _chat(
+        self, request: Request, headers: Mapping[str, str], wire: Wire, entry: AccessEntry
+    ) -> Response:
         try:
-            key = self.authenticate(request.headers)
+            key = self.authenticate(headers)
             if key is not None:
                 entry.key, entry.tenant = key.name, key.tenant
-            raw = await read_body(request.headers, request.stream(), self.settings.max_body_bytes)
+            raw = await read_body(headers, request.stream(), self.settings.max_body_bytes)
             call = wire.parse(parse_json(raw))
             entry.stream = call.stream
             self.check_model(key, call.model)
             entry.model = call.model
             try:
-                ctx = request_context(key, request.headers, self.levels, call.user)
+                ctx = request_context(key, headers, self.levels, call.user)
             except BadHeader as e:
                 raise GatewayError(400, str(e), param=e.field) from None
             if call.stream:
@@ -269,15 +371,14 @@ class Gateway:
     async def _stream(
         self, wire: Wire, call: ChatCall, ctx: Any, key: GatewayKey | None, entry: AccessEntry
     ) -> Response:
-        slot = self.slot(key)
-        await slot.__aenter__()
+        slot = await self.acquire(key)
         try:
             stream = self.router.stream(call.messages, model=call.model, context=ctx, **call.params)
             # Entering tries the plan up to the first content: a failure here is still
             # an ordinary HTTP error, with its status.
             await stream.__aenter__()
         except BaseException:
-            await slot.__aexit__(None, None, None)
+            await self.release(slot)
             raise
         decision = stream.decision
         target = _opened_target(stream)
@@ -295,8 +396,10 @@ class Gateway:
             headers["x-router-cache"] = stream.cache
 
         async def close() -> None:
-            await stream.aclose()
-            await slot.__aexit__(None, None, None)
+            try:
+                await stream.aclose()
+            finally:
+                await self.release(slot)
 
         events = wire.events(stream, call, f"chatcmpl-{decision.id}")
         return _Streamed(events, close, headers=headers)
@@ -309,17 +412,18 @@ class Gateway:
         return err
 
     def _server_span(
-        self, request: Request
+        self, request: Request, headers: Mapping[str, str]
     ) -> tuple[trace.Span | None, Token[otel_context.Context] | None]:
         """A SERVER span continuing the caller's ``traceparent``, made current."""
         if not self.tracing:
             return None, None
-        parent = propagate.extract(dict(request.headers))
+        parent = propagate.extract(headers)
+        path = request.scope["path"]
         span = self.tracer.start_span(
-            f"{request.method} {request.url.path}",
+            f"{request.method} {path}",
             context=parent,
             kind=SpanKind.SERVER,
-            attributes={"http.request.method": request.method, "url.path": request.url.path},
+            attributes={"http.request.method": request.method, "url.path": path},
         )
         if not span.is_recording():
             return None, None
@@ -329,9 +433,9 @@ class Gateway:
 
     async def models(self, request: Request) -> Response:
         """``GET /v1/models``: the names the presented key may use as ``model``."""
-        entry = AccessEntry(request.method, request.url.path)
+        entry = AccessEntry(request.method, request.scope["path"])
         try:
-            key = self.authenticate(request.headers)
+            key = self.authenticate(header_map(request.scope))
         except GatewayError as e:
             response = self.error_response(OPENAI, e, entry)
             self.finish(entry)
@@ -358,6 +462,17 @@ class Gateway:
             body = {"status": "unavailable", "state_store": type(e).__name__}
             return Response(json.dumps(body), status_code=503, media_type="application/json")
         return Response('{"status":"ready"}', media_type="application/json")
+
+
+def header_map(scope: Mapping[str, Any]) -> dict[str, str]:
+    """A request's headers as one dict, built once: lower-case names (as ASGI gives them),
+    the first value of a repeated header (as starlette's ``Headers.get``)."""
+    out: dict[str, str] = {}
+    for name, value in scope["headers"]:
+        k = name.decode("latin-1")
+        if k not in out:
+            out[k] = value.decode("latin-1")
+    return out
 
 
 def _end_span(span: trace.Span | None, entry: AccessEntry) -> None:
@@ -401,6 +516,29 @@ class _Streamed(StreamingResponse):
                         fn()
 
 
+class _App(Starlette):
+    """Starlette, with the chat endpoints dispatched straight from ``__call__``.
+
+    They answer every error themselves (:meth:`Gateway.chat` turns any
+    exception into a JSON error), so the middleware layers and the route
+    matching starlette runs for each request are of no use to them and cost
+    a few frames per request; every other request (lifespan, the other
+    endpoints, unknown paths) goes through starlette as usual.
+    """
+
+    fast: dict[str, Callable[[Request], Awaitable[Response]]]
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST":
+            handle = self.fast.get(scope["path"])
+            if handle is not None:
+                scope["app"] = self
+                response = await handle(Request(scope, receive, send))
+                await response(scope, receive, send)
+                return
+        await super().__call__(scope, receive, send)
+
+
 def create_app(
     router: AsyncRouter,
     *,
@@ -429,6 +567,7 @@ def create_app(
             yield
         finally:
             try:
+                await gateway.aclose()
                 await router.aclose()
             finally:
                 if metrics is not None and meter_provider is not None:
@@ -444,9 +583,13 @@ def create_app(
 
         return handle
 
+    fast = {
+        "/v1/chat/completions": endpoint(gateway.chat, OPENAI),
+        "/v1/messages": endpoint(gateway.chat, ANTHROPIC),
+    }
     routes = [
-        Route("/v1/chat/completions", endpoint(gateway.chat, OPENAI), methods=["POST"]),
-        Route("/v1/messages", endpoint(gateway.chat, ANTHROPIC), methods=["POST"]),
+        # Served by _App.__call__ first; kept here for the 405 on other methods.
+        *(Route(path, handle, methods=["POST"]) for path, handle in fast.items()),
         Route("/v1/models", gateway.models, methods=["GET"]),
         Route("/healthz", gateway.healthz, methods=["GET"]),
         Route("/readyz", gateway.readyz, methods=["GET"]),
@@ -468,7 +611,8 @@ def create_app(
         return Response(OPENAI.error_body(err), status_code=status, media_type="application/json")
 
     handlers = {404: no_route, 405: no_route}
-    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers=handlers)
+    app = _App(routes=routes, lifespan=lifespan, exception_handlers=handlers)
+    app.fast = fast
     app.state.gateway = gateway
     return app
 

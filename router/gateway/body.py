@@ -1,4 +1,5 @@
-"""Reading a request body: bounded while it is read, then strict JSON.
+"""Reading a request body: bounded while it is read, then strict JSON; and the
+gateway's JSON out (:func:`dumps`).
 
 The limit is checked against ``Content-Length`` first and then against the
 bytes actually received, so a client that lies about the length (or sends a
@@ -14,7 +15,7 @@ from typing import Any
 
 from .errors import GatewayError
 
-__all__ = ["parse_json", "read_body"]
+__all__ = ["dumps", "parse_json", "read_body"]
 
 
 def _too_large(limit: int) -> GatewayError:
@@ -43,10 +44,21 @@ def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON number")
 
 
+# Made once: json.loads / json.dumps with options build a new decoder / encoder per call.
+_DECODER = json.JSONDecoder(parse_constant=_no_constant)
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
+def dumps(obj: object) -> bytes:
+    """``obj`` as compact UTF-8 JSON (what every answer body and event carries)."""
+    return _ENCODER.encode(obj).encode()
+
+
 def parse_json(raw: bytes) -> Any:
     """The JSON document in ``raw``; a 400 :class:`GatewayError` (without the input) if not."""
     try:
-        return json.loads(raw, parse_constant=_no_constant)
+        # As json.loads(bytes): UTF-8 (a BOM allowed), -16 or -32 by the first bytes.
+        return _DECODER.decode(raw.decode(json.detect_encoding(raw), "surrogatepass"))
     except UnicodeDecodeError:
         raise GatewayError(400, "the request body is not UTF-8") from None
     except RecursionError:

@@ -9,13 +9,13 @@ they hold their default value, which clients such as LangChain send anyway.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..types import ChatChunk, ChatResponse, Usage
+from .body import dumps
 from .errors import GatewayError, classify, openai_body
 
 if TYPE_CHECKING:
@@ -112,13 +112,9 @@ def parse_chat(body: object) -> ChatCall:
     )
 
 
-def _dumps(obj: object) -> bytes:
-    return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode()
-
-
 def sse(obj: object) -> bytes:
     """One server-sent event carrying ``obj`` as JSON."""
-    return b"data: " + _dumps(obj) + b"\n\n"
+    return b"data: " + dumps(obj) + b"\n\n"
 
 
 def usage_json(u: Usage | None) -> dict[str, Any] | None:
@@ -151,7 +147,7 @@ def completion_json(resp: ChatResponse, fallback_id: str) -> bytes:
                 "finish_reason": c.finish_reason,
             }
         )
-    return _dumps(
+    return dumps(
         {
             "id": resp.id or fallback_id,
             "object": "chat.completion",
