@@ -43,8 +43,8 @@ from .snapshot import Snapshot
 
 __all__ = ["OVERRIDABLE", "Policy", "decide"]
 
-Spans = list[tuple[int, int, int]]
-"""(start, end, detector index) of matches in one text."""
+Spans = list[tuple[int, int, Detector]]
+"""(start, end, detector) of matches in one text."""
 
 _EMPTY_CONTEXT = RequestContext()
 
@@ -368,16 +368,23 @@ class Policy:
         return top, counts
 
     def _scan(
-        self, text: str, only: frozenset[int] | None = None, spans: dict[str, Spans] | None = None
+        self,
+        text: str,
+        only: frozenset[int] | None = None,
+        spans: dict[str, Spans] | None = None,
+        forms: list[tuple[str, bool]] | None = None,
     ) -> tuple[tuple[int, int], ...]:
         """(detector index, matches) for every detector that fires on ``text``
         (of the detectors at indices ``only``, when given).
 
         A detector's count is its largest over the text's forms, so a match
-        seen in two forms counts once.
+        seen in two forms counts once. ``forms``: the text's forms, when the
+        caller knows them (:func:`scan_forms` otherwise).
         """
         best: dict[int, int] = {}
-        for form, normalised in scan_forms(text, raw=self._raw):
+        if forms is None:
+            forms = scan_forms(text, raw=self._raw)
+        for form, normalised in forms:
             digits = has_digit(form)
             windows: dict[int, Any] = {}
             # The form is the text as written (ASCII prose mostly is): keep the spans.
@@ -388,7 +395,7 @@ class Policy:
                 if keep and i in self._span_idx:
                     found = det.spans(form, digits, windows)
                     if spans is not None:
-                        spans.setdefault(text, []).extend((a, b, i) for a, b in found)
+                        spans.setdefault(text, []).extend((a, b, det) for a, b in found)
                     n = len(found)
                 else:
                     n = det.count(form, digits, windows)
@@ -697,22 +704,25 @@ class Policy:
         scanned, found = texts
         taken = reserved_numbers(scanned)
         only = red.indices
-        known = {
-            t: [(a, b, self.detectors[i][0]) for a, b, i in sp if i in only]
-            for t, sp in found.items()
-        }
-        red_req, values, red_counts = redact_request(request, red.detectors, taken, known)
+        changed: dict[int, tuple[str, str]] = {}
+        red_req, values, red_counts = redact_request(request, red.detectors, taken, found, changed)
         # The redacted request is scanned by the named detectors as the original
         # was classified: joins across parts and turns, decoded and normalised
         # forms. One that still fires found a value no span of the texts as
-        # written holds. Texts redaction left as they were are known by digest.
+        # written holds. Texts redaction left as they were are known by digest;
+        # a text it changed is new (no digest).
         seen = self._seen
         left_idx: set[int] = set()
+        hits: tuple[tuple[int, int], ...] | None
         for text in scan(red_req):
-            key = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
-            hits = seen.get(key)
-            if hits is None:
-                hits = self._scan(text, only)
+            was = changed.get(id(text))
+            if was is not None and was[0] is text:
+                hits = self._scan(text, only, forms=_own_form(text, was[1], found))
+            else:
+                key = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16)
+                hits = seen.get(key.digest())
+                if hits is None:
+                    hits = self._scan(text, only)
             left_idx.update(i for i, n in hits if n and i in only)
         left = sorted(self.detectors[i][0].name for i in left_idx)
         if left:
@@ -833,6 +843,21 @@ class Policy:
         if snap.unavailable:
             order.sort(key=lambda t: t.name in snap.unavailable)
         return order
+
+
+def _own_form(red: str, was: str, found: Mapping[str, Spans]) -> list[tuple[str, bool]] | None:
+    """``[(red, True)]`` when the redacted text ``red`` is provably its only form
+    (what :func:`scan_forms` returns for it), else None (scan_forms decides).
+
+    ``was`` is in ``found`` when it is its own normal form (classification keeps
+    spans only then): no ASCII control character, no run of spaces. ``red`` is
+    ``was`` with spans replaced by placeholders — printable, no space, never
+    empty — so it holds neither either, and normalising an ASCII text changes
+    nothing else. Without ``\\``, ``%`` or ``&`` it has no decoded form.
+    """
+    if red.isascii() and was in found and not any(map(red.__contains__, "\\%&")):
+        return [(red, True)]
+    return None
 
 
 def _cache_verdict(

@@ -72,8 +72,12 @@ class _Issuer:
     """Placeholders of one request: one per (label, value), numbered per label."""
 
     taken: Mapping[str, set[int]]
-    known: Mapping[str, list[tuple[int, int, Detector]]] = field(default_factory=dict)
-    """Spans classification already found in a text as written."""
+    detectors: Sequence[Detector]
+    known: Mapping[str, Sequence[tuple[int, int, Detector]]]
+    """Spans classification already found in a text as written (of these
+    detectors and maybe others, which are left alone)."""
+    rewritten: dict[int, tuple[str, str]] | None
+    """Filled, when given: id of each redacted text → (that text, the text it was)."""
     by_value: dict[tuple[str, str], str] = field(default_factory=dict)
     values: dict[str, str] = field(default_factory=dict)
     """Placeholder → value."""
@@ -97,13 +101,14 @@ class _Issuer:
         return ph
 
     def text(self, text: str, detectors: Sequence[Detector]) -> str:
-        spans = self.known.get(text)
-        if spans is None:
+        spans: list[tuple[int, int, Detector]]
+        known = self.known.get(text)
+        if known is None:
             spans = []
             for d in detectors:
                 spans.extend((a, b, d) for a, b in d.finditer(text) if b > a)
         else:
-            spans = [s for s in spans if s[1] > s[0]]
+            spans = [s for s in known if s[1] > s[0] and s[2] in detectors]
         if not spans:
             return text
         spans.sort(key=lambda s: (s[0], -s[1]))
@@ -122,7 +127,10 @@ class _Issuer:
         out.append(text[pos:a])
         out.append(self.placeholder(det.label, det.name, text[a:b]))
         out.append(text[b:])
-        return "".join(out)
+        red = "".join(out)
+        if self.rewritten is not None:
+            self.rewritten[id(red)] = (red, text)
+        return red
 
     def any(self, value: Any, detectors: Sequence[Detector]) -> Any:
         """``value`` (strings, lists, mappings, keys included) with its strings redacted;
@@ -150,16 +158,20 @@ def redact_request(
     request: ChatRequest,
     detectors: Sequence[Detector],
     taken: Mapping[str, set[int]],
-    known: Mapping[str, list[tuple[int, int, Detector]]] | None = None,
+    known: Mapping[str, Sequence[tuple[int, int, Detector]]] | None = None,
+    rewritten: dict[int, tuple[str, str]] | None = None,
 ) -> tuple[ChatRequest, dict[str, str], dict[str, int]]:
     """``request`` with every span of ``detectors`` in every string replaced by a placeholder.
 
     Returns the redacted request, placeholder → value, and detector name →
     spans replaced. ``taken``: numbers to skip (:func:`reserved_numbers`);
     ``known``: a text's spans already found by ``detectors`` (every one of
-    them, as :meth:`Detector.finditer` finds them), not searched again.
+    them, as :meth:`Detector.finditer` finds them; spans of other detectors
+    are ignored), not searched again. ``rewritten``, when given, receives the
+    id of every redacted string mapped to it and the string it replaced (the
+    engine scans those again without a digest).
     """
-    iss = _Issuer(taken, known or {})
+    iss = _Issuer(taken, tuple(detectors), known or {}, rewritten)
     messages = []
     changed = False
     for m in request.messages:
