@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 from unittest import mock
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -55,6 +56,8 @@ _PIECES = [
     "x@y.io",
     "+14155550123",
     "jane.doe@example.com",
+    "z@b.co.",  # its domain runs into what follows: only a placeholder ends it
+    "030 1234567",
     "j\\u0040example.com",
     "j%40example.com",
     "j&#64;example.com",
@@ -140,6 +143,23 @@ def test_prose_redacted_in_place_takes_the_shortcut() -> None:
     # A decoded form, a text that was not its own normal form: the long way.
     assert _own_form("a \\u0040 [EMAIL_1]", text, found) is None
     assert _own_form(redacted, "write  to", found) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "found"),
+    [
+        # In "b.co.030" the domain ends in digits; the phone's placeholder ends it at "co".
+        ("mail z@b.co.030 1234567", "email"),
+        # After a letter no phone number starts; after the email's placeholder one does.
+        ("mail a@b.co+14155550123", "phone"),
+    ],
+)
+def test_a_match_a_placeholder_uncovers_fails_closed(text: str, found: str) -> None:
+    d = _policy().decide(
+        ChatRequest.model_validate({"messages": [{"role": "user", "content": text}]})
+    )
+    assert d.target_names == ("local",)
+    assert f"{found} still found after redacting" in d.excluded["cloud"][0]
 
 
 def _verdict(policy: Policy, messages: list[dict[str, Any]]) -> tuple[Any, ...]:
