@@ -1,9 +1,10 @@
 """The fail-closed check's shortcuts give the verdict a full re-scan gives.
 
-The engine scans a text redaction rewrote without looking up its digest, and
-without normalising or decoding it when it is provably its own only form
-(:func:`router.policy.engine._own_form`). These properties compare both
-against the long way, on random texts with random spans.
+The engine scans a text redaction rewrote without looking up its digest, and,
+when it is provably its own only form (:func:`router.policy.engine._own_form`),
+without normalising or decoding it, and only when a placeholder may have made
+a match (:func:`router.policy.detectors.count_after_redaction`). These
+properties compare each against the long way, on random texts with random spans.
 """
 
 from __future__ import annotations
@@ -18,8 +19,10 @@ from hypothesis import strategies as st
 from router.config import load_dict
 from router.policy import Policy
 from router.policy import engine as engine_mod
-from router.policy.detectors import scan_forms
+from router.policy.detectors import builtin_detector, count_after_redaction, scan_forms
 from router.policy.engine import _own_form
+from router.policy.normalize import normalize
+from router.policy.redaction import PLACEHOLDER
 from router.types import ChatRequest
 
 # Pieces that exercise what normalising and decoding change: spaces and their
@@ -129,9 +132,9 @@ def test_a_text_claimed_as_its_own_only_form_is_what_scan_forms_says(
         pos = b
     red.append(text[pos:])
     redacted = "".join(red)
-    claimed = _own_form(redacted, text, found)
-    if claimed is not None:
-        assert claimed == scan_forms(redacted, raw=True) == scan_forms(redacted, raw=False)
+    if _own_form(redacted, text, found):
+        assert scan_forms(redacted, raw=True) == [(redacted, True)]
+        assert scan_forms(redacted, raw=False) == [(redacted, True)]
 
 
 def test_prose_redacted_in_place_takes_the_shortcut() -> None:
@@ -139,10 +142,76 @@ def test_prose_redacted_in_place_takes_the_shortcut() -> None:
     found: dict[str, Any] = {}
     _policy().classify([text], found)
     redacted = "write to [EMAIL_1] or call [PHONE_1] today"
-    assert _own_form(redacted, text, found) == [(redacted, True)]
+    assert _own_form(redacted, text, found)
     # A decoded form, a text that was not its own normal form: the long way.
-    assert _own_form("a \\u0040 [EMAIL_1]", text, found) is None
-    assert _own_form(redacted, "write  to", found) is None
+    assert not _own_form("a \\u0040 [EMAIL_1]", text, found)
+    assert not _own_form(redacted, "write  to", found)
+
+
+# Texts in their own normal form (ASCII, single spaces) made of what the email and
+# phone detectors look at: runs of digits and separators, domain and local-part
+# characters, at signs, long runs, brackets.
+_ASCII_PIECES = [
+    "a",
+    "Zz",
+    "_",
+    "0",
+    "55",
+    "1234567",
+    "(555) 123-4567",
+    "+1",
+    "+14155550123",
+    "030 1234567",
+    " ",
+    ".",
+    "-",
+    "/",
+    "(",
+    ")",
+    "+",
+    "@",
+    "x@y.io",
+    "jane.doe@example.com",
+    "z@b.co.",
+    "b.co",
+    "!#$",
+    "[",
+    "]",
+    "[EMAIL_1]",
+    "k" * 40,
+    "m.n-" * 20,
+    "9" * 30,
+    "- " * 40,
+    "k@" + "ab." * 30 + "9",
+    "k" * 63 + "x@y.io",  # a local part of 64 characters: the span starts at its first
+]
+
+
+@settings(max_examples=1500, deadline=None, derandomize=True, database=None)
+@given(
+    st.lists(st.sampled_from(_ASCII_PIECES), max_size=16),
+    st.sampled_from([("email",), ("phone",), ("email", "phone")]),
+)
+def test_no_match_is_missed_by_looking_around_placeholders(
+    pieces: list[str], names: tuple[str, ...]
+) -> None:
+    from router.policy.redaction import Rewritten, redact_request
+
+    text = normalize("".join(pieces))  # its own normal form, as the shortcut requires
+    detectors = tuple(builtin_detector(n) for n in names)
+    request = ChatRequest.model_validate({"messages": [{"role": "user", "content": text}]})
+    rewritten: dict[int, Rewritten] = {}
+    out, _, counts = redact_request(request, detectors, {}, None, rewritten)
+    if not rewritten:
+        return
+    (red,) = rewritten.values()
+    assert out.messages[0].content is red.text and red.was == text
+    # Where the redaction says its placeholders are, they are.
+    assert len(red.placeholders) == sum(counts.values())
+    assert all(PLACEHOLDER.fullmatch(red.text[a:b]) for a, b in red.placeholders)
+    assert builtin_detector("phone").uncovers is not None  # the shortcut is on
+    for det in detectors:  # every match of det was replaced: the shortcut applies
+        assert count_after_redaction(det, red.text, red.placeholders) == det.count(red.text)
 
 
 @pytest.mark.parametrize(
@@ -152,6 +221,9 @@ def test_prose_redacted_in_place_takes_the_shortcut() -> None:
         ("mail z@b.co.030 1234567", "email"),
         # After a letter no phone number starts; after the email's placeholder one does.
         ("mail a@b.co+14155550123", "phone"),
+        # A phone number ends before a letter, not before a placeholder: an email's
+        # local part (64 characters at most) can leave one just before its own.
+        ("call +14155550123" + "k" * 63 + "x@y.io", "phone"),
     ],
 )
 def test_a_match_a_placeholder_uncovers_fails_closed(text: str, found: str) -> None:
@@ -196,6 +268,6 @@ def test_the_decision_is_the_full_rescans(contents: list[str | list[str]]) -> No
     ]
     fast = _verdict(_policy(), messages)
     # The long way: every form computed.
-    with mock.patch.object(engine_mod, "_own_form", lambda *_: None):
+    with mock.patch.object(engine_mod, "_own_form", lambda *_: False):
         slow = _verdict(_policy(), messages)
     assert fast == slow

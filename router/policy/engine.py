@@ -36,9 +36,15 @@ from ..types import ChatRequest, RequestContext
 from . import trust
 from .canonical import scan_inputs, scan_texts
 from .decision import Decision, Limits, SensitivityResult
-from .detectors import Detector, compile_detectors, has_digit, scan_forms
+from .detectors import (
+    Detector,
+    compile_detectors,
+    count_after_redaction,
+    has_digit,
+    scan_forms,
+)
 from .matchers import Facts, Predicate, compile_matcher
-from .redaction import Redaction, redact_request, reserved_numbers
+from .redaction import Redaction, Rewritten, redact_request, reserved_numbers
 from .snapshot import Snapshot
 
 __all__ = ["OVERRIDABLE", "Policy", "decide"]
@@ -372,19 +378,15 @@ class Policy:
         text: str,
         only: frozenset[int] | None = None,
         spans: dict[str, Spans] | None = None,
-        forms: list[tuple[str, bool]] | None = None,
     ) -> tuple[tuple[int, int], ...]:
         """(detector index, matches) for every detector that fires on ``text``
         (of the detectors at indices ``only``, when given).
 
         A detector's count is its largest over the text's forms, so a match
-        seen in two forms counts once. ``forms``: the text's forms, when the
-        caller knows them (:func:`scan_forms` otherwise).
+        seen in two forms counts once.
         """
         best: dict[int, int] = {}
-        if forms is None:
-            forms = scan_forms(text, raw=self._raw)
-        for form, normalised in forms:
+        for form, normalised in scan_forms(text, raw=self._raw):
             digits = has_digit(form)
             windows: dict[int, Any] = {}
             # The form is the text as written (ASCII prose mostly is): keep the spans.
@@ -402,6 +404,20 @@ class Policy:
                 if n > best.get(i, 0):
                     best[i] = n
         return tuple(sorted(best.items()))
+
+    def _rescan(
+        self, text: str, only: frozenset[int], placeholders: list[tuple[int, int]]
+    ) -> tuple[tuple[int, int], ...]:
+        """:meth:`_scan` of a redacted text that is its own only form and was made
+        from one classification kept the spans of (every match of the detectors
+        ``only`` was replaced): only around its placeholders, where a match can be new.
+        """
+        out = []
+        for i in sorted(only):
+            n = count_after_redaction(self.detectors[i][0], text, placeholders)
+            if n:
+                out.append((i, n))
+        return tuple(out)
 
     def decide(
         self,
@@ -704,20 +720,24 @@ class Policy:
         scanned, found = texts
         taken = reserved_numbers(scanned)
         only = red.indices
-        changed: dict[int, tuple[str, str]] = {}
+        changed: dict[int, Rewritten] = {}
         red_req, values, red_counts = redact_request(request, red.detectors, taken, found, changed)
         # The redacted request is scanned by the named detectors as the original
         # was classified: joins across parts and turns, decoded and normalised
         # forms. One that still fires found a value no span of the texts as
         # written holds. Texts redaction left as they were are known by digest;
-        # a text it changed is new (no digest).
+        # a text it changed is new (no digest) and, when it is its own only form
+        # and every match in it was replaced, checked around its placeholders.
         seen = self._seen
         left_idx: set[int] = set()
         hits: tuple[tuple[int, int], ...] | None
         for text in scan(red_req):
             was = changed.get(id(text))
-            if was is not None and was[0] is text:
-                hits = self._scan(text, only, forms=_own_form(text, was[1], found))
+            if was is not None and was.text is text:
+                if _own_form(text, was.was, found):
+                    hits = self._rescan(text, only, was.placeholders)
+                else:
+                    hits = self._scan(text, only)
             else:
                 key = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16)
                 hits = seen.get(key.digest())
@@ -845,9 +865,9 @@ class Policy:
         return order
 
 
-def _own_form(red: str, was: str, found: Mapping[str, Spans]) -> list[tuple[str, bool]] | None:
-    """``[(red, True)]`` when the redacted text ``red`` is provably its only form
-    (what :func:`scan_forms` returns for it), else None (scan_forms decides).
+def _own_form(red: str, was: str, found: Mapping[str, Spans]) -> bool:
+    """Whether the redacted text ``red`` is provably its only form (what
+    :func:`scan_forms` returns for it is ``[(red, True)]``).
 
     ``was`` is in ``found`` when it is its own normal form (classification keeps
     spans only then): no ASCII control character, no run of spaces. ``red`` is
@@ -855,9 +875,7 @@ def _own_form(red: str, was: str, found: Mapping[str, Spans]) -> list[tuple[str,
     empty — so it holds neither either, and normalising an ASCII text changes
     nothing else. Without ``\\``, ``%`` or ``&`` it has no decoded form.
     """
-    if red.isascii() and was in found and not any(map(red.__contains__, "\\%&")):
-        return [(red, True)]
-    return None
+    return red.isascii() and was in found and not any(map(red.__contains__, "\\%&"))
 
 
 def _cache_verdict(

@@ -28,7 +28,7 @@ import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ..types import ChatChunk, ChatRequest, ChatResponse, ChunkChoice, Delta, ToolCallDelta
 from .normalize import normalize, variants
@@ -67,6 +67,14 @@ def reserved_numbers(texts: Iterable[str]) -> dict[str, set[int]]:
     return taken
 
 
+class Rewritten(NamedTuple):
+    """A string redaction changed, what it was, and where its placeholders are."""
+
+    text: str
+    was: str
+    placeholders: list[tuple[int, int]]
+
+
 @dataclass(slots=True, eq=False)
 class _Issuer:
     """Placeholders of one request: one per (label, value), numbered per label."""
@@ -76,8 +84,8 @@ class _Issuer:
     known: Mapping[str, Sequence[tuple[int, int, Detector]]]
     """Spans classification already found in a text as written (of these
     detectors and maybe others, which are left alone)."""
-    rewritten: dict[int, tuple[str, str]] | None
-    """Filled, when given: id of each redacted text → (that text, the text it was)."""
+    rewritten: dict[int, Rewritten] | None
+    """Filled, when given: id of each redacted text → what it was made of."""
     by_value: dict[tuple[str, str], str] = field(default_factory=dict)
     values: dict[str, str] = field(default_factory=dict)
     """Placeholder → value."""
@@ -113,7 +121,8 @@ class _Issuer:
             return text
         spans.sort(key=lambda s: (s[0], -s[1]))
         out: list[str] = []
-        pos = 0
+        where: list[tuple[int, int]] = []  # the placeholders' spans in the result
+        pos = size = 0
         a, b, det = spans[0]
         # Overlapping spans merge (the first detector's type names them): no
         # fragment of a match survives between two placeholders.
@@ -121,15 +130,19 @@ class _Issuer:
             if s < b:
                 b = max(b, e)
                 continue
-            out.append(text[pos:a])
-            out.append(self.placeholder(det.label, det.name, text[a:b]))
+            ph = self.placeholder(det.label, det.name, text[a:b])
+            size += a - pos
+            where.append((size, size + len(ph)))
+            size += len(ph)
+            out += (text[pos:a], ph)
             pos, a, b, det = b, s, e, d
-        out.append(text[pos:a])
-        out.append(self.placeholder(det.label, det.name, text[a:b]))
-        out.append(text[b:])
+        ph = self.placeholder(det.label, det.name, text[a:b])
+        size += a - pos
+        where.append((size, size + len(ph)))
+        out += (text[pos:a], ph, text[b:])
         red = "".join(out)
         if self.rewritten is not None:
-            self.rewritten[id(red)] = (red, text)
+            self.rewritten[id(red)] = Rewritten(red, text, where)
         return red
 
     def any(self, value: Any, detectors: Sequence[Detector]) -> Any:
@@ -159,7 +172,7 @@ def redact_request(
     detectors: Sequence[Detector],
     taken: Mapping[str, set[int]],
     known: Mapping[str, Sequence[tuple[int, int, Detector]]] | None = None,
-    rewritten: dict[int, tuple[str, str]] | None = None,
+    rewritten: dict[int, Rewritten] | None = None,
 ) -> tuple[ChatRequest, dict[str, str], dict[str, int]]:
     """``request`` with every span of ``detectors`` in every string replaced by a placeholder.
 
@@ -168,8 +181,8 @@ def redact_request(
     ``known``: a text's spans already found by ``detectors`` (every one of
     them, as :meth:`Detector.finditer` finds them; spans of other detectors
     are ignored), not searched again. ``rewritten``, when given, receives the
-    id of every redacted string mapped to it and the string it replaced (the
-    engine scans those again without a digest).
+    id of every redacted string mapped to it, the string it replaced and where
+    its placeholders are (the engine checks those again knowing that).
     """
     iss = _Issuer(taken, tuple(detectors), known or {}, rewritten)
     messages = []
