@@ -374,10 +374,7 @@ class Policy:
         return top, counts
 
     def _scan(
-        self,
-        text: str,
-        only: frozenset[int] | None = None,
-        spans: dict[str, Spans] | None = None,
+        self, text: str, only: frozenset[int] | None = None, spans: dict[str, Spans] | None = None
     ) -> tuple[tuple[int, int], ...]:
         """(detector index, matches) for every detector that fires on ``text``
         (of the detectors at indices ``only``, when given).
@@ -408,9 +405,10 @@ class Policy:
     def _rescan(
         self, text: str, only: frozenset[int], placeholders: list[tuple[int, int]]
     ) -> tuple[tuple[int, int], ...]:
-        """:meth:`_scan` of a redacted text that is its own only form and was made
-        from one classification kept the spans of (every match of the detectors
-        ``only`` was replaced): only around its placeholders, where a match can be new.
+        """:meth:`_scan` of a redacted text that is its own only form, made from a
+        text whose spans classification kept (so every match of the detectors
+        ``only`` in it was replaced): a detector scans it only when one of its
+        placeholders may have made a match (:func:`count_after_redaction`).
         """
         out = []
         for i in sorted(only):

@@ -37,7 +37,14 @@ if TYPE_CHECKING:
     from ..targets import Target
     from .detectors import Detector
 
-__all__ = ["PLACEHOLDER", "Redaction", "StreamRestorer", "redact_request", "reserved_numbers"]
+__all__ = [
+    "PLACEHOLDER",
+    "Redaction",
+    "Rewritten",
+    "StreamRestorer",
+    "redact_request",
+    "reserved_numbers",
+]
 
 PLACEHOLDER = re.compile(r"\[([A-Z0-9_]+)_([0-9]+)\]")
 """The shape of a placeholder: ``[LABEL_N]``."""
@@ -80,7 +87,6 @@ class _Issuer:
     """Placeholders of one request: one per (label, value), numbered per label."""
 
     taken: Mapping[str, set[int]]
-    detectors: Sequence[Detector]
     known: Mapping[str, Sequence[tuple[int, int, Detector]]]
     """Spans classification already found in a text as written (of these
     detectors and maybe others, which are left alone)."""
@@ -184,7 +190,7 @@ def redact_request(
     id of every redacted string mapped to it, the string it replaced and where
     its placeholders are (the engine checks those again knowing that).
     """
-    iss = _Issuer(taken, tuple(detectors), known or {}, rewritten)
+    iss = _Issuer(taken, known or {}, rewritten)
     messages = []
     changed = False
     for m in request.messages:
