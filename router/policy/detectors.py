@@ -38,6 +38,7 @@ __all__ = [
     "builtin_detector",
     "builtin_detectors",
     "compile_detectors",
+    "count_after_redaction",
     "iban_valid",
     "luhn_valid",
     "scan_forms",
@@ -118,6 +119,9 @@ class Detector:
     raw: bool = False
     """Also scan the text as written, not only its normalised forms (user-written
     patterns may rely on what normalisation changes: tabs, case of a digit script)."""
+    uncovers: Callable[[str, Iterable[tuple[int, int]]], bool] | None = None
+    """Whether placeholders at these ``[p, q)`` of an ASCII text may make a match the
+    text did not hold before (see :func:`count_after_redaction`); None: assume they may."""
 
     def finditer(self, text: str) -> Iterator[tuple[int, int]]:
         """Spans ``(start, end)`` of validated matches in ``text``."""
@@ -349,6 +353,65 @@ def scan_forms(text: str, raw: bool = True) -> list[tuple[str, bool]]:
         if raw and norm != form:
             out.append((form, False))
     return out
+
+
+# --- matches a redaction can uncover ----------------------------------------
+
+
+def count_after_redaction(det: Detector, text: str, placeholders: Iterable[tuple[int, int]]) -> int:
+    """:meth:`Detector.count` of ``text``, a redacted text that knows how it was made.
+
+    ``text`` must be ASCII and its own normal form, and have been its own normal
+    form before *every* match of ``det`` in it was replaced by the placeholders
+    at ``placeholders``. Then a match it holds now was not there before: it
+    depends on a placeholder — it touches one, or what the pattern looks at
+    around it (a look-behind, an email's domain, a phone number's run of digits
+    and separators) reaches one. Elsewhere the text is as it was, and there
+    every match was replaced. So when ``det.uncovers`` says of no placeholder
+    that it may make one, there is none (no scan); otherwise the whole text is
+    scanned.
+    """
+    if det.uncovers is not None and not det.uncovers(text, placeholders):
+        return 0
+    return det.count(text)
+
+
+_WALK = 64
+"""Characters a test below looks at on each side of a placeholder before it gives
+up and lets the whole text be scanned."""
+
+_PHONE_RUN = frozenset("0123456789 .()/+-")
+"""What the phone detector's window runs over (``_PHONE_WINDOW`` on the text's shape)."""
+
+
+def _phone_uncovers(text: str, placeholders: Iterable[tuple[int, int]]) -> bool:
+    # Matches are searched only inside maximal runs of digits and separators
+    # holding digits, from one character before the run's first digit (a
+    # look-behind one further) to one character after the run. A run whose
+    # digits and those characters are the text's as before holds the matches
+    # it held before. The brackets end runs: the runs a placeholder can change
+    # are the one ending at its "[" and the one starting at or one after its
+    # "]"; without a digit neither holds a match.
+    size = len(text)
+    run = _PHONE_RUN
+    for p, q in placeholders:
+        i = p - 1
+        stop = max(-1, i - _WALK)
+        while i > stop and text[i] in run:
+            if text[i].isdigit():
+                return True
+            i -= 1
+        if i == stop and i >= 0:
+            return True  # a run too long to follow: scan
+        j = q if q < size and text[q] in run else q + 1
+        end = min(size, j + _WALK)
+        while j < end and text[j] in run:
+            if text[j].isdigit():
+                return True
+            j += 1
+        if j == end and end < size:
+            return True
+    return False
 
 
 # --- validators -------------------------------------------------------------
@@ -681,6 +744,7 @@ _BUILTIN: dict[str, Callable[[], Detector]] = {
         window_lead=1,
         window_min=7,
         min_digits=7,
+        uncovers=_phone_uncovers,
     ),
     "payment_card": lambda: Detector(
         "payment_card",

@@ -36,15 +36,21 @@ from ..types import ChatRequest, RequestContext
 from . import trust
 from .canonical import scan_inputs, scan_texts
 from .decision import Decision, Limits, SensitivityResult
-from .detectors import Detector, compile_detectors, has_digit, scan_forms
+from .detectors import (
+    Detector,
+    compile_detectors,
+    count_after_redaction,
+    has_digit,
+    scan_forms,
+)
 from .matchers import Facts, Predicate, compile_matcher
-from .redaction import Redaction, redact_request, reserved_numbers
+from .redaction import Redaction, Rewritten, redact_request, reserved_numbers
 from .snapshot import Snapshot
 
 __all__ = ["OVERRIDABLE", "Policy", "decide"]
 
-Spans = list[tuple[int, int, int]]
-"""(start, end, detector index) of matches in one text."""
+Spans = list[tuple[int, int, Detector]]
+"""(start, end, detector) of matches in one text."""
 
 _EMPTY_CONTEXT = RequestContext()
 
@@ -388,13 +394,28 @@ class Policy:
                 if keep and i in self._span_idx:
                     found = det.spans(form, digits, windows)
                     if spans is not None:
-                        spans.setdefault(text, []).extend((a, b, i) for a, b in found)
+                        spans.setdefault(text, []).extend((a, b, det) for a, b in found)
                     n = len(found)
                 else:
                     n = det.count(form, digits, windows)
                 if n > best.get(i, 0):
                     best[i] = n
         return tuple(sorted(best.items()))
+
+    def _rescan(
+        self, text: str, only: frozenset[int], placeholders: list[tuple[int, int]]
+    ) -> tuple[tuple[int, int], ...]:
+        """:meth:`_scan` of a redacted text that is its own only form, made from a
+        text whose spans classification kept (so every match of the detectors
+        ``only`` in it was replaced): a detector scans it only when one of its
+        placeholders may have made a match (:func:`count_after_redaction`).
+        """
+        out = []
+        for i in sorted(only):
+            n = count_after_redaction(self.detectors[i][0], text, placeholders)
+            if n:
+                out.append((i, n))
+        return tuple(out)
 
     def decide(
         self,
@@ -697,22 +718,29 @@ class Policy:
         scanned, found = texts
         taken = reserved_numbers(scanned)
         only = red.indices
-        known = {
-            t: [(a, b, self.detectors[i][0]) for a, b, i in sp if i in only]
-            for t, sp in found.items()
-        }
-        red_req, values, red_counts = redact_request(request, red.detectors, taken, known)
+        changed: dict[int, Rewritten] = {}
+        red_req, values, red_counts = redact_request(request, red.detectors, taken, found, changed)
         # The redacted request is scanned by the named detectors as the original
         # was classified: joins across parts and turns, decoded and normalised
         # forms. One that still fires found a value no span of the texts as
-        # written holds. Texts redaction left as they were are known by digest.
+        # written holds. Texts redaction left as they were are known by digest;
+        # a text it changed is new (no digest) and, when it is its own only form
+        # and every match in it was replaced, checked around its placeholders.
         seen = self._seen
         left_idx: set[int] = set()
+        hits: tuple[tuple[int, int], ...] | None
         for text in scan(red_req):
-            key = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
-            hits = seen.get(key)
-            if hits is None:
-                hits = self._scan(text, only)
+            was = changed.get(id(text))
+            if was is not None and was.text is text:
+                if _own_form(text, was.was, found):
+                    hits = self._rescan(text, only, was.placeholders)
+                else:
+                    hits = self._scan(text, only)
+            else:
+                key = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16)
+                hits = seen.get(key.digest())
+                if hits is None:
+                    hits = self._scan(text, only)
             left_idx.update(i for i, n in hits if n and i in only)
         left = sorted(self.detectors[i][0].name for i in left_idx)
         if left:
@@ -833,6 +861,19 @@ class Policy:
         if snap.unavailable:
             order.sort(key=lambda t: t.name in snap.unavailable)
         return order
+
+
+def _own_form(red: str, was: str, found: Mapping[str, Spans]) -> bool:
+    """Whether the redacted text ``red`` is provably its only form (what
+    :func:`scan_forms` returns for it is ``[(red, True)]``).
+
+    ``was`` is in ``found`` when it is its own normal form (classification keeps
+    spans only then): no ASCII control character, no run of spaces. ``red`` is
+    ``was`` with spans replaced by placeholders — printable, no space, never
+    empty — so it holds neither either, and normalising an ASCII text changes
+    nothing else. Without ``\\``, ``%`` or ``&`` it has no decoded form.
+    """
+    return red.isascii() and was in found and not any(map(red.__contains__, "\\%&"))
 
 
 def _cache_verdict(

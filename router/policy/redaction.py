@@ -28,7 +28,7 @@ import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ..types import ChatChunk, ChatRequest, ChatResponse, ChunkChoice, Delta, ToolCallDelta
 from .normalize import normalize, variants
@@ -37,7 +37,14 @@ if TYPE_CHECKING:
     from ..targets import Target
     from .detectors import Detector
 
-__all__ = ["PLACEHOLDER", "Redaction", "StreamRestorer", "redact_request", "reserved_numbers"]
+__all__ = [
+    "PLACEHOLDER",
+    "Redaction",
+    "Rewritten",
+    "StreamRestorer",
+    "redact_request",
+    "reserved_numbers",
+]
 
 PLACEHOLDER = re.compile(r"\[([A-Z0-9_]+)_([0-9]+)\]")
 """The shape of a placeholder: ``[LABEL_N]``."""
@@ -67,13 +74,24 @@ def reserved_numbers(texts: Iterable[str]) -> dict[str, set[int]]:
     return taken
 
 
+class Rewritten(NamedTuple):
+    """A string redaction changed, what it was, and where its placeholders are."""
+
+    text: str
+    was: str
+    placeholders: list[tuple[int, int]]
+
+
 @dataclass(slots=True, eq=False)
 class _Issuer:
     """Placeholders of one request: one per (label, value), numbered per label."""
 
     taken: Mapping[str, set[int]]
-    known: Mapping[str, list[tuple[int, int, Detector]]] = field(default_factory=dict)
-    """Spans classification already found in a text as written."""
+    known: Mapping[str, Sequence[tuple[int, int, Detector]]]
+    """Spans classification already found in a text as written (of these
+    detectors and maybe others, which are left alone)."""
+    rewritten: dict[int, Rewritten] | None
+    """Filled, when given: id of each redacted text → what it was made of."""
     by_value: dict[tuple[str, str], str] = field(default_factory=dict)
     values: dict[str, str] = field(default_factory=dict)
     """Placeholder → value."""
@@ -97,18 +115,20 @@ class _Issuer:
         return ph
 
     def text(self, text: str, detectors: Sequence[Detector]) -> str:
-        spans = self.known.get(text)
-        if spans is None:
+        spans: list[tuple[int, int, Detector]]
+        known = self.known.get(text)
+        if known is None:
             spans = []
             for d in detectors:
                 spans.extend((a, b, d) for a, b in d.finditer(text) if b > a)
         else:
-            spans = [s for s in spans if s[1] > s[0]]
+            spans = [s for s in known if s[1] > s[0] and s[2] in detectors]
         if not spans:
             return text
         spans.sort(key=lambda s: (s[0], -s[1]))
         out: list[str] = []
-        pos = 0
+        where: list[tuple[int, int]] = []  # the placeholders' spans in the result
+        pos = size = 0
         a, b, det = spans[0]
         # Overlapping spans merge (the first detector's type names them): no
         # fragment of a match survives between two placeholders.
@@ -116,13 +136,20 @@ class _Issuer:
             if s < b:
                 b = max(b, e)
                 continue
-            out.append(text[pos:a])
-            out.append(self.placeholder(det.label, det.name, text[a:b]))
+            ph = self.placeholder(det.label, det.name, text[a:b])
+            size += a - pos
+            where.append((size, size + len(ph)))
+            size += len(ph)
+            out += (text[pos:a], ph)
             pos, a, b, det = b, s, e, d
-        out.append(text[pos:a])
-        out.append(self.placeholder(det.label, det.name, text[a:b]))
-        out.append(text[b:])
-        return "".join(out)
+        ph = self.placeholder(det.label, det.name, text[a:b])
+        size += a - pos
+        where.append((size, size + len(ph)))
+        out += (text[pos:a], ph, text[b:])
+        red = "".join(out)
+        if self.rewritten is not None:
+            self.rewritten[id(red)] = Rewritten(red, text, where)
+        return red
 
     def any(self, value: Any, detectors: Sequence[Detector]) -> Any:
         """``value`` (strings, lists, mappings, keys included) with its strings redacted;
@@ -150,16 +177,20 @@ def redact_request(
     request: ChatRequest,
     detectors: Sequence[Detector],
     taken: Mapping[str, set[int]],
-    known: Mapping[str, list[tuple[int, int, Detector]]] | None = None,
+    known: Mapping[str, Sequence[tuple[int, int, Detector]]] | None = None,
+    rewritten: dict[int, Rewritten] | None = None,
 ) -> tuple[ChatRequest, dict[str, str], dict[str, int]]:
     """``request`` with every span of ``detectors`` in every string replaced by a placeholder.
 
     Returns the redacted request, placeholder → value, and detector name →
     spans replaced. ``taken``: numbers to skip (:func:`reserved_numbers`);
     ``known``: a text's spans already found by ``detectors`` (every one of
-    them, as :meth:`Detector.finditer` finds them), not searched again.
+    them, as :meth:`Detector.finditer` finds them; spans of other detectors
+    are ignored), not searched again. ``rewritten``, when given, receives the
+    id of every redacted string mapped to it, the string it replaced and where
+    its placeholders are (the engine checks those again knowing that).
     """
-    iss = _Issuer(taken, known or {})
+    iss = _Issuer(taken, known or {}, rewritten)
     messages = []
     changed = False
     for m in request.messages:
