@@ -288,10 +288,13 @@ class _Ticker:
         self._task.cancel()
 
 
-async def _measure(base_url: str, state: str, calls: int, max_seconds: float) -> dict[str, Any]:
+async def _measure(
+    base_url: str, state: str, calls: int, max_seconds: float, transport: str = "httpx"
+) -> dict[str, Any]:
     import router
 
-    r = router.AsyncRouter.from_dict(bench_config(base_url, state))
+    factory = None if transport == "httpx" else transport
+    r = router.AsyncRouter.from_dict(bench_config(base_url, state), transport_factory=factory)
 
     async def call() -> None:
         await r.chat(MESSAGES, model="bench", context=CONTEXT, max_tokens=16)
@@ -367,11 +370,17 @@ async def _measure(base_url: str, state: str, calls: int, max_seconds: float) ->
 
 
 def run_worker(
-    base_url: str, state: str, calls: int, max_seconds: float, cpu: int | None
+    base_url: str,
+    state: str,
+    calls: int,
+    max_seconds: float,
+    cpu: int | None,
+    transport: str = "httpx",
 ) -> dict[str, Any]:
     """Measure one configuration in a fresh process; its result."""
     cmd = [sys.executable, "-m", "benchmarks.async_stores", "--worker", state]
     cmd += ["--base-url", base_url, "--calls", str(calls), "--max-seconds", str(max_seconds)]
+    cmd += ["--transport", transport]
     if cpu is not None:
         cmd += ["--cpu", str(cpu)]
     # Bounded: the throughput phase stops starting calls after max_seconds; the burst of
@@ -384,14 +393,19 @@ def run_worker(
     return dict(json.loads(out.stdout.strip().splitlines()[-1]))
 
 
-def run_all(calls: int, max_seconds: float) -> dict[str, Any]:
+def run_all(calls: int, max_seconds: float, transport: str = "httpx") -> dict[str, Any]:
     """Start the server, Redis and the proxies; measure every configuration; stop them all."""
     from benchmarks.run import _cpus, start_server
 
     server_cpu, client_cpu = _cpus()
     procs: list[subprocess.Popen[Any]] = []
     tmp = tempfile.mkdtemp(prefix="bench-async-stores-")
-    results: dict[str, Any] = {"calls": calls, "in_flight": IN_FLIGHT, "max_seconds": max_seconds}
+    results: dict[str, Any] = {
+        "calls": calls,
+        "in_flight": IN_FLIGHT,
+        "max_seconds": max_seconds,
+        "transport": transport,
+    }
     if hasattr(os, "getloadavg"):
         results["load_avg_start"] = os.getloadavg()[0]
     try:
@@ -415,7 +429,7 @@ def run_all(calls: int, max_seconds: float) -> dict[str, Any]:
         rows: dict[str, Any] = {}
         for name, state in configs.items():
             print(f"measuring {name} ...", file=sys.stderr, flush=True)
-            rows[name] = run_worker(base_url, state, calls, max_seconds, client_cpu)
+            rows[name] = run_worker(base_url, state, calls, max_seconds, client_cpu, transport)
         results["configs"] = rows
     finally:
         for p in reversed(procs):
@@ -437,8 +451,8 @@ def render(results: dict[str, Any]) -> str:
     rows = results["configs"]
     base = rows["memory"]["req_per_s"]
     lines = [
-        f"AsyncRouter, {results['in_flight']} calls in flight "
-        f"(up to {results['calls']} calls per store); requests/s as a ratio to memory.",
+        f"AsyncRouter over {results.get('transport', 'httpx')}, {results['in_flight']} calls "
+        f"in flight (up to {results['calls']} calls per store); requests/s as a ratio to memory.",
         "",
         "| store | req/s @64 | vs memory | longest loop stall | one call alone "
         "| 64 calls at once | store ops/call |",
@@ -481,6 +495,12 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--calls", type=int, default=640, help="calls per store (64 in flight)")
     ap.add_argument("--max-seconds", type=float, default=30.0, help="per store's timed phase")
     ap.add_argument("--json", action="store_true", help="print the raw results as JSON")
+    ap.add_argument(
+        "--transport",
+        choices=("httpx", "aiohttp"),
+        default="httpx",
+        help="the router's upstream transport (default: httpx's pool, AsyncRouter's default)",
+    )
     ap.add_argument("--worker", metavar="STATE", help=argparse.SUPPRESS)
     ap.add_argument("--base-url", help=argparse.SUPPRESS)
     ap.add_argument("--cpu", type=int, default=None, help=argparse.SUPPRESS)
@@ -496,10 +516,12 @@ def main(argv: list[str] | None = None) -> None:
         from benchmarks.fake_server import pin
 
         pin(args.cpu)
-        res = asyncio.run(_measure(args.base_url, args.worker, args.calls, args.max_seconds))
+        res = asyncio.run(
+            _measure(args.base_url, args.worker, args.calls, args.max_seconds, args.transport)
+        )
         print(json.dumps(res), flush=True)
         return
-    results = run_all(args.calls, args.max_seconds)
+    results = run_all(args.calls, args.max_seconds, args.transport)
     if args.json:
         print(json.dumps(results, indent=2))
     else:
