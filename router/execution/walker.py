@@ -520,10 +520,6 @@ class Walker:
         """:meth:`failed_steps`, run on the breakers' store."""
         run(self.failed_steps(step, err, latency_s), self._store)
 
-    def completed(self) -> None:
-        """:meth:`completed_steps`, run on the breakers' store."""
-        run(self.completed_steps(), self._store)
-
     def cancelled(self, step: Send, latency_s: float) -> None:
         """:meth:`cancelled_steps`, run on the breakers' store."""
         run(self.cancelled_steps(step, latency_s), self._store)
@@ -531,10 +527,6 @@ class Walker:
     def abandoned(self) -> None:
         """:meth:`abandoned_steps`, run on the breakers' store."""
         run(self.abandoned_steps(), self._store)
-
-    def interrupted(self, err: ProviderError) -> None:
-        """:meth:`interrupted_steps`, run on the breakers' store."""
-        run(self.interrupted_steps(err), self._store)
 
     def error(self) -> RouterError:
         """The error to raise once the walk has ended without success."""

@@ -12,14 +12,13 @@ import importlib
 import logging
 from typing import TYPE_CHECKING, Any
 
-from ..state.program import Program, run
+from ..state.program import Program
 
 if TYPE_CHECKING:
     from ..config.schema import RouteConfig
     from ..execution.call import Call
     from ..policy.decision import Decision
     from ..policy.snapshot import Snapshot
-    from ..state.base import StateStore
     from ..types import RequestContext
     from .compare import similarity, summarise_log, summarise_store
     from .guard import evaluate, guard_events, guard_status, record_attempts, resume, tripped_arms
@@ -39,10 +38,8 @@ __all__ = [
     "pick",
     "ramp_pct",
     "record_attempts",
-    "record_outcome",
     "record_outcome_steps",
     "resume",
-    "route_traffic",
     "route_traffic_steps",
     "sampled",
     "similarity",
@@ -87,17 +84,6 @@ def __getattr__(name: str) -> Any:
     return value
 
 
-def route_traffic(
-    store: StateStore,
-    decision: Decision,
-    route: RouteConfig | None,
-    context: RequestContext,
-    snapshot: Snapshot,
-) -> Decision:
-    """:func:`route_traffic_steps`, run on ``store``."""
-    return run(route_traffic_steps(decision, route, context, snapshot), store)
-
-
 def route_traffic_steps(
     decision: Decision,
     route: RouteConfig | None,
@@ -122,11 +108,6 @@ def route_traffic_steps(
     return apply_split(
         decision, route, context, snapshot.now, disabled, request_id=snapshot.request_id
     )
-
-
-def record_outcome(store: StateStore, call: Call, now: float) -> None:
-    """:func:`record_outcome_steps`, run on ``store``."""
-    run(record_outcome_steps(call, now), store)
 
 
 def record_outcome_steps(call: Call, now: float) -> Program[None]:
