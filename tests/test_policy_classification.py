@@ -338,6 +338,16 @@ def test_normalize_is_idempotent_on_stacked_marks() -> None:
         assert norm.normalize(once) == once, repr(text)
 
 
+def test_long_runs_of_marks_and_format_characters_hide_nothing() -> None:
+    # Size probe: thousands of marks (and format characters between them) on
+    # every digit are dropped in one pass each, and the number is still found.
+    hidden = "".join(d + "\u200d\u0300\u1ab0" * 500 for d in "4111111111111111")
+    once = norm.normalize(hidden)
+    assert once == "4111111111111111"
+    assert norm.normalize(once) == once
+    assert target(user(f"card {hidden}")) == "local"
+
+
 @given(st.text(max_size=60))
 @settings(max_examples=300, deadline=None)
 def test_normalize_is_idempotent(text: str) -> None:
