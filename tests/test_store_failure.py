@@ -486,7 +486,7 @@ class Flaky(MemoryStore):
 _OPS = {
     "get", "set", "set_if_absent", "incr", "delete", "budget_reserve", "budget_commit",
     "budget_release", "budget_usage", "ledger_append", "ledger_read", "limit_acquire",
-    "limit_release",
+    "limit_release", "admit",
 }  # fmt: skip
 
 
@@ -581,6 +581,33 @@ def test_money_fails_fast_then_probes_once_per_retry_s() -> None:
     assert store.get("k") is None  # the probe succeeds: the inner store again
     assert not store.degraded
     assert store.budget_reserve("r", w, 0.1, now=0, hold_s=60).ok
+
+
+def test_an_admission_is_money_while_the_store_is_down() -> None:
+    """The budget hold and the first try's limits in one operation: refused as a
+    budget hold is, with no limit counted in process memory meanwhile."""
+
+    from router.state.aio import AsyncMemoryStore
+    from router.state.base import LimitCharge
+
+    async def go() -> None:
+        inner = Flaky()
+        sync = ResilientStore(inner)
+        astore = AsyncResilientStore(AsyncMemoryStore(inner))
+        w, rpm = [BudgetCharge("w", 1.0, 9e9)], [LimitCharge("rpm", 1, 1.0, 60.0)]
+        ok = sync.admit("r0", w, 0.1, "t0", rpm, now=1e9, hold_s=60, limit_hold_s=60)
+        assert ok.reserved.ok and ok.acquired is not None and ok.acquired.ok
+        inner.down = True
+        with pytest.raises(StateUnavailable, match="budget cannot be enforced") as e1:
+            sync.admit("r1", w, 0.1, "t1", rpm, now=1e9, hold_s=60, limit_hold_s=60)
+        with pytest.raises(StateUnavailable) as e2:
+            await astore.admit("r2", w, 0.1, "t2", rpm, now=1e9, hold_s=60, limit_hold_s=60)
+        assert e1.value.operation == e2.value.operation == "admit"
+        # Nothing went to the fallback: its rpm window is empty.
+        fallback = sync.failover.fallback()
+        assert fallback.limit_acquire("p", rpm, now=1e9, hold_s=1).ok
+
+    asyncio.run(go())
 
 
 def test_only_connection_failures_degrade() -> None:

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 __all__ = [
     "Acquired",
+    "Admitted",
     "BudgetCharge",
     "BudgetUsage",
     "LimitCharge",
@@ -116,6 +117,18 @@ class Acquired:
     ok: bool
     refused: tuple[str, ...] = ()
     retry_after_s: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Admitted:
+    """The outcome of :meth:`StateStore.admit`: the budget hold's, then the limits'.
+
+    ``acquired`` is ``None`` when the hold was refused: the limits were then
+    not looked at, and nothing was changed.
+    """
+
+    reserved: Reserved
+    acquired: Acquired | None = None
 
 
 def limit_buckets(window_s: float, at: float) -> tuple[float, int]:
@@ -258,6 +271,34 @@ class StateStore(ABC):
         ``adjust`` charge's amount (negative: give back) to its window's bucket
         of time ``at`` — the correction of an estimate taken at ``at``."""
         raise NotImplementedError(f"{type(self).__name__} has no rate limits")
+
+    # -- both at once: a call's admission ------------------------------------------
+
+    def admit(
+        self,
+        reservation: str,
+        charges: Sequence[BudgetCharge],
+        amount_usd: float,
+        ticket: str,
+        limits: Sequence[LimitCharge],
+        *,
+        now: float,
+        hold_s: float,
+        limit_hold_s: float,
+    ) -> Admitted:
+        """:meth:`budget_reserve`, then — only if the hold was placed —
+        :meth:`limit_acquire` of ``limits`` for ``ticket``, as one operation.
+
+        Each part keeps its own all-or-nothing contract; a refused limit
+        leaves the budget hold in place (the caller decides what to do with
+        it). The backends do both in one atomic step (memory: one lock;
+        SQLite: one transaction; Redis: one Lua script, so one round trip);
+        this default, for other stores, runs the two operations in turn.
+        """
+        reserved = self.budget_reserve(reservation, charges, amount_usd, now=now, hold_s=hold_s)
+        if not reserved.ok:
+            return Admitted(reserved)
+        return Admitted(reserved, self.limit_acquire(ticket, limits, now=now, hold_s=limit_hold_s))
 
     # -- ledger --------------------------------------------------------------
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from .base import (
     LIMIT_BUCKETS,
     Acquired,
+    Admitted,
     BudgetCharge,
     BudgetUsage,
     LimitCharge,
@@ -80,6 +81,7 @@ class _Window:
 class _Limit:
     """One limit's state: bucketed window units, or concurrency holds."""
 
+    window_s: float = 0.0
     buckets: dict[int, float] = field(default_factory=dict)
     used: float = 0.0
     oldest: int = 0
@@ -103,6 +105,14 @@ class _Limit:
         self.buckets[bucket] = self.buckets.get(bucket, 0.0) + amount
         self.used += amount
 
+    def idle(self, now: float) -> bool:
+        """Whether nothing is counted at ``now``: no bucket within the window, no live hold."""
+        if self.buckets:
+            width = self.window_s / LIMIT_BUCKETS
+            if width <= 0 or max(self.buckets) >= math.floor((now - self.window_s) / width):
+                return False
+        return self.live(now) == 0
+
     def live(self, now: float) -> int:
         """Live holds at ``now`` (expired ones are dropped)."""
         if now >= self.next_expiry:
@@ -115,6 +125,21 @@ class _Limit:
 
 _GRANTED = Acquired(True)
 
+PRUNE_EVERY = 1024
+"""Limit acquisitions between two prunes of idle limits (more when there are more keys)."""
+
+
+def _spans(charges: Sequence[LimitCharge], now: float) -> dict[float, tuple[int, int]]:
+    """Per window length: the oldest bucket still counted at ``now``, and ``now``'s
+    bucket (see :func:`~router.state.base.limit_buckets`)."""
+    spans: dict[float, tuple[int, int]] = {}
+    for c in charges:
+        w = c.window_s
+        if w > 0 and w not in spans:
+            width = w / LIMIT_BUCKETS
+            spans[w] = (math.floor((now - w) / width), math.floor(now / width))
+    return spans
+
 
 class MemoryStore(StateStore):
     """State shared by the routers of one process; lost when it exits."""
@@ -125,6 +150,9 @@ class MemoryStore(StateStore):
         self._windows: dict[str, _Window] = {}
         self._ledger: deque[tuple[float, str]] = deque(maxlen=LEDGER_MAX)
         self._limits: dict[str, _Limit] = {}
+        self._ops = 0
+        """Limit acquisitions since the last prune."""
+        self._prune_after = PRUNE_EVERY
         self._lock = threading.Lock()
 
     def _live(self, key: str) -> tuple[str, float | None] | None:
@@ -193,23 +221,34 @@ class MemoryStore(StateStore):
         hold_s: float,
     ) -> Reserved:
         with self._lock:
-            usage: dict[str, BudgetUsage] = {}
-            refused: list[str] = []
-            for c in charges:
-                w = self._window(c.key, now)
-                usage[c.key] = u = w.usage() if w is not None else BudgetUsage()
-                if not fits(u, c.limit_usd, amount_usd):
-                    refused.append(c.key)
-            if refused:
-                return Reserved(False, usage, tuple(refused))
-            for c in charges:
-                w = self._windows.get(c.key)
-                if w is None:
-                    w = self._windows[c.key] = _Window(expires_at=c.expires_at)
-                elif c.expires_at > w.expires_at:
-                    w.expires_at = c.expires_at
-                w.hold(reservation, amount_usd, now + hold_s)
-            return Reserved(True, usage)
+            return self._reserve(reservation, charges, amount_usd, now, hold_s)
+
+    def _reserve(
+        self,
+        reservation: str,
+        charges: Sequence[BudgetCharge],
+        amount_usd: float,
+        now: float,
+        hold_s: float,
+    ) -> Reserved:
+        """:meth:`budget_reserve`, the lock held."""
+        usage: dict[str, BudgetUsage] = {}
+        refused: list[str] = []
+        for c in charges:
+            w = self._window(c.key, now)
+            usage[c.key] = u = w.usage() if w is not None else BudgetUsage()
+            if not fits(u, c.limit_usd, amount_usd):
+                refused.append(c.key)
+        if refused:
+            return Reserved(False, usage, tuple(refused))
+        for c in charges:
+            w = self._windows.get(c.key)
+            if w is None:
+                w = self._windows[c.key] = _Window(expires_at=c.expires_at)
+            elif c.expires_at > w.expires_at:
+                w.expires_at = c.expires_at
+            w.hold(reservation, amount_usd, now + hold_s)
+        return Reserved(True, usage)
 
     def budget_commit(
         self,
@@ -251,48 +290,86 @@ class MemoryStore(StateStore):
     def limit_acquire(
         self, ticket: str, charges: Sequence[LimitCharge], *, now: float, hold_s: float
     ) -> Acquired:
-        # Bucket indexes per window length (see limit_buckets), computed once per call.
-        spans: dict[float, tuple[int, int]] = {}
-        for c in charges:
-            w = c.window_s
-            if w > 0 and w not in spans:
-                width = w / LIMIT_BUCKETS
-                spans[w] = (math.floor((now - w) / width), math.floor(now / width))
+        spans = _spans(charges, now)  # outside the lock: pure arithmetic
         with self._lock:
-            limits = self._limits
-            found: list[_Limit] = []
-            refused: list[str] | None = None
-            for c in charges:
-                lim = limits.get(c.key)
-                if lim is None:
-                    lim = limits[c.key] = _Limit()
-                found.append(lim)
-                if c.window_s > 0:
-                    cutoff = spans[c.window_s][0]
-                    used = lim.window(cutoff) if lim.oldest < cutoff else lim.used
-                    if used + c.amount > c.limit:
-                        refused = [] if refused is None else refused
-                        refused.append(c.key)
-                elif ticket not in lim.holds and (
-                    (lim.live(now) if now >= lim.next_expiry else len(lim.holds)) >= c.limit
-                ):
+            return self._acquire(ticket, charges, spans, now, hold_s)
+
+    def admit(
+        self,
+        reservation: str,
+        charges: Sequence[BudgetCharge],
+        amount_usd: float,
+        ticket: str,
+        limits: Sequence[LimitCharge],
+        *,
+        now: float,
+        hold_s: float,
+        limit_hold_s: float,
+    ) -> Admitted:
+        spans = _spans(limits, now)
+        with self._lock:
+            reserved = self._reserve(reservation, charges, amount_usd, now, hold_s)
+            if not reserved.ok:
+                return Admitted(reserved)
+            return Admitted(reserved, self._acquire(ticket, limits, spans, now, limit_hold_s))
+
+    def _acquire(
+        self,
+        ticket: str,
+        charges: Sequence[LimitCharge],
+        spans: dict[float, tuple[int, int]],
+        now: float,
+        hold_s: float,
+    ) -> Acquired:
+        """:meth:`limit_acquire`, the lock held; ``spans``: :func:`_spans` of ``charges``."""
+        limits = self._limits
+        self._ops += 1
+        if self._ops >= self._prune_after:
+            self._prune(now)
+        found: list[_Limit] = []
+        refused: list[str] | None = None
+        for c in charges:
+            lim = limits.get(c.key)
+            if lim is None:
+                lim = limits[c.key] = _Limit(window_s=c.window_s)
+            found.append(lim)
+            if c.window_s > 0:
+                cutoff = spans[c.window_s][0]
+                used = lim.window(cutoff) if lim.oldest < cutoff else lim.used
+                if used + c.amount > c.limit:
                     refused = [] if refused is None else refused
                     refused.append(c.key)
-            if refused is not None:
-                return self._refusal(charges, found, refused, now)
-            until = now + hold_s
-            for c, lim in zip(charges, found, strict=True):
-                if c.window_s > 0:
-                    bucket, buckets = spans[c.window_s][1], lim.buckets
-                    if not buckets or bucket < lim.oldest:
-                        lim.oldest = bucket
-                    buckets[bucket] = buckets.get(bucket, 0.0) + c.amount
-                    lim.used += c.amount
-                else:
-                    lim.holds[ticket] = until
-                    if until < lim.next_expiry:
-                        lim.next_expiry = until
-            return _GRANTED
+            elif ticket not in lim.holds and (
+                (lim.live(now) if now >= lim.next_expiry else len(lim.holds)) >= c.limit
+            ):
+                refused = [] if refused is None else refused
+                refused.append(c.key)
+        if refused is not None:
+            return self._refusal(charges, found, refused, now)
+        until = now + hold_s
+        for c, lim in zip(charges, found, strict=True):
+            if c.window_s > 0:
+                bucket, buckets = spans[c.window_s][1], lim.buckets
+                if not buckets or bucket < lim.oldest:
+                    lim.oldest = bucket
+                buckets[bucket] = buckets.get(bucket, 0.0) + c.amount
+                lim.used += c.amount
+            else:
+                lim.holds[ticket] = until
+                if until < lim.next_expiry:
+                    lim.next_expiry = until
+        return _GRANTED
+
+    def _prune(self, now: float) -> None:
+        """Forget the limits with nothing left to count: every window bucket aged out,
+        no live hold. Run every so many acquisitions (at least as many as there are
+        keys), so a process meeting ever new keys (tenants, say) stays bounded at an
+        amortised constant cost per acquisition."""
+        limits = self._limits
+        for key in [k for k, lim in limits.items() if lim.idle(now)]:
+            del limits[key]
+        self._ops = 0
+        self._prune_after = max(PRUNE_EVERY, len(limits))
 
     @staticmethod
     def _refusal(
@@ -326,7 +403,7 @@ class MemoryStore(StateStore):
                 if c.window_s > 0 and c.amount:
                     lim = limits.get(c.key)
                     if lim is None:
-                        lim = limits[c.key] = _Limit()
+                        lim = limits[c.key] = _Limit(window_s=c.window_s)
                     lim.add(math.floor(at / (c.window_s / LIMIT_BUCKETS)), c.amount)
 
     # -- ledger ------------------------------------------------------------------

@@ -22,6 +22,7 @@ from .base import (
     EPSILON_USD,
     LIMIT_BUCKETS,
     Acquired,
+    Admitted,
     BudgetCharge,
     BudgetUsage,
     LimitCharge,
@@ -57,10 +58,15 @@ else redis.call('SET', KEYS[1], ARGV[1]) end
 return 1
 """
 
+_FMT = """
+local function fmt(x) return string.format('%.17g', x) end
+"""
+
 # Shared by the budget scripts: purge a window and its expired holds as of
 # ``now``; return spent, held, count.
-_WINDOW_STATE = """
-local function fmt(x) return string.format('%.17g', x) end
+_WINDOW_STATE = (
+    _FMT
+    + """
 local function state(wk, hk, now, purge)
   local exp = redis.call('HGET', wk, 'exp')
   if exp and tonumber(exp) <= now then
@@ -82,10 +88,12 @@ local function state(wk, hk, now, purge)
   return spent, held, count
 end
 """
+)
 
-_RESERVE = (
-    _WINDOW_STATE
-    + """
+# The budget reservation and the limit acquisition are functions of (keys, args),
+# so that one script (_ADMIT) can run both atomically, in one round trip.
+_RESERVE_FN = """
+local function reserve(KEYS, ARGV)
 local rid, amount, now = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local hold_until, eps = tonumber(ARGV[4]), tonumber(ARGV[5])
 local n = #KEYS / 2
@@ -113,8 +121,10 @@ for i = 1, n do
   redis.call('PEXPIRE', hk, math.ceil(gc * 1000))
 end
 return {1, out, {}}
+end
 """
-)
+
+_RESERVE = _WINDOW_STATE + _RESERVE_FN + "return reserve(KEYS, ARGV)\n"
 
 _COMMIT = """
 local function fmt(x) return string.format('%.17g', x) end
@@ -158,8 +168,8 @@ return {fmt(spent), fmt(held), count}
 # bucket -> units (the bucketing of router.state.base.limit_buckets); a
 # concurrency limit a sorted set of ticket -> expiry. The acquisition replies
 # {ok, refused indexes, wait}: wait is "" (unknown), "inf" or seconds.
-_LIMIT_ACQUIRE = """
-local function fmt(x) return string.format('%.17g', x) end
+_ACQUIRE_FN = """
+local function acquire(KEYS, ARGV)
 local ticket, now, hold_until = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local nb = tonumber(ARGV[4])
 local refused, wait, unknown = {}, 0, false
@@ -226,7 +236,33 @@ for i = 1, #KEYS do
   end
 end
 return {1, {}, ''}
+end
 """
+
+_LIMIT_ACQUIRE = _FMT + _ACQUIRE_FN + "return acquire(KEYS, ARGV)\n"
+
+# A call's admission: the budget hold, then (only if it was placed) the limits.
+# KEYS: the reservation's, then the acquisition's; ARGV: how many keys and
+# arguments are the reservation's, its arguments, then the acquisition's.
+# Replies {reserved} or {reserved, acquired}.
+_ADMIT = (
+    _WINDOW_STATE
+    + _RESERVE_FN
+    + _ACQUIRE_FN
+    + """
+local nk, na = tonumber(ARGV[1]), tonumber(ARGV[2])
+local bk, ba, lk, la = {}, {}, {}, {}
+for i = 1, #KEYS do
+  if i <= nk then bk[#bk + 1] = KEYS[i] else lk[#lk + 1] = KEYS[i] end
+end
+for i = 3, #ARGV do
+  if i <= 2 + na then ba[#ba + 1] = ARGV[i] else la[#la + 1] = ARGV[i] end
+end
+local r = reserve(bk, ba)
+if r[1] == 0 then return {r} end
+return {r, acquire(lk, la)}
+"""
+)
 
 _LIMIT_RELEASE = """
 local ticket, holds, at, nb = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
@@ -298,6 +334,7 @@ class RedisStore(StateStore):
         self._usage = self._redis.register_script(_USAGE)
         self._limit_acquire = self._redis.register_script(_LIMIT_ACQUIRE)
         self._limit_release = self._redis.register_script(_LIMIT_RELEASE)
+        self._admit = self._redis.register_script(_ADMIT)
 
     def __repr__(self) -> str:
         # Host only: the URL may carry a password.
@@ -488,6 +525,48 @@ class RedisStore(StateStore):
         rkeys, args = self._release_call(ticket, keys, adjust, at)
         if rkeys:
             self._limit_release(keys=rkeys, args=args)
+
+    # -- both at once ------------------------------------------------------------------
+
+    def _admit_call(
+        self,
+        reservation: str,
+        charges: Sequence[BudgetCharge],
+        amount_usd: float,
+        ticket: str,
+        limits: Sequence[LimitCharge],
+        now: float,
+        hold_s: float,
+        limit_hold_s: float,
+    ) -> tuple[list[str], list[str]]:
+        bkeys, bargs = self._reserve_call(reservation, charges, amount_usd, now, hold_s)
+        lkeys, largs = self._acquire_call(ticket, limits, now, limit_hold_s)
+        return [*bkeys, *lkeys], [str(len(bkeys)), str(len(bargs)), *bargs, *largs]
+
+    def _admitted(
+        self, charges: Sequence[BudgetCharge], limits: Sequence[LimitCharge], reply: Any
+    ) -> Admitted:
+        reserved = self._reserved(charges, reply[0])
+        if len(reply) < 2:
+            return Admitted(reserved)
+        return Admitted(reserved, self._acquired(limits, reply[1]))
+
+    def admit(
+        self,
+        reservation: str,
+        charges: Sequence[BudgetCharge],
+        amount_usd: float,
+        ticket: str,
+        limits: Sequence[LimitCharge],
+        *,
+        now: float,
+        hold_s: float,
+        limit_hold_s: float,
+    ) -> Admitted:
+        keys, args = self._admit_call(
+            reservation, charges, amount_usd, ticket, limits, now, hold_s, limit_hold_s
+        )
+        return self._admitted(charges, limits, self._admit(keys=keys, args=args))
 
     # -- ledger --------------------------------------------------------------------
 

@@ -36,7 +36,15 @@ from collections.abc import Callable, Sequence
 from typing import Generic, TypeVar
 
 from ..errors import StateUnavailable
-from .base import Acquired, BudgetCharge, BudgetUsage, LimitCharge, Reserved, StateStore
+from .base import (
+    Acquired,
+    Admitted,
+    BudgetCharge,
+    BudgetUsage,
+    LimitCharge,
+    Reserved,
+    StateStore,
+)
 from .memory import MemoryStore
 
 __all__ = ["DEFAULT_RETRY_S", "Failover", "ResilientStore", "connection_errors"]
@@ -327,6 +335,34 @@ class ResilientStore(StateStore):
         return self._money(
             "budget_reserve",
             lambda s: s.budget_reserve(reservation, charges, amount_usd, now=now, hold_s=hold_s),
+        )
+
+    def admit(
+        self,
+        reservation: str,
+        charges: Sequence[BudgetCharge],
+        amount_usd: float,
+        ticket: str,
+        limits: Sequence[LimitCharge],
+        *,
+        now: float,
+        hold_s: float,
+        limit_hold_s: float,
+    ) -> Admitted:
+        # Money first: while the store is down the call is refused, as by budget_reserve
+        # (its limits are never counted in process memory with a budget unenforced).
+        return self._money(
+            "admit",
+            lambda s: s.admit(
+                reservation,
+                charges,
+                amount_usd,
+                ticket,
+                limits,
+                now=now,
+                hold_s=hold_s,
+                limit_hold_s=limit_hold_s,
+            ),
         )
 
     def budget_commit(

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from .base import (
     Acquired,
+    Admitted,
     BudgetCharge,
     BudgetUsage,
     LimitCharge,
@@ -216,25 +217,35 @@ class SQLiteStore(StateStore):
         hold_s: float,
     ) -> Reserved:
         with self._tx() as db:
-            usage = {c.key: self._usage(db, c.key, now, purge=True) for c in charges}
-            refused = tuple(
-                c.key for c in charges if not fits(usage[c.key], c.limit_usd, amount_usd)
+            return self._reserve(db, reservation, charges, amount_usd, now, hold_s)
+
+    def _reserve(
+        self,
+        db: sqlite3.Connection,
+        reservation: str,
+        charges: Sequence[BudgetCharge],
+        amount_usd: float,
+        now: float,
+        hold_s: float,
+    ) -> Reserved:
+        """:meth:`budget_reserve` inside the transaction of ``db``."""
+        usage = {c.key: self._usage(db, c.key, now, purge=True) for c in charges}
+        refused = tuple(c.key for c in charges if not fits(usage[c.key], c.limit_usd, amount_usd))
+        if refused:
+            return Reserved(False, usage, refused)
+        for c in charges:
+            db.execute(
+                "INSERT INTO budget_window (key, spent, expires_at) VALUES (?, 0, ?) "
+                "ON CONFLICT (key) DO UPDATE SET "
+                "expires_at = MAX(expires_at, excluded.expires_at)",
+                (c.key, c.expires_at),
             )
-            if refused:
-                return Reserved(False, usage, refused)
-            for c in charges:
-                db.execute(
-                    "INSERT INTO budget_window (key, spent, expires_at) VALUES (?, 0, ?) "
-                    "ON CONFLICT (key) DO UPDATE SET "
-                    "expires_at = MAX(expires_at, excluded.expires_at)",
-                    (c.key, c.expires_at),
-                )
-                db.execute(
-                    "INSERT OR REPLACE INTO budget_hold (key, reservation, amount, expires_at) "
-                    "VALUES (?, ?, ?, ?)",
-                    (c.key, reservation, amount_usd, now + hold_s),
-                )
-            return Reserved(True, usage)
+            db.execute(
+                "INSERT OR REPLACE INTO budget_hold (key, reservation, amount, expires_at) "
+                "VALUES (?, ?, ?, ?)",
+                (c.key, reservation, amount_usd, now + hold_s),
+            )
+        return Reserved(True, usage)
 
     def budget_commit(
         self,
@@ -292,49 +303,72 @@ class SQLiteStore(StateStore):
         self, ticket: str, charges: Sequence[LimitCharge], *, now: float, hold_s: float
     ) -> Acquired:
         with self._tx() as db:
-            refused: list[str] = []
-            waits: list[float | None] = []
-            for c in charges:
-                if c.window_s > 0:
-                    cutoff = limit_buckets(c.window_s, now - c.window_s)[1]
-                    db.execute(
-                        "DELETE FROM limit_bucket WHERE key = ? AND bucket < ?", (c.key, cutoff)
+            return self._acquire(db, ticket, charges, now, hold_s)
+
+    def admit(
+        self,
+        reservation: str,
+        charges: Sequence[BudgetCharge],
+        amount_usd: float,
+        ticket: str,
+        limits: Sequence[LimitCharge],
+        *,
+        now: float,
+        hold_s: float,
+        limit_hold_s: float,
+    ) -> Admitted:
+        with self._tx() as db:
+            reserved = self._reserve(db, reservation, charges, amount_usd, now, hold_s)
+            if not reserved.ok:
+                return Admitted(reserved)
+            return Admitted(reserved, self._acquire(db, ticket, limits, now, limit_hold_s))
+
+    def _acquire(
+        self,
+        db: sqlite3.Connection,
+        ticket: str,
+        charges: Sequence[LimitCharge],
+        now: float,
+        hold_s: float,
+    ) -> Acquired:
+        """:meth:`limit_acquire` inside the transaction of ``db``."""
+        refused: list[str] = []
+        waits: list[float | None] = []
+        for c in charges:
+            if c.window_s > 0:
+                cutoff = limit_buckets(c.window_s, now - c.window_s)[1]
+                db.execute("DELETE FROM limit_bucket WHERE key = ? AND bucket < ?", (c.key, cutoff))
+                live = [
+                    (int(b), float(a))
+                    for b, a in db.execute(
+                        "SELECT bucket, amount FROM limit_bucket WHERE key = ? ORDER BY bucket",
+                        (c.key,),
                     )
-                    live = [
-                        (int(b), float(a))
-                        for b, a in db.execute(
-                            "SELECT bucket, amount FROM limit_bucket WHERE key = ? ORDER BY bucket",
-                            (c.key,),
-                        )
-                    ]
-                    used = sum(a for _, a in live)
-                    if used + c.amount > c.limit:
-                        refused.append(c.key)
-                        waits.append(window_wait(live, used, c, now))
-                else:
-                    db.execute(
-                        "DELETE FROM limit_hold WHERE key = ? AND expires_at <= ?", (c.key, now)
-                    )
-                    n, mine = db.execute(
-                        "SELECT COUNT(*), COALESCE(SUM(ticket = ?), 0) FROM limit_hold "
-                        "WHERE key = ?",
-                        (ticket, c.key),
-                    ).fetchone()
-                    if not mine and n >= c.limit:
-                        refused.append(c.key)
-                        waits.append(None)
-            if refused:
-                return Acquired(False, tuple(refused), combine_waits(waits))
-            for c in charges:
-                if c.window_s > 0:
-                    self._add(db, c, now)
-                else:
-                    db.execute(
-                        "INSERT OR REPLACE INTO limit_hold (key, ticket, expires_at) "
-                        "VALUES (?, ?, ?)",
-                        (c.key, ticket, now + hold_s),
-                    )
-            return Acquired(True)
+                ]
+                used = sum(a for _, a in live)
+                if used + c.amount > c.limit:
+                    refused.append(c.key)
+                    waits.append(window_wait(live, used, c, now))
+            else:
+                db.execute("DELETE FROM limit_hold WHERE key = ? AND expires_at <= ?", (c.key, now))
+                n, mine = db.execute(
+                    "SELECT COUNT(*), COALESCE(SUM(ticket = ?), 0) FROM limit_hold WHERE key = ?",
+                    (ticket, c.key),
+                ).fetchone()
+                if not mine and n >= c.limit:
+                    refused.append(c.key)
+                    waits.append(None)
+        if refused:
+            return Acquired(False, tuple(refused), combine_waits(waits))
+        for c in charges:
+            if c.window_s > 0:
+                self._add(db, c, now)
+            else:
+                db.execute(
+                    "INSERT OR REPLACE INTO limit_hold (key, ticket, expires_at) VALUES (?, ?, ?)",
+                    (c.key, ticket, now + hold_s),
+                )
+        return Acquired(True)
 
     def limit_release(
         self,

@@ -509,6 +509,87 @@ async def test_concurrent_inflight_with_releases_never_exceeds(s: Drive) -> None
     assert peak <= 3
 
 
+# -- admission: the budget hold and the first try's limits in one operation ------------
+
+
+async def test_admit_places_the_hold_and_takes_the_limits(s: Drive) -> None:
+    limits = [rate("rpm", 2), rate("tpm", 100, 60), inflight("slots", 1)]
+    res = await s.admit(
+        "h1", [charge("w", 1.0)], 0.4, "t1", limits, now=NOW, hold_s=60, limit_hold_s=30
+    )
+    assert res.reserved.ok and res.acquired is not None and res.acquired.ok
+    assert res.reserved.usage["w"] == BudgetUsage()  # as seen before the new hold
+    assert await s.budget_usage("w", now=NOW) == BudgetUsage(0.0, 0.4, 1)
+    # The limits were counted: the slot is taken, 60 of the 100 tokens are.
+    assert not (await s.limit_acquire("x", [inflight("slots", 1)], now=NOW, hold_s=5)).ok
+    assert not (await s.limit_acquire("x", [rate("tpm", 100, 41)], now=NOW, hold_s=5)).ok
+    assert (await s.limit_acquire("x", [rate("tpm", 100, 40)], now=NOW, hold_s=5)).ok
+    # The limit hold lives limit_hold_s, not hold_s.
+    assert (await s.limit_acquire("y", [inflight("slots", 1)], now=NOW + 31, hold_s=5)).ok
+    assert (await s.budget_usage("w", now=NOW + 31)).holds == 1
+
+
+async def test_admit_refused_by_the_budget_takes_no_limit(s: Drive) -> None:
+    assert (await s.budget_reserve("h0", [charge("w", 1.0)], 0.8, now=NOW, hold_s=60)).ok
+    res = await s.admit(
+        "h1",
+        [charge("v", 1.0), charge("w", 1.0)],
+        0.4,
+        "t1",
+        [rate("rpm", 1), inflight("slots", 1)],
+        now=NOW,
+        hold_s=60,
+        limit_hold_s=60,
+    )
+    assert not res.reserved.ok and res.reserved.refused == ("w",) and res.acquired is None
+    assert res.reserved.usage["w"] == BudgetUsage(0.0, 0.8, 1)
+    # Nothing changed: no hold on either window, the rpm and the slot untouched.
+    assert (await s.budget_usage("v", now=NOW)).holds == 0
+    assert (await s.budget_usage("w", now=NOW)).holds == 1
+    both = [rate("rpm", 1), inflight("slots", 1)]
+    assert (await s.limit_acquire("t2", both, now=NOW, hold_s=5)).ok
+
+
+async def test_admit_refused_by_a_limit_keeps_the_hold_and_takes_no_limit(s: Drive) -> None:
+    assert (await s.limit_acquire("t0", [rate("rpm", 1)], now=NOW, hold_s=5)).ok
+    res = await s.admit(
+        "h1",
+        [charge("w", 1.0)],
+        0.4,
+        "t1",
+        [rate("free", 5), inflight("slots", 1), rate("rpm", 1)],
+        now=NOW + 3,
+        hold_s=60,
+        limit_hold_s=60,
+    )
+    assert res.reserved.ok and res.acquired is not None
+    assert (res.acquired.ok, res.acquired.refused) == (False, ("rpm",))
+    assert res.acquired.retry_after_s == pytest.approx(58.0)  # as limit_acquire says it
+    # The hold stays (the caller releases it, or the walk tries another target)...
+    assert await s.budget_usage("w", now=NOW + 3) == BudgetUsage(0.0, 0.4, 1)
+    # ...and no limit was taken: "free" still admits 5, "slots" its one.
+    many = [rate("free", 5, 5), inflight("slots", 1)]
+    assert (await s.limit_acquire("t2", many, now=NOW + 3, hold_s=5)).ok
+
+
+async def test_concurrent_admissions_honour_the_budget_and_the_limit(s: Drive) -> None:
+    # The budget admits 50 holds, the rpm 37 of them: exactly those, never more,
+    # and a call refused by the budget never spends a request of the window.
+    window = [charge("w", 5.0)]
+
+    async def one(i: int) -> tuple[bool, bool]:
+        res = await s.admit(
+            f"h{i}", window, 0.1, f"t{i}", [rate("rpm", 37)], now=NOW, hold_s=60, limit_hold_s=60
+        )
+        return res.reserved.ok, bool(res.acquired is not None and res.acquired.ok)
+
+    out = await s.gather(MANY, one)
+    assert sum(held for held, _ in out) == 50
+    assert sum(took for _, took in out) == 37
+    assert all(held for held, took in out if took)
+    assert (await s.budget_usage("w", now=NOW)).holds == 50
+
+
 # -- ledger --------------------------------------------------------------------------
 
 
@@ -736,6 +817,9 @@ async def test_async_redis_one_round_trip_per_operation(
         "ledger_read": lambda: store.ledger_read(),
         "limit_acquire": lambda: store.limit_acquire("t", limits, now=NOW, hold_s=60),
         "limit_release": lambda: store.limit_release("t", ["c"], limits[:1], at=NOW),
+        "admit": lambda: store.admit(
+            "a", windows, 0.1, "t", limits, now=NOW, hold_s=60, limit_hold_s=60
+        ),
     }
     for op in ops.values():  # connect, and load every script the server lacks
         await op()

@@ -11,7 +11,15 @@ from abc import abstractmethod
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
-from ..base import Acquired, BudgetCharge, BudgetUsage, LimitCharge, Reserved, StateStore
+from ..base import (
+    Acquired,
+    Admitted,
+    BudgetCharge,
+    BudgetUsage,
+    LimitCharge,
+    Reserved,
+    StateStore,
+)
 from .base import AsyncStateStore
 
 T = TypeVar("T")
@@ -86,6 +94,31 @@ class _SyncBacked(AsyncStateStore):
         at: float = 0.0,
     ) -> None:
         await self._call(lambda s: s.limit_release(ticket, keys, adjust, at=at))
+
+    async def admit(
+        self,
+        reservation: str,
+        charges: Sequence[BudgetCharge],
+        amount_usd: float,
+        ticket: str,
+        limits: Sequence[LimitCharge],
+        *,
+        now: float,
+        hold_s: float,
+        limit_hold_s: float,
+    ) -> Admitted:
+        return await self._call(
+            lambda s: s.admit(
+                reservation,
+                charges,
+                amount_usd,
+                ticket,
+                limits,
+                now=now,
+                hold_s=hold_s,
+                limit_hold_s=limit_hold_s,
+            )
+        )
 
     async def ledger_append(self, record: str, *, ts: float) -> None:
         await self._call(lambda s: s.ledger_append(record, ts=ts))

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from types import TracebackType
 from typing import Self
 
-from ..base import Acquired, BudgetCharge, BudgetUsage, LimitCharge, Reserved
+from ..base import Acquired, Admitted, BudgetCharge, BudgetUsage, LimitCharge, Reserved
 
 __all__ = ["AsyncStateStore"]
 
@@ -136,6 +136,32 @@ class AsyncStateStore(ABC):
         corrections ``adjust`` at time ``at`` (see
         :meth:`router.state.StateStore.limit_release`)."""
         raise NotImplementedError(f"{type(self).__name__} has no rate limits")
+
+    # -- both at once: a call's admission ------------------------------------------
+
+    async def admit(
+        self,
+        reservation: str,
+        charges: Sequence[BudgetCharge],
+        amount_usd: float,
+        ticket: str,
+        limits: Sequence[LimitCharge],
+        *,
+        now: float,
+        hold_s: float,
+        limit_hold_s: float,
+    ) -> Admitted:
+        """The budget hold, then — only if it was placed — the limits of ``ticket``, as
+        one operation (see :meth:`router.state.StateStore.admit`). The backends do
+        both in one atomic step; this default, for other stores, awaits the two
+        operations in turn."""
+        reserved = await self.budget_reserve(
+            reservation, charges, amount_usd, now=now, hold_s=hold_s
+        )
+        if not reserved.ok:
+            return Admitted(reserved)
+        acquired = await self.limit_acquire(ticket, limits, now=now, hold_s=limit_hold_s)
+        return Admitted(reserved, acquired)
 
     # -- ledger --------------------------------------------------------------
 

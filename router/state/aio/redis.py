@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from .. import redis as _sync
-from ..base import Acquired, BudgetCharge, BudgetUsage, LimitCharge, Reserved
+from ..base import Acquired, Admitted, BudgetCharge, BudgetUsage, LimitCharge, Reserved
 from .base import AsyncStateStore
 
 __all__ = ["DEFAULT_MAX_CONNECTIONS", "AsyncRedisStore"]
@@ -176,6 +176,25 @@ class AsyncRedisStore(AsyncStateStore):
         rkeys, args = self._layout._release_call(ticket, keys, adjust, at)
         if rkeys:
             await self._layout._limit_release(keys=rkeys, args=args)
+
+    async def admit(
+        self,
+        reservation: str,
+        charges: Sequence[BudgetCharge],
+        amount_usd: float,
+        ticket: str,
+        limits: Sequence[LimitCharge],
+        *,
+        now: float,
+        hold_s: float,
+        limit_hold_s: float,
+    ) -> Admitted:
+        self._check_open()
+        layout = self._layout
+        keys, args = layout._admit_call(
+            reservation, charges, amount_usd, ticket, limits, now, hold_s, limit_hold_s
+        )
+        return layout._admitted(charges, limits, await layout._admit(keys=keys, args=args))
 
     # -- ledger --------------------------------------------------------------------
 

@@ -13,7 +13,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
 
-from ..base import Acquired, BudgetCharge, BudgetUsage, LimitCharge, Reserved
+from ..base import Acquired, Admitted, BudgetCharge, BudgetUsage, LimitCharge, Reserved
 from ..resilient import DEFAULT_RETRY_S, ErrorTypes, Failover
 from .base import AsyncStateStore
 from .memory import AsyncMemoryStore
@@ -143,6 +143,34 @@ class AsyncResilientStore(AsyncStateStore):
         return await self._money(
             "budget_reserve",
             lambda s: s.budget_reserve(reservation, charges, amount_usd, now=now, hold_s=hold_s),
+        )
+
+    async def admit(
+        self,
+        reservation: str,
+        charges: Sequence[BudgetCharge],
+        amount_usd: float,
+        ticket: str,
+        limits: Sequence[LimitCharge],
+        *,
+        now: float,
+        hold_s: float,
+        limit_hold_s: float,
+    ) -> Admitted:
+        # Money first: while the store is down the call is refused, as by budget_reserve
+        # (its limits are never counted in process memory with a budget unenforced).
+        return await self._money(
+            "admit",
+            lambda s: s.admit(
+                reservation,
+                charges,
+                amount_usd,
+                ticket,
+                limits,
+                now=now,
+                hold_s=hold_s,
+                limit_hold_s=limit_hold_s,
+            ),
         )
 
     async def budget_commit(
