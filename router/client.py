@@ -275,9 +275,13 @@ class _Core:
             if decision.cache and route.cache is not None:
                 lookup = yield from self.cache_lookup_steps(request, ctx, decision, route.cache)
             hold = None
+            limits = self.limiter.for_call(decision, request, ctx)
             if lookup is None or lookup.hit is None:  # a hit costs nothing: no hold
-                # Budgets may refuse (BudgetExceeded) or narrow the plan to a subset.
-                request, decision, hold = yield from self.budget.admit_steps(request, ctx, decision)
+                # Budgets may refuse (BudgetExceeded) or narrow the plan to a subset; a
+                # hold also takes the first try's limits (one store operation).
+                request, decision, hold = yield from self.budget.admit_steps(
+                    request, ctx, decision, limits
+                )
         except NoEligibleTarget as e:
             self.observer.request_denied(model, ctx, e)
             raise
@@ -288,7 +292,7 @@ class _Core:
             deadline_s=ctx.deadline_s,
             breakers=self.breakers,
             health=self.health,
-            limits=self.limiter.for_call(decision, request, ctx),
+            limits=limits,
         )
         call = call_type(request, ctx, decision, route, walker, stream=stream)
         if hold is not None:

@@ -37,7 +37,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import quote
 
 from ..config.schema import BudgetEffect
@@ -45,6 +45,7 @@ from ..errors import BudgetExceeded, ConfigError, StateUnavailable
 from ..ids import new_id
 from ..policy.decision import Decision
 from ..state import BudgetCharge, BudgetUsage, StateStore
+from ..state.base import Acquired, LimitCharge
 from ..state.program import Program, op, run
 from ..targets import Target
 from ..types import ChatRequest, ChatResponse, RequestContext, Usage
@@ -63,6 +64,7 @@ __all__ = [
     "BudgetGate",
     "Estimate",
     "Hold",
+    "LimitsAtAdmission",
     "budget_key_value",
     "cap_output_tokens",
 ]
@@ -107,6 +109,18 @@ class Hold:
     expires_at: float
     estimate: Estimate | None
     """``None`` when no budget applied: worked out only if the call is charged unfinished."""
+
+
+class LimitsAtAdmission(Protocol):
+    """A call's rate limits as admission sees them
+    (:class:`router.execution.limits.CallLimits`): the first try's charges, taken
+    in the same store operation as the budget hold."""
+
+    def prefetch(self, target: str) -> tuple[str, list[LimitCharge], float] | None:
+        """(ticket, charges, hold seconds) of a first try on ``target``; ``None``: none."""
+
+    def prefetched(self, acquired: Acquired | None, now: float) -> None:
+        """The store's answer to those charges, taken at ``now`` (``None``: not taken)."""
 
 
 @dataclass(slots=True, eq=False)
@@ -258,7 +272,11 @@ class BudgetGate:
         return run(self.abandon_steps(call), self.store)
 
     def admit_steps(
-        self, request: ChatRequest, context: RequestContext, decision: Decision
+        self,
+        request: ChatRequest,
+        context: RequestContext,
+        decision: Decision,
+        limits: LimitsAtAdmission | None = None,
     ) -> Program[tuple[ChatRequest, Decision, Hold]]:
         """Reserve against every budget; the request and plan to run (a store program).
 
@@ -267,6 +285,10 @@ class BudgetGate:
         already excluded targets whose worst case exceeds it). Each priced
         target's endpoint sends an output cap (router.targets), so the
         reserved worst case is also the most the call can produce.
+
+        With ``limits``, a hold that is placed also takes the first planned
+        target's rate limits, in the same store operation (``admit``: on
+        Redis one round trip for both); their outcome goes to ``limits``.
         """
         now = self.clock()
         # A hold must outlive the call: at least its deadline plus a margin.
@@ -280,7 +302,24 @@ class BudgetGate:
         if amount <= 0:
             return request, decision, Hold(hold_id, (), 0.0, now + hold_s, est)
         charges = [a.charge for a in applied]
-        res = yield op("budget_reserve", hold_id, charges, amount, now=now, hold_s=hold_s)
+        first = None if limits is None else limits.prefetch(decision.plan[0].name)
+        if limits is None or first is None:
+            res = yield op("budget_reserve", hold_id, charges, amount, now=now, hold_s=hold_s)
+        else:
+            ticket, taken, limit_hold_s = first
+            both = yield op(
+                "admit",
+                hold_id,
+                charges,
+                amount,
+                ticket,
+                taken,
+                now=now,
+                hold_s=hold_s,
+                limit_hold_s=limit_hold_s,
+            )
+            res = both.reserved
+            limits.prefetched(both.acquired, now)
         if res.ok:
             keys = tuple(c.key for c in charges)
             return request, decision, Hold(hold_id, keys, amount, now + hold_s, est)

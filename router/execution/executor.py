@@ -26,6 +26,7 @@ from ..types import ChatChunk, ChatRequest, ChatResponse
 from .call import Call
 from .embedded import EmbeddedSender
 from .http import AsyncHttpSender, HttpSender, scrub
+from .limits import NOT_SENT_TIMEOUTS
 from .restore import restore_opened, restore_opened_async, restore_response
 from .walker import Send, Sleep
 
@@ -69,10 +70,6 @@ def _first_token_limit(step: Send) -> tuple[float | None, str]:
     return left, "deadline"
 
 
-_NOT_SENT = frozenset({"ConnectTimeout", "PoolTimeout", "WriteTimeout"})
-"""httpx timeouts that end before the whole request reached the server."""
-
-
 def reached_provider(err: ProviderTimeout) -> bool:
     """Whether a timed-out try may have reached its provider (and so may be billed).
 
@@ -81,7 +78,7 @@ def reached_provider(err: ProviderTimeout) -> bool:
     or deadline timeout comes after it was sent — or, when the asyncio
     driver's deadline cuts a connect short, perhaps before: counted all the same.
     """
-    return not (err.code == "timeout" and err.message in _NOT_SENT)
+    return not (err.code == "timeout" and err.message in NOT_SENT_TIMEOUTS)
 
 
 def _timed_out(step: Send, code: str, limit: float) -> ProviderError:

@@ -22,7 +22,18 @@ Three sources, one mechanism:
 tokens plus the output cap (``max_tokens`` after the policy's caps; no
 output when the call has none) — and corrected to the reported usage when
 the call ends: the difference is added to (or given back from) the bucket of
-the minute it was charged in, so it ages out with it.
+the minute it was charged in, so it ages out with it. A try that ends without
+an answer is corrected too (:func:`spent_by`): given back whole when nothing
+reached the provider, cut to the input estimate when the provider answered
+with an error; a timeout or a stream cut short keeps its estimate (output may
+have been produced).
+
+A call under a budget takes its first planned target's limits together with
+its budget hold, in one store operation (``StateStore.admit``, made by
+:meth:`router.accounting.budget.BudgetGate.admit_steps`): the outcome waits in
+the call's :class:`CallLimits` until the walk's first acquisition for that
+target uses it without a store operation; a walk that starts elsewhere (an
+open breaker) gives the prefetched limits back first.
 
 Everything that touches the store is a store program
 (:mod:`router.state.program`): ``Router`` runs it on its sync store,
@@ -41,8 +52,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from ..errors import ProviderError, ProviderTimeout, ProviderUnavailable
 from ..providers.ratelimit_headers import limited_for, read_hint
-from ..state.base import LimitCharge
+from ..state.base import Acquired, LimitCharge
 from ..state.program import Program, op
 
 if TYPE_CHECKING:
@@ -51,7 +63,19 @@ if TYPE_CHECKING:
     from ..targets import Target
     from ..types import ChatRequest, RequestContext, Usage
 
-__all__ = ["HOLD_S", "MARK_PREFIX", "CallLimits", "Grant", "Limiter", "Refusal"]
+__all__ = [
+    "HOLD_S",
+    "INPUT",
+    "MARK_PREFIX",
+    "NOT_SENT_TIMEOUTS",
+    "UNSENT",
+    "WHOLE",
+    "CallLimits",
+    "Grant",
+    "Limiter",
+    "Refusal",
+    "spent_by",
+]
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +94,34 @@ Redis, a round trip per second rather than per call."""
 
 _MINUTE = 60.0
 _NAMES_MAX = 4096
+
+UNSENT, INPUT, WHOLE = 0, 1, 2
+"""What a try that ended without an answer used of its ``tpm`` estimate: nothing
+(nothing reached the provider), its input (the provider answered with an error:
+no output was produced), or possibly all of it (a timeout after sending, a stream
+cut or abandoned after it began, a cancelled hedge: output may have been produced)."""
+
+NOT_SENT_TIMEOUTS = frozenset({"ConnectTimeout", "PoolTimeout", "WriteTimeout"})
+"""httpx timeouts that end before the whole request reached the server."""
+
+
+def spent_by(err: ProviderError) -> int:
+    """:data:`UNSENT`, :data:`INPUT` or :data:`WHOLE`: what a try that failed with
+    ``err`` used of its ``tpm`` estimate.
+
+    A connection refused (``ConnectError``) or a connect, pool or write timeout
+    never delivered the request. Any other timeout came after the request was
+    sent, and the provider may have generated up to the output cap meanwhile
+    (the budget charges such a try its worst case too). Any other failure is an
+    answer — an error status, or a connection lost before the first content —
+    without output.
+    """
+    if isinstance(err, ProviderTimeout):
+        unsent = err.code == "timeout" and err.message in NOT_SENT_TIMEOUTS
+        return UNSENT if unsent else WHOLE
+    if isinstance(err, ProviderUnavailable) and err.code == "connection":
+        return UNSENT if err.message == "ConnectError" else INPUT
+    return INPUT
 
 
 @dataclass(slots=True)
@@ -137,6 +189,20 @@ def _plan(scopes: list[tuple[str, RateLimits]]) -> _TargetPlan:
 
 
 _NO_LIMITS = _TargetPlan((), (), (), 0.0)
+
+
+@dataclass(slots=True)
+class _Prefetch:
+    """A try's limits taken at admission, with the budget hold, for ``target``."""
+
+    target: str
+    plan: _TargetPlan
+    ticket: str
+    charges: list[LimitCharge]
+    tpm: tuple[LimitCharge, ...]
+    at: float
+    acquired: Acquired | None = None
+    """The store's answer; ``None`` until it came (or when the hold was refused)."""
 
 
 def _until(ts: float) -> str:
@@ -269,7 +335,7 @@ class Limiter:
         """The limits of one call: its token estimate and its rules' rate limits."""
         tokens = decision.input_tokens + (request.max_tokens or decision.output_tokens or 0)
         if not decision.rate_limits:
-            return CallLimits(self, decision.id, tokens, (), 0.0, False)
+            return CallLimits(self, decision.id, tokens, (), 0.0, False, decision.input_tokens)
         rules: list[LimitCharge] = []
         wait = math.inf
         with_tpm = False
@@ -289,7 +355,9 @@ class Limiter:
                 rules.append(LimitCharge(found[1], eff.tpm, float(tokens), _MINUTE))
                 with_tpm = True
             wait = min(wait, eff.max_wait_s)
-        return CallLimits(self, decision.id, tokens, tuple(rules), wait, with_tpm)
+        return CallLimits(
+            self, decision.id, tokens, tuple(rules), wait, with_tpm, decision.input_tokens
+        )
 
     def plan_for(self, target: str) -> _TargetPlan:
         """``target``'s compiled limits (empty when it has none)."""
@@ -301,7 +369,10 @@ class CallLimits:
 
     __slots__ = (
         "_n",
+        "_prefetch",
         "_rules_tpm",
+        "_spent",
+        "input_tokens",
         "limiter",
         "rules",
         "rules_at",
@@ -319,11 +390,14 @@ class CallLimits:
         rules: tuple[LimitCharge, ...],
         rules_wait_s: float,
         rules_tpm: bool,
+        input_tokens: int = 0,
     ) -> None:
         self.limiter = limiter
         self.ticket = ticket
         self.tokens = tokens
         """Estimated tokens of the call (input plus output cap): what ``tpm`` is charged."""
+        self.input_tokens = min(input_tokens, tokens)
+        """The input part of :attr:`tokens`: what a try answered without output used."""
         self.rules = rules
         self.rules_wait_s = rules_wait_s
         self._rules_tpm = rules_tpm
@@ -331,24 +405,89 @@ class CallLimits:
         self.rules_at = 0.0
         """When the rules' limits were taken (their ``tpm`` is corrected there)."""
         self._n = 0
+        self._prefetch: _Prefetch | None = None
+        self._spent = UNSENT
+        """The most any try of the call used of its estimate (:func:`spent_by`)."""
+
+    def _next_ticket(self) -> str:
+        self._n += 1
+        return f"{self.ticket}.{self._n}"
+
+    # -- taken at admission, with the budget hold ------------------------------------
+
+    def prefetch(self, target: str) -> tuple[str, list[LimitCharge], float] | None:
+        """The ticket, charges and hold time of a first try on ``target``, to be taken
+        with the call's budget hold (``StateStore.admit``); ``None`` when nothing
+        limits that try. Report the store's answer with :meth:`prefetched`."""
+        plan = self.limiter.plan_for(target)
+        charges, tpm = plan.charges(self.tokens)
+        if not self.taken_rules:
+            charges = [*self.rules, *charges]
+        if not charges:
+            return None
+        ticket = self._next_ticket()
+        self._prefetch = _Prefetch(target, plan, ticket, charges, tpm, self.limiter.clock())
+        return ticket, charges, HOLD_S
+
+    def prefetched(self, acquired: Acquired | None, now: float) -> None:
+        """The store's answer to the charges of :meth:`prefetch`, taken at ``now``
+        (``None``: they were not taken — the budget hold was refused)."""
+        pre = self._prefetch
+        if pre is not None:
+            if acquired is None:
+                self._prefetch = None
+            else:
+                pre.acquired, pre.at = acquired, now
+
+    def unused_steps(self) -> Program[None]:
+        """Give back what was taken at admission and not used by a try (the walk began
+        on another target, or ended before its first try)."""
+        pre, self._prefetch = self._prefetch, None
+        if pre is None or pre.acquired is None or not pre.acquired.ok:
+            return
+        windows = [
+            LimitCharge(c.key, c.limit, -c.amount, c.window_s) for c in pre.charges if c.window_s
+        ]
+        inflight = [c.key for c in pre.charges if not c.window_s]
+        yield op("limit_release", pre.ticket, inflight, windows, at=pre.at)
+
+    # -- each try ----------------------------------------------------------------------
 
     def acquire_steps(self, target: str) -> Program[Grant | Refusal | None]:
         """Take a try's limits on ``target``: a :class:`Grant`, a :class:`Refusal`,
-        or ``None`` when nothing limits it."""
+        or ``None`` when nothing limits it. The first try uses what admission took
+        for it, if anything (no store operation)."""
         lim = self.limiter
         if lim._pending:
             yield from lim.flush_steps()
+        pre = self._prefetch
+        if pre is not None:
+            if pre.target == target and pre.acquired is not None:
+                self._prefetch = None
+                outcome = self._outcome(target, pre.plan, pre.ticket, pre.tpm, pre.acquired, pre.at)
+                return (yield from outcome)
+            yield from self.unused_steps()
         plan = lim.plan_for(target)
         charges, tpm = plan.charges(self.tokens)
         if not self.taken_rules:
             charges = [*self.rules, *charges]
         if not charges:
             return None
-        self._n += 1
-        ticket = f"{self.ticket}.{self._n}"
+        ticket = self._next_ticket()
         now = lim.clock()
-        hold = HOLD_S
-        res = yield op("limit_acquire", ticket, charges, now=now, hold_s=hold)
+        res = yield op("limit_acquire", ticket, charges, now=now, hold_s=HOLD_S)
+        return (yield from self._outcome(target, plan, ticket, tpm, res, now))
+
+    def _outcome(
+        self,
+        target: str,
+        plan: _TargetPlan,
+        ticket: str,
+        tpm: tuple[LimitCharge, ...],
+        res: Acquired,
+        now: float,
+    ) -> Program[Grant | Refusal]:
+        """The try's :class:`Grant` or :class:`Refusal` from the store's answer."""
         if res.ok:
             if not self.taken_rules:
                 self.taken_rules, self.rules_at = True, now
@@ -357,7 +496,9 @@ class CallLimits:
         call_level = any(c.key in refused for c in self.rules)
         if not call_level and all(k.endswith(":rpm") for k in refused):
             # A full request window refuses any call: let every router steer away.
-            yield from lim._mark(target, res.retry_after_s or 0.0, 0.0, "rpm limit reached")
+            yield from self.limiter._mark(
+                target, res.retry_after_s or 0.0, 0.0, "rpm limit reached"
+            )
         why = ", ".join(refused)
         return Refusal(
             call_level,
@@ -371,6 +512,7 @@ class CallLimits:
         ``tpm`` estimate to correct (its in-flight slots are then given back with the
         correction), a grant of the rules alone when the try itself took nothing;
         ``None`` when there is nothing to correct."""
+        self._spent = WHOLE  # answered: the settlement corrects the rules, not abandonment
         rules = self._rules_tpm and self.taken_rules
         if grant is not None:
             return grant if grant.tpm or rules else None
@@ -379,9 +521,41 @@ class CallLimits:
         return None
 
     def release_steps(self, grant: Grant) -> Program[None]:
-        """Give back a try's in-flight holds."""
+        """Give back a try's in-flight holds; its ``tpm`` estimate stays (a try cancelled
+        or cut short may have produced output)."""
+        self._spent = WHOLE
         if grant.inflight:
             yield op("limit_release", grant.ticket, grant.inflight)
+
+    def failed_steps(self, grant: Grant, err: ProviderError) -> Program[None]:
+        """Give back a failed try's in-flight holds and correct its ``tpm`` estimate to
+        what it used (:func:`spent_by`): one operation."""
+        spent = spent_by(err)
+        self._spent = max(self._spent, spent)
+        keep = self.input_tokens if spent == INPUT else self.tokens if spent == WHOLE else 0
+        delta = float(keep - grant.tokens)
+        adjust = [LimitCharge(c.key, c.limit, delta, _MINUTE) for c in grant.tpm] if delta else []
+        if grant.inflight or adjust:
+            yield op("limit_release", grant.ticket, grant.inflight, adjust, at=grant.at)
+
+    def abandoned_steps(self) -> Program[None]:
+        """The call ended without an answer: give back what admission took and no try
+        used, and correct the rules' ``tpm`` estimate as its tries' (given back when
+        none reached the provider, the input when none may have produced output)."""
+        if self._prefetch is not None:
+            yield from self.unused_steps()
+        if not (self._rules_tpm and self.taken_rules) or self._spent == WHOLE:
+            return
+        keep = self.input_tokens if self._spent == INPUT else 0
+        delta = float(keep - self.tokens)
+        if delta:
+            self._spent = WHOLE  # once
+            adjust = [
+                LimitCharge(c.key, c.limit, delta, _MINUTE)
+                for c in self.rules
+                if c.key.endswith(":tpm")
+            ]
+            yield op("limit_release", f"{self.ticket}.0", (), adjust, at=self.rules_at)
 
     def settle_steps(self, grant: Grant, usage: Usage) -> Program[None]:
         """Give back the answered try's in-flight slots and correct its ``tpm`` estimates

@@ -404,6 +404,8 @@ class Walker:
         if step is not None:
             yield from self._release(step.target)
         yield from self._release_limits()
+        if self._limits is not None:
+            yield from self._limits.abandoned_steps()
 
     def _release_limits(
         self, step: Send | None = None, *, keep_settle: bool = False
@@ -449,7 +451,9 @@ class Walker:
         outcome = "timeout" if isinstance(err, ProviderTimeout) else "error"
         self._record(t, outcome, err.status, latency_s, type(err).__name__)
         if self._limits is not None:
-            yield from self._release_limits(step)
+            grant = self._grants.pop(step, None)
+            if grant is not None:  # its slots back, its tpm estimate cut to what it used
+                yield from self._limits.failed_steps(grant, err)
             if self._limits.limiter._pending:
                 yield from self._limits.limiter.flush_steps()
         if self._breakers is not None and isinstance(err, ProviderUnavailable):
