@@ -310,3 +310,17 @@ def test_a_call_that_never_reached_a_provider_gives_its_rules_tpm_back(
     assert _used(store, "rule:fair:tenant=acme:tpm") == 0
     # Requests are counted as tries, sent or not: only tokens are corrected.
     assert _used(store, "rule:fair:tenant=acme:rpm") == 1
+
+
+def test_a_shadow_copy_takes_its_targets_limits_with_its_hold(faults: FaultServer) -> None:
+    store = Recording()
+    cfg = _config(faults, a={"rpm": 5}, b={"rpm": 5, "max_in_flight": 1})
+    cfg["routes"]["r"] = {"candidates": ["a"], "shadow": {"model": "b", "sample_pct": 100}}
+    r = Router(cfg, store=store)
+    assert r.chat(MESSAGES, model="r", context=TENANT).route.target == "a"  # type: ignore[union-attr]
+    r.close()  # waits for the copy
+    assert faults.count("b") == 1
+    # The call's admission and the copy's: each one operation, no separate acquire.
+    assert store.ops.count("admit") == 2
+    assert "limit_acquire" not in store.ops and "budget_reserve" not in store.ops
+    assert not _fits(store, [_rpm("b")]) and _fits(store, [_slot("b")])

@@ -188,9 +188,17 @@ class ShadowPlanner:
         # counts it under the primary's route); its own route name is kept
         # for the ledger, audit and spans.
         budgets = tuple(dict.fromkeys((*job.budgets, *decision.budgets)))
+        # A copy takes its target's rate limits (the provider counts it) but not the
+        # rules' per-tenant ones (the tenant made one call, not two); with its budget
+        # hold, in one store operation, as a call does.
+        limits = None
+        if self._limiter is not None:
+            limits = self._limiter().for_call(
+                replace(decision, rate_limits=()), request, job.context
+            )
         try:
             request, charged, hold = yield from self._budget().admit_steps(
-                request, job.context, replace(decision, route=job.route, budgets=budgets)
+                request, job.context, replace(decision, route=job.route, budgets=budgets), limits
             )
         except (BudgetExceeded, StateUnavailable):
             # No budget room, or no way to know (the state store is unreachable).
@@ -199,13 +207,6 @@ class ShadowPlanner:
             return None
         decision = replace(charged, route=decision.route)
         route = RouteConfig(candidates=(model,), deadline_s=job.route_config.deadline_s)
-        # A copy takes its target's rate limits (the provider counts it) but not the
-        # rules' per-tenant ones (the tenant made one call, not two).
-        limits = None
-        if self._limiter is not None:
-            limits = self._limiter().for_call(
-                replace(decision, rate_limits=()), request, job.context
-            )
         walker = Walker(decision, route, deadline_s=job.context.deadline_s, limits=limits)
         extra = {"shadow_of": job.decision_id, EXTRA_KEY: hold}
         return Call(request, job.context, decision, route, walker, extra=extra)
