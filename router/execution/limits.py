@@ -390,7 +390,7 @@ class CallLimits:
         rules: tuple[LimitCharge, ...],
         rules_wait_s: float,
         rules_tpm: bool,
-        input_tokens: int = 0,
+        input_tokens: int,
     ) -> None:
         self.limiter = limiter
         self.ticket = ticket
