@@ -355,7 +355,7 @@ def test_the_cli_reports_a_broken_catalog_on_one_line(
 def test_superseded_models_keep_their_keys_and_say_so() -> None:
     c = load_catalog()
     assert c["claude-opus-4-1@anthropic"].status == "retired"  # cost-guard.yaml names it
-    assert c["claude-sonnet-4-5"].status == "deprecated"  # quality-tiers.yaml names it
+    assert c["claude-sonnet-4-5"].status == "retired"  # quality-tiers.yaml names it
     assert c["gpt-4.1-mini@openai"].status == "deprecated"  # OpenAI notice of 2026-10-14
     assert c["claude-haiku-4-5@anthropic"].status == "active"
     assert {e.status for e in c.values()} <= {"active", "legacy", "deprecated", "retired"}
