@@ -162,7 +162,7 @@ def test_cli_months_moves_the_cutoff(capsys: pytest.CaptureFixture[str]) -> None
     assert {(r["key"], r["what"]) for r in rows} == _expected_from_raw_yaml(
         TODAY, dt.date(2025, 6, 5)
     )
-    main(["models", "--stale", "--today", "2025-10-01", "--json"])
+    main(["models", "--stale", "--today", "2025-09-01", "--json"])
     assert json.loads(capsys.readouterr().out) == []
 
 
@@ -174,7 +174,7 @@ def test_cli_text_output_and_exit_status(capsys: pytest.CaptureFixture[str]) -> 
     assert out[1].split() == ["KEY", "WHAT", "AS_OF", "AGE_MONTHS"]
     assert len(out) == n + 3  # summary, header, rows, hint
     # Nothing stale is still status 0, and says so.
-    assert main(["models", "--stale", "--today", "2025-10-01"]) == 0
+    assert main(["models", "--stale", "--today", "2025-09-01"]) == 0
     assert capsys.readouterr().out.startswith("0 of ")
 
 
@@ -193,8 +193,8 @@ def test_cli_reads_the_clock_only_when_no_date_is_given(
     monkeypatch.setattr(models_cli, "_today", lambda: dt.date(2040, 1, 1))
     main(["models", "--stale"])
     assert "before 2040-01-01" in capsys.readouterr().out
-    main(["models", "--stale", "--today", "2025-10-01"])
-    assert "before 2025-10-01" in capsys.readouterr().out
+    main(["models", "--stale", "--today", "2025-09-01"])
+    assert "before 2025-09-01" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize(

@@ -20,6 +20,7 @@ from router.catalog.freshness import parse_as_of
 from router.catalog.validate import CAPABILITIES
 from router.catalog.validate import OPENNESS as CATALOG_OPENNESS
 from router.config.schema import Capability, ModelConfig, Openness
+from router.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -354,8 +355,9 @@ def test_the_cli_reports_a_broken_catalog_on_one_line(
 def test_superseded_models_keep_their_keys_and_say_so() -> None:
     c = load_catalog()
     assert c["claude-opus-4-1@anthropic"].status == "retired"  # cost-guard.yaml names it
-    assert c["claude-sonnet-4-5"].status == "deprecated"  # quality-tiers.yaml names it
-    assert c["gpt-4.1-mini@openai"].status == "active"
+    assert c["claude-sonnet-4-5"].status == "retired"  # quality-tiers.yaml names it
+    assert c["gpt-4.1-mini@openai"].status == "deprecated"  # OpenAI notice of 2026-10-14
+    assert c["claude-haiku-4-5@anthropic"].status == "active"
     assert {e.status for e in c.values()} <= {"active", "legacy", "deprecated", "retired"}
 
 
@@ -395,9 +397,20 @@ def test_init_never_suggests_a_deprecated_or_retired_model() -> None:
     suggested = yaml.safe_load(text)["models"]
     assert [m["catalog"] for m in suggested.values()] == ["older@openai"]  # cheapest still served
     assert "gone-1" not in text and "going-1" not in text
-    # With the bundled catalog: whatever is suggested for each keyed provider is in service.
+    # With the bundled catalog: whatever is suggested for each keyed provider is in service,
+    # and a provider whose every priced model is deprecated or retired gets no suggestion.
     bundled = load_catalog()
     for kind in ("openai", "anthropic", "gemini", "groq", "mistral", "deepseek"):
+        serving = [
+            k
+            for k, e in bundled.items()
+            if k.endswith(f"@{kind}") and e.offering is not None and e.offering.price
+            if e.status in ("active", "legacy")
+        ]
+        if not serving:
+            with pytest.raises(ConfigError):  # nothing to suggest: init says so
+                render([], [(kind, "KEY")], catalog=bundled)
+            continue
         doc = yaml.safe_load(render([], [(kind, "KEY")], catalog=bundled))
-        for m in (doc.get("models") or {}).values():
-            assert bundled[m["catalog"]].status in ("active", "legacy"), m
+        suggested = [m["catalog"] for m in (doc.get("models") or {}).values()]
+        assert suggested and set(suggested) <= set(serving), (kind, suggested)
