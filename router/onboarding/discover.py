@@ -342,12 +342,14 @@ def render(
                 models.append("  # not in the catalog: add license, openness, context_window")
                 models.append(f"  {mname}: {{provider: {pname}, model: {_q(mid)}}}")
             candidates.append(mname)
+    unlisted: list[str] = []
     for kind, var in keyed:
         pname = _name(kind.replace("_", "-"), taken_p)
         providers.append(f"  # {var} is set (the value is read when the config is loaded)")
         providers.append(f"  {pname}: {{kind: {kind}, api_key: {_q('${' + var + '}')}}}")
         offers = _cheapest_offering(kind, cat)
         if not offers:
+            unlisted.append(f"{var} ({kind})")
             models.append(f"  # {pname}: no model of it in the catalog; add one, e.g.")
             models.append(f"  # my-model: {{provider: {pname}, model: <its model id>}}")
             continue
@@ -359,7 +361,14 @@ def render(
             models.append(f"  # (its cheapest in the catalog; others: {', '.join(others)})")
         models.append(f"  {mname}: {{provider: {pname}, model: {_q(mid)}, catalog: {_q(key)}}}")
         candidates.append(mname)
-    if not candidates:  # servers found, none lists a model: fall back to nothing usable
+    if not candidates:
+        if unlisted:  # keys found, but the catalog has nothing current to suggest for them
+            raise ConfigError(
+                f"{', '.join(unlisted)} is set, but the bundled catalog lists no priced model "
+                "of it that its developer has not deprecated or retired; write the config "
+                "by hand naming a current model, e.g. "
+                "models: {my-model: {provider: <name>, model: <its model id>}}"
+            )
         raise ConfigError(
             "found servers but no model on any of them (pull or load one, then run init again)"
         )
