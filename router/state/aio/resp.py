@@ -66,9 +66,13 @@ def _arg(a: str | bytes | int | float) -> bytes:
 def encode(args: tuple[str | bytes | int | float, ...] | list[Any]) -> bytes:
     """One command (name and arguments) as a RESP2 array of bulk strings."""
     out = [b"*%d\r\n" % len(args)]
+    append = out.append
     for a in args:
-        b = _arg(a)
-        out.append(b"$%d\r\n%s\r\n" % (len(b), b))
+        # Inline for the usual str: this runs for every argument of every command.
+        b = a.encode() if type(a) is str else _arg(a)
+        append(b"$%d\r\n" % len(b))
+        append(b)
+        append(_CRLF)
     return b"".join(out)
 
 
