@@ -547,3 +547,24 @@ async def test_tls_verifies_the_server(real_redis: dict[str, Any]) -> None:
     unchecked = RespClient(parse_redis_url(f"rediss://127.0.0.1:{port}/0?ssl_cert_reqs=none"))
     assert await unchecked.execute("PING") == "PONG"
     await unchecked.aclose()
+
+
+def test_the_client_runs_on_uvloop() -> None:
+    """The gateway serves on uvloop, whose transports are not asyncio's classes."""
+    uvloop = pytest.importorskip("uvloop")
+
+    async def go() -> list[Any]:
+        server = FakeRedis(echo)
+        await server.start()
+        client = RespClient(server.address(timeout_s=5))
+        try:
+            return list(await asyncio.gather(*(client.execute("ECHO", f"u{i}") for i in range(8))))
+        finally:
+            await client.aclose()
+            await server.close()
+
+    loop = uvloop.new_event_loop()
+    try:
+        assert loop.run_until_complete(go()) == [f"u{i}" for i in range(8)]
+    finally:
+        loop.close()

@@ -38,7 +38,7 @@ import asyncio
 import hashlib
 from collections import deque
 from collections.abc import Awaitable, Sequence
-from typing import Any
+from typing import Any, cast
 
 from .redis_url import RedisAddress
 from .resp import ProtocolError, ReplyError, encode
@@ -123,8 +123,9 @@ class _Connection(asyncio.Protocol):
     # -- receiving -----------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
+        # uvloop's transports (the gateway runs on uvloop) are not asyncio.Transport
+        # subclasses, but have its methods.
+        self._transport = cast(asyncio.Transport, transport)
 
     def data_received(self, data: bytes) -> None:
         try:
