@@ -2,6 +2,7 @@
 
     python -m benchmarks.async_stores                 # 640 calls per store
     python -m benchmarks.async_stores --calls 2000 --json
+    python -m benchmarks.async_stores --stores redis --rounds 5   # memory and redis, alternating
 
 One fake OpenAI-compatible server (``benchmarks/fake_server.py``) runs in its
 own process; this script starts its own ``redis-server`` on a free loopback
@@ -22,8 +23,11 @@ warm-up call); 64 calls started together (the time until the last one
 finishes); then ``--calls`` calls with 64 in flight (``asyncio.gather`` over a
 semaphore; no new call starts after ``--max-seconds``): requests per second,
 and the event loop's longest stall, from a task that sleeps 1 ms in a loop and
-records the largest gap between its wake-ups. Requests per second are reported
-as ratios to the memory store of the same run.
+records the largest gap between its wake-ups; and the worker process's CPU
+time per call in that phase (user + system: the router, the store's client,
+the transport), which other load on the machine barely moves, unlike requests
+per second. Requests per second are reported as ratios to the memory store of
+the same run.
 """
 
 from __future__ import annotations
@@ -47,7 +51,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-X = "\N{MULTIPLICATION SIGN}"
+X, DASH = "\N{MULTIPLICATION SIGN}", "\N{EN DASH}"
 IN_FLIGHT = 64
 DELAYS_MS = (1.0, 20.0)
 REDIS_TARGET = 0.8  # redis req/s >= 0.8x memory
@@ -353,13 +357,14 @@ async def _measure(
                 done += 1
 
         with _Ticker() as tick:
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             await asyncio.gather(*(one() for _ in range(calls)))
-            wall = time.perf_counter() - t0
+            wall, cpu = time.perf_counter() - t0, time.process_time() - c0
         out.update(
             calls=done,
             errors=errors,
             wall_s=wall,
+            cpu_ms_per_call=cpu * 1000 / done if done else 0.0,
             req_per_s=done / wall if wall > 0 else 0.0,
             stall_ms=tick.max_gap * 1000,
             truncated=done < calls,
@@ -393,8 +398,19 @@ def run_worker(
     return dict(json.loads(out.stdout.strip().splitlines()[-1]))
 
 
-def run_all(calls: int, max_seconds: float, transport: str = "httpx") -> dict[str, Any]:
-    """Start the server, Redis and the proxies; measure every configuration; stop them all."""
+def run_all(
+    calls: int,
+    max_seconds: float,
+    transport: str = "httpx",
+    stores: list[str] | None = None,
+    rounds: int = 1,
+) -> dict[str, Any]:
+    """Start the server, Redis and the proxies; measure the configurations; stop them all.
+
+    ``stores`` picks configurations by name (all when ``None``); with
+    ``rounds`` > 1 each round measures every one of them in turn, so a ratio
+    compares runs minutes apart at most, and each row is the round's median.
+    """
     from benchmarks.run import _cpus, start_server
 
     server_cpu, client_cpu = _cpus()
@@ -405,6 +421,7 @@ def run_all(calls: int, max_seconds: float, transport: str = "httpx") -> dict[st
         "in_flight": IN_FLIGHT,
         "max_seconds": max_seconds,
         "transport": transport,
+        "rounds": rounds,
     }
     if hasattr(os, "getloadavg"):
         results["load_avg_start"] = os.getloadavg()[0]
@@ -426,11 +443,21 @@ def run_all(calls: int, max_seconds: float, transport: str = "httpx") -> dict[st
         }
         for i, delay in enumerate(DELAYS_MS, start=1):
             configs[f"redis +{delay:g}ms"] = f"redis://127.0.0.1:{proxy_ports[delay]}/{i}"
-        rows: dict[str, Any] = {}
-        for name, state in configs.items():
-            print(f"measuring {name} ...", file=sys.stderr, flush=True)
-            rows[name] = run_worker(base_url, state, calls, max_seconds, client_cpu, transport)
-        results["configs"] = rows
+        if stores is not None:
+            unknown = set(stores) - set(configs) - {"memory"}
+            if unknown:
+                raise ValueError(f"unknown stores {sorted(unknown)}; known: {list(configs)}")
+            # Memory is the baseline every ratio needs.
+            configs = {k: v for k, v in configs.items() if k in stores or k == "memory"}
+        each: list[dict[str, Any]] = []
+        for i in range(rounds):
+            rows: dict[str, Any] = {}
+            for name, state in configs.items():
+                print(f"round {i + 1}/{rounds}: measuring {name} ...", file=sys.stderr, flush=True)
+                rows[name] = run_worker(base_url, state, calls, max_seconds, client_cpu, transport)
+            each.append(rows)
+        results["each_round"] = each
+        results["configs"] = _median_rows(each)
     finally:
         for p in reversed(procs):
             _stop(p)
@@ -438,7 +465,30 @@ def run_all(calls: int, max_seconds: float, transport: str = "httpx") -> dict[st
     return results
 
 
+def _median_rows(each: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per configuration, the median over rounds of every number; ratios to memory per round."""
+    out: dict[str, Any] = {}
+    for name in each[0]:
+        runs = [rows[name] for rows in each]
+        row: dict[str, Any] = dict(runs[0])
+        for key, value in runs[0].items():
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                row[key] = statistics.median(r[key] for r in runs)
+        row["truncated"] = any(r.get("truncated") for r in runs)
+        row["ratio_each"] = [
+            rows[name]["req_per_s"] / rows["memory"]["req_per_s"]
+            for rows in each
+            if rows["memory"]["req_per_s"]
+        ]
+        out[name] = row
+    return out
+
+
 # -- the report ------------------------------------------------------------------
+
+
+def _range(xs: list[float]) -> str:
+    return f" ({min(xs):.2f}{DASH}{max(xs):.2f})" if len(xs) > 1 else ""
 
 
 def _fmt_ms(s: float) -> str:
@@ -455,24 +505,39 @@ def render(results: dict[str, Any]) -> str:
         f"in flight (up to {results['calls']} calls per store); requests/s as a ratio to memory.",
         "",
         "| store | req/s @64 | vs memory | longest loop stall | one call alone "
-        "| 64 calls at once | store ops/call |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "| 64 calls at once | store ops/call | CPU/call |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for name, r in rows.items():
         ratio = r["req_per_s"] / base if base else float("nan")
+        ratios = r.get("ratio_each") or []
+        if len(ratios) > 1:  # the median of the rounds' own ratios, and their range
+            ratio = statistics.median(ratios)
         n = f" ({r['calls']} calls)" if r.get("truncated") else ""
         errs = r.get("errors", 0) + r.get("burst_errors", 0)
         err = f", {errs} errors" if errs else ""
         lines.append(
-            f"| {name} | {r['req_per_s']:,.0f}{n}{err} | {ratio:.2f}{X} "
+            f"| {name} | {r['req_per_s']:,.0f}{n}{err} | {ratio:.2f}{X}"
+            f"{_range(ratios) if name != 'memory' else ''} "
             f"| {r['stall_ms']:,.1f} ms | {_fmt_ms(r['single_s'])} "
-            f"| {_fmt_ms(r['burst_s'])} | {r['store_ops_per_call']} |"
+            f"| {_fmt_ms(r['burst_s'])} | {r['store_ops_per_call']:g} "
+            f"| {r.get('cpu_ms_per_call', float('nan')):.2f} ms |"
         )
     lines.append("")
     if "redis" in rows and base:
-        ratio = rows["redis"]["req_per_s"] / base
+        ratios = rows["redis"].get("ratio_each") or []
+        ratio = statistics.median(ratios) if ratios else rows["redis"]["req_per_s"] / base
         met = "met" if ratio >= REDIS_TARGET else "not met"
-        lines.append(f"- Redis at 64 in flight: {ratio:.2f}{X} memory (target ≥ 0.8{X}: {met}).")
+        over = f", median of {len(ratios)} rounds{_range(ratios)}" if len(ratios) > 1 else ""
+        lines.append(
+            f"- Redis at 64 in flight: {ratio:.2f}{X} memory{over} (target ≥ 0.8{X}: {met})."
+        )
+        mem_cpu, redis_cpu = (rows[k].get("cpu_ms_per_call") for k in ("memory", "redis"))
+        if mem_cpu and redis_cpu:
+            lines.append(
+                f"- Client CPU per call: memory {mem_cpu:.2f} ms, redis {redis_cpu:.2f} ms: "
+                f"a CPU-bound client would run Redis at {mem_cpu / redis_cpu:.2f}{X} memory."
+            )
     slow = f"redis +{DELAYS_MS[-1]:g}ms"
     if slow in rows:
         r = rows[slow]
@@ -501,6 +566,12 @@ def main(argv: list[str] | None = None) -> None:
         default="httpx",
         help="the router's upstream transport (default: httpx's pool, AsyncRouter's default)",
     )
+    ap.add_argument(
+        "--stores",
+        help="comma-separated configurations to measure (memory always): "
+        "memory, sqlite, redis, 'redis +1ms', 'redis +20ms'",
+    )
+    ap.add_argument("--rounds", type=int, default=1, help="measure every store this many times")
     ap.add_argument("--worker", metavar="STATE", help=argparse.SUPPRESS)
     ap.add_argument("--base-url", help=argparse.SUPPRESS)
     ap.add_argument("--cpu", type=int, default=None, help=argparse.SUPPRESS)
@@ -521,7 +592,8 @@ def main(argv: list[str] | None = None) -> None:
         )
         print(json.dumps(res), flush=True)
         return
-    results = run_all(args.calls, args.max_seconds, args.transport)
+    stores = [x.strip() for x in args.stores.split(",")] if args.stores else None
+    results = run_all(args.calls, args.max_seconds, args.transport, stores, max(1, args.rounds))
     if args.json:
         print(json.dumps(results, indent=2))
     else:

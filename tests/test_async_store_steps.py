@@ -411,7 +411,8 @@ def test_async_stream_decides_when_entered_and_validates_at_once(faults: FaultSe
 
 class PendingProxy:
     """A TCP proxy (its own thread and loop) that delays replies and counts the
-    connections waiting for a reply at the same moment."""
+    commands waiting for their reply at the same moment, over all its connections
+    (a client may pipeline many on one)."""
 
     def __init__(self, target_port: int, delay_s: float) -> None:
         self.target_port, self.delay_s = target_port, delay_s
@@ -441,15 +442,19 @@ class PendingProxy:
             self.max_pending = max(self.max_pending, self.pending)
 
     async def _handle(self, cr: asyncio.StreamReader, cw: asyncio.StreamWriter) -> None:
+        from router.state.aio.resp import ReplyParser
+
         sr, sw = await asyncio.open_connection("127.0.0.1", self.target_port)
-        waiting = False
+        # Commands are RESP arrays too: one parser counts each direction's messages.
+        commands, replies = ReplyParser(), ReplyParser()
+        waiting = 0
 
         async def up() -> None:
             nonlocal waiting
             while data := await cr.read(65536):
-                if not waiting:
-                    waiting = True
-                    self._mark(+1)
+                n = len(commands.feed(data))
+                waiting += n
+                self._mark(+n)
                 sw.write(data)
                 await sw.drain()
             sw.close()
@@ -458,16 +463,15 @@ class PendingProxy:
             nonlocal waiting
             while data := await sr.read(65536):
                 await asyncio.sleep(self.delay_s)
-                if waiting:
-                    waiting = False
-                    self._mark(-1)
+                n = len(replies.feed(data))
+                waiting -= n
+                self._mark(-n)
                 cw.write(data)
                 await cw.drain()
             cw.close()
 
         await asyncio.gather(up(), down(), return_exceptions=True)
-        if waiting:
-            self._mark(-1)
+        self._mark(-waiting)
 
     def close(self) -> None:
         async def shutdown() -> None:

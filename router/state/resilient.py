@@ -19,7 +19,9 @@ operation, what happens when that store cannot be reached:
 
 Only connection-level failures count: redis-py's ``ConnectionError`` and
 ``TimeoutError`` (not an authentication or permission error) and
-:class:`OSError`. Any other error (a script error, a non-number under
+:class:`OSError`, which includes the async store's own client's
+``RedisConnectionError`` and ``RedisTimeoutError``
+(:mod:`router.state.aio.resp_client`). Any other error (a script error, a non-number under
 ``incr``, a closed store) propagates unchanged.
 
 The decisions live in :class:`Failover`, which does no I/O; the sync wrapper

@@ -20,11 +20,12 @@ def open_async_store(
 ) -> AsyncStateStore:
     """The async store a config's ``state:`` names: ``memory``, ``sqlite://…`` or ``redis://…``.
 
-    ``max_connections`` sizes the Redis connection pool (the URL's
-    ``?max_connections=`` wins over it; 64 when neither says); the other
-    backends ignore it. A Redis store comes wrapped in an
+    A Redis store comes wrapped in an
     :class:`~router.state.aio.resilient.AsyncResilientStore`, as
     :func:`router.state.open_store` wraps the sync one (``resilient=False``: bare).
+    ``max_connections`` is accepted for compatibility and ignored: the async
+    Redis store multiplexes every command over one connection (it sized a
+    connection pool before 2026-12-05).
     """
     from .. import REDIS_SCHEMES, sqlite_path
 
@@ -35,9 +36,9 @@ def open_async_store(
 
         return AsyncSQLiteStore(sqlite_path(url))
     if url.startswith(REDIS_SCHEMES):
-        from .redis import DEFAULT_MAX_CONNECTIONS, AsyncRedisStore
+        from .redis import AsyncRedisStore
 
-        store = AsyncRedisStore(url, max_connections=max_connections or DEFAULT_MAX_CONNECTIONS)
+        store = AsyncRedisStore(url)
         if not resilient:
             return store
         from ...credentials import mask_url

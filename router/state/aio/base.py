@@ -4,7 +4,7 @@ Same operations, same names, same contracts as the sync interface (see
 ``router/state/base.py``), so an ``AsyncRouter`` keeps the exact semantics
 of a ``Router`` without ever blocking its event loop. Backends never do I/O
 on the loop: memory does none, SQLite runs on a worker thread of its own,
-Redis uses ``redis.asyncio``.
+Redis multiplexes every command over one connection (:mod:`.resp_client`).
 
 Closing is ``await store.aclose()`` (or ``async with store:``): idempotent,
 safe to call from several tasks at once, and once it returns the store's

@@ -1,65 +1,51 @@
-"""The async Redis store: ``redis.asyncio`` over one bounded connection pool.
+"""The async Redis store: one multiplexed, auto-pipelined connection (:mod:`.resp_client`).
 
 The same Lua scripts, key names and URL handling as the sync
 :class:`~router.state.redis.RedisStore` (they live there, once): the two
 stores read and write the same data and can share a server and a prefix.
-Every operation is one round trip, as on the sync store: one command, one
-``EVALSHA`` or one ``MULTI``/``EXEC`` pipeline (reading a long ledger takes
-one ``XRANGE`` per batch). A script the server does not know yet (fresh
-server, restart, ``SCRIPT FLUSH``) costs one extra ``SCRIPT LOAD`` round
-trip, once per script and connection that meets it.
+The sync store speaks through redis-py; this one through the lean client
+of :mod:`router.state.aio.resp_client`, because with many calls in flight
+redis-py's asyncio client cost more CPU per command than a whole call on
+the memory store (docs/performance.md).
 
-Concurrency is bounded by one :class:`redis.asyncio.BlockingConnectionPool`
-of ``max_connections`` (64 unless given, or the URL's
-``?max_connections=``): up to that many operations are on the wire at once,
-and further callers wait for a free connection (up to ``pool_timeout_s``,
-then :class:`redis.exceptions.ConnectionError`) instead of failing, as the
-plain pool would with "Too many connections".
+Every operation is one round trip, as on the sync store: one command, one
+``EVALSHA`` or one ``MULTI``/``EXEC`` batch (reading a long ledger takes one
+``XRANGE`` per batch). A script the server does not know yet (fresh server,
+restart, ``SCRIPT FLUSH``) is sent whole once by ``EVAL``. All operations of
+all tasks share one connection: commands issued in the same event-loop
+iteration leave in one write, and nothing waits for a free connection.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from .. import redis as _sync
 from ..base import Acquired, Admitted, BudgetCharge, BudgetUsage, LimitCharge, Reserved
 from .base import AsyncStateStore
+from .redis_url import parse_redis_url
+from .resp import ReplyError
+from .resp_client import RespClient
 
-__all__ = ["DEFAULT_MAX_CONNECTIONS", "AsyncRedisStore"]
-
-DEFAULT_MAX_CONNECTIONS = 64
+__all__ = ["AsyncRedisStore"]
 
 
 class AsyncRedisStore(AsyncStateStore):
-    """State in Redis 7, shared by many processes on many hosts; never blocks the loop."""
+    """State in Redis 7, shared by many processes on many hosts; never blocks the loop.
 
-    def __init__(
-        self,
-        url: str,
-        *,
-        prefix: str | None = None,
-        max_connections: int = DEFAULT_MAX_CONNECTIONS,
-        pool_timeout_s: float | None = 30.0,
-        client: Any = None,
-    ) -> None:
-        aioredis = _sync.require("redis.asyncio")
-        self._owns_pool = client is None
+    ``client`` (a :class:`RespClient`) replaces the one the URL would open;
+    the store then closes it all the same.
+    """
+
+    def __init__(self, url: str, *, prefix: str | None = None, client: RespClient | None = None):
         if client is None:
             conn_url, _ = _sync._split_url(url)
-            pool = aioredis.BlockingConnectionPool.from_url(
-                conn_url,
-                max_connections=max_connections,
-                timeout=pool_timeout_s,
-                decode_responses=True,
-            )
-            client = aioredis.Redis(connection_pool=pool)
-        self._redis: Any = client
-        self._error = _sync.require("redis.exceptions").ResponseError
+            client = RespClient(parse_redis_url(conn_url))
+        self._redis = client
         # RedisStore is the one home of this backend's layout: URL prefix,
-        # key names, repr and the Lua scripts. Built around the asyncio
-        # client, it registers awaitable scripts; only those and its key
-        # helpers are used here, never its blocking methods.
+        # key names, repr and the Lua scripts. Built around this client, its
+        # registered scripts are the client's awaitable ones; only those and
+        # its key and argument helpers are used here, never its blocking methods.
         self._layout = _sync.RedisStore(url, prefix=prefix, client=client)
         self.prefix: str = self._layout.prefix
 
@@ -68,30 +54,30 @@ class AsyncRedisStore(AsyncStateStore):
         return f"Async{self._layout!r}"
 
     @property
-    def _client(self) -> Any:
+    def _client(self) -> RespClient:
         self._check_open()
         return self._redis
 
     # -- key/value -------------------------------------------------------------
 
     async def get(self, key: str) -> str | None:
-        v = await self._client.get(self._layout._k(key))
+        v = await self._client.execute("GET", self._layout._k(key))
         return None if v is None else str(v)
 
     async def get_many(self, keys: Sequence[str]) -> list[str | None]:
         if not keys:
             return []
-        values = await self._client.mget([self._layout._k(k) for k in keys])
+        values = await self._client.execute("MGET", *[self._layout._k(k) for k in keys])
         return [None if v is None else str(v) for v in values]
 
     async def set(self, key: str, value: str, ttl_s: float | None = None) -> None:
         k = self._layout._k(key)
         if ttl_s is None:
-            await self._client.set(k, value)
+            await self._client.execute("SET", k, value)
         elif ttl_s <= 0:
-            await self._client.delete(k)
+            await self._client.execute("DEL", k)
         else:
-            await self._client.set(k, value, px=int(_sync._ttl_ms(ttl_s)))
+            await self._client.execute("SET", k, value, "PX", _sync._ttl_ms(ttl_s))
 
     async def set_if_absent(self, key: str, value: str, ttl_s: float | None = None) -> bool:
         self._check_open()
@@ -103,12 +89,12 @@ class AsyncRedisStore(AsyncStateStore):
         keys, args = [self._layout._k(key)], [repr(float(amount)), _sync._ttl_ms(ttl_s)]
         try:
             total = await self._layout._incr(keys=keys, args=args)
-        except self._error as e:
+        except ReplyError as e:
             raise ValueError(f"value at {key!r} is not a number") from e
         return float(total)
 
     async def delete(self, key: str) -> None:
-        await self._client.delete(self._layout._k(key))
+        await self._client.execute("DEL", self._layout._k(key))
 
     # -- budgets -----------------------------------------------------------------
 
@@ -142,10 +128,11 @@ class AsyncRedisStore(AsyncStateStore):
     async def budget_release(self, reservation: str, keys: Sequence[str]) -> None:
         client = self._client
         if keys:
-            pipe = client.pipeline(transaction=True)
-            for key in keys:
-                pipe.hdel(self._layout._wk(key)[1], reservation)
-            await pipe.execute()
+            hdels = [("HDEL", self._layout._wk(key)[1], reservation) for key in keys]
+            replies = await client.execute_many([("MULTI",), *hdels, ("EXEC",)])
+            for reply in replies:
+                if isinstance(reply, ReplyError):
+                    raise reply
 
     async def budget_usage(self, key: str, *, now: float) -> BudgetUsage:
         self._check_open()
@@ -199,7 +186,7 @@ class AsyncRedisStore(AsyncStateStore):
     # -- ledger --------------------------------------------------------------------
 
     async def ledger_append(self, record: str, *, ts: float) -> None:
-        await self._client.xadd(self._layout._ledger, {"ts": repr(ts), "r": record})
+        await self._client.execute("XADD", self._layout._ledger, "*", "ts", repr(ts), "r", record)
 
     async def ledger_read(
         self, since: float | None = None, until: float | None = None
@@ -209,17 +196,15 @@ class AsyncRedisStore(AsyncStateStore):
         start = "-"
         while True:
             batch_size = _sync._LEDGER_BATCH
-            batch = await client.xrange(stream, min=start, max="+", count=batch_size)
+            batch = await client.execute("XRANGE", stream, start, "+", "COUNT", batch_size)
             for _id, fields in batch:
-                ts = float(fields["ts"])
+                entry = dict(zip(fields[::2], fields[1::2], strict=True))
+                ts = float(entry["ts"])
                 if (since is None or ts >= since) and (until is None or ts < until):
-                    out.append(fields["r"])
+                    out.append(entry["r"])
             if len(batch) < batch_size:
                 return out
             start = "(" + batch[-1][0]
 
     async def _release(self) -> None:
-        if self._owns_pool:
-            await self._redis.aclose(close_connection_pool=True)
-        else:
-            await self._redis.aclose()
+        await self._redis.aclose()
