@@ -415,8 +415,10 @@ def test_explain_names_the_rules_rate_limits(faults: FaultServer) -> None:
 
 @pytest.mark.parametrize("mode", MODES)
 def test_a_hedge_takes_the_limits_too(faults: FaultServer, mode: str) -> None:
-    faults.default("a", Fault.ok(delay_s=0.12))  # slow, within its 0.2 s read timeout
+    # a is slow but well within its read timeout, however loaded the machine is
+    faults.default("a", Fault.ok(delay_s=0.3))
     cfg = _config(faults, "a", "b", b={"rpm": 1})
+    cfg["providers"]["a"]["timeout"] = {**cfg["providers"]["a"]["timeout"], "read_s": 5.0}
     cfg["routes"]["r"]["hedge_after_ms"] = 30
     out = _calls(cfg, mode, 2)
     assert out[0].text == "Hello from b"  # the hedge won
