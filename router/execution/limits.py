@@ -31,7 +31,6 @@ Everything that touches the store is a store program
 
 from __future__ import annotations
 
-import logging
 import math
 import threading
 import time
@@ -41,6 +40,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from .._lazylog import get_logger
 from ..providers.ratelimit_headers import limited_for, read_hint
 from ..state.base import LimitCharge
 from ..state.program import Program, op
@@ -53,7 +53,7 @@ if TYPE_CHECKING:
 
 __all__ = ["HOLD_S", "MARK_PREFIX", "CallLimits", "Grant", "Limiter", "Refusal"]
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 MARK_PREFIX = "rl:"
 """Key/value prefix of a target's "limited until" mark."""
