@@ -19,7 +19,6 @@ from pydantic import ValidationError
 
 from .accounting.budget import EXTRA_KEY, BudgetGate, budget_key_value, cap_output_tokens
 from .cache import EXTRA_KEY as CACHE_KEY
-from .cache import Hit, Lookup, digest, lookup_steps, replay_chunks, store_steps
 from .config import Config, load_config, load_dict, load_file
 from .config.schema import CacheConfig
 from .credentials import scrub_error
@@ -33,7 +32,6 @@ from .errors import (
 )
 from .execution.breaker import Breakers
 from .execution.health import Health
-from .execution.limits import Limiter
 from .ids import new_id
 from .migration import record_outcome_steps, route_traffic_steps
 from .policy import Decision, Policy, Snapshot
@@ -56,9 +54,11 @@ if TYPE_CHECKING:
     from opentelemetry.metrics import MeterProvider
     from opentelemetry.trace import TracerProvider
 
+    from .cache import Hit, Lookup
     from .embeddings.types import EmbeddingResponse
     from .execution.call import Call
     from .execution.executor import AsyncExecutor, Executor, Opened
+    from .execution.limits import Limiter
     from .execution.walker import Walker
     from .migration.shadow import AsyncShadowRunner, ShadowJob, ShadowPlanner, ShadowRunner
     from .state import AsyncStateStore, StateStore
@@ -100,6 +100,7 @@ class AsyncRouterOptions(_CommonOptions, total=False):
 # call, not at ``import router`` or construction (docs/performance.md).
 _walk: tuple[type[Walker], type[Call]] | None = None
 _executor_lock = threading.Lock()
+_limiter_lock = threading.Lock()  # taken inside _executor_lock: the executor wires the limiter
 
 
 _E = TypeVar("_E")
@@ -160,8 +161,7 @@ class _Core:
         self.budget = BudgetGate(self.store, clock=self.clock)
         self.breakers = Breakers(self.store, self.clock)
         self.health = Health(self.store, self.breakers)
-        self.limiter = Limiter(self.config, self.policy.targets, budget_key_value, self.clock)
-        """Rate limits, in-flight limits and the targets provider headers mark limited."""
+        self._limiter: Limiter | None = None
         found = {s for t in self.policy.targets.values() for s in t.secrets}
         if self.config.telemetry.audit_key is not None:
             found.add(self.config.telemetry.audit_key.get_secret_value())
@@ -205,6 +205,25 @@ class _Core:
             from .state.memory import MemoryStore
 
             self.cache_memory = MemoryStore()
+
+    @property
+    def limiter(self) -> Limiter:
+        """Rate limits, in-flight limits and the targets provider headers mark limited.
+
+        Built at the first call, so ``execution.limits`` is not loaded by building
+        a router (docs/performance.md); the lock makes racing first calls share one.
+        """
+        limiter = self._limiter
+        if limiter is None:
+            with _limiter_lock:
+                limiter = self._limiter
+                if limiter is None:
+                    from .execution.limits import Limiter
+
+                    limiter = self._limiter = Limiter(
+                        self.config, self.policy.targets, budget_key_value, self.clock
+                    )
+        return limiter
 
     def request(self, messages: MessagesIn, params: Mapping[str, Any]) -> ChatRequest:
         unknown = set(params) - PARAM_NAMES
@@ -306,6 +325,8 @@ class _Core:
         self, request: ChatRequest, ctx: RequestContext, decision: Decision, cache: CacheConfig
     ) -> Program[Lookup | None]:
         """Look the request up in its route's response cache; ``None``: it has no key."""
+        from .cache import Lookup, digest, lookup_steps  # routes with a cache only
+
         key = digest(
             self.cache_policy,
             ctx.tenant,
@@ -395,6 +416,8 @@ class _Core:
         yield from record_outcome_steps(call, self.clock())
         if lookup is not None and call.route.cache is not None:
             # Only a whole answer gets here: errors and cut streams end in fail_steps.
+            from .cache import store_steps
+
             cache = call.route.cache
             steps = store_steps(
                 call.decision.route, cache, lookup.digest, target, response, self.clock()
@@ -954,6 +977,7 @@ class _StreamBase:
         hit = self._core.cached(self._call)
         if hit is None:
             return None
+        from .cache import replay_chunks
         from .execution.executor import Opened
 
         return Opened(hit.target, replay_chunks(hit.response), _NoMore())

@@ -335,6 +335,17 @@ _LAZY_MODULES = (
     # YAML loads only for a config read from YAML text.
     "yaml",
     "router.config.yamlparse",
+    # Opt-in features load when a config uses them, the call path at the first
+    # call: the response cache, rate limits, redaction, the ledger record;
+    # ``logging`` with the first message.
+    "router.cache.entries",
+    "router.cache.key",
+    "router.cache.replay",
+    "router.execution.limits",
+    "router.providers.ratelimit_headers",
+    "router.policy.redaction",
+    "router.accounting.ledger",
+    "logging",
 )
 
 
@@ -372,6 +383,38 @@ def test_a_config_that_uses_migration_and_the_catalog_loads_them() -> None:
         " 'shadow': {'model': 'n', 'sample_pct': 10}}}})"
     )
     assert loaded["router.catalog"] and loaded["router.migration.shadow"]
+
+
+def test_a_call_loads_the_cache_limits_and_redaction_its_config_uses() -> None:
+    # The converse for the opt-in features: what was taken off start-up loads
+    # when a call needs it, and a decision still redacts and looks the cache up.
+    loaded = _loaded_after(
+        "import router\n"
+        "r = router.Router({'providers': {'box': {'kind': 'vllm', 'zone': 'local',"
+        " 'base_url': 'http://127.0.0.1:9/v1'},"
+        " 'oa': {'kind': 'openai', 'api_key': 'k', 'zone': 'frontier'}},"
+        " 'models': {'cloud': {'provider': 'oa', 'model': 'x'},"
+        " 'local': {'provider': 'box', 'model': 'y'}},"
+        " 'sensitivity': {'detect': [{'detector': 'email', 'level': 'confidential'}]},"
+        " 'rules': [{'name': 'out', 'redact': {'detectors': ['email'], 'zones': ['frontier']}},"
+        " {'name': 'home', 'when': {'sensitivity': '>= confidential'},"
+        " 'allow': {'zone': ['local']}}],"
+        " 'routes': {'default': {'candidates': ['cloud', 'local'],"
+        " 'cache': {'ttl_s': 60, 'ignore_temperature': True}}}})\n"
+        "assert 'router.execution.limits' not in sys.modules\n"
+        "msgs = [{'role': 'user', 'content': 'mail a@b.example'}]\n"
+        "call = r._core.start(msgs, 'default', None, {})\n"
+        "assert call.decision.redaction is not None and call.extra['cache'].hit is None\n"
+        "r._core.fail(call, RuntimeError('not sent'))\n"
+        "r.close()"
+    )
+    for name in (
+        "router.execution.limits",
+        "router.policy.redaction",
+        "router.cache.entries",
+        "router.cache.key",
+    ):
+        assert loaded[name], name
 
 
 def test_a_config_read_from_yaml_loads_the_yaml_parser() -> None:

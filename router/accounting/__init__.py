@@ -1,16 +1,27 @@
 """Money: prices, estimates, per-request ceilings, budgets and the ledger."""
 
-from .budget import BudgetGate, Estimate, Hold
-from .ledger import LedgerRecord, read_ledger
-from .pricing import amortised_cost_usd, amortised_usd_per_token, cost_usd, worst_case_cost_usd
-from .tokens import (
-    ExactCounter,
-    FastCounter,
-    TokenCounter,
-    estimate_text_tokens,
-    estimate_tokens,
-)
-from .windows import window, window_label
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .budget import BudgetGate, Estimate, Hold
+    from .ledger import LedgerRecord, read_ledger
+    from .pricing import (
+        amortised_cost_usd,
+        amortised_usd_per_token,
+        cost_usd,
+        worst_case_cost_usd,
+    )
+    from .tokens import (
+        ExactCounter,
+        FastCounter,
+        TokenCounter,
+        estimate_text_tokens,
+        estimate_tokens,
+    )
+    from .windows import window, window_label
 
 __all__ = [
     "BudgetGate",
@@ -30,3 +41,34 @@ __all__ = [
     "window_label",
     "worst_case_cost_usd",
 ]
+
+# Each name is imported from its module on first use (PEP 562): importing one
+# submodule (the policy prices with ``pricing`` and ``tokens``) does not load
+# the others, and the ledger loads with the first record, not with a router.
+_HOMES = {
+    "BudgetGate": "budget",
+    "Estimate": "budget",
+    "Hold": "budget",
+    "LedgerRecord": "ledger",
+    "read_ledger": "ledger",
+    "amortised_cost_usd": "pricing",
+    "amortised_usd_per_token": "pricing",
+    "cost_usd": "pricing",
+    "worst_case_cost_usd": "pricing",
+    "ExactCounter": "tokens",
+    "FastCounter": "tokens",
+    "TokenCounter": "tokens",
+    "estimate_text_tokens": "tokens",
+    "estimate_tokens": "tokens",
+    "window": "windows",
+    "window_label": "windows",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _HOMES.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value

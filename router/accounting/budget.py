@@ -32,7 +32,6 @@ excess is zero, so spend stays within the budget.
 from __future__ import annotations
 
 import dataclasses
-import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -40,6 +39,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import quote
 
+from .._lazylog import get_logger
 from ..config.schema import BudgetEffect
 from ..errors import BudgetExceeded, ConfigError, StateUnavailable
 from ..ids import new_id
@@ -49,7 +49,6 @@ from ..state.base import Acquired, LimitCharge
 from ..state.program import Program, op, run
 from ..targets import Target
 from ..types import ChatRequest, ChatResponse, RequestContext, Usage
-from .ledger import LedgerRecord
 from .pricing import amortised_cost_usd, cost_usd, output_tokens_for, worst_case_cost_usd
 from .tokens import ExactCounter, FastCounter, TokenCounter, output_upper_bound
 from .windows import window, window_label
@@ -57,6 +56,7 @@ from .windows import window, window_label
 if TYPE_CHECKING:
     from ..embeddings.types import EmbeddingResponse
     from ..execution.call import Call
+    from .ledger import LedgerRecord
 
 __all__ = [
     "EXTRA_KEY",
@@ -69,7 +69,7 @@ __all__ = [
     "cap_output_tokens",
 ]
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 EXTRA_KEY = "budget"
 """Where the gate keeps its :class:`Hold` in ``Call.extra``."""
@@ -578,6 +578,8 @@ class BudgetGate:
 
 def _record(call: Call, target: Target, now: float, **fields: Any) -> LedgerRecord:
     """The ledger record of ``call`` answered (or charged) on ``target``, with ``fields``."""
+    from .ledger import LedgerRecord  # with the first record, not with a router
+
     ctx = call.context
     return LedgerRecord(
         ts=now,

@@ -18,8 +18,36 @@ chunks of a stream.
 
 from __future__ import annotations
 
-from .entries import EXTRA_KEY, Hit, Lookup, lookup_steps, store_steps
-from .key import digest
-from .replay import replay_chunks
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .entries import Hit, Lookup, lookup_steps, store_steps
+    from .key import digest
+    from .replay import replay_chunks
 
 __all__ = ["EXTRA_KEY", "Hit", "Lookup", "digest", "lookup_steps", "replay_chunks", "store_steps"]
+
+EXTRA_KEY = "cache"
+"""Where the facade keeps a call's :class:`Lookup` in ``Call.extra``."""
+
+# The cache is opt-in per route: a router whose config caches nothing never
+# loads the submodules (their dataclasses, JSON and hashing), which keeps
+# start-up short; each name is imported on first use (PEP 562).
+_HOMES = {
+    "Hit": "entries",
+    "Lookup": "entries",
+    "lookup_steps": "entries",
+    "store_steps": "entries",
+    "digest": "key",
+    "replay_chunks": "replay",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _HOMES.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value

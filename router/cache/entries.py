@@ -18,7 +18,6 @@ that cannot store is logged.
 from __future__ import annotations
 
 import json
-import logging
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -26,17 +25,17 @@ from urllib.parse import quote
 
 from pydantic import ValidationError
 
+from .._lazylog import get_logger
 from ..config.schema import CacheConfig
 from ..state.program import Program, op
 from ..targets import Target
 from ..types import ChatResponse
+from . import EXTRA_KEY
 
 __all__ = ["EXTRA_KEY", "MAX_ENTRY_BYTES", "Hit", "Lookup", "lookup_steps", "store_steps"]
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
-EXTRA_KEY = "cache"
-"""Where the facade keeps a call's :class:`Lookup` in ``Call.extra``."""
 
 MAX_ENTRY_BYTES = 1_000_000
 """Answers longer than this (as stored) are not cached: one entry never fills a store."""

@@ -42,7 +42,6 @@ Everything that touches the store is a store program
 
 from __future__ import annotations
 
-import logging
 import math
 import threading
 import time
@@ -52,6 +51,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from .._lazylog import get_logger
 from ..errors import ProviderError, ProviderTimeout, ProviderUnavailable
 from ..providers.ratelimit_headers import limited_for, read_hint
 from ..state.base import Acquired, LimitCharge
@@ -77,7 +77,7 @@ __all__ = [
     "spent_by",
 ]
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 MARK_PREFIX = "rl:"
 """Key/value prefix of a target's "limited until" mark."""

@@ -9,9 +9,9 @@ through :class:`ShadowRunner` / :class:`AsyncShadowRunner`.
 from __future__ import annotations
 
 import importlib
-import logging
 from typing import TYPE_CHECKING, Any
 
+from .._lazylog import get_logger
 from ..state.program import Program
 
 if TYPE_CHECKING:
@@ -49,7 +49,7 @@ __all__ = [
     "tripped_arms",
 ]
 
-log = logging.getLogger("router.migration")
+log = get_logger("router.migration")
 
 # A router whose routes use no split, guard or shadow never loads the
 # submodules: they are imported on first use (PEP 562), which keeps start-up short.

@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..accounting.pricing import output_tokens_for, worst_case_cost_usd
 from ..accounting.tokens import estimate_tokens, extra_texts, upper_bound_tokens
@@ -44,8 +44,10 @@ from .detectors import (
     scan_forms,
 )
 from .matchers import Facts, Predicate, compile_matcher
-from .redaction import Redaction, Rewritten, redact_request, reserved_numbers
 from .snapshot import Snapshot
+
+if TYPE_CHECKING:
+    from .redaction import Redaction, Rewritten
 
 __all__ = ["OVERRIDABLE", "Policy", "decide"]
 
@@ -522,6 +524,8 @@ class Policy:
                 at_level = self._summary(self._match(outcome))
                 # The same rules at the redacted level: one evaluation serves all targets.
                 zoned = None if at_level is matched else (red.zones, at_level)
+                from .redaction import Redaction  # rules with ``redact`` only
+
                 redaction = Redaction(
                     zones=red.zones,
                     detectors=red_counts,
@@ -715,6 +719,8 @@ class Policy:
         least level (declared or default), and the level a rule let the request
         declare (redaction does not change it) or None.
         """
+        from .redaction import redact_request, reserved_numbers  # rules with ``redact`` only
+
         scanned, found = texts
         taken = reserved_numbers(scanned)
         only = red.indices

@@ -35,7 +35,6 @@ import contextlib
 import contextvars
 import functools
 import itertools
-import logging
 import os
 import sys
 import threading
@@ -43,6 +42,8 @@ import weakref
 from collections import deque
 from collections.abc import Callable, Coroutine, Mapping
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
+
+from .._lazylog import get_logger
 
 if TYPE_CHECKING:
     import asyncio
@@ -67,7 +68,7 @@ __all__ = [
     "submit",
 ]
 
-log = logging.getLogger("router.telemetry")
+log = get_logger("router.telemetry")
 
 QUEUE_SIZE = 1024
 """Records a writer holds before ``put`` blocks and ``put_async`` waits."""
