@@ -689,7 +689,7 @@ def test_redact_request_leaves_an_untouched_request_as_is() -> None:
     req = ChatRequest.model_validate({"messages": user("nothing")})
     from router.policy.detectors import builtin_detector
 
-    out, values, counts = redact_request(req, (builtin_detector("email"),), {})
+    out, values, counts, _ = redact_request(req, (builtin_detector("email"),), {})
     assert out is req and not values and not counts
 
 

@@ -202,7 +202,7 @@ def test_no_match_is_missed_by_looking_around_placeholders(
     detectors = tuple(builtin_detector(n) for n in names)
     request = ChatRequest.model_validate({"messages": [{"role": "user", "content": text}]})
     rewritten: dict[int, Rewritten] = {}
-    out, _, counts = redact_request(request, detectors, {}, None, rewritten)
+    out, _, counts, _ = redact_request(request, detectors, {}, None, rewritten)
     if not rewritten:
         return
     (red,) = rewritten.values()
@@ -272,3 +272,69 @@ def test_the_decision_is_the_full_rescans(contents: list[str | list[str]]) -> No
     with mock.patch.object(engine_mod, "_own_form", lambda *_: False):
         slow = _verdict(_policy(), messages)
     assert fast == slow
+
+
+def _walk_uncovers(text: str, placeholders: list[tuple[int, int]]) -> bool:
+    """The phone test the long way: walk every run character by character."""
+    run = frozenset("0123456789 .()/+-")
+    size = len(text)
+    for p, q in placeholders:
+        i = p - 1
+        stop = max(-1, i - 64)
+        while i > stop and text[i] in run:
+            if text[i].isdigit():
+                return True
+            i -= 1
+        if i == stop and i >= 0:
+            return True
+        j = q if q < size and text[q] in run else q + 1
+        end = min(size, j + 64)
+        while j < end and text[j] in run:
+            if text[j].isdigit():
+                return True
+            j += 1
+        if j == end and end < size:
+            return True
+    return False
+
+
+@settings(max_examples=1500, deadline=None, derandomize=True, database=None)
+@given(st.lists(st.sampled_from(_ASCII_PIECES), max_size=16))
+def test_the_phone_test_walks_runs_as_the_character_walk_does(pieces: list[str]) -> None:
+    from router.policy.redaction import Rewritten, redact_request
+
+    text = normalize("".join(pieces))
+    request = ChatRequest.model_validate({"messages": [{"role": "user", "content": text}]})
+    rewritten: dict[int, Rewritten] = {}
+    redact_request(request, (builtin_detector("email"),), {}, None, rewritten)
+    for red in rewritten.values():
+        phone = builtin_detector("phone")
+        assert phone.uncovers is not None
+        assert phone.uncovers(red.text, red.placeholders) == _walk_uncovers(
+            red.text, red.placeholders
+        )
+
+
+@settings(max_examples=300, deadline=None, derandomize=True, database=None)
+@given(
+    st.lists(st.sampled_from(_PIECES + _ASCII_PIECES), max_size=8).map("".join),
+    st.sampled_from(["user", "assistant", "tool"]),
+    st.booleans(),
+)
+def test_the_redacted_request_is_what_model_copy_makes(
+    content: str, role: str, named: bool
+) -> None:
+    from router.policy.redaction import _replace
+
+    msg: dict[str, Any] = {"role": role, "content": content}
+    if named:
+        msg["name"] = "n"
+    req = ChatRequest.model_validate({"messages": [msg], "temperature": 0.5})
+    m = req.messages[0]
+    for model, update in ((m, {"content": "[EMAIL_1]"}), (req, {"messages": [m, m]})):
+        fast, slow = _replace(model, update), model.model_copy(update=update)  # type: ignore[arg-type]
+        assert type(fast) is type(slow)
+        assert fast == slow
+        assert fast.model_fields_set == slow.model_fields_set
+        assert fast.model_dump() == slow.model_dump()
+        assert fast is not model

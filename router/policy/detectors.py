@@ -380,7 +380,8 @@ _WALK = 64
 """Characters a test below looks at on each side of a placeholder before it gives
 up and lets the whole text be scanned."""
 
-_PHONE_RUN = frozenset("0123456789 .()/+-")
+_PHONE_SEPARATORS = " .()/+-"
+_PHONE_RUN = frozenset("0123456789" + _PHONE_SEPARATORS)
 """What the phone detector's window runs over (``_PHONE_WINDOW`` on the text's shape)."""
 
 
@@ -391,25 +392,29 @@ def _phone_uncovers(text: str, placeholders: Iterable[tuple[int, int]]) -> bool:
     # digits and those characters are the text's as before holds the matches
     # it held before. The brackets end runs: the runs a placeholder can change
     # are the one ending at its "[" and the one starting at or one after its
-    # "]"; without a digit neither holds a match.
+    # "]"; without a digit neither holds a match. Walking away from the
+    # placeholder over separators, the first other character tells: a digit
+    # (the run holds one), or anything else (the run ends without one).
     size = len(text)
-    run = _PHONE_RUN
+    seps = _PHONE_SEPARATORS
     for p, q in placeholders:
         i = p - 1
-        stop = max(-1, i - _WALK)
-        while i > stop and text[i] in run:
-            if text[i].isdigit():
-                return True
+        stop = i - _WALK if i >= _WALK else -1
+        while i > stop and text[i] in seps:
             i -= 1
-        if i == stop and i >= 0:
-            return True  # a run too long to follow: scan
-        j = q if q < size and text[q] in run else q + 1
-        end = min(size, j + _WALK)
-        while j < end and text[j] in run:
-            if text[j].isdigit():
+        if i > stop:
+            if "0" <= text[i] <= "9":
                 return True
+        elif i >= 0:
+            return True  # a run too long to follow: scan
+        j = q if q < size and text[q] in _PHONE_RUN else q + 1
+        end = j + _WALK if j + _WALK < size else size
+        while j < end and text[j] in seps:
             j += 1
-        if j == end and end < size:
+        if j < end:
+            if "0" <= text[j] <= "9":
+                return True
+        elif end < size:
             return True
     return False
 

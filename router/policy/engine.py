@@ -119,6 +119,8 @@ class _Route:
     """Each candidate's (and the shadow's) quality for the route's task."""
     operations: frozenset[str] = frozenset({"chat"})
     """What its candidates serve: ``chat``, ``embeddings`` (an embedding model), or both."""
+    zones: frozenset[str] = frozenset()
+    """The zones of its candidates and shadow (whether a ``redact`` effect concerns it)."""
 
 
 @dataclass(slots=True, eq=False)
@@ -156,6 +158,10 @@ class _Redact:
     zones: frozenset[str]
     restore: bool
     rules: tuple[str, ...]
+    names: tuple[str, ...]
+    """The detectors' names."""
+    others: tuple[tuple[str, int], ...]
+    """Every other detector's name and level: what still sets the redacted text's level."""
 
 
 class Policy:
@@ -193,6 +199,9 @@ class Policy:
         # hit by every request that repeats itself (the same rules match, the
         # system prompt and the conversation so far are sent again each turn).
         self._summaries: dict[tuple[int, ...], _Matched] = {}
+        # Whether a rule reads the sensitivity level: if none does, the rules matched
+        # at a redacted text's level are those matched at the request's.
+        self._level_rules = any(r.when is not None and r.when.sensitivity for r in config.rules)
         # Detectors some rule may redact with: classification keeps their spans in
         # a text scanned as written, so redaction need not find them again.
         names = {n for r in config.rules if r.redact for n in r.redact.detectors}
@@ -306,7 +315,8 @@ class Policy:
                 )
         quality = {t.name: t.quality_for(r.task) for t in (*cands, *([shadow] if shadow else []))}
         ops = frozenset(_operation(t) for t in cands)
-        return _Route(name, r, tuple(cands), shadow, quality, ops)
+        zones = frozenset(t.zone for t in (*cands, *([shadow] if shadow else [])))
+        return _Route(name, r, tuple(cands), shadow, quality, ops, zones)
 
     # --- lookups -----------------------------------------------------------
 
@@ -404,17 +414,18 @@ class Policy:
                     best[i] = n
         return tuple(sorted(best.items()))
 
+    @staticmethod
     def _rescan(
-        self, text: str, only: frozenset[int], placeholders: list[tuple[int, int]]
+        text: str, red: _Redact, placeholders: list[tuple[int, int]]
     ) -> tuple[tuple[int, int], ...]:
         """:meth:`_scan` of a redacted text that is its own only form, made from a
-        text whose spans classification kept (so every match of the detectors
-        ``only`` in it was replaced): a detector scans it only when one of its
+        text whose spans classification kept (so every match of ``red``'s
+        detectors in it was replaced): a detector scans it only when one of its
         placeholders may have made a match (:func:`count_after_redaction`).
         """
         out = []
-        for i in sorted(only):
-            n = count_after_redaction(self.detectors[i][0], text, placeholders)
+        for i, det in zip(sorted(red.indices), red.detectors, strict=True):
+            n = count_after_redaction(det, text, placeholders)
             if n:
                 out.append((i, n))
         return tuple(out)
@@ -511,37 +522,37 @@ class Policy:
         zoned: tuple[frozenset[str], _Matched | str] | None = None
         if (
             red is not None
-            and any(counts.get(d.name) for d in red.detectors)
-            and any(t.zone in red.zones for t in candidates)
+            and any(map(counts.get, red.names))
+            and not red.zones.isdisjoint(route.zones)
         ):
             floor = max(declared_idx, self._default_level)
-            red_req, values, red_counts, outcome = self._redacted(
-                request, (scanned, found or {}), scan, red, facts, counts, (floor, fixed)
+            red_req, values, red_counts, grew, outcome = self._redacted(
+                request, (scanned, found or {}), scan, red, counts, (floor, fixed)
             )
             if isinstance(outcome, str):
                 zoned = (red.zones, outcome)
             else:
-                at_level = self._summary(self._match(outcome))
+                at_level = matched
+                if outcome != level and self._level_rules:
+                    at_level = self._summary(self._match(Facts(
+                        facts.tenant, facts.user, facts.tags, outcome, facts.route,
+                        facts.metadata, facts.input_tokens, facts.has_tools, facts.has_images,
+                    )))  # fmt: skip
                 # The same rules at the redacted level: one evaluation serves all targets.
                 zoned = None if at_level is matched else (red.zones, at_level)
                 from .redaction import Redaction  # rules with ``redact`` only
 
                 redaction = Redaction(
-                    zones=red.zones,
-                    detectors=red_counts,
-                    restore=red.restore,
-                    level=self._level_names[outcome.level],
-                    rules=red.rules,
-                    request=red_req,
-                    values=values,
-                )
-                # A placeholder longer than its value makes the request longer: price
-                # the longer one (else the original's bound holds for both).
-                grew = any(len(ph) > len(v.encode()) for ph, v in values.items())
-                red_tokens = _tokens(red_req, embeddings) if grew else (0, 0, 0)
-                input_tokens = max(input_tokens, red_tokens[0])
-                input_bound = max(input_bound, red_tokens[1])
-                window_tokens = max(window_tokens, red_tokens[2])
+                    red.zones, red_counts, red.restore, self._level_names[outcome], red.rules,
+                    red_req, values,
+                )  # fmt: skip
+                if grew:
+                    # A placeholder longer than its value makes the request longer: price
+                    # the longer one (else the original's bound holds for both).
+                    red_tokens = _tokens(red_req, embeddings)
+                    input_tokens = max(input_tokens, red_tokens[0])
+                    input_bound = max(input_bound, red_tokens[1])
+                    window_tokens = max(window_tokens, red_tokens[2])
 
         tokens = (window_tokens, input_bound)
         if zoned is None:
@@ -700,6 +711,10 @@ class Policy:
             zones=frozenset(z for _, e in effects for z in e.zones),
             restore=all(e.restore for _, e in effects),
             rules=tuple(n for n, _ in effects),
+            names=tuple(self.detectors[i][0].name for i in sorted(indices)),
+            others=tuple(
+                (d.name, lvl) for i, (d, lvl) in enumerate(self.detectors) if i not in indices
+            ),
         )
 
     def _redacted(
@@ -708,12 +723,12 @@ class Policy:
         texts: tuple[list[str], dict[str, Spans]],
         scan: Any,
         red: _Redact,
-        facts: Facts,
         counts: Mapping[str, int],
         levels: tuple[int, int | None],
-    ) -> tuple[ChatRequest, dict[str, str], dict[str, int], Facts | str]:
-        """The request redacted for ``red``, its values and counts, and the facts the
-        policy decides its zones on — or why those zones cannot be sent it.
+    ) -> tuple[ChatRequest, dict[str, str], dict[str, int], bool, int | str]:
+        """The request redacted for ``red``, its values and counts, whether a placeholder
+        is longer than its value, and the level the policy decides its zones on — or why
+        those zones cannot be sent it.
 
         ``counts``: what classification found in the request. ``levels``: the
         least level (declared or default), and the level a rule let the request
@@ -725,7 +740,9 @@ class Policy:
         taken = reserved_numbers(scanned)
         only = red.indices
         changed: dict[int, Rewritten] = {}
-        red_req, values, red_counts = redact_request(request, red.detectors, taken, found, changed)
+        red_req, values, red_counts, grew = redact_request(
+            request, red.detectors, taken, found, changed
+        )
         # The redacted request is scanned by the named detectors as the original
         # was classified: joins across parts and turns, decoded and normalised
         # forms. One that still fires found a value no span of the texts as
@@ -739,7 +756,7 @@ class Policy:
             was = changed.get(id(text))
             if was is not None and was.text is text:
                 if _own_form(text, was.was, found):
-                    hits = self._rescan(text, only, was.placeholders)
+                    hits = self._rescan(text, red, was.placeholders)
                 else:
                     hits = self._scan(text, only)
             else:
@@ -747,27 +764,26 @@ class Policy:
                 hits = seen.get(key.digest())
                 if hits is None:
                     hits = self._scan(text, only)
-            left_idx.update(i for i, n in hits if n and i in only)
-        left = sorted(self.detectors[i][0].name for i in left_idx)
-        if left:
+            for i, n in hits:
+                if n and i in only:
+                    left_idx.add(i)
+        if left_idx:
+            left = sorted(self.detectors[i][0].name for i in left_idx)
             why = (
                 f"redaction: {', '.join(left)} still found after redacting (a value split "
                 "across parts or turns, or encoded, has no exact span to replace): "
                 "not sent to this zone (fail closed)"
             )
-            return red_req, values, red_counts, why
+            return red_req, values, red_counts, grew, why
         # What the other detectors found is still there: the redacted text's level.
         floor, fixed = levels
         level = fixed
         if level is None:
             level = floor
-            for i, (det, lvl) in enumerate(self.detectors):
-                if i not in only and counts.get(det.name) and lvl > level:
+            for name, lvl in red.others:
+                if lvl > level and counts.get(name):
                     level = lvl
-        return red_req, values, red_counts, Facts(
-            facts.tenant, facts.user, facts.tags, level, facts.route, facts.metadata,
-            facts.input_tokens, facts.has_tools, facts.has_images,
-        )  # fmt: skip
+        return red_req, values, red_counts, grew, level
 
     @staticmethod
     def _evaluate(

@@ -28,7 +28,11 @@ import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, NamedTuple
+from itertools import accumulate
+from operator import itemgetter
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
+
+from pydantic import BaseModel
 
 from ..types import ChatChunk, ChatRequest, ChatResponse, ChunkChoice, Delta, ToolCallDelta
 from .normalize import normalize, variants
@@ -39,6 +43,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "PLACEHOLDER",
+    "Redacted",
     "Redaction",
     "Rewritten",
     "StreamRestorer",
@@ -75,11 +80,22 @@ def reserved_numbers(texts: Iterable[str]) -> dict[str, set[int]]:
 
 
 class Rewritten(NamedTuple):
-    """A string redaction changed, what it was, and where its placeholders are."""
+    """A string redaction changed, what it was, and the pieces it was joined from."""
 
     text: str
     was: str
-    placeholders: list[tuple[int, int]]
+    pieces: list[str]
+    """What was kept of ``was`` and a placeholder, alternately, then the rest."""
+
+    @property
+    def placeholders(self) -> list[tuple[int, int]]:
+        """Where the placeholders are in ``text``: ``(start, end)`` of each."""
+        ends = list(accumulate(map(len, self.pieces)))
+        return list(zip(ends[0::2], ends[1::2], strict=False))
+
+
+_START = itemgetter(0)
+_END = itemgetter(1)
 
 
 @dataclass(slots=True, eq=False)
@@ -98,20 +114,22 @@ class _Issuer:
     counts: dict[str, int] = field(default_factory=dict)
     """Detector name → spans replaced."""
     next: dict[str, int] = field(default_factory=dict)
+    grew: bool = False
+    """Whether a placeholder is longer (in UTF-8) than its value."""
 
-    def placeholder(self, label: str, name: str, value: str) -> str:
-        self.counts[name] = self.counts.get(name, 0) + 1
-        key = (label, value)
-        ph = self.by_value.get(key)
-        if ph is None:
-            n = self.next.get(label, 1)
-            skip = self.taken.get(label, ())
+    def _issue(self, label: str, value: str) -> str:
+        """A new placeholder for ``value``: the label's next number no one has taken."""
+        n = self.next.get(label, 1)
+        skip = self.taken.get(label)
+        if skip:
             while n in skip:
                 n += 1
-            self.next[label] = n + 1
-            ph = f"[{label}_{n}]"
-            self.by_value[key] = ph
-            self.values[ph] = value
+        self.next[label] = n + 1
+        ph = f"[{label}_{n}]"
+        self.by_value[label, value] = ph
+        self.values[ph] = value
+        if len(ph) > len(value) and len(ph) > len(value.encode()):
+            self.grew = True
         return ph
 
     def text(self, text: str, detectors: Sequence[Detector]) -> str:
@@ -125,30 +143,38 @@ class _Issuer:
             spans = [s for s in known if s[1] > s[0] and s[2] in detectors]
         if not spans:
             return text
-        spans.sort(key=lambda s: (s[0], -s[1]))
+        if len(spans) > 1:
+            # By start, the longest first at one start (it names a merged placeholder):
+            # two stable sorts with C-level keys, the same order as one sort on
+            # (start, -end).
+            spans.sort(key=_END, reverse=True)
+            spans.sort(key=_START)
         out: list[str] = []
-        where: list[tuple[int, int]] = []  # the placeholders' spans in the result
-        pos = size = 0
-        a, b, det = spans[0]
+        counts = self.counts
+        by_value = self.by_value
+        pos = 0
+        it = iter(spans)
+        a, b, det = next(it)
         # Overlapping spans merge (the first detector's type names them): no
-        # fragment of a match survives between two placeholders.
-        for s, e, d in spans[1:]:
+        # fragment of a match survives between two placeholders. Each span is
+        # placed when the next one starts past it; the last after the loop.
+        for s, e, d in it:
             if s < b:
-                b = max(b, e)
+                if e > b:
+                    b = e
                 continue
-            ph = self.placeholder(det.label, det.name, text[a:b])
-            size += a - pos
-            where.append((size, size + len(ph)))
-            size += len(ph)
+            value = text[a:b]
+            ph = by_value.get((det.label, value)) or self._issue(det.label, value)
+            counts[det.name] = counts.get(det.name, 0) + 1
             out += (text[pos:a], ph)
             pos, a, b, det = b, s, e, d
-        ph = self.placeholder(det.label, det.name, text[a:b])
-        size += a - pos
-        where.append((size, size + len(ph)))
+        value = text[a:b]
+        ph = by_value.get((det.label, value)) or self._issue(det.label, value)
+        counts[det.name] = counts.get(det.name, 0) + 1
         out += (text[pos:a], ph, text[b:])
         red = "".join(out)
         if self.rewritten is not None:
-            self.rewritten[id(red)] = Rewritten(red, text, where)
+            self.rewritten[id(red)] = Rewritten(red, text, out)
         return red
 
     def any(self, value: Any, detectors: Sequence[Detector]) -> Any:
@@ -173,17 +199,31 @@ class _Issuer:
         return value
 
 
+class Redacted(NamedTuple):
+    """What :func:`redact_request` made."""
+
+    request: ChatRequest
+    values: dict[str, str]
+    """Placeholder → value."""
+    counts: dict[str, int]
+    """Detector name → spans replaced."""
+    grew: bool
+    """Whether a placeholder is longer (in UTF-8 bytes) than its value: the redacted
+    request may then be longer than the request."""
+
+
 def redact_request(
     request: ChatRequest,
     detectors: Sequence[Detector],
     taken: Mapping[str, set[int]],
     known: Mapping[str, Sequence[tuple[int, int, Detector]]] | None = None,
     rewritten: dict[int, Rewritten] | None = None,
-) -> tuple[ChatRequest, dict[str, str], dict[str, int]]:
+) -> Redacted:
     """``request`` with every span of ``detectors`` in every string replaced by a placeholder.
 
-    Returns the redacted request, placeholder → value, and detector name →
-    spans replaced. ``taken``: numbers to skip (:func:`reserved_numbers`);
+    Returns the redacted request, placeholder → value, detector name → spans
+    replaced, and whether a placeholder grew its text. ``taken``: numbers to
+    skip (:func:`reserved_numbers`);
     ``known``: a text's spans already found by ``detectors`` (every one of
     them, as :meth:`Detector.finditer` finds them; spans of other detectors
     are ignored), not searched again. ``rewritten``, when given, receives the
@@ -212,14 +252,14 @@ def redact_request(
                 name = iss.text(fn.name, detectors)
                 tid = iss.text(tc.id, detectors)
                 if args is not fn.arguments or name is not fn.name or tid is not tc.id:
-                    fn2 = fn.model_copy(update={"arguments": args, "name": name})
-                    tc = tc.model_copy(update={"id": tid, "function": fn2})
+                    fn2 = _replace(fn, {"arguments": args, "name": name})
+                    tc = _replace(tc, {"id": tid, "function": fn2})
                 calls.append(tc)
             if any(a is not b for a, b in zip(calls, m.tool_calls, strict=True)):
                 upd["tool_calls"] = calls
         if upd:
             changed = True
-            m = m.model_copy(update=upd)
+            m = _replace(m, upd)
         messages.append(m)
     upd_req: dict[str, Any] = {"messages": messages} if changed else {}
     for f in ("stop", "tools", "tool_choice", "response_format", "user"):
@@ -228,8 +268,30 @@ def redact_request(
             v2 = iss.any(v, detectors)
             if v2 is not v:
                 upd_req[f] = v2
-    out = request.model_copy(update=upd_req) if upd_req else request
-    return out, iss.values, iss.counts
+    out = _replace(request, upd_req) if upd_req else request
+    return Redacted(out, iss.values, iss.counts, iss.grew)
+
+
+_M = TypeVar("_M", bound=BaseModel)
+_set = object.__setattr__
+
+
+def _replace(model: _M, update: dict[str, Any]) -> _M:
+    """``model.model_copy(update=update)``, for a model without extra or private values.
+
+    The same shallow copy, made directly: ``model_copy`` goes through
+    ``copy.copy`` three times and checks the model's ``extra`` setting, which
+    cost more than the copy on the redacted request's path. A model that holds
+    extra or private values takes ``model_copy``.
+    """
+    if model.__pydantic_extra__ is not None or model.__pydantic_private__ is not None:
+        return model.model_copy(update=update)
+    new = object.__new__(type(model))
+    _set(new, "__dict__", {**model.__dict__, **update})
+    _set(new, "__pydantic_extra__", None)
+    _set(new, "__pydantic_fields_set__", model.__pydantic_fields_set__ | update.keys())
+    _set(new, "__pydantic_private__", None)
+    return new
 
 
 @dataclass(frozen=True, slots=True, eq=False)
