@@ -36,15 +36,10 @@ import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from .fake_server import _json_body
+from .limits import call_path
 
 __all__ = ["config", "main", "run"]
 
-MESSAGES = [
-    {"role": "system", "content": "You are a concise support assistant."},
-    {"role": "user", "content": "Where is my parcel for order 58213?"},
-]
-CONTEXT = {"tenant": "acme", "user": "u1"}
 HIGH = 1_000_000_000  # never reached: the cost measured is the operations, not a refusal
 
 
@@ -96,21 +91,8 @@ def _round_trips(store: Any) -> list[int]:
 
 def _call_path(store: Any) -> Callable[[], None]:
     import router
-    from router.execution.walker import Send
-    from router.providers.openai_compatible import OpenAICompatibleAdapter
 
-    r = router.Router(config(), store=store)
-    core = r._core
-    adapter, body = OpenAICompatibleAdapter(), _json_body()
-
-    def call() -> None:
-        c = core.start(MESSAGES, "r", CONTEXT, {"max_tokens": 64})
-        step = c.walker.next()
-        assert isinstance(step, Send)
-        c.walker.succeeded(step, 0.001, final=True)
-        core.finish(c, adapter.parse_response(body), step.target)
-
-    return call
+    return call_path(router.Router(config(), store=store))
 
 
 def _wall_us(fn: Callable[[], None], n: int) -> float:

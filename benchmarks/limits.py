@@ -70,10 +70,15 @@ def config(limits: str) -> dict[str, Any]:
 
 def _call_path(limits: str) -> Callable[[], None]:
     import router
+
+    return call_path(router.Router(config(limits)))
+
+
+def call_path(r: Any) -> Callable[[], None]:
+    """One call through ``r``'s own path, without HTTP: start, walk, answer, finish."""
     from router.execution.walker import Send
     from router.providers.openai_compatible import OpenAICompatibleAdapter
 
-    r = router.Router(config(limits))
     core = r._core
     adapter, body = OpenAICompatibleAdapter(), _json_body()
 

@@ -18,8 +18,9 @@ chunks of a stream.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from .._lazyexports import lazy_exports
 
 if TYPE_CHECKING:
     from .entries import Hit, Lookup, lookup_steps, store_steps
@@ -43,11 +44,4 @@ _HOMES = {
     "replay_chunks": "replay",
 }
 
-
-def __getattr__(name: str) -> Any:
-    module = _HOMES.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(__name__, _HOMES)

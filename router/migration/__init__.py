@@ -8,9 +8,9 @@ through :class:`ShadowRunner` / :class:`AsyncShadowRunner`.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from .._lazyexports import lazy_exports
 from .._lazylog import get_logger
 from ..state.program import Program
 
@@ -74,14 +74,7 @@ _LAZY = {
     "summarise_store": "compare",
 }
 
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(__name__, _LAZY)
 
 
 def route_traffic_steps(
