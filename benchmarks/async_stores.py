@@ -61,19 +61,6 @@ MESSAGES = [
     {"role": "user", "content": "When will order 58213 ship?"},
 ]
 CONTEXT = {"tenant": "acme", "user": "u-1042"}
-STORE_OPS = (
-    "get",
-    "get_many",
-    "set",
-    "set_if_absent",
-    "incr",
-    "delete",
-    "budget_reserve",
-    "budget_commit",
-    "budget_release",
-    "budget_usage",
-    "ledger_append",
-)
 
 
 # -- the latency proxy -----------------------------------------------------------
@@ -296,6 +283,7 @@ async def _measure(
     base_url: str, state: str, calls: int, max_seconds: float, transport: str = "httpx"
 ) -> dict[str, Any]:
     import router
+    from router.state.base import OPERATIONS
 
     factory = None if transport == "httpx" else transport
     r = router.AsyncRouter.from_dict(bench_config(base_url, state), transport_factory=factory)
@@ -309,7 +297,7 @@ async def _measure(
         # makes in the steady state (the first also reads the latency averages).
         await call()
         store, counted = r.async_store, []
-        for name in STORE_OPS:
+        for name in OPERATIONS:
             fn = getattr(store, name, None)
             if fn is not None:
 
@@ -322,7 +310,7 @@ async def _measure(
 
                 setattr(store, name, wrap())
         await call()
-        for name in STORE_OPS:
+        for name in OPERATIONS:
             with contextlib.suppress(AttributeError):
                 delattr(store, name)
         out["store_ops_per_call"] = len(counted)

@@ -25,7 +25,7 @@ from router.state import MemoryStore
 from router.state.aio import AsyncMemoryStore
 from router.state.aio._delegate import _SyncBacked
 from router.state.aio.thread import AsyncThreadStore
-from router.state.base import StateStore
+from router.state.base import OPERATIONS, StateStore
 from router.state.program import Program, arun, op, run
 from router.state.sqlite import SQLiteStore
 from tests.faultserver import Fault, FaultServer
@@ -35,24 +35,7 @@ pytest_plugins = ["tests.resilience_fixtures"]
 
 T = TypeVar("T")
 
-OPS = (
-    "get",
-    "get_many",
-    "set",
-    "set_if_absent",
-    "incr",
-    "delete",
-    "budget_reserve",
-    "budget_commit",
-    "budget_release",
-    "budget_usage",
-    "ledger_append",
-    "ledger_read",
-    "get_many",
-    "limit_acquire",
-    "limit_release",
-    "admit",
-)
+OPS = OPERATIONS
 BREAKER = {"failures": 2, "window_s": 60, "cooldown_s": 30}
 
 

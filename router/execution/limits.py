@@ -413,16 +413,24 @@ class CallLimits:
         self._n += 1
         return f"{self.ticket}.{self._n}"
 
+    def _charges(
+        self, target: str
+    ) -> tuple[_TargetPlan, list[LimitCharge], tuple[LimitCharge, ...]]:
+        """``target``'s plan, what a try on it takes (the call's rules too, until a try
+        has taken them) and its ``tpm`` charges."""
+        plan = self.limiter.plan_for(target)
+        charges, tpm = plan.charges(self.tokens)
+        if not self.taken_rules:
+            charges = [*self.rules, *charges]
+        return plan, charges, tpm
+
     # -- taken at admission, with the budget hold ------------------------------------
 
     def prefetch(self, target: str) -> tuple[str, list[LimitCharge], float] | None:
         """The ticket, charges and hold time of a first try on ``target``, to be taken
         with the call's budget hold (``StateStore.admit``); ``None`` when nothing
         limits that try. Report the store's answer with :meth:`prefetched`."""
-        plan = self.limiter.plan_for(target)
-        charges, tpm = plan.charges(self.tokens)
-        if not self.taken_rules:
-            charges = [*self.rules, *charges]
+        plan, charges, tpm = self._charges(target)
         if not charges:
             return None
         ticket = self._next_ticket()
@@ -467,10 +475,7 @@ class CallLimits:
                 outcome = self._outcome(target, pre.plan, pre.ticket, pre.tpm, pre.acquired, pre.at)
                 return (yield from outcome)
             yield from self.unused_steps()
-        plan = lim.plan_for(target)
-        charges, tpm = plan.charges(self.tokens)
-        if not self.taken_rules:
-            charges = [*self.rules, *charges]
+        plan, charges, tpm = self._charges(target)
         if not charges:
             return None
         ticket = self._next_ticket()

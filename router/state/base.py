@@ -22,6 +22,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 __all__ = [
+    "OPERATIONS",
     "Acquired",
     "Admitted",
     "BudgetCharge",
@@ -31,6 +32,26 @@ __all__ = [
     "StateStore",
     "limit_buckets",
 ]
+
+OPERATIONS = (
+    "get",
+    "get_many",
+    "set",
+    "set_if_absent",
+    "incr",
+    "delete",
+    "budget_reserve",
+    "budget_commit",
+    "budget_release",
+    "budget_usage",
+    "limit_acquire",
+    "limit_release",
+    "admit",
+    "ledger_append",
+    "ledger_read",
+)
+"""Every operation of a state store (sync and async alike): what a store program may
+yield, and what a wrapper that counts or forwards operations must cover."""
 
 # Money is compared with a tolerance so that float rounding of many small
 # costs never refuses a reservation that fits exactly.
