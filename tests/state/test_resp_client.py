@@ -568,3 +568,21 @@ def test_the_client_runs_on_uvloop() -> None:
         assert loop.run_until_complete(go()) == [f"u{i}" for i in range(8)]
     finally:
         loop.close()
+
+
+@pytest.mark.redis
+async def test_framing_in_keys_values_and_script_arguments_stays_data(
+    real_redis: dict[str, Any],
+) -> None:
+    # A tenant name or message fragment that reaches a key carries RESP framing
+    # and a whole command: bulk strings are length-prefixed, so it is bytes, never a command.
+    client = RespClient(parse_redis_url(f"unix://{real_redis['sock']}?db=3"))
+    attack = "t\r\n*1\r\n$8\r\nFLUSHDB\r\n$-1\r\n:1\r\n"
+    assert await client.execute("SET", "canary", "alive") == "OK"
+    assert await client.execute("SET", attack, attack) == "OK"
+    assert await client.execute("GET", attack) == attack
+    echo = client.register_script("return {KEYS[1], ARGV[1]}")
+    assert await echo(keys=[attack], args=[attack + "\x00é"]) == [attack, attack + "\x00é"]
+    assert await client.execute("GET", "canary") == "alive"
+    assert await client.execute("DBSIZE") == 2
+    await client.aclose()
