@@ -205,6 +205,40 @@ def test_one_value_one_placeholder_numbered_per_type() -> None:
     assert d.target_names == ("cloud", "local")  # the frontier may take the redacted text
 
 
+def test_a_repeated_text_is_redacted_the_same_without_being_searched_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The classification memo keeps a text's spans (positions only) with its
+    # counts: the second request is redacted from them.
+    from router.policy.detectors import Detector
+
+    policy = Policy(load_dict(config()))
+    system = f"Escalations go to {EMAIL} or {PHONE}; never to {OTHER_EMAIL}."
+
+    def request(question: str) -> ChatRequest:
+        return ChatRequest.model_validate(
+            {"messages": [{"role": "system", "content": system}, *user(question)]}
+        )
+
+    first = policy.decide(request("What is the refund window?")).redaction
+    searched: list[str] = []
+    real = Detector.finditer
+
+    def spy(self: Detector, text: str) -> Iterator[tuple[int, int]]:
+        searched.append(text)
+        return real(self, text)
+
+    monkeypatch.setattr(Detector, "finditer", spy)
+    again = policy.decide(request("And the address for returns?")).redaction
+    assert first is not None and again is not None
+    assert again.request.messages[0].content == first.request.messages[0].content
+    assert again.request.messages[0].content == (
+        "Escalations go to [EMAIL_1] or [PHONE_1]; never to [EMAIL_2]."
+    )
+    assert dict(again.detectors) == {"email": 2, "phone": 1}
+    assert system not in searched
+
+
 def test_other_confidential_content_still_keeps_the_request_home() -> None:
     d = decide(f"write {EMAIL}, pay with {CARD}")
     assert d.target_names == ("local",)

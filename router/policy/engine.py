@@ -51,8 +51,12 @@ if TYPE_CHECKING:
 
 __all__ = ["OVERRIDABLE", "Policy", "decide"]
 
-Spans = list[tuple[int, int, Detector]]
-"""(start, end, detector) of matches in one text."""
+Spans = tuple[tuple[Detector, list[tuple[int, int]]], ...]
+"""What each detector a rule may redact with found in one text as written:
+``(detector, [(start, end), ...])``, in the policy's detector order."""
+
+Hits = tuple[tuple[int, int], ...]
+"""(detector index, matches) of the detectors that fire on a text."""
 
 _EMPTY_CONTEXT = RequestContext()
 
@@ -162,6 +166,8 @@ class _Redact:
     """The detectors' names."""
     others: tuple[tuple[str, int], ...]
     """Every other detector's name and level: what still sets the redacted text's level."""
+    indexed: tuple[tuple[int, Detector], ...]
+    """``detectors`` with their positions."""
 
 
 class Policy:
@@ -206,7 +212,17 @@ class Policy:
         # a text scanned as written, so redaction need not find them again.
         names = {n for r in config.rules if r.redact for n in r.redact.detectors}
         self._span_idx = frozenset(i for i, (d, _) in enumerate(self.detectors) if d.name in names)
-        self._seen: dict[bytes, tuple[tuple[int, int], ...]] = {}
+        if names:
+            # Loaded by configs that redact only, and bound here: an import
+            # statement in the decision would cost half a microsecond a call.
+            from . import redaction
+
+            self._redact_request = redaction.redact_request
+            self._reserved_numbers = redaction.reserved_numbers
+            self._redaction_record = redaction.Redaction
+        # A text's hits, and its spans when it was scanned as written (None when
+        # not): a repeated text is redacted without being searched again.
+        self._seen: dict[bytes, tuple[Hits, Spans | None]] = {}
         self._routes: dict[str, _Route] = {
             name: self._compile_route(name, r) for name, r in config.routes.items()
         }
@@ -364,7 +380,9 @@ class Policy:
         (:func:`scan_texts`). A text scanned before is recognised by its
         digest and not scanned again: the memo keeps detector counts only,
         never the text. ``spans``, when given, receives the spans of the
-        detectors a rule may redact with, for each text scanned as written.
+        detectors a rule may redact with, for each text scanned as written
+        (positions only, kept in the memo too: a repeated text is not searched
+        again to be redacted).
         """
         counts: dict[str, int] = {}
         top = -1
@@ -374,10 +392,14 @@ class Policy:
         detectors = self.detectors
         for text in texts:
             key = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
-            hits = seen.get(key)
-            if hits is None:
+            entry = seen.get(key)
+            if entry is None:
                 hits = self._scan(text, None, spans)
-                _remember(seen, key, hits)
+                _remember(seen, key, (hits, spans.get(text) if spans is not None else None))
+            else:
+                hits, kept = entry
+                if kept is not None and spans is not None:
+                    spans[text] = kept
             for i, n in hits:
                 det, lvl = detectors[i]
                 counts[det.name] = counts.get(det.name, 0) + n
@@ -387,7 +409,7 @@ class Policy:
 
     def _scan(
         self, text: str, only: frozenset[int] | None = None, spans: dict[str, Spans] | None = None
-    ) -> tuple[tuple[int, int], ...]:
+    ) -> Hits:
         """(detector index, matches) for every detector that fires on ``text``
         (of the detectors at indices ``only``, when given).
 
@@ -395,36 +417,38 @@ class Policy:
         seen in two forms counts once.
         """
         best: dict[int, int] = {}
+        span_idx = self._span_idx
         for form, normalised in scan_forms(text, raw=self._raw):
             digits = has_digit(form)
             windows: dict[int, Any] = {}
             # The form is the text as written (ASCII prose mostly is): keep the spans.
-            keep = spans is not None and self._span_idx and normalised and form == text
+            kept: list[tuple[Detector, list[tuple[int, int]]]] | None = (
+                [] if spans is not None and span_idx and normalised and form == text else None
+            )
             for i, (det, _) in enumerate(self.detectors):
                 if (not normalised and not det.raw) or (only is not None and i not in only):
                     continue
-                if keep and i in self._span_idx:
+                if kept is not None and i in span_idx:
                     found = det.spans(form, digits, windows)
-                    if spans is not None:
-                        spans.setdefault(text, []).extend((a, b, det) for a, b in found)
+                    kept.append((det, found))
                     n = len(found)
                 else:
                     n = det.count(form, digits, windows)
                 if n > best.get(i, 0):
                     best[i] = n
+            if kept is not None and spans is not None:
+                spans[text] = tuple(kept)
         return tuple(sorted(best.items()))
 
     @staticmethod
-    def _rescan(
-        text: str, red: _Redact, placeholders: list[tuple[int, int]]
-    ) -> tuple[tuple[int, int], ...]:
+    def _rescan(text: str, red: _Redact, placeholders: list[tuple[int, int]]) -> Hits:
         """:meth:`_scan` of a redacted text that is its own only form, made from a
         text whose spans classification kept (so every match of ``red``'s
         detectors in it was replaced): a detector scans it only when one of its
         placeholders may have made a match (:func:`count_after_redaction`).
         """
         out = []
-        for i, det in zip(sorted(red.indices), red.detectors, strict=True):
+        for i, det in red.indexed:
             n = count_after_redaction(det, text, placeholders)
             if n:
                 out.append((i, n))
@@ -540,9 +564,7 @@ class Policy:
                     )))  # fmt: skip
                 # The same rules at the redacted level: one evaluation serves all targets.
                 zoned = None if at_level is matched else (red.zones, at_level)
-                from .redaction import Redaction  # rules with ``redact`` only
-
-                redaction = Redaction(
+                redaction = self._redaction_record(
                     red.zones, red_counts, red.restore, self._level_names[outcome], red.rules,
                     red_req, values,
                 )  # fmt: skip
@@ -715,6 +737,7 @@ class Policy:
             others=tuple(
                 (d.name, lvl) for i, (d, lvl) in enumerate(self.detectors) if i not in indices
             ),
+            indexed=tuple((i, self.detectors[i][0]) for i in sorted(indices)),
         )
 
     def _redacted(
@@ -734,13 +757,11 @@ class Policy:
         least level (declared or default), and the level a rule let the request
         declare (redaction does not change it) or None.
         """
-        from .redaction import redact_request, reserved_numbers  # rules with ``redact`` only
-
         scanned, found = texts
-        taken = reserved_numbers(scanned)
+        taken = self._reserved_numbers(scanned)
         only = red.indices
         changed: dict[int, Rewritten] = {}
-        red_req, values, red_counts, grew = redact_request(
+        red_req, values, red_counts, grew = self._redact_request(
             request, red.detectors, taken, found, changed
         )
         # The redacted request is scanned by the named detectors as the original
@@ -751,7 +772,7 @@ class Policy:
         # and every match in it was replaced, checked around its placeholders.
         seen = self._seen
         left_idx: set[int] = set()
-        hits: tuple[tuple[int, int], ...] | None
+        hits: Hits
         for text in scan(red_req):
             was = changed.get(id(text))
             if was is not None and was.text is text:
@@ -761,9 +782,8 @@ class Policy:
                     hits = self._scan(text, only)
             else:
                 key = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16)
-                hits = seen.get(key.digest())
-                if hits is None:
-                    hits = self._scan(text, only)
+                entry = seen.get(key.digest())
+                hits = self._scan(text, only) if entry is None else entry[0]
             for i, n in hits:
                 if n and i in only:
                     left_idx.add(i)

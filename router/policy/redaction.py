@@ -26,9 +26,9 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from itertools import accumulate
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
@@ -40,6 +40,7 @@ from .normalize import normalize, variants
 if TYPE_CHECKING:
     from ..targets import Target
     from .detectors import Detector
+    from .engine import Spans
 
 __all__ = [
     "PLACEHOLDER",
@@ -80,42 +81,45 @@ def reserved_numbers(texts: Iterable[str]) -> dict[str, set[int]]:
 
 
 class Rewritten(NamedTuple):
-    """A string redaction changed, what it was, and the pieces it was joined from."""
+    """A string redaction changed, what it was, and where its placeholders are."""
 
     text: str
     was: str
-    pieces: list[str]
-    """What was kept of ``was`` and a placeholder, alternately, then the rest."""
-
-    @property
-    def placeholders(self) -> list[tuple[int, int]]:
-        """Where the placeholders are in ``text``: ``(start, end)`` of each."""
-        ends = list(accumulate(map(len, self.pieces)))
-        return list(zip(ends[0::2], ends[1::2], strict=False))
+    placeholders: list[tuple[int, int]]
+    """``(start, end)`` of each placeholder in ``text``, in order."""
 
 
 _START = itemgetter(0)
 _END = itemgetter(1)
+_PAST: tuple[int, int, Any] = (sys.maxsize, sys.maxsize, None)
+"""A span after every other: it places the last real one."""
 
 
-@dataclass(slots=True, eq=False)
 class _Issuer:
     """Placeholders of one request: one per (label, value), numbered per label."""
 
-    taken: Mapping[str, set[int]]
-    known: Mapping[str, Sequence[tuple[int, int, Detector]]]
-    """Spans classification already found in a text as written (of these
-    detectors and maybe others, which are left alone)."""
-    rewritten: dict[int, Rewritten] | None
-    """Filled, when given: id of each redacted text → what it was made of."""
-    by_value: dict[tuple[str, str], str] = field(default_factory=dict)
-    values: dict[str, str] = field(default_factory=dict)
-    """Placeholder → value."""
-    counts: dict[str, int] = field(default_factory=dict)
-    """Detector name → spans replaced."""
-    next: dict[str, int] = field(default_factory=dict)
-    grew: bool = False
-    """Whether a placeholder is longer (in UTF-8) than its value."""
+    __slots__ = ("by_value", "counts", "grew", "known", "next", "rewritten", "taken", "values")
+
+    def __init__(
+        self,
+        taken: Mapping[str, set[int]],
+        known: Mapping[str, Spans],
+        rewritten: dict[int, Rewritten] | None,
+    ) -> None:
+        self.taken = taken
+        self.known = known
+        """What classification found in a text as written, by detector (of these
+        detectors and maybe others, which are left alone)."""
+        self.rewritten = rewritten
+        """Filled, when given: id of each redacted text → what it was made of."""
+        self.by_value: dict[tuple[str, str], str] = {}
+        self.values: dict[str, str] = {}
+        """Placeholder → value."""
+        self.counts: dict[str, int] = {}
+        """Detector name → spans replaced."""
+        self.next: dict[str, int] = {}
+        self.grew = False
+        """Whether a placeholder is longer (in UTF-8) than its value."""
 
     def _issue(self, label: str, value: str) -> str:
         """A new placeholder for ``value``: the label's next number no one has taken."""
@@ -133,14 +137,11 @@ class _Issuer:
         return ph
 
     def text(self, text: str, detectors: Sequence[Detector]) -> str:
-        spans: list[tuple[int, int, Detector]]
         known = self.known.get(text)
         if known is None:
-            spans = []
-            for d in detectors:
-                spans.extend((a, b, d) for a, b in d.finditer(text) if b > a)
+            spans = [(a, b, d) for d in detectors for a, b in d.finditer(text) if b > a]
         else:
-            spans = [s for s in known if s[1] > s[0] and s[2] in detectors]
+            spans = [(a, b, d) for d, found in known if d in detectors for a, b in found if b > a]
         if not spans:
             return text
         if len(spans) > 1:
@@ -149,15 +150,17 @@ class _Issuer:
             # (start, -end).
             spans.sort(key=_END, reverse=True)
             spans.sort(key=_START)
+        spans.append(_PAST)
         out: list[str] = []
+        marks: list[tuple[int, int]] = []
         counts = self.counts
         by_value = self.by_value
-        pos = 0
+        pos = size = 0  # where the text is copied from; the length written so far
         it = iter(spans)
         a, b, det = next(it)
         # Overlapping spans merge (the first detector's type names them): no
         # fragment of a match survives between two placeholders. Each span is
-        # placed when the next one starts past it; the last after the loop.
+        # placed when the next one starts past it (the last, when _PAST does).
         for s, e, d in it:
             if s < b:
                 if e > b:
@@ -166,15 +169,15 @@ class _Issuer:
             value = text[a:b]
             ph = by_value.get((det.label, value)) or self._issue(det.label, value)
             counts[det.name] = counts.get(det.name, 0) + 1
+            size += a - pos
+            marks.append((size, size + len(ph)))
+            size += len(ph)
             out += (text[pos:a], ph)
             pos, a, b, det = b, s, e, d
-        value = text[a:b]
-        ph = by_value.get((det.label, value)) or self._issue(det.label, value)
-        counts[det.name] = counts.get(det.name, 0) + 1
-        out += (text[pos:a], ph, text[b:])
+        out.append(text[pos:])
         red = "".join(out)
         if self.rewritten is not None:
-            self.rewritten[id(red)] = Rewritten(red, text, out)
+            self.rewritten[id(red)] = Rewritten(red, text, marks)
         return red
 
     def any(self, value: Any, detectors: Sequence[Detector]) -> Any:
@@ -216,7 +219,7 @@ def redact_request(
     request: ChatRequest,
     detectors: Sequence[Detector],
     taken: Mapping[str, set[int]],
-    known: Mapping[str, Sequence[tuple[int, int, Detector]]] | None = None,
+    known: Mapping[str, Spans] | None = None,
     rewritten: dict[int, Rewritten] | None = None,
 ) -> Redacted:
     """``request`` with every span of ``detectors`` in every string replaced by a placeholder.
@@ -224,8 +227,8 @@ def redact_request(
     Returns the redacted request, placeholder → value, detector name → spans
     replaced, and whether a placeholder grew its text. ``taken``: numbers to
     skip (:func:`reserved_numbers`);
-    ``known``: a text's spans already found by ``detectors`` (every one of
-    them, as :meth:`Detector.finditer` finds them; spans of other detectors
+    ``known``: what classification found in a text, by detector (every one of
+    ``detectors``, as :meth:`Detector.finditer` finds them; other detectors
     are ignored), not searched again. ``rewritten``, when given, receives the
     id of every redacted string mapped to it, the string it replaced and where
     its placeholders are (the engine checks those again knowing that).
