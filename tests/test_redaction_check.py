@@ -274,6 +274,46 @@ def test_the_decision_is_the_full_rescans(contents: list[str | list[str]]) -> No
     assert fast == slow
 
 
+@settings(max_examples=400, deadline=None, derandomize=True, database=None)
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(["system", "user", "assistant"]), _CONTENT),
+        min_size=1,
+        max_size=4,
+    ),
+    st.one_of(st.none(), _CONTENT),
+    st.one_of(st.none(), st.sampled_from([0.0, 0.7])),
+)
+def test_the_redacted_texts_are_those_a_walk_of_the_redacted_request_finds(
+    turns: list[tuple[str, str]], user: str | None, temperature: float | None
+) -> None:
+    # Turns of other roles are not joined: the check reads the redacted contents
+    # without walking the redacted request again, unless another string (the
+    # user field) was redacted too. Same verdict as the long way every time.
+    body: dict[str, Any] = {"messages": [{"role": r, "content": c} for r, c in turns]}
+    if user is not None:
+        body["user"] = user
+    if temperature is not None:
+        body["temperature"] = temperature
+
+    def verdict() -> tuple[Any, ...]:
+        d = _policy().decide(ChatRequest.model_validate(body))
+        red = d.redaction
+        return (
+            d.target_names,
+            dict(d.excluded),
+            None if red is None else (red.request.model_dump(), dict(red.values)),
+        )
+
+    fast = verdict()
+    with (
+        mock.patch.object(engine_mod, "_own_form", lambda *_: False),
+        mock.patch.object(engine_mod, "_relaid", lambda *_: None),
+    ):
+        slow = verdict()
+    assert fast == slow
+
+
 def _walk_uncovers(text: str, placeholders: list[tuple[int, int]]) -> bool:
     """The phone test the long way: walk every run character by character."""
     run = frozenset("0123456789 .()/+-")
@@ -313,6 +353,28 @@ def test_the_phone_test_walks_runs_as_the_character_walk_does(pieces: list[str])
         assert phone.uncovers(red.text, red.placeholders) == _walk_uncovers(
             red.text, red.placeholders
         )
+
+
+@settings(max_examples=3000, deadline=None, derandomize=True, database=None)
+@given(
+    st.lists(st.sampled_from(["", "5", "a", "x5", "[EMAIL_1]", "+1 415"]), max_size=2).map("".join),
+    st.integers(0, 70),
+    st.sampled_from([" ", "-", " .", "()/+"]),
+    st.integers(0, 70),
+    st.sampled_from([" ", ".", "- "]),
+    st.lists(st.sampled_from(["", "5", "a", "a5", "x", "]", "[PHONE_2]"]), max_size=2).map("".join),
+)
+def test_the_phone_test_reads_near_a_placeholder_what_the_walk_reads(
+    before: str, left: int, left_sep: str, right: int, right_sep: str, after: str
+) -> None:
+    # Separators from none to past the walk's 64 on each side, the text's ends
+    # right there or not: the test and the character walk always agree.
+    from router.policy.detectors import _phone_uncovers
+
+    head = before + (left_sep * left)[:left]
+    text = head + "[PHONE_1]" + (right_sep * right)[:right] + after
+    spots = [(len(head), len(head) + 9)]
+    assert _phone_uncovers(text, spots) == _walk_uncovers(text, spots)
 
 
 @settings(max_examples=300, deadline=None, derandomize=True, database=None)

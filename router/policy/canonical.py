@@ -32,7 +32,7 @@ from typing import Any
 from ..errors import RequestError
 from ..types import ChatRequest, Message
 
-__all__ = ["JOIN_WINDOW", "MAX_DEPTH", "scan_inputs", "scan_texts"]
+__all__ = ["JOIN_WINDOW", "MAX_DEPTH", "scan_inputs", "scan_layout", "scan_texts"]
 
 JOIN_WINDOW = 128
 """Characters kept on each side of a boundary between two message texts."""
@@ -59,18 +59,32 @@ def scan_texts(request: ChatRequest) -> list[str]:
     Raises :class:`RequestError` for a string that is not valid Unicode (a lone
     surrogate), naming the field.
     """
+    return scan_layout(request)[0]
+
+
+def scan_layout(request: ChatRequest) -> tuple[list[str], int]:
+    """:func:`scan_texts`, and how many of its first texts are the messages' string
+    contents, in order, with nothing joined from them — then at most one text
+    follows, every other string joined — or -1 when the layout is any other.
+
+    The redaction check uses it: a request redacted in its contents only has
+    the same layout, so its texts are known without walking it again.
+    """
     texts: list[str] = []
     other: list[str] = []  # every other string, joined into one text at the end
     flow: list[str] = []  # texts of consecutive messages an adapter may merge
     turn = ""
+    simple = True
     for i, m in enumerate(request.messages):
         role = _TURN[m.role]
         if role != turn:
             if len(flow) > 1:
                 texts.extend(_windows(flow))
+                simple = False
             flow = []
             turn = role
-        _message(m, i, texts, flow, other)
+        if not _message(m, i, texts, flow, other):
+            simple = False
     _params(request, other)
     if request.tools is not None:
         _walk(request.tools, "tools", other)
@@ -78,9 +92,11 @@ def scan_texts(request: ChatRequest) -> list[str]:
         _walk(request.response_format, "response_format", other)
     if len(flow) > 1:
         texts.extend(_windows(flow))
+        simple = False
+    direct = len(texts) if simple else -1
     if other:
         texts.append(_SEP.join(other))
-    return texts
+    return texts, direct
 
 
 def scan_inputs(request: ChatRequest) -> list[str]:
@@ -120,9 +136,11 @@ def _params(request: ChatRequest, other: list[str]) -> None:
             _walk(value, name, other)
 
 
-def _message(m: Message, i: int, texts: list[str], flow: list[str], other: list[str]) -> None:
+def _message(m: Message, i: int, texts: list[str], flow: list[str], other: list[str]) -> bool:
+    """Add ``m``'s strings; whether its only text is its string content (or it has none)."""
     where = f"messages[{i}]"
     content = m.content
+    simple = True
     if isinstance(content, str):
         if content:
             if not content.isascii():
@@ -130,6 +148,7 @@ def _message(m: Message, i: int, texts: list[str], flow: list[str], other: list[
             texts.append(content)
             flow.append(content)
     elif content:
+        simple = False
         parts: list[str] = []
         for j, part in enumerate(content):
             at = f"{where}.content[{j}]"
@@ -150,6 +169,7 @@ def _message(m: Message, i: int, texts: list[str], flow: list[str], other: list[
         if parts:
             flow.append("".join(parts))
     for j, tc in enumerate(m.tool_calls or ()):
+        simple = False
         at = f"{where}.tool_calls[{j}]"
         args = tc.function.arguments
         if args:
@@ -163,6 +183,7 @@ def _message(m: Message, i: int, texts: list[str], flow: list[str], other: list[
         if value:
             _check(value, f"{where}.{field}")
             other.append(value)
+    return simple
 
 
 MAX_DEPTH = 64

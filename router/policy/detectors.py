@@ -22,7 +22,7 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from typing import Any
@@ -119,7 +119,7 @@ class Detector:
     raw: bool = False
     """Also scan the text as written, not only its normalised forms (user-written
     patterns may rely on what normalisation changes: tabs, case of a digit script)."""
-    uncovers: Callable[[str, Iterable[tuple[int, int]]], bool] | None = None
+    uncovers: Callable[[str, Sequence[tuple[int, int]]], bool] | None = None
     """Whether placeholders at these ``[p, q)`` of an ASCII text may make a match the
     text did not hold before (see :func:`count_after_redaction`); None: assume they may."""
 
@@ -358,7 +358,7 @@ def scan_forms(text: str, raw: bool = True) -> list[tuple[str, bool]]:
 # --- matches a redaction can uncover ----------------------------------------
 
 
-def count_after_redaction(det: Detector, text: str, placeholders: Iterable[tuple[int, int]]) -> int:
+def count_after_redaction(det: Detector, text: str, placeholders: Sequence[tuple[int, int]]) -> int:
     """:meth:`Detector.count` of ``text``, a redacted text that knows how it was made.
 
     ``text`` must be ASCII and its own normal form, and have been its own normal
@@ -385,7 +385,12 @@ _PHONE_RUN = frozenset("0123456789" + _PHONE_SEPARATORS)
 """What the phone detector's window runs over (``_PHONE_WINDOW`` on the text's shape)."""
 
 
-def _phone_uncovers(text: str, placeholders: Iterable[tuple[int, int]]) -> bool:
+def _email_uncovers(text: str, placeholders: Sequence[tuple[int, int]]) -> bool:
+    # No email without an at sign, and a placeholder holds none.
+    return "@" in text
+
+
+def _phone_uncovers(text: str, placeholders: Sequence[tuple[int, int]]) -> bool:
     # Matches are searched only inside maximal runs of digits and separators
     # holding digits, from one character before the run's first digit (a
     # look-behind one further) to one character after the run. A run whose
@@ -738,6 +743,7 @@ _BUILTIN: dict[str, Callable[[], Detector]] = {
         prefilter=("@",),
         extend_left=_EMAIL_LOCAL,
         extend_max=64,
+        uncovers=_email_uncovers,
     ),
     "phone": lambda: Detector(
         "phone",

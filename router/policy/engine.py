@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ..accounting.pricing import output_tokens_for, worst_case_cost_usd
 from ..accounting.tokens import estimate_tokens, extra_texts, upper_bound_tokens
@@ -34,7 +34,7 @@ from ..errors import ConfigError, NoEligibleTarget, RequestError, UnknownRoute
 from ..targets import Target, resolve_targets
 from ..types import ChatRequest, RequestContext
 from . import trust
-from .canonical import scan_inputs, scan_texts
+from .canonical import scan_inputs, scan_layout, scan_texts
 from .decision import Decision, Limits, SensitivityResult
 from .detectors import (
     Detector,
@@ -371,7 +371,10 @@ class Policy:
         return matched
 
     def classify(
-        self, texts: Sequence[str], spans: dict[str, Spans] | None = None
+        self,
+        texts: Sequence[str],
+        spans: dict[str, Spans] | None = None,
+        hits_of: dict[int, Hits] | None = None,
     ) -> tuple[int, dict[str, int]]:
         """The highest level the detectors raise ``texts`` to (-1 if none), and counts.
 
@@ -382,7 +385,8 @@ class Policy:
         never the text. ``spans``, when given, receives the spans of the
         detectors a rule may redact with, for each text scanned as written
         (positions only, kept in the memo too: a repeated text is not searched
-        again to be redacted).
+        again to be redacted). ``hits_of``, when given, receives each text's
+        hits by the text's ``id`` (meaningful while ``texts`` lives).
         """
         counts: dict[str, int] = {}
         top = -1
@@ -400,6 +404,8 @@ class Policy:
                 hits, kept = entry
                 if kept is not None and spans is not None:
                     spans[text] = kept
+            if hits_of is not None:
+                hits_of[id(text)] = hits
             for i, n in hits:
                 det, lvl = detectors[i]
                 counts[det.name] = counts.get(det.name, 0) + n
@@ -487,9 +493,12 @@ class Policy:
         # An embedding call's inputs are scanned joined (one scan, not one per
         # input) unless a user-written pattern might be anchored to a text's start.
         scan = scan_inputs if embeddings and not self._raw else scan_texts
-        scanned = scan(request)
-        found: dict[str, Spans] | None = {} if self._span_idx else None
-        detected, counts = self.classify(scanned, found)
+        scanned, direct = scan_layout(request) if scan is scan_texts else (scan(request), -1)
+        found: dict[str, Spans] | None = None
+        hits_of: dict[int, Hits] | None = None
+        if self._span_idx:
+            found, hits_of = {}, {}
+        detected, counts = self.classify(scanned, found, hits_of)
         input_tokens, input_bound, window_tokens = _tokens(request, embeddings)
         has_tools, has_images = request.has_tools, request.has_images
         declared_idx = self._levels[declared] if declared is not None else -1
@@ -551,7 +560,12 @@ class Policy:
         ):
             floor = max(declared_idx, self._default_level)
             red_req, values, red_counts, grew, outcome = self._redacted(
-                request, (scanned, found or {}), scan, red, counts, (floor, fixed)
+                request,
+                _Classified(scanned, direct, found or {}, hits_of or {}),
+                scan,
+                red,
+                counts,
+                (floor, fixed),
             )
             if isinstance(outcome, str):
                 zoned = (red.zones, outcome)
@@ -743,7 +757,7 @@ class Policy:
     def _redacted(
         self,
         request: ChatRequest,
-        texts: tuple[list[str], dict[str, Spans]],
+        texts: _Classified,
         scan: Any,
         red: _Redact,
         counts: Mapping[str, int],
@@ -757,7 +771,7 @@ class Policy:
         least level (declared or default), and the level a rule let the request
         declare (redaction does not change it) or None.
         """
-        scanned, found = texts
+        scanned, direct, found, hits_of = texts
         taken = self._reserved_numbers(scanned)
         only = red.indices
         changed: dict[int, Rewritten] = {}
@@ -767,13 +781,15 @@ class Policy:
         # The redacted request is scanned by the named detectors as the original
         # was classified: joins across parts and turns, decoded and normalised
         # forms. One that still fires found a value no span of the texts as
-        # written holds. Texts redaction left as they were are known by digest;
-        # a text it changed is new (no digest) and, when it is its own only form
-        # and every match in it was replaced, checked around its placeholders.
+        # written holds. Texts redaction left as they were are known (the very
+        # string classified, or by digest); a text it changed is new and, when
+        # it is its own only form and every match in it was replaced, checked
+        # around its placeholders.
         seen = self._seen
         left_idx: set[int] = set()
-        hits: Hits
-        for text in scan(red_req):
+        hits: Hits | None
+        relaid = _relaid(red_req, scanned, direct, changed) if direct >= 0 else None
+        for text in scan(red_req) if relaid is None else relaid:
             was = changed.get(id(text))
             if was is not None and was.text is text:
                 if _own_form(text, was.was, found):
@@ -781,9 +797,11 @@ class Policy:
                 else:
                     hits = self._scan(text, only)
             else:
-                key = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16)
-                entry = seen.get(key.digest())
-                hits = self._scan(text, only) if entry is None else entry[0]
+                hits = hits_of.get(id(text))
+                if hits is None:
+                    key = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16)
+                    entry = seen.get(key.digest())
+                    hits = self._scan(text, only) if entry is None else entry[0]
             for i, n in hits:
                 if n and i in only:
                     left_idx.add(i)
@@ -903,6 +921,42 @@ class Policy:
         if snap.unavailable:
             order.sort(key=lambda t: t.name in snap.unavailable)
         return order
+
+
+class _Classified(NamedTuple):
+    """What classifying a request left for redaction to use."""
+
+    scanned: list[str]
+    """The texts classified."""
+    direct: int
+    """:func:`scan_layout`'s count of texts that are the messages' contents, or -1."""
+    found: dict[str, Spans]
+    hits_of: dict[int, Hits]
+    """Each text's hits, by ``id`` (``scanned`` keeps them alive)."""
+
+
+def _relaid(
+    red_req: ChatRequest, scanned: list[str], direct: int, changed: Mapping[int, Rewritten]
+) -> list[str] | None:
+    """The texts :func:`scan_texts` returns for ``red_req``, without walking it, when
+    redaction changed the messages' string contents only (else None).
+
+    ``scanned`` is the original's, laid out as ``direct`` says: its contents,
+    then at most the join of every other string. Redaction changes no layout
+    (a placeholder is never empty) and left those other strings as they were,
+    so the join is the same; the contents are read from ``red_req``.
+    """
+    texts = [m.content for m in red_req.messages if isinstance(m.content, str) and m.content]
+    if len(texts) != direct:
+        return None
+    moved = 0
+    for red, was in zip(texts, scanned, strict=False):
+        if red is not was:
+            moved += 1
+    if moved != len(changed):
+        return None  # another string changed: the join differs
+    texts.extend(scanned[direct:])
+    return texts
 
 
 def _own_form(red: str, was: str, found: Mapping[str, Spans]) -> bool:
