@@ -325,7 +325,12 @@ class Redaction:
         """The redacted form of ``request`` (the decided request, with the numeric
         parameters the pipeline set since the decision)."""
         red = self.request
-        upd = {f: getattr(request, f) for f in _NUMERIC if getattr(request, f) != getattr(red, f)}
+        if request is red:
+            return red
+        # Field values read from the instances' dicts: attribute access on a model
+        # goes through its __getattr__ hook, eight times on every send.
+        now, was = request.__dict__, red.__dict__
+        upd = {f: now[f] for f in _NUMERIC if now[f] != was[f]}
         return red.model_copy(update=upd) if upd else red
 
     def summary(self) -> str:
@@ -365,9 +370,10 @@ class Redaction:
         """``response`` with placeholders restored in content, refusals and tool calls."""
         for c in response.choices:
             msg = c.message
-            if msg.content:
+            # Assigned only when changed: each assignment is a model's __setattr__.
+            if msg.content and "[" in msg.content:
                 msg.content = self.restore_text(msg.content)
-            if msg.refusal:
+            if msg.refusal and "[" in msg.refusal:
                 msg.refusal = self.restore_text(msg.refusal)
             for tc in msg.tool_calls or ():
                 tc.function.arguments = self.restore_text(tc.function.arguments, json_string=True)
