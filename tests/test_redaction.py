@@ -239,6 +239,26 @@ def test_a_repeated_text_is_redacted_the_same_without_being_searched_again(
     assert system not in searched
 
 
+def test_the_memo_keeps_positions_never_text() -> None:
+    from router.policy.detectors import Detector
+
+    policy = Policy(load_dict(config()))
+    secret = f"mail {EMAIL} or call {PHONE}"
+    policy.decide(ChatRequest.model_validate({"messages": user(secret)}))
+
+    def leaves(v: Any) -> Iterator[Any]:
+        if isinstance(v, tuple | list):
+            for x in v:
+                yield from leaves(x)
+        else:
+            yield v
+
+    kept = [x for entry in policy._seen.values() for x in leaves(entry)]
+    assert any(isinstance(x, Detector) for x in kept)  # the spans are there
+    assert all(isinstance(x, int | Detector) or x is None for x in kept)
+    assert all(isinstance(k, bytes) for k in policy._seen)
+
+
 def test_other_confidential_content_still_keeps_the_request_home() -> None:
     d = decide(f"write {EMAIL}, pay with {CARD}")
     assert d.target_names == ("local",)
