@@ -198,11 +198,13 @@ def _tokens_needed(request: ChatRequest) -> int:
     return chars // 4 + (request.max_tokens or 0)
 
 
+# The same encoding httpx's ``json=`` uses: compact, UTF-8, no NaN. One encoder
+# for every body: ``json.dumps`` with arguments builds a new one per call.
+_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
 def _encode(http: HttpRequest) -> bytes:
-    # The same encoding httpx's ``json=`` uses: compact, UTF-8, no NaN.
-    return json.dumps(
-        http.json, ensure_ascii=False, separators=(",", ":"), allow_nan=False
-    ).encode()
+    return _JSON.encode(http.json).encode()
 
 
 _HeadersKey = tuple[str, tuple[tuple[str, str], ...]]
