@@ -10,6 +10,8 @@ flows, redirect handling or URL merging, and skipping them removes most of
 what a call costs over the network round trip. What the client would still
 add is done here: default headers, the JSON body, timeouts, and proxies from
 the environment (``HTTPS_PROXY``/``HTTP_PROXY``/``ALL_PROXY``/``NO_PROXY``).
+A blocking embedding request, read whole, goes one level lower still: to the
+httpcore pool inside the transport (:func:`_core_exchange`).
 """
 
 from __future__ import annotations
@@ -140,8 +142,8 @@ def _core_exchange(
     """:meth:`HttpSender.exchange` through the httpcore pool of the provider's transport.
 
     What ``httpx.HTTPTransport.handle_request`` and ``Response.iter_bytes`` do for
-    a whole body, without their per-call request, response and stream objects:
-    about a tenth of a small embedding call's CPU. The errors are the same
+    a whole body, without their per-call request, response and stream objects
+    (about 30 us of a 500 us one-input embedding call). The errors are the same
     (``transport_error`` maps httpcore's as it maps httpx's), and so is a
     compressed body (decoded by an ``httpx.Response``, only then).
     """
