@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import gzip
 import json
 import random
 import time
@@ -1102,3 +1103,89 @@ def test_captured_content_is_redacted_and_holds_no_vectors(
     assert sc.OUTPUT_MESSAGES not in span.attributes
     rendered = json.dumps({k: str(v) for s in otel.spans() for k, v in s.attributes.items()})
     assert "jane.doe" not in rendered and LOCAL_KEY not in rendered
+
+
+def test_a_compressed_answer_is_decoded(mock: respx.MockRouter) -> None:
+    def gzipped(request: httpx.Request) -> httpx.Response:
+        plain = answer(request)
+        return httpx.Response(
+            200,
+            headers={"content-type": "application/json", "content-encoding": "gzip"},
+            content=gzip.compress(plain.content),
+        )
+
+    cloud = mock.post(CLOUD).mock(side_effect=gzipped)
+    with Router(config()) as r:
+        resp = r.embed(["a", "bc"])
+    assert resp.vectors == [vector("a"), vector("bc")]
+    assert cloud.calls[0].request.headers["accept-encoding"] == "gzip, deflate"
+
+
+@pytest.mark.parametrize(
+    ("exc", "code"),
+    [(httpx.ConnectError, "connection"), (httpx.ReadTimeout, "timeout")],
+)
+def test_a_transport_failure_is_a_provider_error_that_quotes_no_key(
+    mock: respx.MockRouter, exc: type[Exception], code: str
+) -> None:
+    mock.post(CLOUD).mock(side_effect=exc(f"failed with {CLOUD_KEY}"))
+    mock.post(LOCAL).mock(side_effect=exc(f"failed with {LOCAL_KEY}"))
+    with Router(config()) as r, pytest.raises(ProviderError) as e:
+        r.embed("hi")
+    assert e.value.code == code
+    assert CLOUD_KEY not in str(e.value) and LOCAL_KEY not in str(e.value)
+
+
+def test_the_request_on_the_wire_is_what_httpx_would_send() -> None:
+    """Router.embed writes through the transport's connection pool; a real socket
+    receives the request line, headers and body an ``httpx.Request`` holds."""
+    import socket
+    import threading
+
+    srv = socket.create_server(("127.0.0.1", 0))
+    port = srv.getsockname()[1]
+    got: list[bytes] = []
+    reply = json.dumps(
+        {"data": [{"index": 0, "embedding": [0.5, 0.25]}], "usage": {"prompt_tokens": 2}}
+    ).encode()
+
+    def serve() -> None:
+        conn, _ = srv.accept()
+        with conn:
+            buf = b""
+            while b"\r\n\r\n" not in buf or len(buf.split(b"\r\n\r\n", 1)[1]) < int(
+                buf.lower().split(b"content-length: ", 1)[1].split(b"\r\n", 1)[0]
+            ):
+                buf += conn.recv(65536)
+            got.append(buf)
+            conn.sendall(
+                b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"
+                b"content-length: %d\r\n\r\n%s" % (len(reply), reply)
+            )
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    cfg = config()
+    cfg["providers"]["cloud"]["base_url"] = f"http://127.0.0.1:{port}/v1"
+    try:
+        with Router(cfg) as r:
+            resp = r.embed("héllo")
+    finally:
+        thread.join(5)
+        srv.close()
+    assert resp.vectors == [[0.5, 0.25]] and resp.usage.prompt_tokens == 2
+    head, body = got[0].split(b"\r\n\r\n", 1)
+    lines = head.split(b"\r\n")
+    assert lines[0] == b"POST /v1/embeddings HTTP/1.1"
+    headers = dict(line.split(b": ", 1) for line in lines[1:])
+    assert headers == {
+        b"host": f"127.0.0.1:{port}".encode(),
+        b"user-agent": headers[b"user-agent"],
+        b"accept-encoding": b"gzip, deflate",
+        b"content-type": b"application/json",
+        b"accept": b"application/json",
+        b"authorization": f"Bearer {CLOUD_KEY}".encode(),
+        b"content-length": str(len(body)).encode(),
+    }
+    assert headers[b"user-agent"].startswith(b"llm-policy-router/")
+    assert json.loads(body) == {"model": "text-embedding-3-small", "input": ["héllo"]}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -310,3 +311,27 @@ print(" ".join(sorted(s.name.split()[0] for s in exporter.get_finished_spans()))
         check=True,
     )
     assert out.stdout.split() == ["chat", "route"]
+
+
+def test_a_provider_variable_set_later_is_seen_at_once() -> None:
+    """``otel_in_use`` reads the environment on every call, through whatever ``os.environ`` is."""
+    code = """
+import os, sys
+from router.telemetry import otel_in_use
+assert not any(m.startswith("opentelemetry") for m in sys.modules)
+seen = [otel_in_use()]
+os.environ["OTEL_PYTHON_METER_PROVIDER"] = "sdk"
+seen.append(otel_in_use())
+del os.environ["OTEL_PYTHON_METER_PROVIDER"]
+seen.append(otel_in_use())
+real, os.environ = os.environ, {"OTEL_PYTHON_TRACER_PROVIDER": "sdk"}
+seen.append(otel_in_use())
+os.environ = real
+seen.append(otel_in_use())
+print(*seen)
+"""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_PYTHON_")}
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.split() == ["False", "True", "False", "True", "False"]

@@ -479,6 +479,8 @@ class BudgetGate:
     def _unanswered(self, call: Call) -> list[Target]:
         """The paid planned targets of the call's tries that timed out after being sent."""
         names: list[str] = call.extra.pop(UNANSWERED_KEY, None) or []
+        if not names:  # every settled call asks; almost none has any
+            return []
         planned = {t.name: t for t in call.decision.plan}
         return [t for n in names if (t := planned.get(n)) is not None and not t.marginal_cost_free]
 

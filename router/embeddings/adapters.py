@@ -114,7 +114,10 @@ class _Wire(BaseModel):
 
 class _OpenAIItem(_Wire):
     index: Any = None
-    embedding: Vector | str  # str: base64 (encoding_format: base64)
+    # str: base64 (encoding_format: base64). A JSON value can only ever be one of
+    # the two, so trying them in order accepts what the smart union accepts,
+    # without its ranking of the members (about 1.5 us of 17 per 384 floats).
+    embedding: Vector | str = Field(union_mode="left_to_right")
 
 
 class _OpenAIBody(_Wire):

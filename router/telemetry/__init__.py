@@ -69,14 +69,32 @@ def observer_for(
 _OTEL_API = ("opentelemetry.trace", "opentelemetry.metrics")
 _OTEL_ENV = ("OTEL_PYTHON_TRACER_PROVIDER", "OTEL_PYTHON_METER_PROVIDER")
 
+# Asked before every request of a router whose tracing waits for OpenTelemetry:
+# a miss in ``os.environ`` raises and catches a KeyError inside the mapping
+# (about a microsecond each), while its backing dict answers in tens of
+# nanoseconds. Every write through ``os.environ`` lands in that dict, so the
+# answer is the same; a replaced ``os.environ`` (a test's stand-in) is asked itself.
+_ENVIRON = os.environ
+_ENV_DATA: Any = getattr(os.environ, "_data", None)
+_OTEL_ENV_KEYS = tuple(os.environ.encodekey(v) for v in _OTEL_ENV)
+
+
+def _otel_env_set() -> bool:
+    env = os.environ
+    if env is _ENVIRON and type(_ENV_DATA) is dict:
+        return _OTEL_ENV_KEYS[0] in _ENV_DATA or _OTEL_ENV_KEYS[1] in _ENV_DATA
+    return any(v in env for v in _OTEL_ENV)
+
 
 def otel_in_use() -> bool:
     """Whether a tracer or meter provider may be installed in this process.
 
     Installing one takes OpenTelemetry's API (or an environment variable
-    naming a provider); until either is there, nothing could record.
+    naming a provider); until either is there, nothing could record. Both
+    are looked at on every call: either may appear at any time.
     """
-    return any(m in sys.modules for m in _OTEL_API) or any(v in os.environ for v in _OTEL_ENV)
+    modules = sys.modules
+    return _OTEL_API[0] in modules or _OTEL_API[1] in modules or _otel_env_set()
 
 
 class DeferredObserver(Observer):
