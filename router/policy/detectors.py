@@ -184,8 +184,19 @@ class Detector:
         spans: list[tuple[int, int]] = []
         has = text.__contains__
         for part in self.parts:
-            # The gate inline: most parts stop here, before a generator is made.
+            # The gate and a case-sensitive prefilter inline (the tests _scan starts
+            # with): most parts stop here, before a generator is made.
             if part.gate and not any(map(has, part.gate)):
+                continue
+            if part.lower_prefilter:
+                # Folded tests hold on ASCII only (see _scan); the lowered text is shared.
+                if (
+                    not part.prefilter
+                    and text.isascii()
+                    and not any(map(_lower_of(text, windows).__contains__, part.lower_prefilter))
+                ):
+                    continue
+            elif part.prefilter and not part.fold_prefilter and not any(map(has, part.prefilter)):
                 continue
             spans.extend(part._scan(text, windows))
         if len(spans) < 2:
@@ -209,10 +220,11 @@ class Detector:
             folds = self.fold_prefilter or bool(self.lower_prefilter)
             if text.isascii() or not folds:
                 hay = _lower_of(text, windows) if self.fold_prefilter else text
-                found = any(p in hay for p in self.prefilter)
+                # map over the bound method: no generator frame per test.
+                found = any(map(hay.__contains__, self.prefilter))
                 if not found and self.lower_prefilter:
                     low = _lower_of(text, windows)
-                    found = any(p in low for p in self.lower_prefilter)
+                    found = any(map(low.__contains__, self.lower_prefilter))
                 if not found:
                     return
         if self.min_digits or self.shape or self.window is not None:
