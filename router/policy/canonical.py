@@ -75,8 +75,11 @@ def scan_layout(request: ChatRequest) -> tuple[list[str], int]:
     flow: list[str] = []  # texts of consecutive messages an adapter may merge
     turn = ""
     simple = True
-    for i, m in enumerate(request.messages):
-        role = _TURN[m.role]
+    # Fields are read from the models' dicts here and below: attribute access on
+    # a pydantic model goes through its __getattr__ hook, several times a message.
+    rd = request.__dict__
+    for i, m in enumerate(rd["messages"]):
+        role = _TURN[m.__dict__["role"]]
         if role != turn:
             if len(flow) > 1:
                 texts.extend(_windows(flow))
@@ -86,10 +89,10 @@ def scan_layout(request: ChatRequest) -> tuple[list[str], int]:
         if not _message(m, i, texts, flow, other):
             simple = False
     _params(request, other)
-    if request.tools is not None:
-        _walk(request.tools, "tools", other)
-    if request.response_format is not None:
-        _walk(request.response_format, "response_format", other)
+    if rd["tools"] is not None:
+        _walk(rd["tools"], "tools", other)
+    if rd["response_format"] is not None:
+        _walk(rd["response_format"], "response_format", other)
     if len(flow) > 1:
         texts.extend(_windows(flow))
         simple = False
@@ -126,8 +129,9 @@ def scan_inputs(request: ChatRequest) -> list[str]:
 
 
 def _params(request: ChatRequest, other: list[str]) -> None:
+    rd = request.__dict__
     for name in _PARAMS:
-        value = getattr(request, name)
+        value = rd[name]
         if value is None:
             continue
         if isinstance(value, int | float) and not isinstance(value, bool):
@@ -138,8 +142,9 @@ def _params(request: ChatRequest, other: list[str]) -> None:
 
 def _message(m: Message, i: int, texts: list[str], flow: list[str], other: list[str]) -> bool:
     """Add ``m``'s strings; whether its only text is its string content (or it has none)."""
+    md = m.__dict__
     where = f"messages[{i}]"
-    content = m.content
+    content = md["content"]
     simple = True
     if isinstance(content, str):
         if content:
@@ -168,7 +173,7 @@ def _message(m: Message, i: int, texts: list[str], flow: list[str], other: list[
             texts.append("".join(parts))
         if parts:
             flow.append("".join(parts))
-    for j, tc in enumerate(m.tool_calls or ()):
+    for j, tc in enumerate(md["tool_calls"] or ()):
         simple = False
         at = f"{where}.tool_calls[{j}]"
         args = tc.function.arguments
@@ -179,7 +184,7 @@ def _message(m: Message, i: int, texts: list[str], flow: list[str], other: list[
         for field, value in (("id", tc.id), ("function.name", tc.function.name)):
             _check(value, f"{at}.{field}")
             other.append(value)
-    for field, value in (("name", m.name), ("tool_call_id", m.tool_call_id)):
+    for field, value in (("name", md["name"]), ("tool_call_id", md["tool_call_id"])):
         if value:
             _check(value, f"{where}.{field}")
             other.append(value)

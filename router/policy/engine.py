@@ -946,7 +946,8 @@ def _relaid(
     (a placeholder is never empty) and left those other strings as they were,
     so the join is the same; the contents are read from ``red_req``.
     """
-    texts = [m.content for m in red_req.messages if isinstance(m.content, str) and m.content]
+    contents = [m.__dict__["content"] for m in red_req.__dict__["messages"]]
+    texts = [c for c in contents if c and isinstance(c, str)]
     if len(texts) != direct:
         return None
     moved = 0

@@ -235,13 +235,16 @@ def redact_request(
     iss = _Issuer(taken, known or {}, rewritten)
     messages = []
     changed = False
+    # Fields are read from the models' dicts: attribute access on a pydantic
+    # model goes through its __getattr__ hook.
     for m in request.messages:
+        md = m.__dict__
         upd: dict[str, Any] = {}
-        content = iss.any(m.content, detectors)
-        if content is not m.content:
+        content = iss.any(md["content"], detectors)
+        if content is not md["content"]:
             upd["content"] = content
         for f in ("name", "tool_call_id"):
-            v = getattr(m, f)
+            v = md[f]
             if v:
                 v2 = iss.text(v, detectors)
                 if v2 is not v:
@@ -264,8 +267,9 @@ def redact_request(
             m = _replace(m, upd)
         messages.append(m)
     upd_req: dict[str, Any] = {"messages": messages} if changed else {}
+    rd = request.__dict__
     for f in ("stop", "tools", "tool_choice", "response_format", "user"):
-        v = getattr(request, f)
+        v = rd[f]
         if v is not None:
             v2 = iss.any(v, detectors)
             if v2 is not v:
