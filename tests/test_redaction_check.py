@@ -119,7 +119,7 @@ def test_a_text_claimed_as_its_own_only_form_is_what_scan_forms_says(
     pieces: list[str], cuts: list[tuple[int, int]], phs: list[str]
 ) -> None:
     text = "".join(pieces)
-    found: dict[str, Any] = {}
+    found: dict[int, Any] = {}
     _policy().classify([text], found)  # found holds text iff it is its own normal form
     # Random non-overlapping, non-empty spans of the text, each replaced by a placeholder.
     red, pos = [], 0
@@ -139,7 +139,7 @@ def test_a_text_claimed_as_its_own_only_form_is_what_scan_forms_says(
 
 def test_prose_redacted_in_place_takes_the_shortcut() -> None:
     text = "write to jane.doe@example.com or call +14155550123 today"
-    found: dict[str, Any] = {}
+    found: dict[int, Any] = {}
     _policy().classify([text], found)
     redacted = "write to [EMAIL_1] or call [PHONE_1] today"
     assert _own_form(redacted, text, found)

@@ -373,7 +373,7 @@ class Policy:
     def classify(
         self,
         texts: Sequence[str],
-        spans: dict[str, Spans] | None = None,
+        spans: dict[int, Spans] | None = None,
         hits_of: dict[int, Hits] | None = None,
     ) -> tuple[int, dict[str, int]]:
         """The highest level the detectors raise ``texts`` to (-1 if none), and counts.
@@ -385,8 +385,9 @@ class Policy:
         never the text. ``spans``, when given, receives the spans of the
         detectors a rule may redact with, for each text scanned as written
         (positions only, kept in the memo too: a repeated text is not searched
-        again to be redacted). ``hits_of``, when given, receives each text's
-        hits by the text's ``id`` (meaningful while ``texts`` lives).
+        again to be redacted); ``hits_of``, each text's hits. Both are keyed by
+        the text's ``id``: meaningful while ``texts`` lives, and no hash of a
+        long text.
         """
         counts: dict[str, int] = {}
         top = -1
@@ -399,11 +400,11 @@ class Policy:
             entry = seen.get(key)
             if entry is None:
                 hits = self._scan(text, None, spans)
-                _remember(seen, key, (hits, spans.get(text) if spans is not None else None))
+                _remember(seen, key, (hits, spans.get(id(text)) if spans is not None else None))
             else:
                 hits, kept = entry
                 if kept is not None and spans is not None:
-                    spans[text] = kept
+                    spans[id(text)] = kept
             if hits_of is not None:
                 hits_of[id(text)] = hits
             for i, n in hits:
@@ -414,7 +415,7 @@ class Policy:
         return top, counts
 
     def _scan(
-        self, text: str, only: frozenset[int] | None = None, spans: dict[str, Spans] | None = None
+        self, text: str, only: frozenset[int] | None = None, spans: dict[int, Spans] | None = None
     ) -> Hits:
         """(detector index, matches) for every detector that fires on ``text``
         (of the detectors at indices ``only``, when given).
@@ -443,7 +444,7 @@ class Policy:
                 if n > best.get(i, 0):
                     best[i] = n
             if kept is not None and spans is not None:
-                spans[text] = tuple(kept)
+                spans[id(text)] = tuple(kept)
         return tuple(sorted(best.items()))
 
     @staticmethod
@@ -494,7 +495,7 @@ class Policy:
         # input) unless a user-written pattern might be anchored to a text's start.
         scan = scan_inputs if embeddings and not self._raw else scan_texts
         scanned, direct = scan_layout(request) if scan is scan_texts else (scan(request), -1)
-        found: dict[str, Spans] | None = None
+        found: dict[int, Spans] | None = None
         hits_of: dict[int, Hits] | None = None
         if self._span_idx:
             found, hits_of = {}, {}
@@ -930,7 +931,9 @@ class _Classified(NamedTuple):
     """The texts classified."""
     direct: int
     """:func:`scan_layout`'s count of texts that are the messages' contents, or -1."""
-    found: dict[str, Spans]
+    found: dict[int, Spans]
+    """What the redacting detectors found in each text scanned as written, by the
+    text's ``id`` (``scanned`` keeps them alive; no hash of a long text)."""
     hits_of: dict[int, Hits]
     """Each text's hits, by ``id`` (``scanned`` keeps them alive)."""
 
@@ -960,7 +963,7 @@ def _relaid(
     return texts
 
 
-def _own_form(red: str, was: str, found: Mapping[str, Spans]) -> bool:
+def _own_form(red: str, was: str, found: Mapping[int, Spans]) -> bool:
     """Whether the redacted text ``red`` is provably its only form (what
     :func:`scan_forms` returns for it is ``[(red, True)]``).
 
@@ -970,7 +973,7 @@ def _own_form(red: str, was: str, found: Mapping[str, Spans]) -> bool:
     empty — so it holds neither either, and normalising an ASCII text changes
     nothing else. Without ``\\``, ``%`` or ``&`` it has no decoded form.
     """
-    return red.isascii() and was in found and not any(map(red.__contains__, "\\%&"))
+    return red.isascii() and id(was) in found and not any(map(red.__contains__, "\\%&"))
 
 
 def _cache_verdict(

@@ -102,7 +102,7 @@ class _Issuer:
     def __init__(
         self,
         taken: Mapping[str, set[int]],
-        known: Mapping[str, Spans],
+        known: Mapping[int, Spans],
         rewritten: dict[int, Rewritten] | None,
     ) -> None:
         self.taken = taken
@@ -136,7 +136,7 @@ class _Issuer:
         return ph
 
     def text(self, text: str, detectors: Sequence[Detector]) -> str:
-        known = self.known.get(text)
+        known = self.known.get(id(text))
         if known is None:
             spans = [(a, b, d) for d in detectors for a, b in d.finditer(text) if b > a]
         else:
@@ -218,7 +218,7 @@ def redact_request(
     request: ChatRequest,
     detectors: Sequence[Detector],
     taken: Mapping[str, set[int]],
-    known: Mapping[str, Spans] | None = None,
+    known: Mapping[int, Spans] | None = None,
     rewritten: dict[int, Rewritten] | None = None,
 ) -> Redacted:
     """``request`` with every span of ``detectors`` in every string replaced by a placeholder.
@@ -228,7 +228,8 @@ def redact_request(
     skip (:func:`reserved_numbers`);
     ``known``: what classification found in a text, by detector (every one of
     ``detectors``, as :meth:`Detector.finditer` finds them; other detectors
-    are ignored), not searched again. ``rewritten``, when given, receives the
+    are ignored), by the text's ``id`` (the caller keeps those texts alive),
+    not searched again. ``rewritten``, when given, receives the
     id of every redacted string mapped to it, the string it replaced and where
     its placeholders are (the engine checks those again knowing that).
     """
