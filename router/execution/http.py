@@ -112,11 +112,14 @@ def scrub(err: ProviderError, t: Target) -> ProviderError:
     return err
 
 
-def transport_error(exc: httpx.HTTPError, t: Target) -> ProviderError:
-    """A transport failure (no HTTP answer) as a provider error."""
+def transport_error(exc: Exception, t: Target) -> ProviderError:
+    """A transport failure (no HTTP answer) as a provider error: one of httpx's
+    ``HTTPError``s, or of the httpcore errors httpx's transport turns into them
+    (:func:`_core_errors`; the same class names)."""
+    import httpcore
     import httpx
 
-    if isinstance(exc, httpx.TimeoutException):
+    if isinstance(exc, httpx.TimeoutException | httpcore.TimeoutException):
         err: ProviderError = ProviderTimeout(f"{type(exc).__name__}", code="timeout")
     else:
         err = ProviderUnavailable(f"{type(exc).__name__}", code="connection")
@@ -124,8 +127,12 @@ def transport_error(exc: httpx.HTTPError, t: Target) -> ProviderError:
 
 
 def _core_errors() -> tuple[type[Exception], ...]:
-    """What httpx's transport turns into its ``httpx.HTTPError`` subclasses."""
+    """What a send through the httpcore pool inside httpx's transport raises when
+    no HTTP answer came: httpcore's errors, which the transport would turn into
+    httpx's ``HTTPError`` subclasses, and httpx's own (a stand-in pool such as
+    respx's raises those)."""
     import httpcore
+    import httpx
 
     return (
         httpcore.TimeoutException,
@@ -133,6 +140,7 @@ def _core_errors() -> tuple[type[Exception], ...]:
         httpcore.ProtocolError,
         httpcore.ProxyError,
         httpcore.UnsupportedProtocol,
+        httpx.HTTPError,
     )
 
 
@@ -147,7 +155,6 @@ def _core_exchange(
     (``transport_error`` maps httpcore's as it maps httpx's), and so is a
     compressed body (decoded by an ``httpx.Response``, only then).
     """
-    import httpcore
     import httpx
 
     try:
@@ -160,13 +167,6 @@ def _core_exchange(
         finally:
             resp.close()
     except _core_errors() as e:
-        err: ProviderError
-        if isinstance(e, httpcore.TimeoutException):
-            err = ProviderTimeout(f"{type(e).__name__}", code="timeout")
-        else:
-            err = ProviderUnavailable(f"{type(e).__name__}", code="connection")
-        raise scrub(err, t) from None
-    except httpx.HTTPError as e:  # raised by a stand-in pool (respx raises httpx's own)
         raise transport_error(e, t) from None
     headers = httpx.Headers(resp.headers)
     body = b"".join(parts)
