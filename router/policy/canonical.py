@@ -32,7 +32,14 @@ from typing import Any
 from ..errors import RequestError
 from ..types import ChatRequest, Message
 
-__all__ = ["JOIN_WINDOW", "MAX_DEPTH", "scan_inputs", "scan_layout", "scan_texts"]
+__all__ = [
+    "JOIN_WINDOW",
+    "MAX_DEPTH",
+    "layout_contents",
+    "scan_inputs",
+    "scan_layout",
+    "scan_texts",
+]
 
 JOIN_WINDOW = 128
 """Characters kept on each side of a boundary between two message texts."""
@@ -64,8 +71,9 @@ def scan_texts(request: ChatRequest) -> list[str]:
 
 def scan_layout(request: ChatRequest) -> tuple[list[str], int]:
     """:func:`scan_texts`, and how many of its first texts are the messages' string
-    contents, in order, with nothing joined from them — then at most one text
-    follows, every other string joined — or -1 when the layout is any other.
+    contents (:func:`layout_contents`), with nothing joined from them — then at
+    most one text follows, every other string joined — or -1 when the layout is
+    any other.
 
     The redaction check uses it: a request redacted in its contents only has
     the same layout, so its texts are known without walking it again.
@@ -100,6 +108,13 @@ def scan_layout(request: ChatRequest) -> tuple[list[str], int]:
     if other:
         texts.append(_SEP.join(other))
     return texts, direct
+
+
+def layout_contents(request: ChatRequest) -> list[str]:
+    """The texts :func:`scan_layout` counts as direct when it counts them: the
+    messages' non-empty string contents, in order."""
+    contents = (m.__dict__["content"] for m in request.__dict__["messages"])
+    return [c for c in contents if c and isinstance(c, str)]
 
 
 def scan_inputs(request: ChatRequest) -> list[str]:

@@ -34,7 +34,7 @@ from ..errors import ConfigError, NoEligibleTarget, RequestError, UnknownRoute
 from ..targets import Target, resolve_targets
 from ..types import ChatRequest, RequestContext
 from . import trust
-from .canonical import scan_inputs, scan_layout, scan_texts
+from .canonical import layout_contents, scan_inputs, scan_layout, scan_texts
 from .decision import Decision, Limits, SensitivityResult
 from .detectors import (
     Detector,
@@ -949,8 +949,7 @@ def _relaid(
     (a placeholder is never empty) and left those other strings as they were,
     so the join is the same; the contents are read from ``red_req``.
     """
-    contents = [m.__dict__["content"] for m in red_req.__dict__["messages"]]
-    texts = [c for c in contents if c and isinstance(c, str)]
+    texts = layout_contents(red_req)
     if len(texts) != direct:
         return None
     moved = 0

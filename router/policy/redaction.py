@@ -346,8 +346,6 @@ class Redaction(NamedTuple):
         """The redacted form of ``request`` (the decided request, with the numeric
         parameters the pipeline set since the decision)."""
         red = self.request
-        if request is red:
-            return red
         # Field values read from the instances' dicts: attribute access on a model
         # goes through its __getattr__ hook, eight times on every send.
         now, was = request.__dict__, red.__dict__
